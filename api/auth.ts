@@ -1,0 +1,44 @@
+import type { Request, RequestHandler } from 'express';
+import type { Db } from '../shared/db';
+import { NotFound, Unauthorized } from '../shared/errors';
+import { authenticate, type Reseller } from '../shared/resellers';
+import { safeEqual } from '../shared/secrets';
+
+function bearer(req: Request): string | undefined {
+  const h = req.get('authorization');
+  const m = h?.match(/^Bearer\s+(\S+)\s*$/i);
+  return m?.[1];
+}
+
+export function requireReseller(db: Db, operatorKey: string): RequestHandler {
+  return async (req, res, next) => {
+    const caller = await authenticate(db, bearer(req), operatorKey);
+    if (caller.kind !== 'reseller') throw new NotFound('The operator key has no reseller; use a reseller API key here.');
+    res.locals.reseller = caller.reseller;
+    next();
+  };
+}
+
+export function requireOperator(db: Db, operatorKey: string): RequestHandler {
+  return async (req, _res, next) => {
+    const caller = await authenticate(db, bearer(req), operatorKey);
+    if (caller.kind !== 'operator') throw new Unauthorized('This endpoint needs the operator key.');
+    next();
+  };
+}
+
+/** For the dashboard a browser can open: bearer or HTTP basic auth with the operator key as password. */
+export function requireOperatorOrBasic(operatorKey: string): RequestHandler {
+  return (req, res, next) => {
+    const key = bearer(req);
+    const basic = req.get('authorization')?.match(/^Basic\s+(\S+)$/i);
+    const password = basic ? Buffer.from(basic[1], 'base64').toString().split(':').slice(1).join(':') : undefined;
+    if ((key && safeEqual(key, operatorKey)) || (password && safeEqual(password, operatorKey))) return next();
+    res.set('WWW-Authenticate', 'Basic realm="domain-push operator"');
+    throw new Unauthorized('The dashboard needs the operator key (Bearer, or basic auth with the key as password).');
+  };
+}
+
+export function me(res: { locals: Record<string, any> }): Reseller {
+  return res.locals.reseller as Reseller;
+}

@@ -1,0 +1,24 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, InvalidRequest, NotFound } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+
+export const notFoundRoute: RequestHandler = (req) => {
+  throw new NotFound(`No route for ${req.method} ${req.path}.`);
+};
+
+/** The one place any error becomes the spec's `{error: {code, message, details}}`; internals never leak. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let e: AppError;
+    if (err instanceof AppError) e = err;
+    else if (err?.type === 'entity.parse.failed') e = new InvalidRequest('The request body is not valid JSON.', { fields: [{ path: 'body', message: 'malformed JSON' }] });
+    else if (err?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'The request body is too large.');
+    else if (err?.name === 'ZodError') e = new InvalidRequest('Invalid query: ' + err.issues.map((i: any) => `query.${i.path.join('.')}: ${i.message}`).join('; '), { fields: err.issues.map((i: any) => ({ path: ['query', ...i.path].join('.'), message: i.message })) });
+    else {
+      log.error({ err: { message: err?.message, stack: err?.stack }, method: req.method, path: req.path }, 'unhandled error');
+      e = new AppError(500, 'internal_error', 'Something went wrong on our side.');
+    }
+    if (res.headersSent) return res.end();
+    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
+  };
+}

@@ -1,0 +1,92 @@
+import { Router, type Request, type Response } from 'express';
+import type { Deps } from '../shared/deps';
+import { allowReseller, allowResellerInput, getPushSettings, notificationEmailInput, revokeReseller, setNotificationEmail } from '../shared/push-settings';
+import { createBrand, createBrandInput, listBrands, updateBrand, updateBrandInput } from '../shared/brands';
+import { getDomain, importDomains, importDomainsInput, listDomains } from '../shared/domains';
+import { NotFound } from '../shared/errors';
+import { cancelJob, resumeJob, suspendJob } from '../shared/jobs/control';
+import { FINISHED_JOB, type JobStatus } from '../shared/jobs/model';
+import { submitPush, submitPushInput } from '../shared/jobs/submit-push';
+import { getJob, itemsCsvFor, listItems, listJobs } from '../shared/jobs/views';
+import { listEmails, getEmail } from '../shared/mail/capture';
+import { createProfile, createProfileInput, listProfiles } from '../shared/profiles';
+import { createReseller, createResellerInput, listResellers, resellerView, updateReseller, updateResellerInput } from '../shared/resellers';
+import type { BulkKind } from '../shared/queues';
+import { parseInput } from '../shared/validation';
+import { me, requireOperator, requireReseller } from './auth';
+import { streamJob } from './sse';
+
+type Reply = [status: number, body: unknown];
+const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req: Request, res: Response) => {
+  const [status, body] = await fn(req, res);
+  if (status === 204) res.status(204).end();
+  else res.status(status).json(body);
+};
+
+/** Reads like the API reference: method, path, auth, the one call into shared/. */
+export function apiRoutes(deps: Deps): Router {
+  const { db } = deps;
+  const operator = requireOperator(db, deps.config.ADMIN_API_KEY!);
+  const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!);
+  const r = Router();
+  const now = () => deps.clock();
+
+  // Operator
+  r.post('/v1/admin/resellers', operator, send(async (req) => [201, await createReseller(db, parseInput(createResellerInput, req.body))]));
+  r.get('/v1/admin/resellers', operator, send(async () => [200, await listResellers(db)]));
+  r.patch('/v1/admin/resellers/:username', operator, send(async (req) => [200, await updateReseller(db, String(req.params.username), parseInput(updateResellerInput, req.body))]));
+  r.post('/v1/admin/domains/import', operator, send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]));
+  r.get(['/v1/admin/emails', '/admin/emails'], operator, send(async (req) => [200, await listEmails(db, req.query)]));
+  r.get(['/v1/admin/emails/:id', '/admin/emails/:id'], operator, send(async (req) => [200, await getEmail(db, String(req.params.id))]));
+
+  // Reseller: account, domains, profiles, brands, push settings
+  r.get('/v1/me', reseller, send(async (_q, res) => [200, resellerView(me(res))]));
+  r.get('/v1/domains', reseller, send(async (req, res) => [200, await listDomains(db, me(res), req.query)]));
+  r.get('/v1/domains/:name', reseller, send(async (req, res) => {
+    const d = await getDomain(db, me(res), String(req.params.name));
+    if (!d) throw new NotFound('No such domain in your account.');
+    return [200, d];
+  }));
+  r.get('/v1/profiles', reseller, send(async (req, res) => [200, await listProfiles(db, me(res), req.query)]));
+  r.post('/v1/profiles', reseller, send(async (req, res) => [201, await createProfile(db, me(res).id, parseInput(createProfileInput, req.body))]));
+  r.get('/v1/brands', reseller, send(async (_q, res) => [200, await listBrands(db, me(res))]));
+  r.post('/v1/brands', reseller, send(async (req, res) => [201, await createBrand(db, me(res), parseInput(createBrandInput, req.body))]));
+  r.patch('/v1/brands/:id', reseller, send(async (req, res) => [200, await updateBrand(db, me(res), String(req.params.id), parseInput(updateBrandInput, req.body))]));
+  r.get('/v1/push-settings', reseller, send(async (_q, res) => [200, await getPushSettings(db, me(res))]));
+  r.post('/v1/push-settings/allowed-resellers', reseller, send(async (req, res) => [201, await allowReseller(db, me(res), parseInput(allowResellerInput, req.body).reseller)]));
+  r.delete('/v1/push-settings/allowed-resellers/:username', reseller, send(async (req, res) => (await revokeReseller(db, me(res), String(req.params.username)), [204, null])));
+  r.put('/v1/push-settings/notification-email', reseller, send(async (req, res) => [200, await setNotificationEmail(db, me(res), parseInput(notificationEmailInput, req.body).email)]));
+
+  // Bulk pushes
+  r.post('/v1/bulk-pushes', reseller, send(async (req, res) => {
+    const key = req.get('idempotency-key')?.trim() || undefined;
+    const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key);
+    return [result.kind === 'created' ? 202 : 200, result.body];
+  }));
+  jobRoutes(r, deps, reseller, '/v1/bulk-pushes', 'push', now);
+  jobRoutes(r, deps, reseller, '/v1/jobs', undefined, now);
+  return r;
+}
+
+/** The same views for `/v1/jobs` (every kind) and `/v1/bulk-pushes` (push only). */
+function jobRoutes(r: Router, deps: Deps, auth: ReturnType<typeof requireReseller>, base: string, kind: BulkKind | undefined, now: () => Date) {
+  const { db } = deps;
+  const id = (req: Request) => String(req.params.id);
+  r.get(base, auth, send(async (req, res) => [200, await listJobs(db, me(res), req.query, kind, now())]));
+  r.get(`${base}/:id`, auth, send(async (req, res) => [200, await getJob(db, me(res), id(req), kind, now())]));
+  r.get(`${base}/:id/items`, auth, async (req, res) => {
+    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+      const csv = await itemsCsvFor(db, me(res), id(req), req.query, kind);
+      res.status(200).type('text/csv').attachment(csv.filename);
+      for await (const part of csv.rows) if (!res.write(part)) await new Promise((ok) => res.once('drain', ok));
+      return res.end();
+    }
+    res.json(await listItems(db, me(res), id(req), req.query, kind));
+  });
+  r.post(`${base}/:id/cancel`, auth, send(async (req, res) => [202, await cancelJob(deps, me(res), id(req), { kind })]));
+  r.post(`${base}/:id/suspend`, auth, send(async (req, res) => [202, await suspendJob(deps, me(res), id(req), kind)]));
+  r.post(`${base}/:id/resume`, auth, send(async (req, res) => [202, await resumeJob(deps, me(res), id(req), kind)]));
+  r.get(`${base}/:id/events`, auth, (req, res) =>
+    streamJob(req, res, () => getJob(db, me(res), id(req), kind, now()), (s) => FINISHED_JOB.includes(s as JobStatus)),
+  );
+}

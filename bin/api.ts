@@ -1,0 +1,19 @@
+import { createApp } from '../api/app';
+import { createRuntime } from '../shared/runtime';
+import { closeServer, configOrExit, onShutdown } from './lifecycle';
+
+/** The API process alone (production): validates, writes, enqueues; never pushes. */
+async function main() {
+  const config = configOrExit();
+  const rt = await createRuntime(config, { role: 'api' });
+  const server = createApp(rt.deps).listen(config.PORT, () => rt.deps.log.info({ port: config.PORT }, 'api listening'));
+  onShutdown(async () => {
+    await closeServer(server);
+    await rt.close();
+  }, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+main().catch((err) => {
+  console.error(err.message ?? err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app';
+import { isEmbedded } from '../shared/db';
+import { createRuntime } from '../shared/runtime';
+import { startWorker } from '../worker/runtime';
+import { seedDemo } from './demo-data';
+import { closeServer, configOrExit, onShutdown } from './lifecycle';
+
+/** Everything in one process for a newcomer: migrations, API, worker, dashboard, email capture. */
+async function main() {
+  const config = configOrExit();
+  const rt = await createRuntime(config, { role: 'all', migrate: true });
+  const { deps } = rt;
+  const worker = await startWorker(deps, rt.workerRedis());
+  const server = createApp(deps).listen(config.PORT);
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const key = deps.config.ADMIN_API_KEY!;
+  const lines = [
+    '',
+    'domain-push is running',
+    `  API:            ${base}/v1   (health ${base}/healthz, metrics ${base}/metrics)`,
+    `  Dashboard:      ${base}/admin/queues   (basic auth: any user, the operator key as password)`,
+    `  Email capture:  ${config.SMTP_URL ? `sending through ${new URL(config.SMTP_URL).host}` : `${base}/v1/admin/emails   (operator key)`}`,
+    `  Database:       ${isEmbedded(deps.db) ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'Postgres (DATABASE_URL)'}`,
+    `  Redis:          ${rt.redisHandle.url}`,
+    `  Operator key:   ${key}`,
+  ];
+  if (process.argv.includes('--demo')) {
+    const demo = await seedDemo(deps);
+    if (demo.alreadySeeded) lines.push('', 'Demo data is already there (resellers losing-demo and gaining-demo); their keys were shown when it was created.');
+    else {
+      lines.push(
+        '',
+        'Demo: resellers losing-demo and gaining-demo, push enabled and authorized, 2,000 domains (a third locked, some branded).',
+        `  losing-demo key:  ${demo.losingKey}`,
+        `  gaining-demo key: ${demo.gainingKey}`,
+        '  Push them all:',
+        `  curl -s -X POST ${base}/v1/bulk-pushes -H 'Authorization: Bearer ${demo.losingKey}' -H 'Content-Type: application/json' \\`,
+        `    -d '{"gaining_reseller":"gaining-demo","all_domains":true,"profile":{"mode":"new"},"apply_to_locked":true,"email_results_to":"ops@losing.example"}'`,
+      );
+    }
+  }
+  console.log(lines.join('\n') + '\n');
+  onShutdown(async () => {
+    await closeServer(server);
+    await worker.stop();
+    await rt.close();
+  }, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+main().catch((err) => {
+  console.error(err.message ?? err);
+  process.exit(1);
+});

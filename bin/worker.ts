@@ -1,0 +1,19 @@
+import { createRuntime } from '../shared/runtime';
+import { startWorker } from '../worker/runtime';
+import { configOrExit, onShutdown } from './lifecycle';
+
+/** A worker process (production): any number of them may share Redis and Postgres. */
+async function main() {
+  const config = configOrExit();
+  const rt = await createRuntime(config, { role: 'worker' });
+  const worker = await startWorker(rt.deps, rt.workerRedis());
+  onShutdown(async () => {
+    await worker.stop();
+    await rt.close();
+  }, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+main().catch((err) => {
+  console.error(err.message ?? err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import type { Db } from './db';
+import { Conflict, NotFound } from './errors';
+import type { Reseller } from './resellers';
+
+export const createBrandInput = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  settings: z.record(z.string(), z.unknown()).default({}),
+});
+export const updateBrandInput = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+});
+
+export function brandView(b: any) {
+  return {
+    id: String(b.id),
+    name: b.name,
+    settings: b.settings,
+    editable: b.editable,
+    copied_from_job: b.created_by_job_id ?? null,
+    created_at: b.created_at,
+  };
+}
+
+export async function listBrands(db: Db, me: Reseller) {
+  const rows = await db('brands').where({ reseller_id: me.id }).orderBy('id');
+  return { items: rows.map(brandView), next_cursor: null };
+}
+
+export async function createBrand(db: Db, me: Reseller, input: z.infer<typeof createBrandInput>) {
+  const [row] = await db('brands')
+    .insert({ reseller_id: me.id, name: input.name, settings: JSON.stringify(input.settings), editable: true })
+    .returning('*');
+  return brandView(row);
+}
+
+/** A brand copied in by a push is read-only: the gaining reseller makes a new brand to change it. */
+export async function updateBrand(db: Db, me: Reseller, id: string, input: z.infer<typeof updateBrandInput>) {
+  const row = /^[0-9]+$/.test(id) ? await db('brands').where({ id, reseller_id: me.id }).first() : undefined;
+  if (!row) throw new NotFound('No such brand.');
+  if (!row.editable) {
+    throw new Conflict(
+      'brand_not_editable',
+      'This brand came with pushed domains and cannot be edited; create a new brand and assign it instead.',
+    );
+  }
+  const patch: Record<string, unknown> = {};
+  if (input.name !== undefined) patch.name = input.name;
+  if (input.settings !== undefined) patch.settings = JSON.stringify(input.settings);
+  const [updated] = Object.keys(patch).length
+    ? await db('brands').where({ id }).update(patch).returning('*')
+    : [row];
+  return brandView(updated);
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+const intFrom = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.join(' or ')}//`)
+    .optional();
+
+const schema = z.object({
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  SMTP_URL: optionalUrl(['smtp:', 'smtps:']),
+  SMTP_FROM: z.string().default('domain-push <no-reply@domain-push.local>'),
+  PORT: intFrom(3000, 0, 65535),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  MAX_DOMAINS_PER_JOB: intFrom(50_000, 1, 1_000_000),
+  WORKER_CONCURRENCY: intFrom(2, 1, 64),
+  CHUNK_SIZE: intFrom(1000, 1, 10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUEUE_PREFIX: z.string().min(1).default('{push}'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  PUBLIC_URL: z.string().url().optional(),
+  SUSPEND_TTL_SECONDS: intFrom(14 * 24 * 3600, 1, 365 * 24 * 3600),
+  RECONCILE_INTERVAL_MS: intFrom(30_000, 100, 3_600_000),
+  OUTBOX_INTERVAL_MS: intFrom(2_000, 50, 600_000),
+  WORKER_LOCK_MS: intFrom(30_000, 500, 600_000),
+  SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100, 600_000),
+  CLAIM_TOKEN_TTL_SECONDS: intFrom(14 * 24 * 3600, 60, 365 * 24 * 3600),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Reads the environment once; every bad variable is reported, not just the first. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return Object.freeze({ ...parsed.data, ...overrides });
+}

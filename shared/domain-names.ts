@@ -1,0 +1,59 @@
+import { domainToASCII } from 'node:url';
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
+
+export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
+
+/** Lowercases, strips a trailing dot and converts IDNs to punycode, then checks the syntax. */
+export function normalizeDomainName(input: unknown): NameCheck {
+  if (typeof input !== 'string') return { ok: false, reason: 'not a string' };
+  let raw = input.trim().toLowerCase();
+  if (raw.endsWith('.')) raw = raw.slice(0, -1);
+  if (raw === '') return { ok: false, reason: 'empty' };
+  if (/[\s/:@?#]/.test(raw)) return { ok: false, reason: 'contains characters not allowed in a domain name' };
+  const ascii = /^[\x00-\x7f]*$/.test(raw) ? raw : domainToASCII(raw);
+  if (!ascii) return { ok: false, reason: 'not a valid internationalized domain name' };
+  if (ascii.length > 253) return { ok: false, reason: 'longer than 253 characters' };
+  const labels = ascii.split('.');
+  if (labels.length < 2) return { ok: false, reason: 'needs at least two labels (name.tld)' };
+  for (const label of labels) {
+    if (!LABEL.test(label)) return { ok: false, reason: `label "${label}" is not valid` };
+  }
+  if (!TLD.test(labels[labels.length - 1])) return { ok: false, reason: 'top-level domain is not valid' };
+  return { ok: true, name: ascii };
+}
+
+export interface NameListResult {
+  names: string[];
+  invalid: { position: number; value: string; reason: string }[];
+  duplicates: string[];
+}
+
+/** Validates a list, collapsing duplicates after normalization; positions are 1-based as a user counts lines. */
+export function normalizeNameList(values: unknown[]): NameListResult {
+  const seen = new Set<string>();
+  const names: string[] = [];
+  const invalid: NameListResult['invalid'] = [];
+  const duplicates = new Set<string>();
+  values.forEach((value, i) => {
+    const check = normalizeDomainName(value);
+    if (!check.ok) {
+      invalid.push({ position: i + 1, value: String(value), reason: check.reason });
+    } else if (seen.has(check.name)) {
+      duplicates.add(check.name);
+    } else {
+      seen.add(check.name);
+      names.push(check.name);
+    }
+  });
+  return { names, invalid, duplicates: [...duplicates] };
+}
+
+/** `domain_list`: one name per line or separated by commas; blank entries are ignored. */
+export function splitDomainList(text: string): string[] {
+  return text
+    .split(/[\r\n,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import type { Db } from './db';
+import { InvalidRequest } from './errors';
+import { normalizeDomainName, normalizeNameList } from './domain-names';
+import type { Reseller } from './resellers';
+import { hashPassword } from './secrets';
+import { contactSchema } from './profiles';
+import { decodeCursor, listQuery, pageOf } from './validation';
+
+export const domainListQuery = listQuery.extend({
+  locked: z.enum(['true', 'false']).optional(),
+  q: z.string().trim().max(253).optional(),
+});
+
+/** The layout end users see: the domain's brand, or the owning reseller's defaults when unbranded. */
+function domainView(r: any) {
+  return {
+    name: r.name,
+    locked: r.locked,
+    status: r.status,
+    expires_at: r.expires_at,
+    brand: r.brand_id ? { id: String(r.brand_id), name: r.brand_name, editable: r.brand_editable } : null,
+    profile: r.profile_id ? { id: String(r.profile_id), username: r.profile_username } : null,
+    ...(r.customer_id !== undefined ? { customer_id: r.customer_id === null ? null : String(r.customer_id) } : {}),
+    layout: r.brand_id ? r.brand_settings : r.reseller_defaults,
+    settings: r.settings,
+  };
+}
+
+export function domainsQuery(db: Db) {
+  return db('domains as d')
+    .join('resellers as r', 'r.id', 'd.reseller_id')
+    .leftJoin('brands as b', 'b.id', 'd.brand_id')
+    .leftJoin('profiles as p', 'p.id', 'd.profile_id')
+    .select(
+      'd.*',
+      'b.name as brand_name',
+      'b.editable as brand_editable',
+      'b.settings as brand_settings',
+      'r.default_settings as reseller_defaults',
+      'p.username as profile_username',
+    );
+}
+
+export async function listDomains(db: Db, me: Reseller, query: unknown) {
+  const q = domainListQuery.parse(query);
+  const after = decodeCursor(q.cursor);
+  const rows = await domainsQuery(db)
+    .where('d.reseller_id', me.id)
+    .modify((b) => {
+      if (after) b.where('d.id', '>', after);
+      if (q.locked) b.where('d.locked', q.locked === 'true');
+      if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
+    })
+    .orderBy('d.id')
+    .limit(q.limit + 1);
+  return pageOf(rows, q.limit, (r) => r.id, domainView);
+}
+
+export async function getDomain(db: Db, me: Reseller, name: string) {
+  const check = normalizeDomainName(name);
+  const row = check.ok ? await domainsQuery(db).where({ 'd.name': check.name, 'd.reseller_id': me.id }).first() : undefined;
+  return row ? domainView(row) : undefined;
+}
+
+const importProfile = z.union([
+  z.string().min(1),
+  z.strictObject({
+    username: z.string().trim().min(1).max(100),
+    password: z.string().min(1).max(200).optional(),
+    domain: z.string().optional(),
+    contact: contactSchema.optional(),
+  }),
+]);
+
+export const importDomainsInput = z
+  .array(
+    z.strictObject({
+      name: z.string(),
+      reseller: z.string().trim().min(1),
+      locked: z.boolean().default(false),
+      brand: z.string().trim().min(1).max(200).optional(),
+      profile: importProfile.optional(),
+      settings: z.record(z.string(), z.unknown()).optional(),
+      expires_at: z.iso.datetime({ offset: true }).optional(),
+    }),
+  )
+  .min(1)
+  .max(100_000);
+
+/**
+ * Operator import. Brands are found or created by name under the owning reseller; profiles by
+ * username (an object form creates the profile). Names already on the platform are reported, not
+ * overwritten.
+ */
+export async function importDomains(db: Db, rows: z.infer<typeof importDomainsInput>) {
+  const check = normalizeNameList(rows.map((r) => r.name));
+  if (check.invalid.length) {
+    throw new InvalidRequest('Some domain names are not valid.', { invalid: check.invalid }, 'invalid_domains');
+  }
+  if (check.duplicates.length) {
+    throw new InvalidRequest('The import lists some domains twice.', { duplicates: check.duplicates });
+  }
+  return db.transaction(async (trx) => {
+    const handles = [...new Set(rows.map((r) => r.reseller.toLowerCase()))];
+    const resellers = await trx('resellers').whereIn('username', handles).select('id', 'username');
+    const resellerId = new Map(resellers.map((r) => [r.username, Number(r.id)]));
+    const unknown = handles.filter((h) => !resellerId.has(h));
+    if (unknown.length) throw new InvalidRequest(`Unknown reseller(s): ${unknown.join(', ')}`, { unknown }, 'unknown_reseller');
+
+    const brandIds = new Map<string, number>();
+    for (const key of new Set(rows.filter((r) => r.brand).map((r) => `${resellerId.get(r.reseller.toLowerCase())}\u0000${r.brand}`))) {
+      const [rid, name] = key.split('\u0000');
+      let brand = await trx('brands').where({ reseller_id: rid, name }).first('id');
+      if (!brand) [brand] = await trx('brands').insert({ reseller_id: rid, name, settings: JSON.stringify({ theme: name }) }).returning('id');
+      brandIds.set(key, Number(brand.id));
+    }
+
+    const profileIds = new Map<string, number>();
+    for (const r of rows) {
+      if (!r.profile) continue;
+      const rid = resellerId.get(r.reseller.toLowerCase())!;
+      const spec = typeof r.profile === 'string' ? { username: r.profile } : r.profile;
+      const key = `${rid}\u0000${spec.username}`;
+      if (profileIds.has(key)) continue;
+      let p = await trx('profiles').where({ reseller_id: rid, username: spec.username }).first('id');
+      if (!p) {
+        if (typeof r.profile === 'string') throw new InvalidRequest(`Unknown profile "${spec.username}" for reseller ${r.reseller}.`);
+        const pdomain = normalizeDomainName(spec.domain ?? r.name);
+        [p] = await trx('profiles')
+          .insert({
+            reseller_id: rid,
+            username: spec.username,
+            domain: pdomain.ok ? pdomain.name : r.name.toLowerCase(),
+            password_hash: 'password' in spec && spec.password ? await hashPassword(spec.password) : null,
+            contact: JSON.stringify(('contact' in spec && spec.contact) || {}),
+          })
+          .returning('id');
+      }
+      profileIds.set(key, Number(p.id));
+    }
+
+    const names: string[] = [];
+    const owners: number[] = [];
+    const locked: boolean[] = [];
+    const brands: (number | null)[] = [];
+    const profiles: (number | null)[] = [];
+    const expires: (string | null)[] = [];
+    const settings: string[] = [];
+    rows.forEach((r, i) => {
+      const rid = resellerId.get(r.reseller.toLowerCase())!;
+      const pname = typeof r.profile === 'string' ? r.profile : r.profile?.username;
+      names.push(check.names[i]);
+      owners.push(rid);
+      locked.push(r.locked);
+      brands.push(r.brand ? brandIds.get(`${rid}\u0000${r.brand}`)! : null);
+      profiles.push(pname ? profileIds.get(`${rid}\u0000${pname}`)! : null);
+      expires.push(r.expires_at ?? null);
+      settings.push(JSON.stringify(r.settings ?? {}));
+    });
+    const inserted = await trx.raw(
+      `insert into domains (name, reseller_id, locked, brand_id, profile_id, expires_at, settings)
+       select * from unnest(?::text[], ?::bigint[], ?::boolean[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::jsonb[])
+       on conflict (name) do nothing returning name`,
+      [names, owners, locked, brands, profiles, expires, settings] as any[],
+    );
+    const got = new Set(inserted.rows.map((r: any) => r.name));
+    return { imported: got.size, already_present: names.filter((n) => !got.has(n)) };
+  });
+}

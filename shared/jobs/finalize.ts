@@ -1,0 +1,76 @@
+import type { Knex } from 'knex';
+import type { Deps } from '../deps';
+import { queueEmail } from '../mail/outbox';
+import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
+import { countItems, DONE_STATUS, FINISHED_JOB, type BulkJob } from './model';
+import { collectCsv } from './views';
+
+/** Extra work a job kind does in the transaction that ends it (e.g. a release marks the customer). */
+export type FinishHook = (deps: Deps, trx: Knex.Transaction, job: BulkJob, status: string) => Promise<void>;
+const finishHooks = new Map<string, FinishHook>();
+export function onJobFinished(kind: string, hook: FinishHook) {
+  finishHooks.set(kind, hook);
+}
+
+/**
+ * Ends the job once every item is terminal and every domain it unlocked is locked again. Runs in
+ * its own transaction after the items' commit, so of two chunks finishing together the later one
+ * sees both; the row lock makes the end (and its emails, written in the same transaction) happen once.
+ */
+export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean> {
+  const ended = await deps.db.transaction(async (trx) => {
+    const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forUpdate().first();
+    if (!job || FINISHED_JOB.includes(job.status)) return null;
+    const open = await trx('bulk_job_items')
+      .where({ job_id: jobId })
+      .where((b) => b.whereIn('status', ['pending', 'running']).orWhere((o) => o.where({ was_locked: true, relocked: false })))
+      .first('id');
+    if (open) return null;
+    const status = job.status === 'cancelling' ? 'cancelled' : 'completed';
+    const [done]: BulkJob[] = await trx('bulk_jobs')
+      .where({ id: jobId })
+      .update({ status, finished_at: trx.fn.now(), started_at: trx.raw('coalesce(started_at, now())') })
+      .returning('*');
+    await finishHooks.get(job.kind)?.(deps, trx, done, status);
+    await queueJobEmails(trx, done);
+    return done;
+  });
+  if (!ended) return false;
+  if (ended.started_at && ended.finished_at) {
+    deps.metrics.jobDuration.observe(
+      { kind: ended.kind, status: ended.status },
+      (new Date(ended.finished_at).getTime() - new Date(ended.started_at).getTime()) / 1000,
+    );
+  }
+  deps.log.info({ job_id: ended.id, kind: ended.kind, status: ended.status }, 'bulk job ended');
+  return true;
+}
+
+async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {
+  const counts = await countItems(trx, job.id);
+  const parties = await trx('resellers')
+    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null))
+    .select('id', 'username', 'push_notification_email');
+  const losing = parties.find((p) => Number(p.id) === Number(job.losing_reseller_id));
+  const gaining = parties.find((p) => Number(p.id) === Number(job.gaining_reseller_id));
+  const summary: JobSummary = {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    total: job.total,
+    counts,
+    losing: losing?.username ?? '?',
+    gaining: gaining?.username ?? null,
+    created_at: job.created_at,
+    started_at: job.started_at,
+    finished_at: job.finished_at,
+  };
+  if (job.options.email_results_to) {
+    await queueEmail(trx, resultsEmail(job.options.email_results_to, summary, await collectCsv(trx, job.id)));
+  }
+  const done = DONE_STATUS[job.kind];
+  if (job.kind === 'push' && gaining?.push_notification_email && (counts[done] ?? 0) > 0) {
+    const names = await trx('bulk_job_items').where({ job_id: job.id, status: done }).orderBy('id').pluck('domain_name');
+    await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, names));
+  }
+}

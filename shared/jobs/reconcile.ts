@@ -1,0 +1,53 @@
+import type { Deps } from '../deps';
+import { chunkJobId, enqueueChunks } from '../queues';
+import { pendingRelocks, relock } from '../push';
+import { cancelJob, openChunks } from './control';
+import { finalizeIfDone } from './finalize';
+import type { BulkJob } from './model';
+
+const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+/**
+ * Postgres is the truth, Redis only holds work. Re-enqueues every chunk of an unfinished job that
+ * has no live BullMQ job (Redis restarted or flushed), relocks what a dead attempt left unlocked,
+ * ends jobs whose items are all done, and cancels jobs suspended longer than SUSPEND_TTL.
+ */
+export async function reconcile(deps: Deps) {
+  const report = { requeued: 0, relocked: 0, finalized: 0, expired: 0 };
+  const { db, config } = deps;
+
+  const expired: BulkJob[] = await db('bulk_jobs')
+    .where({ status: 'suspended' })
+    .where('suspended_at', '<', new Date(deps.clock().getTime() - config.SUSPEND_TTL_SECONDS * 1000))
+    .select('id');
+  for (const j of expired) {
+    await cancelJob(deps, null, j.id, { reason: 'suspend_expired', message: 'The job stayed suspended past SUSPEND_TTL.' });
+    report.expired++;
+  }
+
+  const owed = await pendingRelocks(deps, {});
+  if (owed.length) {
+    await relock(deps, owed).catch((err) => deps.log.error({ err: err.message }, 'reconciler relock failed'));
+    report.relocked = owed.length;
+  }
+
+  const unfinished: BulkJob[] = await db('bulk_jobs').whereIn('status', ['queued', 'running', 'cancelling', 'suspended']);
+  if (unfinished.length === 0) return report;
+  const live = new Set(
+    (await deps.queues.bulk.getJobs([...LIVE_STATES], 0, -1)).filter(Boolean).map((j) => `${j.data.jobId}:${j.data.chunk}`),
+  );
+  for (const job of unfinished) {
+    // Queued/running jobs need every open chunk; cancelling/suspended ones only finish items in hand.
+    const statuses = job.status === 'queued' || job.status === 'running' ? ['pending', 'running'] : ['running'];
+    const chunks = await openChunks(deps, job.id, statuses);
+    const missing = chunks.filter((c) => !live.has(`${job.id}:${c}`));
+    if (missing.length) {
+      const [row] = await db('bulk_jobs').where({ id: job.id }).increment('generation', 1).returning('*');
+      await enqueueChunks(deps.queues, row, missing);
+      deps.log.warn({ job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) }, 'reconciler re-enqueued chunks');
+      report.requeued += missing.length;
+    }
+    if (chunks.length === 0 && (await finalizeIfDone(deps, job.id))) report.finalized++;
+  }
+  return report;
+}

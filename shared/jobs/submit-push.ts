@@ -1,0 +1,190 @@
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import type { Deps } from '../deps';
+import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../errors';
+import { normalizeNameList, splitDomainList } from '../domain-names';
+import { findProfileByCredentials } from '../profiles';
+import { getResellerByUsername, type Reseller } from '../resellers';
+import { isAuthorized } from '../push-settings';
+import { email } from '../validation';
+import { createBulkJob } from './create';
+import { jobLinks, jobView } from './views';
+import type { BulkJob } from './model';
+
+const profileInput = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('new') }),
+  z.strictObject({
+    mode: z.literal('existing'),
+    domain: z.string().trim().min(1).max(253),
+    username: z.string().trim().min(1).max(100),
+    password: z.string().min(1).max(200),
+  }),
+]);
+
+export const submitPushInput = z
+  .strictObject({
+    gaining_reseller: z.string().trim().toLowerCase().min(1).max(100),
+    domains: z.array(z.string()).optional(),
+    domain_list: z.string().optional(),
+    all_domains: z.boolean().optional(),
+    profile: profileInput.default({ mode: 'new' }),
+    apply_to_locked: z.boolean().default(false),
+    email_results_to: email.optional(),
+    dry_run: z.boolean().default(false),
+  })
+  .refine((b) => [b.domains !== undefined, b.domain_list !== undefined, b.all_domains === true].filter(Boolean).length === 1, {
+    message: 'give exactly one of domains, domain_list or all_domains: true',
+    path: ['domains'],
+  });
+
+export type SubmitPushInput = z.infer<typeof submitPushInput>;
+
+/** The password is never part of the hash: it must not be recoverable from anything we store. */
+function requestHash(input: SubmitPushInput): string {
+  const { profile, ...rest } = input;
+  const safeProfile = profile.mode === 'existing' ? { ...profile, password: undefined } : profile;
+  return crypto.createHash('sha256').update(JSON.stringify({ ...rest, profile: safeProfile })).digest('hex');
+}
+
+async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput) {
+  if (input.all_domains) {
+    const rows = await deps.db('domains').where({ reseller_id: losing.id }).orderBy('name').pluck('name');
+    return { names: rows as string[], duplicates: [] as string[] };
+  }
+  const raw = input.domains ?? splitDomainList(input.domain_list ?? '');
+  if (raw.length === 0) throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
+  const max = deps.config.MAX_DOMAINS_PER_JOB;
+  if (raw.length > max * 2) throw new InvalidRequest(`At most ${max} domains per job.`, { max, given: raw.length }, 'too_many_domains');
+  const list = normalizeNameList(raw);
+  if (list.invalid.length) {
+    throw new InvalidRequest(`${list.invalid.length} domain name(s) are not valid.`, { invalid: list.invalid }, 'invalid_domains');
+  }
+  return { names: list.names, duplicates: list.duplicates };
+}
+
+/** Every submit-time rule of the spec, in one place; returns what the worker needs. */
+async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
+  if (input.gaining_reseller === losing.username) throw new InvalidRequest('A reseller cannot push domains to itself.');
+  if (!losing.domain_push_enabled) {
+    throw new Forbidden('feature_disabled', 'Domain push is not enabled for your account; ask the platform operator to enable it.');
+  }
+  const gaining = await getResellerByUsername(deps.db, input.gaining_reseller);
+  if (!gaining) throw new Unprocessable('unknown_reseller', `No reseller named "${input.gaining_reseller}".`);
+  if (!gaining.domain_push_enabled) {
+    throw new Forbidden('feature_disabled', `Domain push is not enabled for the gaining reseller "${gaining.username}".`);
+  }
+  if (!(await isAuthorized(deps.db, gaining.id, losing.id))) {
+    throw new Forbidden(
+      'not_authorized',
+      `"${gaining.username}" has not authorized pushes from you; they must add your company_id (${losing.company_id}) to their allowed resellers.`,
+    );
+  }
+  const { names, duplicates } = await domainNames(deps, losing, input);
+  if (names.length === 0) throw new InvalidRequest('The list of domains is empty.');
+  const max = deps.config.MAX_DOMAINS_PER_JOB;
+  if (names.length > max) throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
+
+  let profile: Record<string, unknown> = { mode: 'new' };
+  if (input.profile.mode === 'existing') {
+    const found = await findProfileByCredentials(deps.db, gaining.id, input.profile);
+    if (!found) {
+      throw new Unprocessable(
+        'invalid_profile_credentials',
+        'The profile domain, username and password do not identify a profile of the gaining reseller.',
+      );
+    }
+    profile = { mode: 'existing', profile_id: Number(found.id), domain: found.domain, username: found.username };
+  }
+  return { gaining, names, duplicates, profile };
+}
+
+type Outcome = { domain: string; status: string; reason: string | null; was_locked: boolean };
+
+/** What the worker would do with each domain if the push ran now; changes nothing. */
+async function predict(deps: Deps, losing: Reseller, names: string[], applyToLocked: boolean): Promise<Outcome[]> {
+  const rows = await deps.db('domains').whereIn('name', names).select('name', 'reseller_id', 'locked');
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  return names.map((name) => {
+    const d = byName.get(name);
+    if (!d) return { domain: name, status: 'failed', reason: 'not_found', was_locked: false };
+    if (Number(d.reseller_id) !== losing.id) return { domain: name, status: 'failed', reason: 'not_owned', was_locked: false };
+    if (d.locked && !applyToLocked) return { domain: name, status: 'skipped', reason: 'locked', was_locked: true };
+    return { domain: name, status: 'pushed', reason: null, was_locked: d.locked };
+  });
+}
+
+export type SubmitResult =
+  | { kind: 'created'; body: unknown }
+  | { kind: 'replayed'; body: unknown }
+  | { kind: 'dry_run'; body: unknown };
+
+export async function submitPush(
+  deps: Deps,
+  losing: Reseller,
+  input: SubmitPushInput,
+  idempotencyKey?: string,
+): Promise<SubmitResult> {
+  const checked = await checkPush(deps, losing, input);
+  if (input.dry_run) {
+    const items = await predict(deps, losing, checked.names, input.apply_to_locked);
+    const predicted: Record<string, number> = { pushed: 0, skipped: 0, failed: 0 };
+    for (const i of items) predicted[i.status]++;
+    return {
+      kind: 'dry_run',
+      body: { dry_run: true, total: items.length, duplicates_removed: checked.duplicates.length, duplicates: checked.duplicates, predicted, items },
+    };
+  }
+
+  const hash = requestHash(input);
+  if (idempotencyKey) {
+    const existing: BulkJob | undefined = await deps.db('bulk_jobs')
+      .where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey })
+      .first();
+    if (existing) return replay(deps, existing, hash);
+  }
+
+  let job: BulkJob;
+  try {
+    job = await createBulkJob(deps, {
+      kind: 'push',
+      losingResellerId: losing.id,
+      gainingResellerId: checked.gaining.id,
+      itemNames: checked.names,
+      idempotencyKey,
+      requestHash: hash,
+      options: {
+        profile: checked.profile,
+        apply_to_locked: input.apply_to_locked,
+        email_results_to: input.email_results_to ?? null,
+        source: input.all_domains ? 'all_domains' : input.domain_list !== undefined ? 'domain_list' : 'domains',
+        duplicates_removed: checked.duplicates.length,
+      },
+    });
+  } catch (err) {
+    // Two requests with the same key raced: the loser answers with the winner's job.
+    if (idempotencyKey && (err as { code?: string }).code === '23505') {
+      const existing = await deps.db('bulk_jobs').where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey }).first();
+      if (existing) return replay(deps, existing, hash);
+    }
+    throw err;
+  }
+  return {
+    kind: 'created',
+    body: {
+      id: job.id,
+      status: job.status,
+      total: job.total,
+      duplicates_removed: checked.duplicates.length,
+      duplicates: checked.duplicates,
+      links: jobLinks(job),
+    },
+  };
+}
+
+async function replay(deps: Deps, existing: BulkJob, hash: string): Promise<SubmitResult> {
+  if (existing.request_hash !== hash) {
+    throw new Conflict('idempotency_conflict', 'This Idempotency-Key was already used with a different request body.');
+  }
+  const view = await jobView(deps.db, existing, deps.clock());
+  return { kind: 'replayed', body: { ...view, duplicates_removed: existing.options.duplicates_removed ?? 0 } };
+}

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import type { Db } from '../db';
+import { csvLine } from '../csv';
+import type { BulkKind } from '../queues';
+import type { Reseller } from '../resellers';
+import { decodeCursor, listQuery, pageOf } from '../validation';
+import { countItems, DONE_STATUS, ITEM_CSV_COLUMNS, itemView, jobFor, type BulkJob, type ItemRow } from './model';
+
+function publicOptions(job: BulkJob) {
+  const { profile, ...rest } = job.options;
+  // The stored profile never holds the password; the internal id is not part of the public view.
+  const publicProfile = profile ? { mode: profile.mode, domain: profile.domain, username: profile.username } : undefined;
+  return { ...rest, ...(publicProfile ? { profile: JSON.parse(JSON.stringify(publicProfile)) } : {}) };
+}
+
+export async function jobView(db: Db, job: BulkJob, now: Date) {
+  const raw = await countItems(db, job.id);
+  const done = DONE_STATUS[job.kind];
+  const counts: Record<string, number> = { pending: 0, running: 0, [done]: 0, skipped: 0, failed: 0, cancelled: 0 };
+  for (const [k, v] of Object.entries(raw)) counts[k] = v;
+  const finished = counts[done] + counts.skipped + counts.failed + counts.cancelled;
+  const parties = await db('resellers')
+    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null))
+    .select('id', 'username');
+  const nameOf = (id: number | null) => parties.find((p) => Number(p.id) === Number(id))?.username ?? null;
+  let rate: number | null = null;
+  let eta: number | null = null;
+  if (job.started_at && finished > 0) {
+    const end = job.finished_at ?? now;
+    const seconds = Math.max(0.001, (end.getTime() - new Date(job.started_at).getTime()) / 1000);
+    rate = Math.round((finished / seconds) * 10) / 10;
+    if (job.status === 'running') eta = Math.ceil((job.total - finished) / (finished / seconds));
+  }
+  return {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    losing_reseller: nameOf(job.losing_reseller_id),
+    gaining_reseller: nameOf(job.gaining_reseller_id),
+    total: job.total,
+    counts,
+    options: publicOptions(job),
+    created_at: job.created_at,
+    started_at: job.started_at,
+    suspended_at: job.suspended_at,
+    finished_at: job.finished_at,
+    rate,
+    eta_seconds: eta,
+    error: job.error,
+    links: jobLinks(job),
+  };
+}
+
+export function jobLinks(job: Pick<BulkJob, 'id' | 'kind'>) {
+  const base = job.kind === 'push' ? `/v1/bulk-pushes/${job.id}` : `/v1/jobs/${job.id}`;
+  return { self: base, items: `${base}/items`, events: `${base}/events`, cancel: `${base}/cancel` };
+}
+
+export async function getJob(db: Db, me: Reseller, id: string, kind: BulkKind | undefined, now: Date) {
+  return jobView(db, await jobFor(db, me.id, id, 'view', { kind }), now);
+}
+
+export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkKind | undefined, now: Date) {
+  const q = listQuery.parse(query);
+  const before = decodeCursor(q.cursor);
+  const rows: BulkJob[] = await db('bulk_jobs')
+    .where((b) => b.where('losing_reseller_id', me.id).orWhere('gaining_reseller_id', me.id))
+    .modify((b) => {
+      if (kind) b.where({ kind });
+      if (before) b.where('seq', '<', before);
+    })
+    .orderBy('seq', 'desc')
+    .limit(q.limit + 1);
+  const page = pageOf(rows, q.limit, (r) => r.seq, (r) => r);
+  return { items: await Promise.all(page.items.map((j) => jobView(db, j, now))), next_cursor: page.next_cursor };
+}
+
+const itemStatus = z.enum(['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled']);
+export const itemsQuery = listQuery.extend({ status: itemStatus.optional() });
+
+export async function listItems(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
+  const q = itemsQuery.parse(query);
+  const job = await jobFor(db, me.id, id, 'view', { kind });
+  const after = decodeCursor(q.cursor);
+  const rows: ItemRow[] = await db('bulk_job_items')
+    .where({ job_id: job.id })
+    .modify((b) => {
+      if (q.status) b.where({ status: q.status });
+      if (after) b.where('id', '>', after);
+    })
+    .orderBy('id')
+    .limit(q.limit + 1);
+  return pageOf(rows, q.limit, (r) => r.id, itemView);
+}
+
+/** Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. */
+export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGenerator<string> {
+  yield csvLine([...ITEM_CSV_COLUMNS]);
+  let after = 0;
+  for (;;) {
+    const rows: ItemRow[] = await db('bulk_job_items')
+      .where({ job_id: jobId })
+      .modify((b) => (status ? b.where({ status }) : b))
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(5000);
+    if (rows.length === 0) return;
+    let out = '';
+    for (const r of rows) {
+      const v = itemView(r);
+      out += csvLine([v.domain, v.status, v.reason, v.message, v.was_locked, v.relocked, v.finished_at]);
+    }
+    yield out;
+    after = rows[rows.length - 1].id;
+  }
+}
+
+export async function itemsCsvFor(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
+  const q = itemsQuery.parse(query);
+  const job = await jobFor(db, me.id, id, 'view', { kind });
+  return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q.status) };
+}
+
+export async function collectCsv(db: Db, jobId: string): Promise<string> {
+  let csv = '';
+  for await (const part of itemsCsv(db, jobId)) csv += part;
+  return csv;
+}

@@ -1,0 +1,21 @@
+import type { Db } from '../db';
+import { NotFound } from '../errors';
+import { decodeCursor, listQuery, pageOf } from '../validation';
+
+/** The operator's view of outgoing mail; with SMTP_URL unset this is where emails can be read. */
+export async function listEmails(db: Db, query: unknown) {
+  const q = listQuery.parse(query);
+  const before = decodeCursor(q.cursor);
+  const rows: any[] = await db('outbound_emails')
+    .modify((b) => (before ? b.where('id', '<', before) : b))
+    .orderBy('id', 'desc')
+    .limit(q.limit + 1)
+    .select('id', 'to', 'subject', 'attempts', 'last_error', 'sent_at', 'transport', 'created_at', 'dedupe_key');
+  return pageOf(rows, q.limit, (r) => r.id, (r) => ({ ...r, id: String(r.id) }));
+}
+
+export async function getEmail(db: Db, id: string) {
+  const row = /^[0-9]+$/.test(id) ? await db('outbound_emails').where({ id }).first() : undefined;
+  if (!row) throw new NotFound('No such email.');
+  return { ...row, id: String(row.id) };
+}

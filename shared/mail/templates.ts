@@ -1,0 +1,67 @@
+import type { EmailDraft } from './outbox';
+
+function duration(start: Date | null, end: Date | null): string {
+  if (!start || !end) return 'n/a';
+  const s = Math.max(0, Math.round((new Date(end).getTime() - new Date(start).getTime()) / 1000));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${s % 60}s`;
+}
+
+export interface JobSummary {
+  id: string;
+  kind: 'push' | 'release';
+  status: string;
+  total: number;
+  counts: Record<string, number>;
+  losing: string;
+  gaining: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export function resultsEmail(to: string, job: JobSummary, csv: string): EmailDraft {
+  const what = job.kind === 'push' ? `Bulk push to ${job.gaining}` : 'Customer release';
+  const countLines = Object.entries(job.counts)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `  ${status}: ${n}`)
+    .join('\n');
+  const text = [
+    `${what} — job ${job.id} ${job.status}.`,
+    '',
+    `Domains in the job: ${job.total}`,
+    countLines,
+    '',
+    `Submitted: ${new Date(job.created_at).toISOString()}`,
+    `Started:   ${job.started_at ? new Date(job.started_at).toISOString() : 'n/a'}`,
+    `Finished:  ${job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a'}`,
+    `Duration:  ${duration(job.started_at, job.finished_at)}`,
+    '',
+    job.status === 'cancelled'
+      ? 'The job was cancelled: items already done stay done (a push cannot be undone); the rest are marked cancelled.'
+      : 'Every item has finished.',
+    'The attached CSV lists the result of every item (domain,status,reason,message,was_locked,relocked,finished_at).',
+  ].join('\n');
+  return {
+    dedupeKey: `results:${job.id}`,
+    to,
+    subject: `[domain-push] ${what}: job ${job.status} (${job.counts.pushed ?? job.counts.released ?? 0} of ${job.total} done)`,
+    text,
+    attachments: [{ filename: `${job.kind}-${job.id}-results.csv`, content: csv, contentType: 'text/csv' }],
+  };
+}
+
+export function gainingNotification(to: string, job: JobSummary, domains: string[]): EmailDraft {
+  const text = [
+    `${domains.length} domain(s) were pushed to your account by reseller "${job.losing}" (job ${job.id}).`,
+    'You are billed for them from the start of your next full billing cycle.',
+    '',
+    'Domains received:',
+    ...domains.map((d) => `  ${d}`),
+  ].join('\n');
+  return {
+    dedupeKey: `gaining:${job.id}`,
+    to,
+    subject: `[domain-push] ${domains.length} domain(s) received from ${job.losing}`,
+    text,
+  };
+}

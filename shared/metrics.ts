@@ -1,0 +1,34 @@
+import client from 'prom-client';
+
+/** One registry per running system, so several systems can live in one test process. */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const itemsProcessed = new client.Counter({
+    name: 'domain_push_items_processed_total',
+    help: 'Bulk job items that reached a terminal status, by kind and status',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  const jobDuration = new client.Histogram({
+    name: 'domain_push_job_duration_seconds',
+    help: 'Wall time from a bulk job starting to it ending, by kind and final status',
+    labelNames: ['kind', 'status'] as const,
+    buckets: [1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600],
+    registers: [registry],
+  });
+  const queueDepth = new client.Gauge({
+    name: 'domain_push_queue_depth',
+    help: 'BullMQ jobs (chunks) per queue and state, read at scrape time',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+  });
+  const outboxBacklog = new client.Gauge({
+    name: 'domain_push_outbox_backlog',
+    help: 'Emails in the outbox not yet sent, read at scrape time',
+    registers: [registry],
+  });
+  return { registry, itemsProcessed, jobDuration, queueDepth, outboxBacklog };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

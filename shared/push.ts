@@ -1,0 +1,223 @@
+import type { Knex } from 'knex';
+import { nextCycleStart } from './billing';
+import type { Deps } from './deps';
+import type { BulkJob, ItemRow } from './jobs/model';
+import { withRetry } from './jobs/retry';
+
+interface DomainRow {
+  id: number;
+  name: string;
+  reseller_id: number;
+  locked: boolean;
+  profile_id: number | null;
+  brand_id: number | null;
+}
+
+type Result = { id: number; status: 'pushed' | 'skipped' | 'failed'; reason: string | null; message: string | null };
+
+/**
+ * Pushes the claimed items of one chunk. Locked domains (with apply_to_locked) go unlock → push →
+ * relock; `was_locked` is written before the unlock so that whatever happens next, a later attempt
+ * or the reconciler knows to lock the domain again. Everything else is decided and applied with a
+ * handful of set-based statements in one transaction, together with the items' results.
+ */
+export async function pushItems(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<void> {
+  const { db, registry } = deps;
+  const applyToLocked = job.options.apply_to_locked === true;
+  const domains: DomainRow[] = await db('domains')
+    .whereIn('name', items.map((i) => i.domain_name))
+    .select('id', 'name', 'reseller_id', 'locked');
+  const byName = new Map(domains.map((d) => [d.name, d]));
+
+  const lockedPath = items.filter((i) => {
+    if (i.was_locked) return true;
+    const d = byName.get(i.domain_name);
+    return applyToLocked && d?.locked && Number(d.reseller_id) === Number(job.losing_reseller_id);
+  });
+  const unlockFailed = new Map<number, string>();
+  if (lockedPath.length) {
+    await db('bulk_job_items')
+      .whereIn('id', lockedPath.map((i) => i.id))
+      .update({ was_locked: true, relocked: false });
+    for (const item of lockedPath) {
+      item.was_locked = true;
+      try {
+        await withRetry(() => registry.unlock(item.domain_name));
+      } catch (err) {
+        unlockFailed.set(Number(item.id), `registry unlock failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  const counts = await db.transaction((trx) => applyPush(deps, trx, job, items, unlockFailed));
+  for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind: 'push', status }, n);
+
+  if (lockedPath.length) await relock(deps, lockedPath);
+}
+
+async function applyPush(
+  deps: Deps,
+  trx: Knex.Transaction,
+  job: BulkJob,
+  items: ItemRow[],
+  unlockFailed: Map<number, string>,
+): Promise<Record<string, number>> {
+  const losing = Number(job.losing_reseller_id);
+  const gaining = Number(job.gaining_reseller_id);
+  // Re-read under lock: another attempt may have finished some of these items meanwhile.
+  const live: ItemRow[] = await trx('bulk_job_items')
+    .whereIn('id', items.map((i) => i.id))
+    .where({ status: 'running' })
+    .orderBy('id')
+    .forUpdate();
+  if (live.length === 0) return {};
+  const domains: DomainRow[] = await trx('domains')
+    .whereIn('name', live.map((i) => i.domain_name))
+    .orderBy('id')
+    .forUpdate()
+    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
+  const byName = new Map(domains.map((d) => [d.name, d]));
+
+  const results: Result[] = [];
+  const eligible: DomainRow[] = [];
+  for (const item of live) {
+    const d = byName.get(item.domain_name);
+    const id = Number(item.id);
+    const failedUnlock = unlockFailed.get(id);
+    if (!d) results.push({ id, status: 'failed', reason: 'not_found', message: 'The domain is not on the platform.' });
+    else if (Number(d.reseller_id) !== losing)
+      results.push({ id, status: 'failed', reason: 'not_owned', message: 'The domain is not held by the pushing reseller.' });
+    else if (failedUnlock) results.push({ id, status: 'failed', reason: 'error', message: failedUnlock });
+    else if (d.locked && !item.was_locked)
+      results.push({ id, status: 'skipped', reason: 'locked', message: 'The domain is locked; apply_to_locked was not set.' });
+    else {
+      results.push({ id, status: 'pushed', reason: null, message: null });
+      eligible.push(d);
+    }
+  }
+
+  if (eligible.length) {
+    const profileFor = await profilesForPush(trx, job, eligible, gaining);
+    const brandFor = await brandCopies(trx, job, eligible, gaining);
+    await trx.raw(
+      `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, updated_at = now()
+       from unnest(?::bigint[], ?::bigint[], ?::bigint[]) as u(id, profile_id, brand_id) where d.id = u.id`,
+      [
+        gaining,
+        eligible.map((d) => d.id),
+        eligible.map((d) => profileFor.get(d.name) ?? null),
+        eligible.map((d) => (d.brand_id ? brandFor.get(Number(d.brand_id)) ?? null : null)),
+      ] as any[],
+    );
+    await billPush(deps, trx, job, eligible.map((d) => Number(d.id)), gaining, losing);
+  }
+
+  await trx.raw(
+    `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message, finished_at = now()
+     from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as u(id, status, reason, message) where i.id = u.id`,
+    [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.reason), results.map((r) => r.message)] as any[],
+  );
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * `existing`: every domain joins the named profile. `new`: each domain gets its own profile in the
+ * gaining account, carrying its registrant contact and credentials. Usernames are unique per
+ * reseller, so a taken username gets the domain name appended (then the job number).
+ */
+async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: DomainRow[], gaining: number) {
+  const out = new Map<string, number | null>();
+  const profile = job.options.profile ?? { mode: 'new' };
+  if (profile.mode === 'existing') {
+    for (const d of domains) out.set(d.name, Number(profile.profile_id));
+    return out;
+  }
+  const variants = [
+    `case when s.n = 1 and s.username is not null then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
+    `coalesce(s.username, 'registrant') || '-' || s.name`,
+    `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(job.seq)}`,
+  ];
+  let remaining = domains.map((d) => Number(d.id));
+  for (const usernameExpr of variants) {
+    if (remaining.length === 0) break;
+    const res = await trx.raw(
+      `with src as (
+         select d.name, p.username, p.password_hash, p.contact, p.domain as profile_domain,
+                count(*) over (partition by p.username) as n
+         from domains d left join profiles p on p.id = d.profile_id
+         where d.id = any(?::bigint[]))
+       insert into profiles (reseller_id, domain, username, password_hash, contact, source_domain, created_by_job_seq)
+       select ?, s.name, ${usernameExpr}, s.password_hash, coalesce(s.contact, '{}'::jsonb), s.name, ?
+       from src s
+       on conflict (reseller_id, username) do nothing
+       returning id, source_domain`,
+      [remaining, gaining, job.seq],
+    );
+    for (const r of res.rows) out.set(r.source_domain, Number(r.id));
+    remaining = domains.filter((d) => !out.has(d.name)).map((d) => Number(d.id));
+  }
+  if (remaining.length) throw new Error(`could not create profiles for ${remaining.length} domain(s)`);
+  return out;
+}
+
+/** One unlabelled, read-only copy per source brand per job, shared by all the job's domains. */
+async function brandCopies(trx: Knex.Transaction, job: BulkJob, domains: DomainRow[], gaining: number) {
+  const sources = [...new Set(domains.filter((d) => d.brand_id).map((d) => Number(d.brand_id)))];
+  const map = new Map<number, number>();
+  if (sources.length === 0) return map;
+  await trx.raw(
+    `insert into brands (reseller_id, name, settings, editable, source_brand_id, created_by_job_id)
+     select ?, null, b.settings, false, b.id, ? from brands b where b.id = any(?::bigint[])
+     on conflict (created_by_job_id, source_brand_id) do nothing`,
+    [gaining, job.id, sources],
+  );
+  const rows = await trx('brands').where({ created_by_job_id: job.id }).whereIn('source_brand_id', sources).select('id', 'source_brand_id');
+  for (const r of rows) map.set(Number(r.source_brand_id), Number(r.id));
+  return map;
+}
+
+/** Gaining billed from its next full cycle; the losing side's billing ends at that same moment. */
+async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainIds: number[], gaining: number, losing: number) {
+  const g = await trx('resellers').where({ id: gaining }).first('billing_anchor_day');
+  const effective = nextCycleStart(deps.clock(), g?.billing_anchor_day ?? 1).toISOString();
+  const n = domainIds.length;
+  await trx.raw(
+    `insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)
+     select r, d, ?::uuid, k, ?::timestamptz from unnest(?::bigint[], ?::bigint[], ?::text[]) as t(r, d, k)
+     on conflict (job_id, domain_id, kind) do nothing`,
+    [
+      job.id,
+      effective,
+      [...Array(n).fill(gaining), ...Array(n).fill(losing)],
+      [...domainIds, ...domainIds],
+      [...Array(n).fill('push_in'), ...Array(n).fill('push_out')],
+    ],
+  );
+}
+
+/** Locks again every domain this job unlocked. A failure is left for the next attempt or the reconciler. */
+export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
+  const done: number[] = [];
+  const errors: string[] = [];
+  for (const item of items) {
+    try {
+      await withRetry(() => deps.registry.lock(item.domain_name), 5, 100);
+      done.push(Number(item.id));
+    } catch (err) {
+      errors.push(`${item.domain_name}: ${(err as Error).message}`);
+    }
+  }
+  if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true });
+  if (errors.length) throw new Error(`relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`);
+}
+
+/** Items whose domain was unlocked by this job, finished, and not yet locked again. */
+export async function pendingRelocks(deps: Deps, where: { job_id?: string; chunk?: number }) {
+  return deps.db('bulk_job_items')
+    .where(where)
+    .where({ was_locked: true, relocked: false })
+    .whereNotIn('status', ['pending', 'running'])
+    .select('id', 'domain_name');
+}

@@ -1,0 +1,122 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { Db } from './db';
+import { Conflict, NotFound, Unauthorized } from './errors';
+import { hashSecret, newCompanyId, newSecret, safeEqual } from './secrets';
+import { email, username } from './validation';
+
+export interface Reseller {
+  id: number;
+  username: string;
+  company_id: string;
+  name: string;
+  email: string;
+  domain_push_enabled: boolean;
+  push_notification_email: string | null;
+  billing_anchor_day: number;
+  default_settings: Record<string, unknown>;
+  created_at: Date;
+}
+
+export type Caller = { kind: 'operator' } | { kind: 'reseller'; reseller: Reseller };
+
+export const createResellerInput = z.strictObject({
+  username,
+  name: z.string().trim().min(1).max(200),
+  email,
+  domain_push_enabled: z.boolean().optional(),
+  billing_anchor_day: z.number().int().min(1).max(31).optional(),
+  default_settings: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const updateResellerInput = z.strictObject({
+  domain_push_enabled: z.boolean().optional(),
+  name: z.string().trim().min(1).max(200).optional(),
+  email: email.optional(),
+  push_notification_email: email.nullable().optional(),
+  billing_anchor_day: z.number().int().min(1).max(31).optional(),
+  default_settings: z.record(z.string(), z.unknown()).optional(),
+});
+
+export function resellerView(r: Reseller) {
+  return {
+    username: r.username,
+    company_id: r.company_id,
+    name: r.name,
+    email: r.email,
+    domain_push_enabled: r.domain_push_enabled,
+    push_notification_email: r.push_notification_email,
+    billing_anchor_day: r.billing_anchor_day,
+    default_settings: r.default_settings,
+    created_at: r.created_at,
+  };
+}
+
+export async function issueApiKey(db: Db | Knex.Transaction, resellerId: number | null): Promise<string> {
+  const key = newSecret(resellerId === null ? 'dpo' : 'dpk');
+  await db('api_keys').insert({ reseller_id: resellerId, key_hash: hashSecret(key), key_prefix: key.slice(0, 8) });
+  return key;
+}
+
+/** Creates the reseller (push disabled unless the operator says otherwise) and its first API key, shown once. */
+export async function createReseller(db: Db, input: z.infer<typeof createResellerInput>) {
+  return db.transaction(async (trx) => {
+    const taken = await trx('resellers').where({ username: input.username }).first('id');
+    if (taken) throw new Conflict('username_taken', `A reseller named "${input.username}" already exists.`);
+    let row: Reseller | undefined;
+    for (let attempt = 0; !row; attempt++) {
+      const companyId = newCompanyId();
+      const clash = await trx('resellers').where({ company_id: companyId }).first('id');
+      if (clash && attempt < 5) continue;
+      [row] = await trx('resellers')
+        .insert({
+          username: input.username,
+          company_id: companyId,
+          name: input.name,
+          email: input.email,
+          domain_push_enabled: input.domain_push_enabled ?? false,
+          billing_anchor_day: input.billing_anchor_day ?? 1,
+          default_settings: JSON.stringify(input.default_settings ?? {}),
+        })
+        .returning('*');
+    }
+    const apiKey = await issueApiKey(trx, row.id);
+    return { ...resellerView(row), api_key: apiKey };
+  });
+}
+
+export async function updateReseller(db: Db, usernameParam: string, input: z.infer<typeof updateResellerInput>) {
+  const patch: Record<string, unknown> = { ...input };
+  if (input.default_settings) patch.default_settings = JSON.stringify(input.default_settings);
+  const query = db('resellers').where({ username: usernameParam.toLowerCase() });
+  const [row] = Object.keys(patch).length ? await query.update(patch).returning('*') : await query.select('*');
+  if (!row) throw new NotFound(`No reseller named "${usernameParam}".`, 'unknown_reseller');
+  return resellerView(row);
+}
+
+export async function getResellerByUsername(db: Db | Knex.Transaction, name: string): Promise<Reseller | undefined> {
+  return db('resellers').where({ username: name.trim().toLowerCase() }).first();
+}
+
+/** A losing reseller may be named by username or by the public company_id. */
+export async function findResellerByHandle(db: Db | Knex.Transaction, handle: string): Promise<Reseller | undefined> {
+  const h = handle.trim().toLowerCase();
+  return db('resellers').where({ username: h }).orWhere({ company_id: h }).first();
+}
+
+export async function listResellers(db: Db) {
+  const rows: Reseller[] = await db('resellers').orderBy('id');
+  return { items: rows.map(resellerView), next_cursor: null };
+}
+
+export async function authenticate(db: Db, bearer: string | undefined, operatorKey: string): Promise<Caller> {
+  if (!bearer) throw new Unauthorized();
+  if (safeEqual(bearer, operatorKey)) return { kind: 'operator' };
+  const row = await db('api_keys as k')
+    .join('resellers as r', 'r.id', 'k.reseller_id')
+    .where({ 'k.key_hash': hashSecret(bearer) })
+    .whereNull('k.revoked_at')
+    .first('r.*');
+  if (!row) throw new Unauthorized('The API key is not valid.');
+  return { kind: 'reseller', reseller: row };
+}

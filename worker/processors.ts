@@ -1,0 +1,40 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Deps } from '../shared/deps';
+import { failChunk, itemHandlerKinds, processChunk } from '../shared/jobs/process';
+import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/queues';
+
+type Processor = (deps: Deps, job: Job<ChunkPayload>, signal?: AbortSignal) => Promise<string>;
+
+function decode(job: Job<ChunkPayload>): ChunkPayload {
+  const { jobId, chunk } = job.data ?? ({} as ChunkPayload);
+  if (typeof jobId !== 'string' || !Number.isInteger(chunk)) throw new UnrecoverableError(`bad payload for ${job.name}`);
+  return { jobId, chunk };
+}
+
+const chunkProcessor: Processor = (deps, job, signal) => {
+  const { jobId, chunk } = decode(job);
+  return processChunk(deps, jobId, chunk, signal);
+};
+
+/** A processor is to a queue what a route is to HTTP: decode, call shared/, done. */
+export const PROCESSORS: Record<string, Processor> = {
+  [CHUNK_JOB_NAMES.push]: chunkProcessor,
+  [CHUNK_JOB_NAMES.release]: chunkProcessor,
+};
+
+/** Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. */
+export async function onChunkExhausted(deps: Deps, job: Job<ChunkPayload>, err: Error) {
+  const { jobId, chunk } = decode(job);
+  await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
+}
+
+/** Boot check: every chunk job name has exactly one processor and an item handler for its kind. */
+export function assertHandlersComplete() {
+  for (const [kind, name] of Object.entries(CHUNK_JOB_NAMES)) {
+    if (!PROCESSORS[name]) throw new Error(`no processor for job name ${name}`);
+    if (!itemHandlerKinds().includes(kind as never)) throw new Error(`no item handler for bulk job kind ${kind}`);
+  }
+  for (const name of Object.keys(PROCESSORS)) {
+    if (!Object.values(CHUNK_JOB_NAMES).includes(name as never)) throw new Error(`processor ${name} has no queue job name`);
+  }
+}

@@ -1,0 +1,98 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Deps } from '../shared/deps';
+import { reconcile } from '../shared/jobs/reconcile';
+import { relayOutbox } from '../shared/mail/outbox';
+import { QUEUE_NAMES, type ChunkPayload } from '../shared/queues';
+import { evictionPolicy } from '../shared/redis';
+import { assertHandlersComplete, onChunkExhausted, PROCESSORS } from './processors';
+
+export interface WorkerRuntime {
+  worker: Worker<ChunkPayload>;
+  reconcileNow(): Promise<unknown>;
+  relayNow(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** Runs one periodic task at a time; a slow run is never overlapped by the next tick. */
+function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => void) {
+  let running: Promise<unknown> | null = null;
+  const run = () => {
+    if (!running) running = task().catch(onError).finally(() => (running = null));
+    return running;
+  };
+  const timer = setInterval(run, ms);
+  timer.unref();
+  return { run, stop: async () => (clearInterval(timer), running ?? undefined) };
+}
+
+/**
+ * The BullMQ worker plus two pollers: the outbox relay (email) and the reconciler. Neither poller
+ * depends on Redis state, so a flushed Redis cannot stop them.
+ */
+export async function startWorker(deps: Deps, connection: Redis): Promise<WorkerRuntime> {
+  assertHandlersComplete();
+  const { config, log } = deps;
+  const policy = await evictionPolicy(connection).catch(() => undefined);
+  if (policy && policy !== 'noeviction') {
+    log.warn({ maxmemory_policy: policy }, 'Redis maxmemory-policy is not noeviction: BullMQ may lose jobs under memory pressure');
+  }
+
+  const worker = new Worker<ChunkPayload>(
+    QUEUE_NAMES.bulk,
+    async (job: Job<ChunkPayload>, _token?: string, signal?: AbortSignal) => {
+      const processor = PROCESSORS[job.name];
+      if (!processor) throw new Error(`no processor for ${job.name}`);
+      return processor(deps, job, signal);
+    },
+    {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: Math.max(500, Math.floor(config.WORKER_LOCK_MS / 2)),
+      maxStalledCount: 5,
+    },
+  );
+  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+    log.warn({ job_id: job.data?.jobId, chunk: job.data?.chunk, attempt: job.attemptsMade, exhausted, err: err.message }, 'chunk failed');
+    if (exhausted) onChunkExhausted(deps, job, err).catch((e) => log.error({ err: e.message }, 'could not fail chunk'));
+  });
+
+  const relay = every(config.OUTBOX_INTERVAL_MS, () => relayOutbox({ db: deps.db, mailer: deps.mailer, from: config.SMTP_FROM, log }), (e) =>
+    log.error({ err: e.message }, 'outbox relay failed'),
+  );
+  const reconciler = every(
+    config.RECONCILE_INTERVAL_MS,
+    async () => {
+      const report = await reconcile(deps);
+      if (Object.values(report).some((n) => n > 0)) log.info(report, 'reconciled');
+    },
+    (e) => log.error({ err: e.message }, 'reconcile failed'),
+  );
+  await reconciler.run();
+  log.info({ concurrency: config.WORKER_CONCURRENCY, prefix: config.QUEUE_PREFIX }, 'worker started');
+
+  return {
+    worker,
+    reconcileNow: reconciler.run,
+    relayNow: relay.run,
+    stop: async () => {
+      await Promise.all([relay.stop(), reconciler.stop()]);
+      // Stop taking chunks and let the ones in hand finish, within a bound; a cut-off chunk is
+      // picked up again as stalled by another worker, without double pushes.
+      const closing = worker.close();
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.SHUTDOWN_TIMEOUT_MS).unref()),
+      ]);
+      if (timedOut) {
+        log.warn('worker did not finish its chunks in time; closing anyway');
+        await worker.close(true);
+      }
+    },
+  };
+}

@@ -1,3 +1,4 @@
+import '../shared/release';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Deps } from '../shared/deps';
 import { failChunk, itemHandlerKinds, processChunk } from '../shared/jobs/process';
@@ -29,10 +30,10 @@ export async function onChunkExhausted(deps: Deps, job: Job<ChunkPayload>, err: 
 }
 
 /** Boot check: every chunk job name has exactly one processor and an item handler for its kind. */
-export function assertHandlersComplete() {
+export function assertHandlersComplete(kinds = itemHandlerKinds()) {
   for (const [kind, name] of Object.entries(CHUNK_JOB_NAMES)) {
     if (!PROCESSORS[name]) throw new Error(`no processor for job name ${name}`);
-    if (!itemHandlerKinds().includes(kind as never)) throw new Error(`no item handler for bulk job kind ${kind}`);
+    if (!kinds.includes(kind as never)) throw new Error(`no item handler for bulk job kind ${kind}`);
   }
   for (const name of Object.keys(PROCESSORS)) {
     if (!Object.values(CHUNK_JOB_NAMES).includes(name as never)) throw new Error(`processor ${name} has no queue job name`);

@@ -1,0 +1,54 @@
+import knexFactory from 'knex';
+import { migrate, migrationConfig, type Db } from '../../shared/db';
+
+export const PG_BASE = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+const TEMPLATE = `dp_tpl_${process.pid}`;
+let counter = 0;
+
+function admin() {
+  return knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
+}
+
+/** Built once per test run: every test file clones it, so each gets a fresh, migrated database. */
+export async function createTemplate(): Promise<void> {
+  const a = admin();
+  await a.raw(`drop database if exists ${TEMPLATE}`);
+  await a.raw(`create database ${TEMPLATE}`);
+  await a.destroy();
+  const t = knexFactory({ client: 'pg', connection: `${PG_BASE}/${TEMPLATE}`, pool: { min: 0, max: 1 }, migrations: migrationConfig() });
+  await migrate(t);
+  await t.destroy();
+}
+
+export async function dropTemplate(): Promise<void> {
+  const a = admin();
+  await a.raw(`drop database if exists ${TEMPLATE}`);
+  await a.destroy();
+}
+
+export interface TestDb {
+  name: string;
+  url: string;
+  db: Db;
+  drop(): Promise<void>;
+}
+
+export async function createTestDb(): Promise<TestDb> {
+  const name = `dp_test_${process.pid}_${++counter}`;
+  const a = admin();
+  await a.raw(`create database ${name} template ${TEMPLATE}`);
+  await a.destroy();
+  const url = `${PG_BASE}/${name}`;
+  const db = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 10 }, migrations: migrationConfig() });
+  return {
+    name,
+    url,
+    db,
+    async drop() {
+      await db.destroy();
+      const b = admin();
+      await b.raw(`drop database if exists ${name} with (force)`);
+      await b.destroy();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface SmtpPeer {
+  url: string;
+  messages: ParsedMail[];
+  /** While true the server refuses every message (a temporary failure), to test retries. */
+  refuse: boolean;
+  waitFor(pred: (m: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server on loopback that parses what it receives. */
+export async function startSmtp(): Promise<SmtpPeer> {
+  const peer: SmtpPeer = {
+    url: '',
+    messages: [],
+    refuse: false,
+    async waitFor(pred, timeoutMs = 20_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const found = peer.messages.find(pred);
+        if (found) return found;
+        if (Date.now() > until) throw new Error(`no matching email within ${timeoutMs}ms (got ${peer.messages.map((m) => m.subject).join(' | ')})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+  const server = new SMTPServer({
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: true,
+    logger: false,
+    onData(stream, _session, cb) {
+      if (peer.refuse) {
+        stream.resume();
+        stream.on('end', () => {
+          const err: Error & { responseCode?: number } = new Error('try again later');
+          err.responseCode = 451;
+          cb(err);
+        });
+        return;
+      }
+      simpleParser(stream).then(
+        (mail) => {
+          peer.messages.push(mail);
+          cb();
+        },
+        (err) => cb(err),
+      );
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  peer.url = `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  return peer;
+}

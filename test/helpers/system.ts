@@ -1,0 +1,109 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { createApp } from '../../api/app';
+import { loadConfig, type Config } from '../../shared/config';
+import type { Db } from '../../shared/db';
+import type { RegistryGateway } from '../../shared/registry';
+import { createRuntime, type Runtime } from '../../shared/runtime';
+import { startWorker, type WorkerRuntime } from '../../worker/runtime';
+import { createTestDb, type TestDb } from './db';
+import { startSmtp, type SmtpPeer } from './smtp';
+
+export const OPERATOR_KEY = 'test-operator-key-0123456789';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+let prefixCounter = 0;
+
+export interface TestSystem {
+  config: Config;
+  rt: Runtime;
+  db: Db;
+  testDb: TestDb;
+  smtp: SmtpPeer;
+  server: Server;
+  url: string;
+  worker?: WorkerRuntime;
+  http(): ReturnType<typeof request>;
+  startWorker(): Promise<WorkerRuntime>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SystemOptions {
+  config?: Partial<Config>;
+  registry?: (db: Db) => RegistryGateway;
+  clock?: () => Date;
+  worker?: boolean;
+}
+
+/**
+ * The whole system, really started: its own Postgres database, its own Redis key prefix, a real
+ * SMTP peer, the HTTP server on port 0, and (unless worker: false) a BullMQ worker in-process.
+ */
+export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
+  const testDb = await createTestDb();
+  const smtp = await startSmtp();
+  const prefix = `{dptest-${process.pid}-${++prefixCounter}}`;
+  const config = loadConfig(
+    {},
+    {
+      DATABASE_URL: testDb.url,
+      REDIS_URL,
+      SMTP_URL: smtp.url,
+      ADMIN_API_KEY: OPERATOR_KEY,
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
+      OUTBOX_INTERVAL_MS: 100,
+      RECONCILE_INTERVAL_MS: 3_600_000,
+      WORKER_LOCK_MS: 5_000,
+      CHUNK_SIZE: 100,
+      ...opts.config,
+    },
+  );
+  const rt = await createRuntime(config, { role: 'test', db: testDb.db, registry: opts.registry, clock: opts.clock });
+  const server = createApp(rt.deps).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const sys: TestSystem = {
+    config: rt.deps.config,
+    rt,
+    db: testDb.db,
+    testDb,
+    smtp,
+    server,
+    url,
+    http: () => request(url),
+    async startWorker() {
+      sys.worker = await startWorker(rt.deps, rt.workerRedis());
+      return sys.worker;
+    },
+    async stopWorker() {
+      await sys.worker?.stop();
+      sys.worker = undefined;
+    },
+    async stop() {
+      await sys.stopWorker();
+      await new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections();
+      });
+      await deleteKeys(rt, prefix);
+      await rt.close();
+      await smtp.close();
+      await testDb.drop();
+    },
+  };
+  if (opts.worker !== false) await sys.startWorker();
+  return sys;
+}
+
+/** Removes only this system's keys; tests never flush what they did not create. */
+async function deleteKeys(rt: Runtime, prefix: string) {
+  const redis = rt.workerRedis();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,0 +1,434 @@
+/**
+ * `npm run bench`: 50,000 domains pushed through the real API and one worker process, compared
+ * with the set-based limit (one SQL UPDATE moving as many rows). Needs Postgres and Redis; it
+ * creates its own database and queue prefix and removes both at the end.
+ *
+ * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2), BENCH_MODES ("new,existing"),
+ * BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL (redis://127.0.0.1:6379).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import knexFactory from 'knex';
+import { Redis } from 'ioredis';
+import { createApp } from '../api/app';
+import { loadConfig } from '../shared/config';
+import { createDb, migrate, type Db } from '../shared/db';
+import { createRuntime, type Runtime } from '../shared/runtime';
+
+const N = Number(process.env.BENCH_DOMAINS ?? 50_000);
+const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
+const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
+const MODES = (process.env.BENCH_MODES ?? 'new,existing').split(',').map((m) => m.trim()).filter(Boolean) as ('new' | 'existing')[];
+const PG_BASE = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DB_NAME = `dp_bench_${process.pid}`;
+const PREFIX = `{bench-${process.pid}}`;
+const OPERATOR_KEY = `bench-operator-key-${process.pid}-0123456789`;
+const IMPORT_BATCH = 10_000;
+const PROFILES = 1000;
+const ROOT = path.resolve(__dirname, '..');
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+// ---------------------------------------------------------------- process and Redis sampling
+
+function procStatus(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+      const m = /^(Vm\w+):\s+(\d+) kB/.exec(line);
+      if (m) out[m[1]] = Number(m[2]) / 1024;
+    }
+  } catch {
+    // process gone
+  }
+  return out;
+}
+
+/**
+ * `tsx` starts node as a child of its own CLI process; the worker's memory is that child's, so we
+ * follow the tree down to the process with no children.
+ */
+function workerPid(rootPid: number): number {
+  let pid = rootPid;
+  for (;;) {
+    let child: number | undefined;
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) child = Number(entry);
+      } catch {
+        // raced with an exiting process
+      }
+    }
+    if (child === undefined) return pid;
+    pid = child;
+  }
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)![1]);
+}
+
+async function prefixKeys(redis: Redis): Promise<{ keys: number; bytes: number }> {
+  let cursor = '0';
+  let keys = 0;
+  let bytes = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    for (const k of batch) {
+      keys++;
+      bytes += Number((await redis.memory('USAGE', k)) ?? 0);
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  return { keys, bytes };
+}
+
+async function deletePrefix(redis: Redis): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    if (keys.length) n += await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return n;
+}
+
+/** Samples until stopped; the caller reads peaks. */
+function sampler(redis: Redis, pid: number) {
+  let redisPeak = 0;
+  let rssPeak = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      redisPeak = Math.max(redisPeak, await usedMemory(redis).catch(() => 0));
+      rssPeak = Math.max(rssPeak, procStatus(pid).VmRSS ?? 0);
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { redisPeak, rssPeak };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- HTTP
+
+let baseUrl = '';
+
+async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: any; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(baseUrl + url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  return { status: res.status, body: text ? JSON.parse(text) : null, ms };
+}
+
+async function ok(method: string, url: string, key: string, body: unknown, expected: number[]) {
+  const res = await call(method, url, key, body);
+  if (!expected.includes(res.status)) throw new Error(`${method} ${url} → ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+  return res;
+}
+
+async function reseller(username: string) {
+  const res = await ok('POST', '/v1/admin/resellers', OPERATOR_KEY, {
+    username,
+    name: `${username} Ltd`,
+    email: `ops@${username}.example`,
+    domain_push_enabled: true,
+  }, [201]);
+  return { username, key: res.body.api_key as string, company_id: res.body.company_id as string };
+}
+
+function domainNames(batch: string) {
+  return Array.from({ length: N }, (_, i) => `bench-${batch}-${String(i).padStart(6, '0')}.example`);
+}
+
+/** 1,000 distinct registrant profiles; a few carry a password so its hash travels with `new` profiles. */
+async function importBatch(names: string[], owner: string, batch: string) {
+  for (let start = 0; start < names.length; start += IMPORT_BATCH) {
+    const rows = names.slice(start, start + IMPORT_BATCH).map((name, j) => {
+      const p = (start + j) % PROFILES;
+      return {
+        name,
+        reseller: owner,
+        profile: {
+          username: `${batch}-reg-${p}`,
+          ...(p % 100 === 0 ? { password: `secret-${p}-pw` } : {}),
+          contact: { first_name: 'Reg', last_name: `Nr ${p}`, email: `reg${p}@${owner}.example`, country: 'NL' },
+        },
+      };
+    });
+    const res = await ok('POST', '/v1/admin/domains/import', OPERATOR_KEY, rows, [201]);
+    if (res.body.imported !== rows.length) throw new Error(`import: ${res.body.imported} of ${rows.length} imported`);
+  }
+}
+
+// ---------------------------------------------------------------- the run
+
+interface RunResult {
+  mode: string;
+  domains: number;
+  submit_ms: number;
+  end_to_end_s: number;
+  domains_per_s: number;
+  server_s: number;
+  server_domains_per_s: number;
+  worker_peak_rss_mb: number;
+  worker_vmhwm_mb: number;
+  redis_used_before_mb: number;
+  redis_peak_mb: number;
+  redis_delta_mb: number;
+  redis_after_mb: number;
+  bench_keys_after: number;
+  bench_keys_after_kb: number;
+  counts: Record<string, number>;
+}
+
+async function pushRun(
+  mode: 'new' | 'existing',
+  losing: { key: string },
+  gaining: { username: string },
+  names: string[],
+  profile: Record<string, unknown>,
+  redis: Redis,
+  workerProc: number,
+): Promise<RunResult> {
+  const before = await usedMemory(redis);
+  const sample = sampler(redis, workerProc);
+  const t0 = performance.now();
+  const submit = await ok('POST', '/v1/bulk-pushes', losing.key, { gaining_reseller: gaining.username, domains: names, profile }, [202]);
+  const jobId = submit.body.id as string;
+  let view: any;
+  for (;;) {
+    view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body;
+    if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
+    await sleep(25);
+  }
+  const t1 = performance.now();
+  const peaks = await sample.stop();
+  const after = await usedMemory(redis);
+  const footprint = await prefixKeys(redis);
+  if (view.status !== 'completed' || view.counts.pushed !== names.length) {
+    throw new Error(`job ${jobId} ended ${view.status} with ${JSON.stringify(view.counts)}`);
+  }
+  const e2e = (t1 - t0) / 1000;
+  const server = (new Date(view.finished_at).getTime() - new Date(view.created_at).getTime()) / 1000;
+  const mb = (b: number) => round(b / 1024 / 1024, 2);
+  return {
+    mode,
+    domains: names.length,
+    submit_ms: round(submit.ms, 0),
+    end_to_end_s: round(e2e, 3),
+    domains_per_s: Math.round(names.length / e2e),
+    server_s: round(server, 3),
+    server_domains_per_s: Math.round(names.length / server),
+    worker_peak_rss_mb: round(peaks.rssPeak, 1),
+    worker_vmhwm_mb: round(procStatus(workerProc).VmHWM ?? 0, 1),
+    redis_used_before_mb: mb(before),
+    redis_peak_mb: mb(Math.max(peaks.redisPeak, after)),
+    redis_delta_mb: mb(Math.max(peaks.redisPeak, after) - before),
+    redis_after_mb: mb(after),
+    bench_keys_after: footprint.keys,
+    bench_keys_after_kb: round(footprint.bytes / 1024, 1),
+    counts: Object.fromEntries(Object.entries(view.counts as Record<string, number>).filter(([, v]) => v > 0)),
+  };
+}
+
+async function setBased(db: Db, losingId: number, gainingId: number, expected: number) {
+  await db.raw('vacuum analyze domains');
+  const t0 = performance.now();
+  const res = await db.raw('update domains set reseller_id = ? where reseller_id = ?', [gainingId, losingId]);
+  const s = (performance.now() - t0) / 1000;
+  if (res.rowCount !== expected) throw new Error(`set-based update moved ${res.rowCount}, expected ${expected}`);
+  return { rows: res.rowCount as number, seconds: round(s, 3), domains_per_s: Math.round(expected / s) };
+}
+
+function table(rows: [string, ...unknown[]][], header: string[]) {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+async function main() {
+  const started = performance.now();
+  const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-bench-'));
+  let rt: Runtime | undefined;
+  let server: Server | undefined;
+  let worker: ChildProcess | undefined;
+  let db: Db | undefined;
+  const cleanup = async () => {
+    if (worker && worker.exitCode === null) {
+      worker.kill('SIGTERM');
+      const exited = await Promise.race([new Promise((r) => worker!.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
+      if (!exited) worker.kill('SIGKILL');
+    }
+    if (server) await new Promise((r) => (server!.close(r), server!.closeAllConnections()));
+    await rt?.close().catch(() => undefined);
+    await db?.destroy().catch(() => undefined);
+    const removed = await deletePrefix(redis).catch(() => 0);
+    await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch((e) => log(`drop database failed: ${e.message}`));
+    await admin.destroy();
+    redis.disconnect();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    log(`cleaned up: worker stopped, ${removed} Redis keys under ${PREFIX} deleted, database ${DB_NAME} dropped`);
+  };
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    log('interrupted; cleaning up');
+    cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    const policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
+    if (policy !== 'noeviction') log(`warning: Redis maxmemory-policy is ${policy}, BullMQ wants noeviction`);
+    await admin.raw(`create database ${DB_NAME}`);
+    const env = {
+      DATABASE_URL: `${PG_BASE}/${DB_NAME}`,
+      REDIS_URL,
+      QUEUE_PREFIX: PREFIX,
+      ADMIN_API_KEY: OPERATOR_KEY,
+      CHUNK_SIZE: String(CHUNK_SIZE),
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)),
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir,
+    };
+    db = createDb({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir });
+    await migrate(db);
+
+    const config = loadConfig(env as NodeJS.ProcessEnv);
+    rt = await createRuntime(config, { role: 'bench-api' });
+    server = createApp(rt.deps).listen(0, '127.0.0.1');
+    await new Promise((r) => server!.once('listening', r));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    worker = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['bin/worker.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    worker.once('exit', (code, signal) => {
+      if (!interrupted && code !== 0 && signal !== 'SIGTERM') log(`worker exited early: code ${code} signal ${signal}`);
+    });
+
+    log(`database ${DB_NAME}, prefix ${PREFIX}, ${N} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`);
+    const losing = await reseller('bench-losing');
+    const gaining = await reseller('bench-gaining');
+    const setLosing = await reseller('bench-set-losing');
+    await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
+    const target = await ok('POST', '/v1/profiles', gaining.key, {
+      domain: 'bench-target.example',
+      username: 'bench-target',
+      password: 'bench-target-password',
+    }, [201]);
+    void target;
+
+    const batches: Record<string, string[]> = {};
+    const tImport = performance.now();
+    for (const mode of MODES) {
+      batches[mode] = domainNames(mode);
+      await importBatch(batches[mode], losing.username, mode);
+    }
+    batches.set = domainNames('set');
+    await importBatch(batches.set, setLosing.username, 'set');
+    await db.raw('vacuum analyze');
+    log(`imported ${N * (MODES.length + 1)} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
+
+    for (let i = 0; ; i++) {
+      if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
+      if ((await rt.deps.queues.bulk.getWorkersCount()) > 0) break;
+      if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
+      await sleep(100);
+    }
+    const wpid = workerPid(worker.pid!);
+    const bootRss = procStatus(wpid);
+    log(`worker pid ${wpid} ready, RSS ${round(bootRss.VmRSS ?? 0)} MB after boot`);
+
+    const results: RunResult[] = [];
+    for (const mode of MODES) {
+      const profile =
+        mode === 'new'
+          ? { mode: 'new' }
+          : { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' };
+      log(`pushing ${N} domains, profile mode ${mode}…`);
+      const r = await pushRun(mode, losing, gaining, batches[mode], profile, redis, wpid);
+      results.push(r);
+      log(`  ${r.domains_per_s} domains/s end to end`);
+    }
+
+    const ids = await db('resellers').whereIn('username', [setLosing.username, gaining.username]).select('id', 'username');
+    const idOf = (u: string) => Number(ids.find((r) => r.username === u)!.id);
+    const set = await setBased(db, idOf(setLosing.username), idOf(gaining.username), N);
+
+    const rows: [string, ...unknown[]][] = [
+      ['domains', ...results.map((r) => r.domains)],
+      ['submit latency (POST /v1/bulk-pushes), ms', ...results.map((r) => r.submit_ms)],
+      ['end to end (submit → completed seen via GET), s', ...results.map((r) => r.end_to_end_s)],
+      ['end to end, domains/s', ...results.map((r) => r.domains_per_s)],
+      ['  server side (created_at → finished_at), domains/s', ...results.map((r) => r.server_domains_per_s)],
+      ['set-based limit (one UPDATE of N rows), domains/s', ...results.map(() => set.domains_per_s)],
+      ['ratio end to end / set-based', ...results.map((r) => round(r.domains_per_s / set.domains_per_s, 3))],
+      ['worker peak RSS sampled during run, MB', ...results.map((r) => r.worker_peak_rss_mb)],
+      ['worker VmHWM after run (since start), MB', ...results.map((r) => r.worker_vmhwm_mb)],
+      ['Redis used_memory before, MB', ...results.map((r) => r.redis_used_before_mb)],
+      ['Redis used_memory peak, MB', ...results.map((r) => r.redis_peak_mb)],
+      ['Redis used_memory delta (peak - before), MB', ...results.map((r) => r.redis_delta_mb)],
+      ['Redis bench keys left after job (count / KB)', ...results.map((r) => `${r.bench_keys_after} / ${r.bench_keys_after_kb}`)],
+      ['item outcomes', ...results.map((r) => Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', '))],
+    ];
+    console.log('');
+    console.log(
+      `domain-push bench: ${N} domains, no locks, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}, ` +
+        `${os.cpus().length} CPUs, one worker process (boot RSS ${round(bootRss.VmRSS ?? 0)} MB)`,
+    );
+    console.log(`set-based limit: ${set.rows} rows in ${set.seconds} s\n`);
+    console.log(table(rows, ['', ...results.map((r) => `profile ${r.mode}`)]));
+    console.log('');
+    console.log(
+      JSON.stringify({
+        bench: 'push',
+        domains: N,
+        chunk_size: CHUNK_SIZE,
+        worker_concurrency: CONCURRENCY,
+        cpus: os.cpus().length,
+        worker_boot_rss_mb: round(bootRss.VmRSS ?? 0),
+        set_based: set,
+        runs: results.map((r) => ({ ...r, ratio_to_set_based: round(r.domains_per_s / set.domains_per_s, 3) })),
+        total_s: round((performance.now() - started) / 1000, 1),
+      }),
+    );
+  } finally {
+    if (!interrupted) await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

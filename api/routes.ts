@@ -2,7 +2,12 @@ import { Router, type Request, type Response } from 'express';
 import type { Deps } from '../shared/deps';
 import { allowReseller, allowResellerInput, getPushSettings, notificationEmailInput, revokeReseller, setNotificationEmail } from '../shared/push-settings';
 import { createBrand, createBrandInput, listBrands, updateBrand, updateBrandInput } from '../shared/brands';
-import { getDomain, importDomains, importDomainsInput, listDomains } from '../shared/domains';
+import { contactSchema } from '../shared/profiles';
+import {
+  addPackageDomain, addPackageDomainInput, claim, claimInfo, claimInput, createCustomer, createCustomerInput, createPackage, createPackageInput,
+  getCustomer, getPackage, listCustomers, listPackages, releaseCustomer, releaseCustomerInput, removePackageDomain, updateCustomer, updateCustomerInput,
+} from '../shared/customers';
+import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/domains';
 import { NotFound } from '../shared/errors';
 import { cancelJob, resumeJob, suspendJob } from '../shared/jobs/control';
 import { FINISHED_JOB, type JobStatus } from '../shared/jobs/model';
@@ -47,6 +52,7 @@ export function apiRoutes(deps: Deps): Router {
     if (!d) throw new NotFound('No such domain in your account.');
     return [200, d];
   }));
+  r.put('/v1/domains/:name/contact', reseller, send(async (req, res) => [200, await setDomainContact(db, me(res), String(req.params.name), parseInput(contactSchema, req.body))]));
   r.get('/v1/profiles', reseller, send(async (req, res) => [200, await listProfiles(db, me(res), req.query)]));
   r.post('/v1/profiles', reseller, send(async (req, res) => [201, await createProfile(db, me(res).id, parseInput(createProfileInput, req.body))]));
   r.get('/v1/brands', reseller, send(async (_q, res) => [200, await listBrands(db, me(res))]));
@@ -65,6 +71,21 @@ export function apiRoutes(deps: Deps): Router {
   }));
   jobRoutes(r, deps, reseller, '/v1/bulk-pushes', 'push', now);
   jobRoutes(r, deps, reseller, '/v1/jobs', undefined, now);
+
+  // Customers, service packages, release (a bulk job of kind release, viewed under /v1/jobs/:id)
+  const p = (req: Request, name: string) => String(req.params[name]);
+  r.post('/v1/customers', reseller, send(async (req, res) => [201, await createCustomer(db, me(res), parseInput(createCustomerInput, req.body))]));
+  r.get('/v1/customers', reseller, send(async (req, res) => [200, await listCustomers(db, me(res), req.query)]));
+  r.get('/v1/customers/:id', reseller, send(async (req, res) => [200, await getCustomer(db, me(res), p(req, 'id'))]));
+  r.patch('/v1/customers/:id', reseller, send(async (req, res) => [200, await updateCustomer(db, me(res), p(req, 'id'), parseInput(updateCustomerInput, req.body))]));
+  r.post('/v1/customers/:id/packages', reseller, send(async (req, res) => [201, await createPackage(db, me(res), p(req, 'id'), parseInput(createPackageInput, req.body))]));
+  r.get('/v1/customers/:id/packages', reseller, send(async (req, res) => [200, await listPackages(db, me(res), p(req, 'id'), req.query)]));
+  r.get('/v1/customers/:id/packages/:pid', reseller, send(async (req, res) => [200, await getPackage(db, me(res), p(req, 'id'), p(req, 'pid'))]));
+  r.post('/v1/customers/:id/packages/:pid/domains', reseller, send(async (req, res) => [201, await addPackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), parseInput(addPackageDomainInput, req.body))]));
+  r.delete('/v1/customers/:id/packages/:pid/domains/:domain', reseller, send(async (req, res) => (await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain')), [204, null])));
+  r.post('/v1/customers/:id/release', reseller, send(async (req, res) => [202, await releaseCustomer(deps, me(res), p(req, 'id'), parseInput(releaseCustomerInput, req.body ?? {}))]));
+  r.get('/v1/claims/:token', send(async (req) => [200, await claimInfo(deps, p(req, 'token'))]));
+  r.post('/v1/claims/:token', send(async (req) => [201, await claim(deps, p(req, 'token'), parseInput(claimInput, req.body))]));
   return r;
 }
 

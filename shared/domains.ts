@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Db } from './db';
-import { InvalidRequest } from './errors';
+import { Conflict, InvalidRequest, NotFound } from './errors';
 import { normalizeDomainName, normalizeNameList } from './domain-names';
 import type { Reseller } from './resellers';
 import { hashPassword } from './secrets';
@@ -73,6 +73,8 @@ const importProfile = z.union([
   }),
 ]);
 
+const customerKey = (v: string | number) => BigInt(v).toString();
+
 export const importDomainsInput = z
   .array(
     z.strictObject({
@@ -83,6 +85,8 @@ export const importDomainsInput = z
       profile: importProfile.optional(),
       settings: z.record(z.string(), z.unknown()).optional(),
       expires_at: z.iso.datetime({ offset: true }).optional(),
+      /** The registrant customer (its id); must be an active customer of that reseller. */
+      customer: z.union([z.string().trim().regex(/^[0-9]{1,18}$/, 'must be a customer id'), z.number().int().positive()]).optional(),
     }),
   )
   .min(1)
@@ -107,6 +111,17 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
     const resellerId = new Map(resellers.map((r) => [r.username, Number(r.id)]));
     const unknown = handles.filter((h) => !resellerId.has(h));
     if (unknown.length) throw new InvalidRequest(`Unknown reseller(s): ${unknown.join(', ')}`, { unknown }, 'unknown_reseller');
+
+    const customerIds = [...new Set(rows.filter((r) => r.customer !== undefined).map((r) => customerKey(r.customer!)))];
+    const customers = customerIds.length ? await trx('customers').whereIn('id', customerIds).select('id', 'reseller_id', 'status') : [];
+    const customerById = new Map(customers.map((c) => [String(c.id), c]));
+    const badCustomers = rows.flatMap((r, i) => {
+      if (r.customer === undefined) return [];
+      const c = customerById.get(customerKey(r.customer));
+      if (c && c.status === 'active' && Number(c.reseller_id) === resellerId.get(r.reseller.toLowerCase())) return [];
+      return [{ position: i + 1, customer: customerKey(r.customer), reason: c?.status === 'released' ? 'customer has been released' : 'not a customer of this reseller' }];
+    });
+    if (badCustomers.length) throw new InvalidRequest('Some customers are not active customers of the domain\'s reseller.', { invalid: badCustomers }, 'unknown_customer');
 
     const brandIds = new Map<string, number>();
     for (const key of new Set(rows.filter((r) => r.brand).map((r) => `${resellerId.get(r.reseller.toLowerCase())}\u0000${r.brand}`))) {
@@ -147,6 +162,7 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
     const profiles: (number | null)[] = [];
     const expires: (string | null)[] = [];
     const settings: string[] = [];
+    const customerOf: (string | null)[] = [];
     rows.forEach((r, i) => {
       const rid = resellerId.get(r.reseller.toLowerCase())!;
       const pname = typeof r.profile === 'string' ? r.profile : r.profile?.username;
@@ -157,14 +173,34 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
       profiles.push(pname ? profileIds.get(`${rid}\u0000${pname}`)! : null);
       expires.push(r.expires_at ?? null);
       settings.push(JSON.stringify(r.settings ?? {}));
+      customerOf.push(r.customer === undefined ? null : customerKey(r.customer));
     });
     const inserted = await trx.raw(
-      `insert into domains (name, reseller_id, locked, brand_id, profile_id, expires_at, settings)
-       select * from unnest(?::text[], ?::bigint[], ?::boolean[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::jsonb[])
+      `insert into domains (name, reseller_id, locked, brand_id, profile_id, expires_at, settings, customer_id)
+       select * from unnest(?::text[], ?::bigint[], ?::boolean[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::jsonb[], ?::bigint[])
        on conflict (name) do nothing returning name`,
-      [names, owners, locked, brands, profiles, expires, settings] as any[],
+      [names, owners, locked, brands, profiles, expires, settings, customerOf] as any[],
     );
     const got = new Set(inserted.rows.map((r: any) => r.name));
     return { imported: got.size, already_present: names.filter((n) => !got.has(n)) };
+  });
+}
+
+/**
+ * The reseller changes the registrant contact of its own domain (its profile's contact, shared by
+ * the profile's other domains). A domain that is not the caller's, a released one included, is 404.
+ */
+export async function setDomainContact(db: Db, me: Reseller, name: string, contact: z.infer<typeof contactSchema>) {
+  const check = normalizeDomainName(name);
+  return db.transaction(async (trx) => {
+    const d = check.ok ? await trx('domains').where({ name: check.name, reseller_id: me.id }).forUpdate().first('name', 'profile_id') : undefined;
+    if (!d) throw new NotFound('No such domain in your account.');
+    if (!d.profile_id) throw new Conflict('invalid_state', `${d.name} has no registrant profile to change; attach one first.`);
+    const [p] = await trx('profiles')
+      .where({ id: d.profile_id, reseller_id: me.id })
+      .update({ contact: JSON.stringify(contact) })
+      .returning(['id', 'username', 'contact']);
+    if (!p) throw new Conflict('invalid_state', `The registrant profile of ${d.name} is not yours to change.`);
+    return { name: d.name, profile: { id: String(p.id), username: p.username, contact: p.contact } };
   });
 }

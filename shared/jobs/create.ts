@@ -11,6 +11,8 @@ export interface NewBulkJob {
   options: Record<string, unknown>;
   /** One item per product, in the order the submitter gave them. */
   itemNames: string[];
+  /** Per item, same order as itemNames; omitted = every item is a domain. */
+  itemProducts?: { product: 'domain' | 'package'; id: number | null }[];
   idempotencyKey?: string;
   requestHash?: string;
 }
@@ -45,11 +47,13 @@ export async function createBulkJob(
       })
       .returning('*');
     const chunks = spec.itemNames.map((_, i) => Math.floor(i / chunkSize));
+    const products = spec.itemProducts ?? spec.itemNames.map(() => ({ product: 'domain' as const, id: null }));
     for (let start = 0; start < spec.itemNames.length; start += 10_000) {
+      const slice = products.slice(start, start + 10_000);
       await trx.raw(
-        `insert into bulk_job_items (job_id, domain_name, chunk)
-         select ?, n, c from unnest(?::text[], ?::int[]) as t(n, c)`,
-        [row.id, spec.itemNames.slice(start, start + 10_000), chunks.slice(start, start + 10_000)],
+        `insert into bulk_job_items (job_id, domain_name, chunk, product, product_id)
+         select ?, n, c, p, pid from unnest(?::text[], ?::int[], ?::text[], ?::bigint[]) as t(n, c, p, pid)`,
+        [row.id, spec.itemNames.slice(start, start + 10_000), chunks.slice(start, start + 10_000), slice.map((x) => x.product), slice.map((x) => x.id)] as any[],
       );
     }
     if (inTx) await inTx(trx, row);

@@ -38,6 +38,9 @@ export interface ItemRow {
   job_id: string;
   chunk: number;
   domain_name: string;
+  /** `domain` (push and release) or `package` (release; product_id is the service package). */
+  product: 'domain' | 'package';
+  product_id: number | null;
   status: ItemStatus;
   reason: string | null;
   message: string | null;
@@ -86,6 +89,7 @@ export const ITEM_CSV_COLUMNS = ['domain', 'status', 'reason', 'message', 'was_l
 export function itemView(i: ItemRow) {
   return {
     domain: i.domain_name,
+    product: i.product ?? 'domain',
     status: i.status,
     reason: i.reason,
     message: i.message,

@@ -65,3 +65,50 @@ export function gainingNotification(to: string, job: JobSummary, domains: string
     text,
   };
 }
+
+export interface ClaimInvitation {
+  jobId: string;
+  to: string;
+  customerName: string;
+  resellerName: string;
+  claimUrl: string;
+  expiresAt: Date;
+  domains: string[];
+  packages: string[];
+}
+
+/** §7: why they get this, the two ways to take over, the single-use link and its expiry. */
+export function claimInvitation(c: ClaimInvitation): EmailDraft {
+  const expires = c.expiresAt.toISOString();
+  const text = [
+    `Hello ${c.customerName},`,
+    '',
+    `${c.resellerName} has released you as a customer. You and all your products now leave their reseller`,
+    'organization, and you can manage them yourself with your own account.',
+    '',
+    `Products released to you: ${c.domains.length} domain(s), ${c.packages.length} service package(s).`,
+    ...c.domains.slice(0, 50).map((d) => `  ${d}`),
+    ...(c.domains.length > 50 ? [`  … and ${c.domains.length - 50} more`] : []),
+    ...c.packages.map((p) => `  package: ${p}`),
+    '',
+    'To claim your account, send a POST request to this link (it works once):',
+    '',
+    `  ${c.claimUrl}`,
+    '',
+    'Choose one of:',
+    '  - create a new account:            {"choice": "new_account"}',
+    '  - import into an existing account: {"choice": "import", "email": "<your account email>"}',
+    '',
+    'Importing into an existing account requires its contact details to match the ones on file for you:',
+    `the email must be ${c.to}. To import into an account with different contact details, create a new`,
+    'account first, then start a change of owner from it.',
+    '',
+    `The link expires on ${expires} and can be used only once; after that, contact the platform support.`,
+  ].join('\n');
+  return {
+    dedupeKey: `claim:${c.jobId}`,
+    to: c.to,
+    subject: `[domain-push] Claim your account: ${c.resellerName} has released you as a customer`,
+    text,
+  };
+}

@@ -100,7 +100,8 @@ async function applyPush(
     const profileFor = await profilesForPush(trx, job, eligible, gaining);
     const brandFor = await brandCopies(trx, job, eligible, gaining);
     await trx.raw(
-      `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, updated_at = now()
+      // The customer and packages are the losing reseller's: the domain leaves them.
+      `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, customer_id = null, updated_at = now()
        from unnest(?::bigint[], ?::bigint[], ?::bigint[]) as u(id, profile_id, brand_id) where d.id = u.id`,
       [
         gaining,
@@ -109,6 +110,7 @@ async function applyPush(
         eligible.map((d) => (d.brand_id ? brandFor.get(Number(d.brand_id)) ?? null : null)),
       ] as any[],
     );
+    await trx('package_domains').whereIn('domain_id', eligible.map((d) => d.id)).del();
     await billPush(deps, trx, job, eligible.map((d) => Number(d.id)), gaining, losing);
   }
 

@@ -213,6 +213,20 @@ describe('customers: release with all products, claim invitation, service packag
     expect((await a.packages(dora)).body.items[0].domains.map((d: any) => d.domain)).to.deep.equal(['dora-elsewhere.example']);
   });
 
+  it("when a customer's domain is pushed to another reseller, it leaves that customer and its package", async () => {
+    const gus = await newCustomer(sys, acme, { name: 'Gus', email: 'gus@customer.example' });
+    await importDomains(sys, [{ name: 'gus-one.example', reseller: 'acme', customer: gus }]);
+    const pkg = await newPackage(sys, acme, gus, 'Shop');
+    const a = api(sys, acme);
+    expect((await a.addDomain(gus, pkg, { domain: 'gus-one.example' })).status).to.equal(201);
+    const res = await submit(sys, acme, { gaining_reseller: 'gaining', domains: ['gus-one.example'] });
+    expect((await waitForJob(sys, acme, res.body.id)).counts.pushed).to.equal(1);
+    const row = await sys.db('domains').where({ name: 'gus-one.example' }).first();
+    expect(Number(row.reseller_id)).to.equal(gaining.id);
+    expect(row.customer_id).to.equal(null);
+    expect((await a.packages(gus)).body.items[0].domains).to.deep.equal([]);
+  });
+
   describe('refusals change nothing', () => {
     let eve: string;
     let frank: string;

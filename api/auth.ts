@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../shared/db';
-import { NotFound, Unauthorized } from '../shared/errors';
+import { Unauthorized } from '../shared/errors';
 import { authenticate, type Reseller } from '../shared/resellers';
 import { safeEqual } from '../shared/secrets';
 
@@ -13,7 +13,7 @@ function bearer(req: Request): string | undefined {
 export function requireReseller(db: Db, operatorKey: string): RequestHandler {
   return async (req, res, next) => {
     const caller = await authenticate(db, bearer(req), operatorKey);
-    if (caller.kind !== 'reseller') throw new NotFound('The operator key has no reseller; use a reseller API key here.');
+    if (caller.kind !== 'reseller') throw new Unauthorized('This endpoint needs a reseller API key; the operator key acts for no reseller.');
     res.locals.reseller = caller.reseller;
     next();
   };

@@ -52,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(schema.shape)) {
     const v = env[key];
-    if (v !== undefined && v !== '') raw[key] = v;
+    if (v !== undefined && v.trim() !== '') raw[key] = v;
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

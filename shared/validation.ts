@@ -5,10 +5,13 @@ import { InvalidRequest } from './errors';
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.infer<T> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => ({
-    path: [where, ...i.path.map(String)].join('.'),
-    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${(i as any).keys.join(', ')}` : i.message,
-  }));
+  const at = (path: PropertyKey[]) => [where, ...path.map(String)].join('.');
+  // An unknown field is named by its own path, one entry per field, not by the object holding it.
+  const problems = parsed.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' }))
+      : [{ path: at(i.path), message: i.message }],
+  );
   throw new InvalidRequest(
     `Invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     { fields: problems },

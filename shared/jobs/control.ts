@@ -51,7 +51,12 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: Bu
   });
 }
 
-/** Continues where it stopped: the chunks that still have pending items are enqueued again. */
+/**
+ * Continues where it stopped: the chunks that still have pending items are enqueued again. Chunks
+ * with items in hand are left to the attempt holding them (or, if it died, to BullMQ's stalled
+ * recovery and the reconciler): a second attempt would take over its items and unlock their
+ * domains a second time, possibly after the first attempt had already locked them again.
+ */
 export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
   const job = await deps.db.transaction(async (trx) => {
     const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
@@ -62,7 +67,7 @@ export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: Bul
       .returning('*');
     return row;
   });
-  const chunks = await openChunks(deps, job.id, ['pending', 'running']);
+  const chunks = await openChunks(deps, job.id, ['pending']);
   await enqueueChunks(deps.queues, job, chunks);
   await finalizeIfDone(deps, job.id);
   return { status: (await loadJob(deps.db, job.id))!.status };

@@ -24,9 +24,11 @@ type Result = { id: number; status: 'pushed' | 'skipped' | 'failed'; reason: str
 export async function pushItems(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<void> {
   const { db, registry } = deps;
   const applyToLocked = job.options.apply_to_locked === true;
-  const domains: DomainRow[] = await db('domains')
-    .whereIn('name', items.map((i) => i.domain_name))
-    .select('id', 'name', 'reseller_id', 'locked');
+  // Without apply_to_locked only items a dead attempt already unlocked take the locked path, and
+  // they are marked; the common case skips this read (the transaction reads the rows again anyway).
+  const domains: Pick<DomainRow, 'name' | 'reseller_id' | 'locked'>[] = applyToLocked
+    ? await db('domains').whereIn('name', items.map((i) => i.domain_name)).select('name', 'reseller_id', 'locked')
+    : [];
   const byName = new Map(domains.map((d) => [d.name, d]));
 
   const lockedPath = items.filter((i) => {
@@ -215,11 +217,15 @@ export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_nam
   if (errors.length) throw new Error(`relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`);
 }
 
-/** Items whose domain was unlocked by this job, finished, and not yet locked again. */
+/**
+ * Items whose domain was unlocked by this job, finished, and not yet locked again, and no longer in
+ * a live attempt's hands (that attempt relocks them itself).
+ */
 export async function pendingRelocks(deps: Deps, where: { job_id?: string; chunk?: number }) {
   return deps.db('bulk_job_items')
     .where(where)
     .where({ was_locked: true, relocked: false })
     .whereNotIn('status', ['pending', 'running'])
+    .where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', deps.db.fn.now()))
     .select('id', 'domain_name');
 }

@@ -1,10 +1,10 @@
 import '../shared/release';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Deps } from '../shared/deps';
 import { failChunk, itemHandlerKinds, processChunk } from '../shared/jobs/process';
 import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/queues';
 
-type Processor = (deps: Deps, job: Job<ChunkPayload>, signal?: AbortSignal) => Promise<string>;
+type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
 function decode(job: Job<ChunkPayload>): ChunkPayload {
   const { jobId, chunk } = job.data ?? ({} as ChunkPayload);
@@ -12,9 +12,15 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
   return { jobId, chunk };
 }
 
-const chunkProcessor: Processor = (deps, job, signal) => {
+const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
-  return processChunk(deps, jobId, chunk, signal);
+  const outcome = await processChunk(deps, jobId, chunk, signal);
+  if (outcome.retryAt && token) {
+    // Another live attempt holds some items: come back when its lease ends, without using up an attempt.
+    await job.moveToDelayed(outcome.retryAt.getTime() + 100, token);
+    throw new DelayedError();
+  }
+  return `${outcome.status}: ${outcome.done} item(s)`;
 };
 
 /** A processor is to a queue what a route is to HTTP: decode, call shared/, done. */

@@ -40,10 +40,10 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
 
   const worker = new Worker<ChunkPayload>(
     QUEUE_NAMES.bulk,
-    async (job: Job<ChunkPayload>, _token?: string, signal?: AbortSignal) => {
+    async (job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => {
       const processor = PROCESSORS[job.name];
       if (!processor) throw new Error(`no processor for ${job.name}`);
-      return processor(deps, job, signal);
+      return processor(deps, job, token, signal);
     },
     {
       connection,

@@ -241,10 +241,28 @@ describe('Redis loses its data while a job runs', function () {
     expect(resultsMails(sys, id)).to.have.length(1);
   });
 
-  // Open: with the BullMQ job gone, nothing tells the reconciler that a live worker still holds the
-  // chunk, so its re-enqueued copy takes the items over and unlocks their domains a second time
-  // (outcomes stay once, as asserted above). Needs a lease on the chunk kept in Postgres.
-  it('when Redis is emptied mid-job, a domain in hand is not unlocked a second time by the re-enqueued chunk');
+  it('when Redis is emptied mid-job, a domain in hand is not unlocked a second time by the re-enqueued chunk', async () => {
+    const domains = names('redis-lease', 60);
+    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing', locked: true })));
+    const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true });
+    expect(res.status).to.equal(202);
+    const id = res.body.id;
+    await waitUntil('some items in hand', async () => {
+      const c = await itemCounts(sys, id);
+      return c.running > 0 && c.pending > 0;
+    }, 30_000, 5);
+
+    expect(await loseRedisData(sys)).to.be.greaterThan(0);
+    await sys.worker!.reconcileNow();
+    const job = await waitForJob(sys, losing, id, undefined, 60_000);
+    expect(job.counts).to.include({ pushed: 60, pending: 0, running: 0, failed: 0 });
+    for (const name of domains) {
+      const calls = registry.calls.filter((c) => c.domain === name && c.ok).map((c) => c.op);
+      expect(calls, name).to.deep.equal(['unlock', 'lock']);
+    }
+    const state = await sys.db('domains').whereIn('name', domains).select('name', 'locked');
+    for (const d of state) expect(d, d.name).to.include({ locked: true });
+  });
 });
 
 describe('the existing-profile password', function () {

@@ -6,11 +6,13 @@ import { configOrExit, onShutdown } from './lifecycle';
 async function main() {
   const config = configOrExit();
   const rt = await createRuntime(config, { role: 'worker' });
-  const worker = await startWorker(rt.deps, rt.workerRedis());
+  // Registered before the worker takes its first chunk, so even an early SIGTERM is graceful.
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   onShutdown(async () => {
-    await worker.stop();
+    await worker?.stop();
     await rt.close();
   }, config.SHUTDOWN_TIMEOUT_MS);
+  worker = await startWorker(rt.deps, rt.workerRedis());
 }
 
 main().catch((err) => {

@@ -1,6 +1,6 @@
 import { createApp } from '../api/app';
 import { createRuntime } from '../shared/runtime';
-import { closeServer, configOrExit, onShutdown } from './lifecycle';
+import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
 
 /** The API process alone (production): validates, writes, enqueues; never pushes. */
 async function main() {
@@ -13,7 +13,4 @@ async function main() {
   }, config.SHUTDOWN_TIMEOUT_MS);
 }
 
-main().catch((err) => {
-  console.error(err.message ?? err);
-  process.exit(1);
-});
+runMain(main);

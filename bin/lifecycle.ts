@@ -40,3 +40,11 @@ export function closeServer(server: Server): Promise<void> {
     setTimeout(() => server.closeAllConnections?.(), 2000).unref();
   });
 }
+
+/** Runs a process entry point; a start-up failure prints its message and exits 1. */
+export function runMain(main: () => Promise<void>) {
+  main().catch((err) => {
+    console.error(err?.message ?? err);
+    process.exit(1);
+  });
+}

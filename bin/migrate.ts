@@ -1,5 +1,5 @@
 import { createDb, migrate } from '../shared/db';
-import { configOrExit } from './lifecycle';
+import { configOrExit, runMain } from './lifecycle';
 
 async function main() {
   const config = configOrExit();
@@ -10,7 +10,4 @@ async function main() {
   await db.destroy();
 }
 
-main().catch((err) => {
-  console.error(err.message ?? err);
-  process.exit(1);
-});
+runMain(main);

@@ -4,7 +4,7 @@ import { isEmbedded } from '../shared/db';
 import { createRuntime } from '../shared/runtime';
 import { startWorker } from '../worker/runtime';
 import { seedDemo } from './demo-data';
-import { closeServer, configOrExit, onShutdown } from './lifecycle';
+import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
 
 /** Everything in one process for a newcomer: migrations, API, worker, dashboard, email capture. */
 async function main() {
@@ -49,7 +49,4 @@ async function main() {
   }, config.SHUTDOWN_TIMEOUT_MS);
 }
 
-main().catch((err) => {
-  console.error(err.message ?? err);
-  process.exit(1);
-});
+runMain(main);

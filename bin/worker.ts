@@ -1,6 +1,6 @@
 import { createRuntime } from '../shared/runtime';
 import { startWorker } from '../worker/runtime';
-import { configOrExit, onShutdown } from './lifecycle';
+import { configOrExit, onShutdown, runMain } from './lifecycle';
 
 /** A worker process (production): any number of them may share Redis and Postgres. */
 async function main() {
@@ -15,7 +15,4 @@ async function main() {
   worker = await startWorker(rt.deps, rt.workerRedis());
 }
 
-main().catch((err) => {
-  console.error(err.message ?? err);
-  process.exit(1);
-});
+runMain(main);

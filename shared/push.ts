@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { nextCycleStart } from './billing';
 import type { Deps } from './deps';
+import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
 import type { BulkJob, ItemRow } from './jobs/model';
 import { withRetry } from './jobs/retry';
 
@@ -13,7 +14,6 @@ interface DomainRow {
   brand_id: number | null;
 }
 
-type Result = { id: number; status: 'pushed' | 'skipped' | 'failed'; reason: string | null; message: string | null };
 
 /**
  * Pushes the claimed items of one chunk. Locked domains (with apply_to_locked) go unlock → push →
@@ -66,12 +66,7 @@ async function applyPush(
 ): Promise<Record<string, number>> {
   const losing = Number(job.losing_reseller_id);
   const gaining = Number(job.gaining_reseller_id);
-  // Re-read under lock: another attempt may have finished some of these items meanwhile.
-  const live: ItemRow[] = await trx('bulk_job_items')
-    .whereIn('id', items.map((i) => i.id))
-    .where({ status: 'running' })
-    .orderBy('id')
-    .forUpdate();
+  const live = await lockLiveItems(trx, items);
   if (live.length === 0) return {};
   const domains: DomainRow[] = await trx('domains')
     .whereIn('name', live.map((i) => i.domain_name))
@@ -80,7 +75,7 @@ async function applyPush(
     .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
   const byName = new Map(domains.map((d) => [d.name, d]));
 
-  const results: Result[] = [];
+  const results: ItemResult[] = [];
   const eligible: DomainRow[] = [];
   for (const item of live) {
     const d = byName.get(item.domain_name);
@@ -116,14 +111,7 @@ async function applyPush(
     await billPush(deps, trx, job, eligible.map((d) => Number(d.id)), gaining, losing);
   }
 
-  await trx.raw(
-    `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message, finished_at = now()
-     from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as u(id, status, reason, message) where i.id = u.id`,
-    [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.reason), results.map((r) => r.message)] as any[],
-  );
-  const counts: Record<string, number> = {};
-  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  return counts;
+  return recordResults(trx, results);
 }
 
 /**

@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 import type { Deps } from './deps';
 import { onJobFinished } from './jobs/finalize';
+import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
 import type { BulkJob, ItemRow } from './jobs/model';
 import { registerItemHandler } from './jobs/process';
 import { queueEmail } from './mail/outbox';
 import { claimInvitation } from './mail/templates';
 import { hashSecret, newSecret } from './secrets';
 
-type Result = { id: number; status: 'released' | 'failed'; reason: string | null; message: string | null };
 
 /**
  * Releases the claimed products of one chunk of a customer release, set-based in one transaction
@@ -24,12 +24,7 @@ export async function releaseItems(deps: Deps, job: BulkJob, items: ItemRow[]): 
 async function applyRelease(trx: Knex.Transaction, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>> {
   const reseller = Number(job.losing_reseller_id);
   const customer = Number(job.options.customer_id);
-  // Re-read under lock: another attempt may have finished some of these items meanwhile.
-  const live: ItemRow[] = await trx('bulk_job_items')
-    .whereIn('id', items.map((i) => i.id))
-    .where({ status: 'running' })
-    .orderBy('id')
-    .forUpdate();
+  const live = await lockLiveItems(trx, items);
   if (live.length === 0) return {};
   const domainItems = live.filter((i) => i.product !== 'package');
   const packageItems = live.filter((i) => i.product === 'package');
@@ -43,7 +38,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, items: ItemRow[
   const domainByName = new Map(domains.map((d) => [d.name, d]));
   const packageById = new Map(packages.map((p) => [Number(p.id), p]));
 
-  const results: Result[] = [];
+  const results: ItemResult[] = [];
   const releaseDomains: number[] = [];
   const releasePackages: number[] = [];
   for (const item of domainItems) {
@@ -78,14 +73,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, items: ItemRow[
   if (releasePackages.length) {
     await trx('service_packages').whereIn('id', releasePackages).update({ reseller_id: null, released_at: trx.fn.now() });
   }
-  await trx.raw(
-    `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message, finished_at = now()
-     from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as u(id, status, reason, message) where i.id = u.id`,
-    [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.reason), results.map((r) => r.message)] as any[],
-  );
-  const counts: Record<string, number> = {};
-  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  return counts;
+  return recordResults(trx, results);
 }
 
 export function claimUrl(deps: Pick<Deps, 'config'>, token: string): string {

@@ -4,7 +4,9 @@
  * creates its own database and queue prefix and removes both at the end.
  *
  * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2), BENCH_MODES ("new,existing"),
- * BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL (redis://127.0.0.1:6379).
+ * BENCH_POLL_MS (100), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
+ * (redis://127.0.0.1:6379), BENCH_EXPERIMENT_SQL (run on the throwaway database after migrating, to
+ * measure a schema change before writing its migration).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +30,8 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DB_NAME = `dp_bench_${process.pid}`;
 const PREFIX = `{bench-${process.pid}}`;
 const OPERATOR_KEY = `bench-operator-key-${process.pid}-0123456789`;
+// Each GET counts the job's items; polling much faster than this takes CPU from the run it measures.
+const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 100);
 const IMPORT_BATCH = 10_000;
 const PROFILES = 1000;
 const ROOT = path.resolve(__dirname, '..');
@@ -52,26 +56,62 @@ function procStatus(pid: number): Record<string, number> {
 }
 
 /**
- * `tsx` starts node as a child of its own CLI process; the worker's memory is that child's, so we
- * follow the tree down to the process with no children.
+ * The process whose memory we report: the spawned one, or, if a wrapper such as the `tsx` CLI
+ * started node as its child, the deepest descendant running bin/worker.ts.
  */
 function workerPid(rootPid: number): number {
-  let pid = rootPid;
-  for (;;) {
-    let child: number | undefined;
+  const children = (pid: number) => {
+    const out: number[] = [];
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid) child = Number(entry);
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
       } catch {
         // raced with an exiting process
       }
     }
-    if (child === undefined) return pid;
-    pid = child;
+    return out;
+  };
+  const runsWorker = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bin/worker.ts');
+    } catch {
+      return false;
+    }
+  };
+  let found = rootPid;
+  let level = [rootPid];
+  while (level.length) {
+    level = level.flatMap(children).filter(runsWorker);
+    if (level.length) found = level[0];
   }
+  return found;
+}
+
+/** utime + stime in seconds (USER_HZ is 100 on Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU of the Postgres backends serving the bench database (their title names it). */
+function postgresCpu(): number {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${DB_NAME} `)) total += cpuSeconds(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
@@ -200,6 +240,7 @@ interface RunResult {
   redis_after_mb: number;
   bench_keys_after: number;
   bench_keys_after_kb: number;
+  cpu_s: { worker: number; postgres: number; api: number };
   counts: Record<string, number>;
 }
 
@@ -214,6 +255,7 @@ async function pushRun(
 ): Promise<RunResult> {
   const before = await usedMemory(redis);
   const sample = sampler(redis, workerProc);
+  const cpu0 = { worker: cpuSeconds(workerProc), pg: postgresCpu(), api: process.cpuUsage() };
   const t0 = performance.now();
   const submit = await ok('POST', '/v1/bulk-pushes', losing.key, { gaining_reseller: gaining.username, domains: names, profile }, [202]);
   const jobId = submit.body.id as string;
@@ -221,9 +263,15 @@ async function pushRun(
   for (;;) {
     view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body;
     if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
-    await sleep(25);
+    await sleep(POLL_MS);
   }
   const t1 = performance.now();
+  const apiCpu = process.cpuUsage(cpu0.api);
+  const cpu = {
+    worker: round(cpuSeconds(workerProc) - cpu0.worker, 2),
+    postgres: round(postgresCpu() - cpu0.pg, 2),
+    api: round((apiCpu.user + apiCpu.system) / 1e6, 2),
+  };
   const peaks = await sample.stop();
   const after = await usedMemory(redis);
   const footprint = await prefixKeys(redis);
@@ -249,6 +297,7 @@ async function pushRun(
     redis_after_mb: mb(after),
     bench_keys_after: footprint.keys,
     bench_keys_after_kb: round(footprint.bytes / 1024, 1),
+    cpu_s: cpu,
     counts: Object.fromEntries(Object.entries(view.counts as Record<string, number>).filter(([, v]) => v > 0)),
   };
 }
@@ -318,6 +367,7 @@ async function main() {
     };
     db = createDb({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir });
     await migrate(db);
+    if (process.env.BENCH_EXPERIMENT_SQL) await db.raw(process.env.BENCH_EXPERIMENT_SQL);
 
     const config = loadConfig(env as NodeJS.ProcessEnv);
     rt = await createRuntime(config, { role: 'bench-api' });
@@ -325,7 +375,8 @@ async function main() {
     await new Promise((r) => server!.once('listening', r));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-    worker = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['bin/worker.ts'], {
+    // As `npm run start:worker` runs it, without npm in between.
+    worker = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -393,10 +444,11 @@ async function main() {
       ['ratio end to end / set-based', ...results.map((r) => round(r.domains_per_s / set.domains_per_s, 3))],
       ['worker peak RSS sampled during run, MB', ...results.map((r) => r.worker_peak_rss_mb)],
       ['worker VmHWM after run (since start), MB', ...results.map((r) => r.worker_vmhwm_mb)],
-      ['Redis used_memory before, MB', ...results.map((r) => r.redis_used_before_mb)],
+      ['Redis used_memory before (whole server), MB', ...results.map((r) => r.redis_used_before_mb)],
       ['Redis used_memory peak, MB', ...results.map((r) => r.redis_peak_mb)],
       ['Redis used_memory delta (peak - before), MB', ...results.map((r) => r.redis_delta_mb)],
       ['Redis bench keys left after job (count / KB)', ...results.map((r) => `${r.bench_keys_after} / ${r.bench_keys_after_kb}`)],
+      ['CPU s during run: worker / postgres / API+bench', ...results.map((r) => `${r.cpu_s.worker} / ${r.cpu_s.postgres} / ${r.cpu_s.api}`)],
       ['item outcomes', ...results.map((r) => Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', '))],
     ];
     console.log('');

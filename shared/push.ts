@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { nextCycleStart } from './billing';
 import type { Deps } from './deps';
 import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
+import type { ItemHandler } from './jobs/claim';
 import type { BulkJob, ItemRow } from './jobs/model';
 import { withRetry } from './jobs/retry';
 
@@ -14,67 +15,75 @@ interface DomainRow {
   brand_id: number | null;
 }
 
+/** The domains behind a set of items, locked in id order (two jobs never deadlock on them). */
+function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {
+  return trx('domains')
+    .whereIn('name', items.map((i) => i.domain_name))
+    .orderBy('id')
+    .forUpdate()
+    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
+}
 
 /**
- * Pushes the claimed items of one chunk. Locked domains (with apply_to_locked) go unlock → push →
- * relock; `was_locked` is written before the unlock so that whatever happens next, a later attempt
- * or the reconciler knows to lock the domain again. Everything else is decided and applied with a
- * handful of set-based statements in one transaction, together with the items' results.
+ * The push rules for one chunk. In the claim transaction every item is decided and applied with a
+ * handful of set-based statements, together with its result, except locked domains to be pushed
+ * with apply_to_locked: those go unlock → push → relock outside it (the registry is external), and
+ * `was_locked` is written before the unlock so that whatever happens next, a later attempt or the
+ * reconciler knows to lock the domain again.
  */
-export async function pushItems(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<void> {
-  const { db, registry } = deps;
-  const applyToLocked = job.options.apply_to_locked === true;
-  // Without apply_to_locked only items a dead attempt already unlocked take the locked path, and
-  // they are marked; the common case skips this read (the transaction reads the rows again anyway).
-  const domains: Pick<DomainRow, 'name' | 'reseller_id' | 'locked'>[] = applyToLocked
-    ? await db('domains').whereIn('name', items.map((i) => i.domain_name)).select('name', 'reseller_id', 'locked')
-    : [];
-  const byName = new Map(domains.map((d) => [d.name, d]));
+export const pushHandler: ItemHandler = {
+  async inClaim(deps, trx, job, items) {
+    const domains = await lockDomains(trx, items);
+    const byName = new Map(domains.map((d) => [d.name, d]));
+    const applyToLocked = job.options.apply_to_locked === true;
+    const losing = Number(job.losing_reseller_id);
+    const needsRegistry = (i: ItemRow) => {
+      const d = byName.get(i.domain_name);
+      return !!i.was_locked || (applyToLocked && !!d?.locked && Number(d.reseller_id) === losing);
+    };
+    const deferred = items.filter(needsRegistry);
+    const now = items.filter((i) => !needsRegistry(i));
+    countProcessed(deps, await applyPush(deps, trx, job, now, byName, new Map()));
+    return deferred;
+  },
 
-  const lockedPath = items.filter((i) => {
-    if (i.was_locked) return true;
-    const d = byName.get(i.domain_name);
-    return applyToLocked && d?.locked && Number(d.reseller_id) === Number(job.losing_reseller_id);
-  });
-  const unlockFailed = new Map<number, string>();
-  if (lockedPath.length) {
-    await db('bulk_job_items')
-      .whereIn('id', lockedPath.map((i) => i.id))
-      .update({ was_locked: true, relocked: false });
-    for (const item of lockedPath) {
+  async deferred(deps, job, items) {
+    await deps.db('bulk_job_items').whereIn('id', items.map((i) => i.id)).update({ was_locked: true, relocked: false });
+    const unlockFailed = new Map<number, string>();
+    for (const item of items) {
       item.was_locked = true;
       try {
-        await withRetry(() => registry.unlock(item.domain_name));
+        await withRetry(() => deps.registry.unlock(item.domain_name));
       } catch (err) {
         unlockFailed.set(Number(item.id), `registry unlock failed: ${(err as Error).message}`);
       }
     }
-  }
+    const counts = await deps.db.transaction(async (trx) => {
+      const live = await lockLiveItems(trx, items);
+      if (live.length === 0) return {};
+      const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
+      return applyPush(deps, trx, job, live, byName, unlockFailed);
+    });
+    countProcessed(deps, counts);
+    await relock(deps, items);
+  },
+};
 
-  const counts = await db.transaction((trx) => applyPush(deps, trx, job, items, unlockFailed));
+function countProcessed(deps: Deps, counts: Record<string, number>) {
   for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind: 'push', status }, n);
-
-  if (lockedPath.length) await relock(deps, lockedPath);
 }
 
 async function applyPush(
   deps: Deps,
   trx: Knex.Transaction,
   job: BulkJob,
-  items: ItemRow[],
+  live: ItemRow[],
+  byName: Map<string, DomainRow>,
   unlockFailed: Map<number, string>,
 ): Promise<Record<string, number>> {
+  if (live.length === 0) return {};
   const losing = Number(job.losing_reseller_id);
   const gaining = Number(job.gaining_reseller_id);
-  const live = await lockLiveItems(trx, items);
-  if (live.length === 0) return {};
-  const domains: DomainRow[] = await trx('domains')
-    .whereIn('name', live.map((i) => i.domain_name))
-    .orderBy('id')
-    .forUpdate()
-    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
-  const byName = new Map(domains.map((d) => [d.name, d]));
-
   const results: ItemResult[] = [];
   const eligible: DomainRow[] = [];
   for (const item of live) {

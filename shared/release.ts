@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Deps } from './deps';
 import { onJobFinished } from './jobs/finalize';
-import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
+import type { ItemHandler } from './jobs/claim';
+import { recordResults, type ItemResult } from './jobs/results';
 import type { BulkJob, ItemRow } from './jobs/model';
 import { registerItemHandler } from './jobs/process';
 import { queueEmail } from './mail/outbox';
@@ -16,15 +17,17 @@ import { hashSecret, newSecret } from './secrets';
  * with domains the reseller keeps: editing it must not reach a released domain. A package leaves
  * the reseller with its domains (virtual ones included).
  */
-export async function releaseItems(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<void> {
-  const counts = await deps.db.transaction((trx) => applyRelease(trx, job, items));
-  for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind: 'release', status }, n);
-}
+export const releaseHandler: ItemHandler = {
+  async inClaim(deps, trx, job, items) {
+    const counts = await applyRelease(trx, job, items);
+    for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind: 'release', status }, n);
+    return [];
+  },
+};
 
-async function applyRelease(trx: Knex.Transaction, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>> {
+async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]): Promise<Record<string, number>> {
   const reseller = Number(job.losing_reseller_id);
   const customer = Number(job.options.customer_id);
-  const live = await lockLiveItems(trx, items);
   if (live.length === 0) return {};
   const domainItems = live.filter((i) => i.product !== 'package');
   const packageItems = live.filter((i) => i.product === 'package');
@@ -122,5 +125,5 @@ export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: Bu
   );
 }
 
-registerItemHandler('release', releaseItems);
+registerItemHandler('release', releaseHandler);
 onJobFinished('release', releaseFinished);

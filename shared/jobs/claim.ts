@@ -1,20 +1,38 @@
+import type { Knex } from 'knex';
 import type { Deps } from '../deps';
 import type { BulkJob, ItemRow } from './model';
 
+/** How one kind of bulk job does its items. */
+export interface ItemHandler {
+  /**
+   * Runs in the claiming transaction (job row held FOR SHARE, items locked): decides and records
+   * every item it can finish there, and returns those that need steps outside a transaction.
+   */
+  inClaim(deps: Deps, trx: Knex.Transaction, job: BulkJob, items: ItemRow[]): Promise<ItemRow[]>;
+  /** Finishes the returned items after the claim committed; they are `running`, under a lease. */
+  deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<void>;
+}
+
 export interface Claim {
   job: BulkJob;
-  items: ItemRow[];
+  /** Items finished inside the claim transaction. */
+  done: number;
+  /** Items left `running` under a lease for the handler's deferred step. */
+  deferred: ItemRow[];
   /** When another live attempt holds some of the chunk's items: the end of its lease. */
   heldElsewhereUntil: Date | null;
 }
 
+const leaseExpr = (db: Knex, ms: number) => db.raw(`now() + (? * interval '1 millisecond')`, [ms]);
+
 /**
- * Marks a chunk's items running under a lease and returns them. The job row is held FOR SHARE so
- * a cancel or suspend (which updates that row) waits for in-flight claims and no item starts after
- * it is acknowledged. A `running` item is taken over only when its lease has run out (its attempt
- * died); a cancelling or suspended job only gets such in-hand items back, never new ones.
+ * Claims a chunk's items and lets the handler finish what it can in the same transaction. The
+ * job row is held FOR SHARE, so a cancel or suspend (which updates that row) waits for claims in
+ * flight and no item starts after it is acknowledged. A `running` item (a deferred one) is taken
+ * over only when its lease ran out, i.e. its attempt died; a cancelling or suspended job only gets
+ * such in-hand items back, never new ones.
  */
-export async function claimChunk(deps: Deps, jobId: string, chunk: number): Promise<Claim | null> {
+export async function claimChunk(deps: Deps, handler: ItemHandler, jobId: string, chunk: number): Promise<Claim | null> {
   const { db } = deps;
   const leaseMs = deps.config.WORKER_LOCK_MS;
   await db('bulk_jobs')
@@ -25,33 +43,35 @@ export async function claimChunk(deps: Deps, jobId: string, chunk: number): Prom
     if (!job) return null;
     const takesNew = job.status === 'running';
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
-    if (!takesOver) return { job, items: [], heldElsewhereUntil: null };
+    if (!takesOver) return { job, done: 0, deferred: [], heldElsewhereUntil: null };
     const items: ItemRow[] = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
       .where((b) => {
         if (takesNew) b.orWhere({ status: 'pending' });
         b.orWhere((r) => r.where({ status: 'running' }).where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', trx.fn.now())));
       })
-      .update({
-        status: 'running',
-        started_at: trx.raw('coalesce(started_at, now())'),
-        lease_until: trx.raw(`now() + (? * interval '1 millisecond')`, [leaseMs]),
-      })
-      .returning('*');
-    items.sort((a, b) => Number(a.id) - Number(b.id));
+      .orderBy('id')
+      .forUpdate()
+      .skipLocked();
+    const deferred = items.length ? await handler.inClaim(deps, trx, job, items) : [];
+    if (deferred.length) {
+      await trx('bulk_job_items')
+        .whereIn('id', deferred.map((i) => i.id))
+        .update({ status: 'running', started_at: trx.raw('coalesce(started_at, now())'), lease_until: leaseExpr(trx, leaseMs) });
+    }
     const held = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk, status: 'running' })
-      .whereNotIn('id', items.map((i) => i.id))
+      .whereNotIn('id', deferred.map((i) => i.id))
       .max('lease_until as until')
       .first();
-    return { job, items, heldElsewhereUntil: held?.until ? new Date(held.until) : null };
+    return { job, done: items.length - deferred.length, deferred, heldElsewhereUntil: held?.until ? new Date(held.until) : null };
   });
 }
 
 /**
- * Keeps the lease of the items in hand alive while the chunk is worked on (registry calls can be
- * slow), through the relock that follows the push. The returned function ends it: the items are
- * then free for a retry or the reconciler to finish (e.g. a relock that failed).
+ * Keeps the lease of deferred items alive while they are worked on (registry calls can be slow),
+ * through the relock that follows the push. The returned function ends it: the items are then
+ * free for a retry or the reconciler to finish (e.g. a relock that failed).
  */
 export function keepLease(deps: Deps, items: ItemRow[]): () => Promise<void> {
   const leaseMs = deps.config.WORKER_LOCK_MS;
@@ -59,7 +79,7 @@ export function keepLease(deps: Deps, items: ItemRow[]): () => Promise<void> {
   const timer = setInterval(() => {
     deps.db('bulk_job_items')
       .whereIn('id', ids)
-      .update({ lease_until: deps.db.raw(`now() + (? * interval '1 millisecond')`, [leaseMs]) })
+      .update({ lease_until: leaseExpr(deps.db, leaseMs) })
       .catch((err) => deps.log.warn({ err: err.message }, 'could not renew item lease'));
   }, Math.max(100, Math.floor(leaseMs / 3)));
   timer.unref();

@@ -1,13 +1,11 @@
 import type { Deps } from '../deps';
 import type { BulkKind } from '../queues';
-import { claimChunk, keepLease } from './claim';
+import { claimChunk, keepLease, type ItemHandler } from './claim';
 import { finalizeIfDone } from './finalize';
-import type { BulkJob, ItemRow } from './model';
-import { pendingRelocks, pushItems, relock } from '../push';
+import { pendingRelocks, pushHandler, relock } from '../push';
 
-/** How one kind of bulk job does its claimed items. */
-export type ItemHandler = (deps: Deps, job: BulkJob, items: ItemRow[]) => Promise<void>;
-const handlers = new Map<BulkKind, ItemHandler>([['push', pushItems]]);
+export type { ItemHandler } from './claim';
+const handlers = new Map<BulkKind, ItemHandler>([['push', pushHandler]]);
 export function registerItemHandler(kind: BulkKind, handler: ItemHandler) {
   handlers.set(kind, handler);
 }
@@ -31,21 +29,24 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed);
   if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
-  const claimed = await claimChunk(deps, jobId, chunk);
+  const kind = (await deps.db('bulk_jobs').where({ id: jobId }).first('kind'))?.kind as BulkKind | undefined;
+  if (!kind) return { done: 0, status: 'gone', retryAt: null };
+  const handler = handlers.get(kind);
+  if (!handler) throw new Error(`no item handler for bulk job kind ${kind}`);
+  const claimed = await claimChunk(deps, handler, jobId, chunk);
   if (!claimed) return { done: 0, status: 'gone', retryAt: null };
-  const { job, items } = claimed;
-  if (items.length) {
-    const handler = handlers.get(job.kind);
-    if (!handler) throw new Error(`no item handler for bulk job kind ${job.kind}`);
-    const release = keepLease(deps, items);
+  const { job, deferred } = claimed;
+  if (deferred.length) {
+    if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
+    const release = keepLease(deps, deferred);
     try {
-      await handler(deps, job, items);
+      await handler.deferred(deps, job, deferred);
     } finally {
       await release();
     }
   }
   await finalizeIfDone(deps, jobId);
-  return { done: items.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
+  return { done: claimed.done + deferred.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
 }
 
 /** Retries ran out: the chunk's unfinished items fail with the error, so the job can still end. */

@@ -21,7 +21,8 @@ export function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<
 export async function recordResults(trx: Knex.Transaction, results: ItemResult[]): Promise<Record<string, number>> {
   if (results.length) {
     await trx.raw(
-      `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message, finished_at = now()
+      `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message,
+         started_at = coalesce(i.started_at, now()), finished_at = now()
        from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as u(id, status, reason, message) where i.id = u.id`,
       [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.reason), results.map((r) => r.message)] as any[],
     );

@@ -18,7 +18,7 @@ interface DomainRow {
 /** The domains behind a set of items, locked in id order (two jobs never deadlock on them). */
 function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {
   return trx('domains')
-    .whereIn('name', items.map((i) => i.domain_name))
+    .whereRaw('name = any(?::text[])', [items.map((i) => i.domain_name)])
     .orderBy('id')
     .forUpdate()
     .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
@@ -116,7 +116,7 @@ async function applyPush(
         eligible.map((d) => (d.brand_id ? brandFor.get(Number(d.brand_id)) ?? null : null)),
       ] as any[],
     );
-    await trx('package_domains').whereIn('domain_id', eligible.map((d) => d.id)).del();
+    await trx('package_domains').whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)]).del();
     await billPush(deps, trx, job, eligible.map((d) => Number(d.id)), gaining, losing);
   }
 

@@ -33,7 +33,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   const packageItems = live.filter((i) => i.product === 'package');
 
   const domains = domainItems.length
-    ? await trx('domains').whereIn('name', domainItems.map((i) => i.domain_name)).orderBy('id').forUpdate().select('id', 'name', 'reseller_id', 'customer_id')
+    ? await trx('domains').whereRaw('name = any(?::text[])', [domainItems.map((i) => i.domain_name)]).orderBy('id').forUpdate().select('id', 'name', 'reseller_id', 'customer_id')
     : [];
   const packages = packageItems.length
     ? await trx('service_packages').whereIn('id', packageItems.map((i) => Number(i.product_id))).orderBy('id').forUpdate().select('id', 'reseller_id', 'customer_id')
@@ -71,7 +71,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   }
 
   if (releaseDomains.length) {
-    await trx('domains').whereIn('id', releaseDomains).update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
+    await trx('domains').whereRaw('id = any(?::bigint[])', [releaseDomains]).update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
   }
   if (releasePackages.length) {
     await trx('service_packages').whereIn('id', releasePackages).update({ reseller_id: null, released_at: trx.fn.now() });

@@ -102,7 +102,7 @@ type Outcome = { domain: string; status: string; reason: string | null; was_lock
 
 /** What the worker would do with each domain if the push ran now; changes nothing. */
 async function predict(deps: Deps, losing: Reseller, names: string[], applyToLocked: boolean): Promise<Outcome[]> {
-  const rows = await deps.db('domains').whereIn('name', names).select('name', 'reseller_id', 'locked');
+  const rows = await deps.db('domains').whereRaw('name = any(?::text[])', [names]).select('name', 'reseller_id', 'locked');
   const byName = new Map(rows.map((r) => [r.name, r]));
   return names.map((name) => {
     const d = byName.get(name);

@@ -62,14 +62,19 @@ export interface RedisHandle {
  * REDIS_URL wins; otherwise a Redis on 127.0.0.1:6379; otherwise a private redis-server from PATH,
  * kept in DATA_DIR/redis and stopped with us.
  */
-export async function ensureRedis(redisUrl: string | undefined, dataDir: string, log: Logger): Promise<RedisHandle> {
+export async function ensureRedis(
+  redisUrl: string | undefined,
+  dataDir: string,
+  log: Logger,
+  usual = { port: 6379, path: process.env.PATH ?? '' },
+): Promise<RedisHandle> {
   if (redisUrl) return { url: redisUrl, stop: async () => undefined };
-  if (await portAnswers('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', stop: async () => undefined };
-  const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  const bin = which.stdout.trim();
+  if (await portAnswers('127.0.0.1', usual.port)) return { url: `redis://127.0.0.1:${usual.port}`, stop: async () => undefined };
+  const which = spawnSync('/bin/sh', ['-c', 'command -v redis-server'], { encoding: 'utf8', env: { PATH: usual.path } });
+  const bin = which.stdout?.trim() ?? '';
   if (!bin) {
     throw new Error(
-      'No Redis: REDIS_URL is unset, nothing answers on 127.0.0.1:6379 and redis-server is not on PATH.\n' +
+      `No Redis: REDIS_URL is unset, nothing answers on 127.0.0.1:${usual.port} and redis-server is not on PATH.\n` +
         'Install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), ' +
         'or run `docker compose up redis`, or set REDIS_URL=redis://host:port.',
     );

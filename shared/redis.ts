@@ -95,7 +95,10 @@ export async function ensureRedis(
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      await exited;
     },
   };
 }

@@ -45,6 +45,12 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
       await release();
     }
   }
+  if (claimed.done + deferred.length > 0) {
+    deps.log.info(
+      { job_id: jobId, chunk, kind, reseller: job.losing_reseller_id, items: claimed.done + deferred.length, registry_path: deferred.length },
+      'chunk processed',
+    );
+  }
   await finalizeIfDone(deps, jobId);
   return { done: claimed.done + deferred.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
 }

@@ -26,7 +26,7 @@ export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean
       (await trx('bulk_job_items').where({ job_id: jobId }).whereIn('status', ['pending', 'running']).first('id')) ??
       (await trx('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id'));
     if (open) return null;
-    const status = job.status === 'cancelling' ? 'cancelled' : 'completed';
+    const status = job.status === 'cancelling' ? 'cancelled' : job.error ? 'failed' : 'completed';
     const [done]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: jobId })
       .update({ status, finished_at: trx.fn.now(), started_at: trx.raw('coalesce(started_at, now())') })
@@ -64,6 +64,7 @@ async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {
     created_at: job.created_at,
     started_at: job.started_at,
     finished_at: job.finished_at,
+    error: job.error,
   };
   if (job.options.email_results_to) {
     await queueEmail(trx, resultsEmail(job.options.email_results_to, summary, await collectCsv(trx, job.id)));

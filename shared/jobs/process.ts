@@ -55,13 +55,20 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
   return { done: claimed.done + deferred.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
 }
 
-/** Retries ran out: the chunk's unfinished items fail with the error, so the job can still end. */
+/**
+ * Retries ran out: a job-level fault. The chunk's unfinished items fail with the error and the job
+ * is marked so that it ends `failed`, with every item still accounted for.
+ */
 export async function failChunk(deps: Deps, jobId: string, chunk: number, message: string): Promise<void> {
-  // Items a live attempt still holds (unexpired lease) are left to it.
-  await deps.db('bulk_job_items')
-    .where({ job_id: jobId, chunk })
-    .where((b) => b.where({ status: 'pending' }).orWhere((r) => r.where({ status: 'running' }).where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', deps.db.fn.now()))))
-    .update({ status: 'failed', reason: 'error', message: message.slice(0, 1000), finished_at: deps.db.fn.now() });
+  const text = message.slice(0, 1000);
+  await deps.db.transaction(async (trx) => {
+    // Items a live attempt still holds (unexpired lease) are left to it.
+    await trx('bulk_job_items')
+      .where({ job_id: jobId, chunk })
+      .where((b) => b.where({ status: 'pending' }).orWhere((r) => r.where({ status: 'running' }).where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', trx.fn.now()))))
+      .update({ status: 'failed', reason: 'error', message: text, finished_at: trx.fn.now() });
+    await trx('bulk_jobs').where({ id: jobId }).whereNull('error').update({ error: `chunk ${chunk}: ${text}` });
+  });
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'relock failed'));
   await finalizeIfDone(deps, jobId);

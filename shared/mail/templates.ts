@@ -17,6 +17,15 @@ export interface JobSummary {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  error?: string | null;
+}
+
+function outcomeLine(job: JobSummary): string {
+  if (job.status === 'cancelled')
+    return 'The job was cancelled: items already done stay done (a push cannot be undone); the rest are marked cancelled.';
+  if (job.status === 'failed')
+    return `The job failed after retries (${job.error ?? 'unknown error'}): items already done stay done; the ones it could not do are marked failed/error.`;
+  return 'Every item has finished.';
 }
 
 export function resultsEmail(to: string, job: JobSummary, csv: string): EmailDraft {
@@ -36,9 +45,7 @@ export function resultsEmail(to: string, job: JobSummary, csv: string): EmailDra
     `Finished:  ${job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a'}`,
     `Duration:  ${duration(job.started_at, job.finished_at)}`,
     '',
-    job.status === 'cancelled'
-      ? 'The job was cancelled: items already done stay done (a push cannot be undone); the rest are marked cancelled.'
-      : 'Every item has finished.',
+    outcomeLine(job),
     'The attached CSV lists the result of every item (domain,status,reason,message,was_locked,relocked,finished_at).',
   ].join('\n');
   return {

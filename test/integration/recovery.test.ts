@@ -3,6 +3,7 @@ import { allItems, authorize, importDomains, makeReseller, names, submit, waitFo
 import { ScriptedRegistry } from '../helpers/registry';
 import { dumpPostgres, dumpRedis, itemCounts, loseRedisData, prefixKeys, resultsMails, sleep, waitUntil } from '../helpers/resilience';
 import { startSystem, type TestSystem } from '../helpers/system';
+import { onChunkExhausted } from '../../worker/processors';
 
 async function parties(sys: TestSystem) {
   const losing = await makeReseller(sys, 'losing');
@@ -330,5 +331,41 @@ describe('the existing-profile password', function () {
       const whole = [m.subject, m.text, m.html || '', ...m.attachments.map((a) => a.content.toString('utf8'))].join('\n');
       expect(whole, `email "${m.subject}"`).to.not.include(PASSWORD);
     }
+  });
+});
+
+describe('a chunk whose retries run out', function () {
+  this.timeout(60_000);
+  let sys: TestSystem;
+  let losing: TestReseller;
+
+  before(async () => {
+    sys = await startSystem({ worker: false, config: { CHUNK_SIZE: 5 } });
+    ({ losing } = await parties(sys));
+  });
+  after(() => sys?.stop());
+
+  it('fails its unfinished items with the error; the job ends failed with every item accounted for, and the results email says so', async () => {
+    const domains = names('exhausted', 10);
+    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing' })));
+    const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, email_results_to: 'ops@losing.example' });
+    expect(res.status).to.equal(202);
+    const id = res.body.id;
+    // BullMQ gave up on chunk 1 (attempts exhausted); chunk 0 is then done by a worker.
+    await onChunkExhausted(sys.rt.deps, { name: 'push-chunk', data: { jobId: id, chunk: 1 } } as any, new Error('database timeout'));
+    await sys.startWorker();
+    const job = await waitForJob(sys, losing, id);
+    expect(job.status).to.equal('failed');
+    expect(job.counts).to.include({ pushed: 5, failed: 5, pending: 0, running: 0 });
+    expect(job.error).to.match(/database timeout/);
+    const failed = (await allItems(sys, losing, id)).filter((i) => i.status === 'failed');
+    expect(failed.map((i) => i.domain)).to.deep.equal(domains.slice(5));
+    for (const i of failed) {
+      expect(i.reason).to.equal('error');
+      expect(i.message).to.match(/retries exhausted: database timeout/);
+    }
+    const mail = await sys.smtp.waitFor((m) => m.subject?.includes('job failed') ?? false);
+    expect(mail.text).to.match(/The job failed after retries/);
+    expect(mail.attachments[0].content.toString().trim().split('\n')).to.have.length(11);
   });
 });

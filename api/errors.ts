@@ -15,7 +15,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     else if (err?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'The request body is too large.');
     else if (err?.name === 'ZodError') e = new InvalidRequest('Invalid query: ' + err.issues.map((i: any) => `query.${i.path.join('.')}: ${i.message}`).join('; '), { fields: err.issues.map((i: any) => ({ path: ['query', ...i.path].join('.'), message: i.message })) });
     else {
-      log.error({ err: { message: err?.message, stack: err?.stack }, method: req.method, path: req.path }, 'unhandled error');
+      log.error({ err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' }, 'unhandled error');
       e = new AppError(500, 'internal_error', 'Something went wrong on our side.');
     }
     if (res.headersSent) return res.end();

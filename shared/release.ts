@@ -100,6 +100,15 @@ export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: Bu
     deps.log.warn({ job_id: job.id, customer: String(customer.id) }, 'release ended with errors; the customer stays active');
     return;
   }
+  // A product attached to the customer while the release ran (an import) is still the reseller's:
+  // a customer is never released without all their products.
+  const leftBehind =
+    (await trx('domains').where({ customer_id: customer.id, reseller_id: job.losing_reseller_id }).first('id')) ??
+    (await trx('service_packages').where({ customer_id: customer.id, reseller_id: job.losing_reseller_id }).first('id'));
+  if (leftBehind) {
+    deps.log.warn({ job_id: job.id, customer: String(customer.id) }, 'products were added during the release; the customer stays active');
+    return;
+  }
   await trx('customers').where({ id: customer.id }).update({ status: 'released', released_at: trx.fn.now(), updated_at: trx.fn.now() });
 
   const token = newSecret('claim');

@@ -101,7 +101,8 @@ export async function getResellerByUsername(db: Db | Knex.Transaction, name: str
 /** A losing reseller may be named by username or by the public company_id. */
 export async function findResellerByHandle(db: Db | Knex.Transaction, handle: string): Promise<Reseller | undefined> {
   const h = handle.trim().toLowerCase();
-  return db('resellers').where({ username: h }).orWhere({ company_id: h }).first();
+  // A username may look like a company_id: the username wins.
+  return (await db('resellers').where({ username: h }).first()) ?? db('resellers').where({ company_id: h }).first();
 }
 
 export async function listResellers(db: Db) {

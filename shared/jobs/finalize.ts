@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Deps } from '../deps';
 import { queueEmail } from '../mail/outbox';
 import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
-import { countItems, DONE_STATUS, FINISHED_JOB, type BulkJob } from './model';
+import { countItems, DONE_STATUS, FINISHED_JOB, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';
 
 /** Extra work a job kind does in the transaction that ends it (e.g. a release marks the customer). */
@@ -18,14 +18,14 @@ export function onJobFinished(kind: string, hook: FinishHook) {
  * sees both; the row lock makes the end (and its emails, written in the same transaction) happen once.
  */
 export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean> {
+  // Most chunks end while others are open: answer that without queueing for the job row lock
+  // (claims in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
+  // chunk to commit sees everything.
+  if (await hasOpenWork(deps.db, jobId)) return false;
   const ended = await deps.db.transaction(async (trx) => {
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forUpdate().first();
     if (!job || FINISHED_JOB.includes(job.status)) return null;
-    // Two probes, each served by its own partial index, instead of one OR that scans the job.
-    const open =
-      (await trx('bulk_job_items').where({ job_id: jobId }).whereIn('status', ['pending', 'running']).first('id')) ??
-      (await trx('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id'));
-    if (open) return null;
+    if (await hasOpenWork(trx, jobId)) return null;
     const status = job.status === 'cancelling' ? 'cancelled' : job.error ? 'failed' : 'completed';
     const [done]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: jobId })
@@ -44,6 +44,14 @@ export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean
   }
   deps.log.info({ job_id: ended.id, kind: ended.kind, status: ended.status }, 'bulk job ended');
   return true;
+}
+
+/** Two probes, each served by its own partial index, instead of one OR that scans the job. */
+async function hasOpenWork(db: Knex, jobId: string): Promise<boolean> {
+  const open =
+    (await db('bulk_job_items').where({ job_id: jobId }).whereIn('status', OPEN_ITEM).first('id')) ??
+    (await db('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id'));
+  return !!open;
 }
 
 async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {

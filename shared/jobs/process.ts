@@ -63,11 +63,12 @@ export async function failChunk(deps: Deps, jobId: string, chunk: number, messag
   const text = message.slice(0, 1000);
   await deps.db.transaction(async (trx) => {
     // Items a live attempt still holds (unexpired lease) are left to it.
-    await trx('bulk_job_items')
+    const failed = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
       .where((b) => b.where({ status: 'pending' }).orWhere((r) => r.where({ status: 'running' }).where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', trx.fn.now()))))
       .update({ status: 'failed', reason: 'error', message: text, finished_at: trx.fn.now() });
-    await trx('bulk_jobs').where({ id: jobId }).whereNull('error').update({ error: `chunk ${chunk}: ${text}` });
+    // Items all done (only a relock kept failing) is no job-level fault: the reconciler relocks.
+    if (failed) await trx('bulk_jobs').where({ id: jobId }).whereNull('error').update({ error: `chunk ${chunk}: ${text}` });
   });
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'relock failed'));

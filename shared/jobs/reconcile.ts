@@ -25,17 +25,9 @@ export async function reconcile(deps: Deps) {
     report.expired++;
   }
 
-  const owed = await pendingRelocks(deps, {});
-  if (owed.length) {
-    await relock(deps, owed).catch((err) => deps.log.error({ err: err.message }, 'reconciler relock failed'));
-    report.relocked = owed.length;
-  }
-
   const unfinished: BulkJob[] = await db('bulk_jobs').whereIn('status', ['queued', 'running', 'cancelling', 'suspended']);
-  if (unfinished.length === 0) return report;
-  const live = new Set(
-    (await deps.queues.bulk.getJobs([...LIVE_STATES], 0, -1)).filter(Boolean).map((j) => `${j.data.jobId}:${j.data.chunk}`),
-  );
+  const liveJobs = unfinished.length ? await deps.queues.bulk.getJobs([...LIVE_STATES], 0, -1) : [];
+  const live = new Set(liveJobs.filter(Boolean).map((j) => `${j.data.jobId}:${j.data.chunk}`));
   for (const job of unfinished) {
     // Queued/running jobs need every open chunk; cancelling/suspended ones only finish items in hand.
     const statuses = job.status === 'queued' || job.status === 'running' ? ['pending', 'running'] : ['running'];
@@ -47,7 +39,14 @@ export async function reconcile(deps: Deps) {
       deps.log.warn({ job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) }, 'reconciler re-enqueued chunks');
       report.requeued += missing.length;
     }
-    if (chunks.length === 0 && (await finalizeIfDone(deps, job.id))) report.finalized++;
   }
+
+  // After the re-enqueue, so a registry outage cannot hold up recovery from a Redis loss.
+  const owed = await pendingRelocks(deps, {});
+  if (owed.length) {
+    await relock(deps, owed).catch((err) => deps.log.error({ err: err.message }, 'reconciler relock failed'));
+    report.relocked = owed.length;
+  }
+  for (const job of unfinished) if (await finalizeIfDone(deps, job.id)) report.finalized++;
   return report;
 }

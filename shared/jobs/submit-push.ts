@@ -124,6 +124,14 @@ export async function submitPush(
   input: SubmitPushInput,
   idempotencyKey?: string,
 ): Promise<SubmitResult> {
+  const hash = requestHash(input);
+  // A replay answers with the job it made, whatever changed since (an authorization revoked, say).
+  if (idempotencyKey && !input.dry_run) {
+    const existing: BulkJob | undefined = await deps.db('bulk_jobs')
+      .where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey })
+      .first();
+    if (existing) return replay(deps, existing, hash);
+  }
   const checked = await checkPush(deps, losing, input);
   if (input.dry_run) {
     const items = await predict(deps, losing, checked.names, input.apply_to_locked);
@@ -133,14 +141,6 @@ export async function submitPush(
       kind: 'dry_run',
       body: { dry_run: true, total: items.length, duplicates_removed: checked.duplicates.length, duplicates: checked.duplicates, predicted, items },
     };
-  }
-
-  const hash = requestHash(input);
-  if (idempotencyKey) {
-    const existing: BulkJob | undefined = await deps.db('bulk_jobs')
-      .where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey })
-      .first();
-    if (existing) return replay(deps, existing, hash);
   }
 
   let job: BulkJob;

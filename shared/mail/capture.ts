@@ -14,8 +14,11 @@ export async function listEmails(db: Db, query: unknown) {
   return pageOf(rows, q.limit, (r) => r.id, (r) => ({ ...r, id: String(r.id) }));
 }
 
+/** Claim links are credentials: even the operator sees them masked. */
+const mask = (text: string | null) => text?.replace(/\/v1\/claims\/[A-Za-z0-9_-]+/g, '/v1/claims/[redacted]') ?? null;
+
 export async function getEmail(db: Db, id: string) {
   const row = /^[0-9]+$/.test(id) ? await db('outbound_emails').where({ id }).first() : undefined;
   if (!row) throw new NotFound('No such email.');
-  return { ...row, id: String(row.id) };
+  return { ...row, id: String(row.id), ...(row.contains_secret ? { text: mask(row.text), html: mask(row.html) } : {}) };
 }

@@ -10,7 +10,11 @@ export interface EmailDraft {
   text: string;
   html?: string;
   attachments?: { filename: string; content: string; contentType?: string }[];
+  /** The body holds a secret we otherwise keep only hashed: blanked once sent, masked before. */
+  containsSecret?: boolean;
 }
+
+export const SECRET_REMOVED = '[this email contained a single-use link; its text was removed after sending]';
 
 /** Written in the caller's transaction, next to the state change that causes the email. */
 export async function queueEmail(trx: Knex | Knex.Transaction, draft: EmailDraft): Promise<void> {
@@ -22,6 +26,7 @@ export async function queueEmail(trx: Knex | Knex.Transaction, draft: EmailDraft
       text: draft.text,
       html: draft.html ?? null,
       attachments: JSON.stringify(draft.attachments ?? []),
+      contains_secret: draft.containsSecret ?? false,
     })
     .onConflict('dedupe_key')
     .ignore();
@@ -70,7 +75,13 @@ export async function relayOutbox(deps: RelayDeps, batch = 20): Promise<{ sent: 
       });
       await db('outbound_emails')
         .where({ id: row.id })
-        .update({ sent_at: db.fn.now(), lease_until: null, last_error: null, transport: mailer.kind });
+        .update({
+          sent_at: db.fn.now(),
+          lease_until: null,
+          last_error: null,
+          transport: mailer.kind,
+          ...(row.contains_secret ? { text: SECRET_REMOVED, html: null } : {}),
+        });
       sent++;
     } catch (err) {
       const backoff = Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.min(row.attempts, 10));

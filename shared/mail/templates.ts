@@ -114,6 +114,7 @@ export function claimInvitation(c: ClaimInvitation): EmailDraft {
   ].join('\n');
   return {
     dedupeKey: `claim:${c.jobId}`,
+    containsSecret: true,
     to: c.to,
     subject: `[domain-push] Claim your account: ${c.resellerName} has released you as a customer`,
     text,

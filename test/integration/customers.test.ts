@@ -62,6 +62,15 @@ async function state(sys: TestSystem) {
   };
 }
 
+async function waitForRow(sys: TestSystem, read: () => Promise<any>) {
+  for (let i = 0; i < 200; i++) {
+    const row = await read();
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('row did not appear');
+}
+
 describe('customers: release with all products, claim invitation, service packages', () => {
   let sys: TestSystem;
   let acme: TestReseller;
@@ -140,6 +149,12 @@ describe('customers: release with all products, claim invitation, service packag
     expect(stored).to.have.length(1);
     expect(stored[0].token_hash).to.equal(hashSecret(token)).and.not.include(token);
     expect(invite.text).to.include(new Date(stored[0].expires_at).toISOString());
+    // The token is kept only hashed: once sent, the outbox row no longer holds it, nor does the operator's view.
+    const row = await waitForRow(sys, () => sys.db('outbound_emails').where('dedupe_key', 'like', 'claim:%').whereNotNull('sent_at').first());
+    expect(JSON.stringify(row)).to.not.include(token);
+    const adminView = await sys.http().get(`/v1/admin/emails/${row.id}`).set('Authorization', `Bearer ${OPERATOR_KEY}`);
+    expect(adminView.status).to.equal(200);
+    expect(JSON.stringify(adminView.body)).to.not.include(token);
 
     const info = await sys.http().get(`/v1/claims/${token}`);
     expect(info.status, JSON.stringify(info.body)).to.equal(200);

@@ -33,25 +33,23 @@ function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow
  */
 export const pushHandler: ItemHandler = {
   async inClaim(deps, trx, job, items) {
-    const domains = await lockDomains(trx, items);
-    const byName = new Map(domains.map((d) => [d.name, d]));
+    const byName = new Map((await lockDomains(trx, items)).map((d) => [d.name, d]));
     const applyToLocked = job.options.apply_to_locked === true;
     const losing = Number(job.losing_reseller_id);
-    const needsRegistry = (i: ItemRow) => {
+    const deferred: ItemRow[] = [];
+    const now: ItemRow[] = [];
+    for (const i of items) {
       const d = byName.get(i.domain_name);
-      return !!i.was_locked || (applyToLocked && !!d?.locked && Number(d.reseller_id) === losing);
-    };
-    const deferred = items.filter(needsRegistry);
-    const now = items.filter((i) => !needsRegistry(i));
-    countProcessed(deps, await applyPush(deps, trx, job, now, byName, new Map()));
-    return deferred;
+      const viaRegistry = !!i.was_locked || (applyToLocked && !!d?.locked && Number(d.reseller_id) === losing);
+      (viaRegistry ? deferred : now).push(i);
+    }
+    return { deferred, counts: await applyPush(deps, trx, job, now, byName, new Map()) };
   },
 
   async deferred(deps, job, items) {
     await deps.db('bulk_job_items').whereIn('id', items.map((i) => i.id)).update({ was_locked: true, relocked: false });
     const unlockFailed = new Map<number, string>();
     for (const item of items) {
-      item.was_locked = true;
       try {
         await withRetry(() => deps.registry.unlock(item.domain_name));
       } catch (err) {
@@ -64,14 +62,10 @@ export const pushHandler: ItemHandler = {
       const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
       return applyPush(deps, trx, job, live, byName, unlockFailed);
     });
-    countProcessed(deps, counts);
     await relock(deps, items);
+    return counts;
   },
 };
-
-function countProcessed(deps: Deps, counts: Record<string, number>) {
-  for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind: 'push', status }, n);
-}
 
 async function applyPush(
   deps: Deps,

@@ -18,10 +18,8 @@ import { hashSecret, newSecret } from './secrets';
  * the reseller with its domains (virtual ones included).
  */
 export const releaseHandler: ItemHandler = {
-  async inClaim(deps, trx, job, items) {
-    const counts = await applyRelease(trx, job, items);
-    for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind: 'release', status }, n);
-    return [];
+  async inClaim(_deps, trx, job, items) {
+    return { deferred: [], counts: await applyRelease(trx, job, items) };
   },
 };
 

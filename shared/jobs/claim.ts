@@ -8,14 +8,16 @@ export interface ItemHandler {
    * Runs in the claiming transaction (job row held FOR SHARE, items locked): decides and records
    * every item it can finish there, and returns those that need steps outside a transaction.
    */
-  inClaim(deps: Deps, trx: Knex.Transaction, job: BulkJob, items: ItemRow[]): Promise<ItemRow[]>;
+  inClaim(deps: Deps, trx: Knex.Transaction, job: BulkJob, items: ItemRow[]): Promise<{ deferred: ItemRow[]; counts: Record<string, number> }>;
   /** Finishes the returned items after the claim committed; they are `running`, under a lease. */
-  deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<void>;
+  deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
 }
 
 export interface Claim {
   job: BulkJob;
-  /** Items finished inside the claim transaction. */
+  handler: ItemHandler;
+  /** Items finished inside the claim transaction, by status (counted once it committed). */
+  counts: Record<string, number>;
   done: number;
   /** Items left `running` under a lease for the handler's deferred step. */
   deferred: ItemRow[];
@@ -32,7 +34,12 @@ const leaseExpr = (db: Knex, ms: number) => db.raw(`now() + (? * interval '1 mil
  * over only when its lease ran out, i.e. its attempt died; a cancelling or suspended job only gets
  * such in-hand items back, never new ones.
  */
-export async function claimChunk(deps: Deps, handler: ItemHandler, jobId: string, chunk: number): Promise<Claim | null> {
+export async function claimChunk(
+  deps: Deps,
+  handlerFor: (kind: BulkJob['kind']) => ItemHandler,
+  jobId: string,
+  chunk: number,
+): Promise<Claim | null> {
   const { db } = deps;
   const leaseMs = deps.config.WORKER_LOCK_MS;
   await db('bulk_jobs')
@@ -41,9 +48,10 @@ export async function claimChunk(deps: Deps, handler: ItemHandler, jobId: string
   return db.transaction(async (trx) => {
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forShare().first();
     if (!job) return null;
+    const handler = handlerFor(job.kind);
     const takesNew = job.status === 'running';
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
-    if (!takesOver) return { job, done: 0, deferred: [], heldElsewhereUntil: null };
+    if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], heldElsewhereUntil: null };
     const items: ItemRow[] = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
       .where((b) => {
@@ -53,7 +61,7 @@ export async function claimChunk(deps: Deps, handler: ItemHandler, jobId: string
       .orderBy('id')
       .forUpdate()
       .skipLocked();
-    const deferred = items.length ? await handler.inClaim(deps, trx, job, items) : [];
+    const { deferred, counts } = items.length ? await handler.inClaim(deps, trx, job, items) : { deferred: [], counts: {} };
     if (deferred.length) {
       await trx('bulk_job_items')
         .whereIn('id', deferred.map((i) => i.id))
@@ -64,7 +72,8 @@ export async function claimChunk(deps: Deps, handler: ItemHandler, jobId: string
       .whereNotIn('id', deferred.map((i) => i.id))
       .max('lease_until as until')
       .first();
-    return { job, done: items.length - deferred.length, deferred, heldElsewhereUntil: held?.until ? new Date(held.until) : null };
+    const heldElsewhereUntil = held?.until ? new Date(held.until) : null;
+    return { job, handler, counts, done: items.length - deferred.length, deferred, heldElsewhereUntil };
   });
 }
 

@@ -13,6 +13,16 @@ export function itemHandlerKinds(): BulkKind[] {
   return [...handlers.keys()];
 }
 
+function handlerFor(kind: BulkKind): ItemHandler {
+  const handler = handlers.get(kind);
+  if (!handler) throw new Error(`no item handler for bulk job kind ${kind}`);
+  return handler;
+}
+
+function countProcessed(deps: Deps, kind: BulkKind, counts: Record<string, number>) {
+  for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind, status }, n);
+}
+
 export interface ChunkOutcome {
   done: number;
   status: string;
@@ -29,18 +39,16 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed);
   if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
-  const kind = (await deps.db('bulk_jobs').where({ id: jobId }).first('kind'))?.kind as BulkKind | undefined;
-  if (!kind) return { done: 0, status: 'gone', retryAt: null };
-  const handler = handlers.get(kind);
-  if (!handler) throw new Error(`no item handler for bulk job kind ${kind}`);
-  const claimed = await claimChunk(deps, handler, jobId, chunk);
+  const claimed = await claimChunk(deps, handlerFor, jobId, chunk);
   if (!claimed) return { done: 0, status: 'gone', retryAt: null };
-  const { job, deferred } = claimed;
+  const { job, handler, deferred } = claimed;
+  const kind = job.kind;
+  countProcessed(deps, kind, claimed.counts);
   if (deferred.length) {
     if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
     const release = keepLease(deps, deferred);
     try {
-      await handler.deferred(deps, job, deferred);
+      countProcessed(deps, kind, await handler.deferred(deps, job, deferred));
     } finally {
       await release();
     }

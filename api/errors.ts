@@ -13,7 +13,6 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof AppError) e = err;
     else if (err?.type === 'entity.parse.failed') e = new InvalidRequest('The request body is not valid JSON.', { fields: [{ path: 'body', message: 'malformed JSON' }] });
     else if (err?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'The request body is too large.');
-    else if (err?.name === 'ZodError') e = new InvalidRequest('Invalid query: ' + err.issues.map((i: any) => `query.${i.path.join('.')}: ${i.message}`).join('; '), { fields: err.issues.map((i: any) => ({ path: ['query', ...i.path].join('.'), message: i.message })) });
     else {
       log.error({ err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' }, 'unhandled error');
       e = new AppError(500, 'internal_error', 'Something went wrong on our side.');

@@ -8,7 +8,6 @@ import {
   getCustomer, getPackage, listCustomers, listPackages, releaseCustomer, releaseCustomerInput, removePackageDomain, updateCustomer, updateCustomerInput,
 } from '../shared/customers';
 import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/domains';
-import { NotFound } from '../shared/errors';
 import { cancelJob, resumeJob, suspendJob } from '../shared/jobs/control';
 import { FINISHED_JOB, type JobStatus } from '../shared/jobs/model';
 import { submitPush, submitPushInput } from '../shared/jobs/submit-push';
@@ -47,11 +46,7 @@ export function apiRoutes(deps: Deps): Router {
   // Reseller: account, domains, profiles, brands, push settings
   r.get('/v1/me', reseller, send(async (_q, res) => [200, resellerView(me(res))]));
   r.get('/v1/domains', reseller, send(async (req, res) => [200, await listDomains(db, me(res), req.query)]));
-  r.get('/v1/domains/:name', reseller, send(async (req, res) => {
-    const d = await getDomain(db, me(res), String(req.params.name));
-    if (!d) throw new NotFound('No such domain in your account.');
-    return [200, d];
-  }));
+  r.get('/v1/domains/:name', reseller, send(async (req, res) => [200, await getDomain(db, me(res), String(req.params.name))]));
   r.put('/v1/domains/:name/contact', reseller, send(async (req, res) => [200, await setDomainContact(db, me(res), String(req.params.name), parseInput(contactSchema, req.body))]));
   r.get('/v1/profiles', reseller, send(async (req, res) => [200, await listProfiles(db, me(res), req.query)]));
   r.post('/v1/profiles', reseller, send(async (req, res) => [201, await createProfile(db, me(res).id, parseInput(createProfileInput, req.body))]));

@@ -10,7 +10,7 @@ import { FINISHED_JOB, type BulkJob } from './jobs/model';
 import { jobLinks } from './jobs/views';
 import type { Reseller } from './resellers';
 import { hashSecret } from './secrets';
-import { decodeCursor, email, listQuery, pageOf } from './validation';
+import { decodeCursor, email, listQuery, pageOf, parseInput } from './validation';
 
 type Conn = Db | Knex.Transaction;
 
@@ -109,7 +109,7 @@ export async function createCustomer(db: Db, me: Reseller, input: z.infer<typeof
 }
 
 export async function listCustomers(db: Db, me: Reseller, query: unknown) {
-  const q = customerListQuery.parse(query);
+  const q = parseInput(customerListQuery, query, 'query');
   const after = decodeCursor(q.cursor);
   const rows: CustomerRow[] = await customersQuery(db)
     .where('c.reseller_id', me.id)
@@ -186,7 +186,7 @@ export async function createPackage(db: Db, me: Reseller, customerId: string, in
 }
 
 export async function listPackages(db: Db, me: Reseller, customerId: string, query: unknown) {
-  const q = listQuery.parse(query);
+  const q = parseInput(listQuery, query, 'query');
   const c = await customerFor(db, me, customerId);
   const after = decodeCursor(q.cursor);
   const rows: PackageRow[] = await db('service_packages')

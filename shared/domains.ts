@@ -5,7 +5,7 @@ import { normalizeDomainName, normalizeNameList } from './domain-names';
 import type { Reseller } from './resellers';
 import { hashPassword } from './secrets';
 import { contactSchema } from './profiles';
-import { decodeCursor, listQuery, pageOf } from './validation';
+import { decodeCursor, listQuery, pageOf, parseInput } from './validation';
 
 export const domainListQuery = listQuery.extend({
   locked: z.enum(['true', 'false']).optional(),
@@ -43,7 +43,7 @@ export function domainsQuery(db: Db) {
 }
 
 export async function listDomains(db: Db, me: Reseller, query: unknown) {
-  const q = domainListQuery.parse(query);
+  const q = parseInput(domainListQuery, query, 'query');
   const after = decodeCursor(q.cursor);
   const rows = await domainsQuery(db)
     .where('d.reseller_id', me.id)
@@ -60,7 +60,8 @@ export async function listDomains(db: Db, me: Reseller, query: unknown) {
 export async function getDomain(db: Db, me: Reseller, name: string) {
   const check = normalizeDomainName(name);
   const row = check.ok ? await domainsQuery(db).where({ 'd.name': check.name, 'd.reseller_id': me.id }).first() : undefined;
-  return row ? domainView(row) : undefined;
+  if (!row) throw new NotFound('No such domain in your account.');
+  return domainView(row);
 }
 
 const importProfile = z.union([

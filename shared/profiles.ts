@@ -5,7 +5,7 @@ import { Conflict, InvalidRequest } from './errors';
 import { normalizeDomainName } from './domain-names';
 import type { Reseller } from './resellers';
 import { hashPassword, verifyPassword } from './secrets';
-import { decodeCursor, listQuery, pageOf } from './validation';
+import { decodeCursor, listQuery, pageOf, parseInput } from './validation';
 
 export const contactSchema = z
   .object({
@@ -58,7 +58,7 @@ export async function createProfile(db: Db | Knex.Transaction, resellerId: numbe
 }
 
 export async function listProfiles(db: Db, me: Reseller, query: unknown) {
-  const q = listQuery.parse(query);
+  const q = parseInput(listQuery, query, 'query');
   const after = decodeCursor(q.cursor);
   const rows = await db('profiles')
     .where({ reseller_id: me.id })

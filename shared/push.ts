@@ -3,7 +3,7 @@ import { nextCycleStart } from './billing';
 import type { Deps } from './deps';
 import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
 import type { ItemHandler } from './jobs/claim';
-import type { BulkJob, ItemRow } from './jobs/model';
+import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from './jobs/model';
 import { withRetry } from './jobs/retry';
 
 interface DomainRow {
@@ -13,6 +13,18 @@ interface DomainRow {
   locked: boolean;
   profile_id: number | null;
   brand_id: number | null;
+}
+
+export type Decision =
+  | { status: 'pushed'; reason: null; message: null }
+  | { status: 'failed' | 'skipped'; reason: 'not_found' | 'not_owned' | 'locked'; message: string };
+
+/** The push rule for one domain, as the platform knows it; `lockedMayMove` = apply_to_locked. */
+export function decideItem(d: { reseller_id: number | null; locked: boolean } | undefined, losing: number, lockedMayMove: boolean): Decision {
+  if (!d) return { status: 'failed', reason: 'not_found', message: 'The domain is not on the platform.' };
+  if (Number(d.reseller_id) !== losing) return { status: 'failed', reason: 'not_owned', message: 'The domain is not held by the pushing reseller.' };
+  if (d.locked && !lockedMayMove) return { status: 'skipped', reason: 'locked', message: 'The domain is locked; apply_to_locked was not set.' };
+  return { status: 'pushed', reason: null, message: null };
 }
 
 /** The domains behind a set of items, locked in id order (two jobs never deadlock on them). */
@@ -83,17 +95,12 @@ async function applyPush(
   for (const item of live) {
     const d = byName.get(item.domain_name);
     const id = Number(item.id);
+    // A registry-path item was unlocked for this push; any other locked domain is skipped.
+    const decision = decideItem(d, losing, !!item.was_locked);
     const failedUnlock = unlockFailed.get(id);
-    if (!d) results.push({ id, status: 'failed', reason: 'not_found', message: 'The domain is not on the platform.' });
-    else if (Number(d.reseller_id) !== losing)
-      results.push({ id, status: 'failed', reason: 'not_owned', message: 'The domain is not held by the pushing reseller.' });
-    else if (failedUnlock) results.push({ id, status: 'failed', reason: 'error', message: failedUnlock });
-    else if (d.locked && !item.was_locked)
-      results.push({ id, status: 'skipped', reason: 'locked', message: 'The domain is locked; apply_to_locked was not set.' });
-    else {
-      results.push({ id, status: 'pushed', reason: null, message: null });
-      eligible.push(d);
-    }
+    if (decision.status === 'pushed' && failedUnlock) results.push({ id, status: 'failed', reason: 'error', message: failedUnlock });
+    else results.push({ id, ...decision });
+    if (decision.status === 'pushed' && !failedUnlock) eligible.push(d!);
   }
 
   if (eligible.length) {
@@ -216,7 +223,7 @@ export async function pendingRelocks(deps: Deps, where: { job_id?: string; chunk
   return deps.db('bulk_job_items')
     .where(where)
     .where({ was_locked: true, relocked: false })
-    .whereNotIn('status', ['pending', 'running'])
-    .where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', deps.db.fn.now()))
+    .whereNotIn('status', OPEN_ITEM)
+    .modify((q) => leaseFree(q, deps.db))
     .select('id', 'domain_name');
 }

@@ -59,7 +59,7 @@ export async function enqueueChunks(
       chunks.map((chunk) => ({
         name: CHUNK_JOB_NAMES[job.kind],
         data: { jobId: job.id, chunk },
-        opts: { ...CHUNK_JOB_OPTIONS, jobId: chunkJobId(job.id, job.generation, chunk) },
+        opts: { jobId: chunkJobId(job.id, job.generation, chunk) },
       })),
     );
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../deps';
-import type { BulkJob, ItemRow } from './model';
+import { leaseFree, type BulkJob, type ItemRow } from './model';
 
 /** How one kind of bulk job does its items. */
 export interface ItemHandler {
@@ -56,7 +56,7 @@ export async function claimChunk(
       .where({ job_id: jobId, chunk })
       .where((b) => {
         if (takesNew) b.orWhere({ status: 'pending' });
-        b.orWhere((r) => r.where({ status: 'running' }).where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', trx.fn.now())));
+        b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
       .orderBy('id')
       .forUpdate()

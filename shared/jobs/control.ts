@@ -19,8 +19,8 @@ export async function cancelJob(
   await deps.db.transaction(async (trx) => {
     const job = me ? await jobFor(trx, me.id, id, 'control', { kind: opts.kind, forUpdate: true }) : await loadJob(trx, id, true);
     if (!job) return;
-    if (FINISHED_JOB.includes(job.status) || job.status === 'cancelling') {
-      if (job.status === 'cancelling') return;
+    if (job.status === 'cancelling') return;
+    if (FINISHED_JOB.includes(job.status)) {
       throw new Conflict('job_finished', `The job has already ended (${job.status}); there is nothing to cancel.`);
     }
     await trx('bulk_jobs').where({ id: job.id }).update({ status: 'cancelling', cancel_requested_at: trx.fn.now() });
@@ -52,10 +52,9 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: Bu
 }
 
 /**
- * Continues where it stopped: the chunks that still have pending items are enqueued again. Chunks
- * with items in hand are left to the attempt holding them (or, if it died, to BullMQ's stalled
- * recovery and the reconciler): a second attempt would take over its items and unlock their
- * domains a second time, possibly after the first attempt had already locked them again.
+ * Continues where it stopped: the chunks that still have pending items are enqueued again. Items
+ * in hand stay with the attempt holding them (their lease); if it died, BullMQ's stalled recovery
+ * or the reconciler picks them up.
  */
 export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
   const job = await deps.db.transaction(async (trx) => {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Deps } from '../deps';
 import { queueEmail } from '../mail/outbox';
 import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
-import { countItems, DONE_STATUS, FINISHED_JOB, OPEN_ITEM, type BulkJob } from './model';
+import { countItems, DONE_STATUS, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';
 
 /** Extra work a job kind does in the transaction that ends it (e.g. a release marks the customer). */
@@ -56,11 +56,7 @@ async function hasOpenWork(db: Knex, jobId: string): Promise<boolean> {
 
 async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {
   const counts = await countItems(trx, job.id);
-  const parties = await trx('resellers')
-    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null))
-    .select('id', 'username', 'push_notification_email');
-  const losing = parties.find((p) => Number(p.id) === Number(job.losing_reseller_id));
-  const gaining = parties.find((p) => Number(p.id) === Number(job.gaining_reseller_id));
+  const { losing, gaining } = await jobParties(trx, job);
   const summary: JobSummary = {
     id: job.id,
     kind: job.kind,

@@ -9,6 +9,11 @@ export type ItemStatus = 'pending' | 'running' | 'pushed' | 'released' | 'skippe
 export const FINISHED_JOB: readonly JobStatus[] = ['completed', 'cancelled', 'failed'];
 export const OPEN_ITEM: readonly ItemStatus[] = ['pending', 'running'];
 
+/** Rows whose lease is free: never taken, released, or run out (its worker died). */
+export function leaseFree(q: Knex.QueryBuilder, db: Knex): Knex.QueryBuilder {
+  return q.where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', db.fn.now()));
+}
+
 /** The item status that means "done" for each kind of bulk job. */
 export const DONE_STATUS: Record<BulkKind, ItemStatus> = { push: 'pushed', release: 'released' };
 
@@ -82,6 +87,15 @@ export async function countItems(db: Db | Knex.Transaction, jobId: string): Prom
   const out: Record<string, number> = {};
   for (const r of rows as any[]) out[r.status] = Number(r.n);
   return out;
+}
+
+/** The two resellers of a job (the gaining one is null for a release), with what views and emails need. */
+export async function jobParties(db: Knex, job: Pick<BulkJob, 'losing_reseller_id' | 'gaining_reseller_id'>) {
+  const rows = await db('resellers')
+    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null))
+    .select('id', 'username', 'push_notification_email');
+  const find = (id: number | null) => rows.find((p) => id !== null && Number(p.id) === Number(id));
+  return { losing: find(job.losing_reseller_id), gaining: find(job.gaining_reseller_id) };
 }
 
 export const ITEM_CSV_COLUMNS = ['domain', 'status', 'reason', 'message', 'was_locked', 'relocked', 'finished_at'] as const;

@@ -2,6 +2,7 @@ import type { Deps } from '../deps';
 import type { BulkKind } from '../queues';
 import { claimChunk, keepLease, type ItemHandler } from './claim';
 import { finalizeIfDone } from './finalize';
+import { leaseFree } from './model';
 import { pendingRelocks, pushHandler, relock } from '../push';
 
 export type { ItemHandler } from './claim';
@@ -73,7 +74,7 @@ export async function failChunk(deps: Deps, jobId: string, chunk: number, messag
     // Items a live attempt still holds (unexpired lease) are left to it.
     const failed = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
-      .where((b) => b.where({ status: 'pending' }).orWhere((r) => r.where({ status: 'running' }).where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', trx.fn.now()))))
+      .where((b) => b.where({ status: 'pending' }).orWhere((r) => leaseFree(r.where({ status: 'running' }), trx)))
       .update({ status: 'failed', reason: 'error', message: text, finished_at: trx.fn.now() });
     // Items all done (only a relock kept failing) is no job-level fault: the reconciler relocks.
     if (failed) await trx('bulk_jobs').where({ id: jobId }).whereNull('error').update({ error: `chunk ${chunk}: ${text}` });

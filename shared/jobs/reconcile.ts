@@ -3,7 +3,7 @@ import { chunkJobId, enqueueChunks } from '../queues';
 import { pendingRelocks, relock } from '../push';
 import { cancelJob, openChunks } from './control';
 import { finalizeIfDone } from './finalize';
-import type { BulkJob } from './model';
+import { OPEN_ITEM, type BulkJob } from './model';
 
 const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
@@ -30,7 +30,7 @@ export async function reconcile(deps: Deps) {
   const live = new Set(liveJobs.filter(Boolean).map((j) => `${j.data.jobId}:${j.data.chunk}`));
   for (const job of unfinished) {
     // Queued/running jobs need every open chunk; cancelling/suspended ones only finish items in hand.
-    const statuses = job.status === 'queued' || job.status === 'running' ? ['pending', 'running'] : ['running'];
+    const statuses = job.status === 'queued' || job.status === 'running' ? [...OPEN_ITEM] : ['running'];
     const chunks = await openChunks(deps, job.id, statuses);
     const missing = chunks.filter((c) => !live.has(`${job.id}:${c}`));
     if (missing.length) {

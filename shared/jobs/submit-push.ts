@@ -6,6 +6,7 @@ import { normalizeNameList, splitDomainList } from '../domain-names';
 import { findProfileByCredentials } from '../profiles';
 import { getResellerByUsername, type Reseller } from '../resellers';
 import { isAuthorized } from '../push-settings';
+import { decideItem } from '../push';
 import { email } from '../validation';
 import { createBulkJob } from './create';
 import { jobLinks, jobView } from './views';
@@ -52,8 +53,8 @@ async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput)
     return { names: rows as string[], duplicates: [] as string[] };
   }
   const raw = input.domains ?? splitDomainList(input.domain_list ?? '');
-  if (raw.length === 0) throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
   const max = deps.config.MAX_DOMAINS_PER_JOB;
+  // Refuse absurd lists before normalizing them; the exact limit applies after duplicates collapse.
   if (raw.length > max * 2) throw new InvalidRequest(`At most ${max} domains per job.`, { max, given: raw.length }, 'too_many_domains');
   const list = normalizeNameList(raw);
   if (list.invalid.length) {
@@ -80,7 +81,7 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
     );
   }
   const { names, duplicates } = await domainNames(deps, losing, input);
-  if (names.length === 0) throw new InvalidRequest('The list of domains is empty.');
+  if (names.length === 0) throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
   const max = deps.config.MAX_DOMAINS_PER_JOB;
   if (names.length > max) throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
 
@@ -106,10 +107,8 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
   const byName = new Map(rows.map((r) => [r.name, r]));
   return names.map((name) => {
     const d = byName.get(name);
-    if (!d) return { domain: name, status: 'failed', reason: 'not_found', was_locked: false };
-    if (Number(d.reseller_id) !== losing.id) return { domain: name, status: 'failed', reason: 'not_owned', was_locked: false };
-    if (d.locked && !applyToLocked) return { domain: name, status: 'skipped', reason: 'locked', was_locked: true };
-    return { domain: name, status: 'pushed', reason: null, was_locked: d.locked };
+    const { status, reason } = decideItem(d, losing.id, applyToLocked);
+    return { domain: name, status, reason, was_locked: reason === 'not_owned' ? false : !!d?.locked };
   });
 }
 

@@ -3,14 +3,14 @@ import type { Db } from '../db';
 import { csvLine } from '../csv';
 import type { BulkKind } from '../queues';
 import type { Reseller } from '../resellers';
-import { decodeCursor, listQuery, pageOf } from '../validation';
-import { countItems, DONE_STATUS, ITEM_CSV_COLUMNS, itemView, jobFor, type BulkJob, type ItemRow } from './model';
+import { decodeCursor, listQuery, pageOf, parseInput } from '../validation';
+import { countItems, DONE_STATUS, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
 function publicOptions(job: BulkJob) {
   const { profile, ...rest } = job.options;
   // The stored profile never holds the password; the internal id is not part of the public view.
-  const publicProfile = profile ? { mode: profile.mode, domain: profile.domain, username: profile.username } : undefined;
-  return { ...rest, ...(publicProfile ? { profile: JSON.parse(JSON.stringify(publicProfile)) } : {}) };
+  if (!profile) return rest;
+  return { ...rest, profile: profile.mode === 'existing' ? { mode: profile.mode, domain: profile.domain, username: profile.username } : { mode: profile.mode } };
 }
 
 export async function jobView(db: Db, job: BulkJob, now: Date) {
@@ -19,10 +19,7 @@ export async function jobView(db: Db, job: BulkJob, now: Date) {
   const counts: Record<string, number> = { pending: 0, running: 0, [done]: 0, skipped: 0, failed: 0, cancelled: 0 };
   for (const [k, v] of Object.entries(raw)) counts[k] = v;
   const finished = counts[done] + counts.skipped + counts.failed + counts.cancelled;
-  const parties = await db('resellers')
-    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null))
-    .select('id', 'username');
-  const nameOf = (id: number | null) => parties.find((p) => Number(p.id) === Number(id))?.username ?? null;
+  const parties = await jobParties(db, job);
   let rate: number | null = null;
   let eta: number | null = null;
   if (job.started_at && finished > 0) {
@@ -35,8 +32,8 @@ export async function jobView(db: Db, job: BulkJob, now: Date) {
     id: job.id,
     kind: job.kind,
     status: job.status,
-    losing_reseller: nameOf(job.losing_reseller_id),
-    gaining_reseller: nameOf(job.gaining_reseller_id),
+    losing_reseller: parties.losing?.username ?? null,
+    gaining_reseller: parties.gaining?.username ?? null,
     total: job.total,
     counts,
     options: publicOptions(job),
@@ -61,7 +58,7 @@ export async function getJob(db: Db, me: Reseller, id: string, kind: BulkKind | 
 }
 
 export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkKind | undefined, now: Date) {
-  const q = listQuery.parse(query);
+  const q = parseInput(listQuery, query, 'query');
   const before = decodeCursor(q.cursor);
   const rows: BulkJob[] = await db('bulk_jobs')
     .where((b) => b.where('losing_reseller_id', me.id).orWhere('gaining_reseller_id', me.id))
@@ -79,7 +76,7 @@ const itemStatus = z.enum(['pending', 'running', 'pushed', 'released', 'skipped'
 export const itemsQuery = listQuery.extend({ status: itemStatus.optional() });
 
 export async function listItems(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
-  const q = itemsQuery.parse(query);
+  const q = parseInput(itemsQuery, query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
   const after = decodeCursor(q.cursor);
   const rows: ItemRow[] = await db('bulk_job_items')
@@ -108,7 +105,7 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
     let out = '';
     for (const r of rows) {
       const v = itemView(r);
-      out += csvLine([v.domain, v.status, v.reason, v.message, v.was_locked, v.relocked, v.finished_at]);
+      out += csvLine(ITEM_CSV_COLUMNS.map((c) => v[c]));
     }
     yield out;
     after = rows[rows.length - 1].id;
@@ -116,7 +113,7 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
 }
 
 export async function itemsCsvFor(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
-  const q = itemsQuery.parse(query);
+  const q = parseInput(itemsQuery, query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
   return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q.status) };
 }

@@ -1,10 +1,10 @@
 import type { Db } from '../db';
 import { NotFound } from '../errors';
-import { decodeCursor, listQuery, pageOf } from '../validation';
+import { decodeCursor, listQuery, pageOf, parseInput } from '../validation';
 
 /** The operator's view of outgoing mail; with SMTP_URL unset this is where emails can be read. */
 export async function listEmails(db: Db, query: unknown) {
-  const q = listQuery.parse(query);
+  const q = parseInput(listQuery, query, 'query');
   const before = decodeCursor(q.cursor);
   const rows: any[] = await db('outbound_emails')
     .modify((b) => (before ? b.where('id', '<', before) : b))

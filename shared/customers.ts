@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import './release';
 import type { Db } from './db';
 import type { Deps } from './deps';
 import { normalizeDomainName } from './domain-names';

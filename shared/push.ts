@@ -5,6 +5,10 @@ import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
 import type { ItemHandler } from './jobs/claim';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from './jobs/model';
 import { withRetry } from './jobs/retry';
+import { settleEach } from './concurrency';
+
+/** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
+const REGISTRY_PARALLELISM = 16;
 
 interface DomainRow {
   id: number;
@@ -61,13 +65,10 @@ export const pushHandler: ItemHandler = {
   async deferred(deps, job, items) {
     await deps.db('bulk_job_items').whereIn('id', items.map((i) => i.id)).update({ was_locked: true, relocked: false });
     const unlockFailed = new Map<number, string>();
-    for (const item of items) {
-      try {
-        await withRetry(() => deps.registry.unlock(item.domain_name));
-      } catch (err) {
-        unlockFailed.set(Number(item.id), `registry unlock failed: ${(err as Error).message}`);
-      }
-    }
+    const unlocks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.unlock(item.domain_name)));
+    unlocks.forEach((r, i) => {
+      if (r.status === 'rejected') unlockFailed.set(Number(items[i].id), `registry unlock failed: ${(r.reason as Error).message}`);
+    });
     const counts = await deps.db.transaction(async (trx) => {
       const live = await lockLiveItems(trx, items);
       if (live.length === 0) return {};
@@ -203,14 +204,11 @@ async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainI
 export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
   const done: number[] = [];
   const errors: string[] = [];
-  for (const item of items) {
-    try {
-      await withRetry(() => deps.registry.lock(item.domain_name), 5, 100);
-      done.push(Number(item.id));
-    } catch (err) {
-      errors.push(`${item.domain_name}: ${(err as Error).message}`);
-    }
-  }
+  const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.lock(item.domain_name), 5, 100));
+  locks.forEach((r, i) => {
+    if (r.status === 'fulfilled') done.push(Number(items[i].id));
+    else errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
+  });
   if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true });
   if (errors.length) throw new Error(`relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`);
 }

@@ -1,10 +1,8 @@
 import type { Knex } from 'knex';
 import type { Deps } from './deps';
-import { onJobFinished } from './jobs/finalize';
 import type { ItemHandler } from './jobs/claim';
 import { recordResults, type ItemResult } from './jobs/results';
 import type { BulkJob, ItemRow } from './jobs/model';
-import { registerItemHandler } from './jobs/process';
 import { queueEmail } from './mail/outbox';
 import { claimInvitation } from './mail/templates';
 import { hashSecret, newSecret } from './secrets';
@@ -132,5 +130,3 @@ export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: Bu
   );
 }
 
-registerItemHandler('release', releaseHandler);
-onJobFinished('release', releaseFinished);

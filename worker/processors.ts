@@ -1,7 +1,6 @@
-import '../shared/release';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Deps } from '../shared/deps';
-import { failChunk, itemHandlerKinds, processChunk } from '../shared/jobs/process';
+import { failChunk, processChunk } from '../shared/jobs/process';
 import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/queues';
 
 type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
@@ -35,11 +34,10 @@ export async function onChunkExhausted(deps: Deps, job: Job<ChunkPayload>, err: 
   await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
 }
 
-/** Boot check: every chunk job name has exactly one processor and an item handler for its kind. */
-export function assertHandlersComplete(kinds = itemHandlerKinds()) {
-  for (const [kind, name] of Object.entries(CHUNK_JOB_NAMES)) {
+/** Boot check: every chunk job name has exactly one processor, and every processor a job name. */
+export function assertHandlersComplete() {
+  for (const name of Object.values(CHUNK_JOB_NAMES)) {
     if (!PROCESSORS[name]) throw new Error(`no processor for job name ${name}`);
-    if (!kinds.includes(kind as never)) throw new Error(`no item handler for bulk job kind ${kind}`);
   }
   for (const name of Object.keys(PROCESSORS)) {
     if (!Object.values(CHUNK_JOB_NAMES).includes(name as never)) throw new Error(`processor ${name} has no queue job name`);

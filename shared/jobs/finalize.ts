@@ -1,16 +1,14 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../deps';
 import { queueEmail } from '../mail/outbox';
+import { releaseFinished } from '../release';
 import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
 import { countItems, DONE_STATUS, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';
 
-/** Extra work a job kind does in the transaction that ends it (e.g. a release marks the customer). */
-export type FinishHook = (deps: Deps, trx: Knex.Transaction, job: BulkJob, status: string) => Promise<void>;
-const finishHooks = new Map<string, FinishHook>();
-export function onJobFinished(kind: string, hook: FinishHook) {
-  finishHooks.set(kind, hook);
-}
+/** Extra work a job kind does in the transaction that ends it (a release marks the customer). */
+type FinishHook = (deps: Deps, trx: Knex.Transaction, job: BulkJob, status: string) => Promise<void>;
+const finishHooks: Partial<Record<BulkJob['kind'], FinishHook>> = { release: releaseFinished };
 
 /**
  * Ends the job once every item is terminal and every domain it unlocked is locked again. Runs in
@@ -31,7 +29,7 @@ export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean
       .where({ id: jobId })
       .update({ status, finished_at: trx.fn.now(), started_at: trx.raw('coalesce(started_at, now())') })
       .returning('*');
-    await finishHooks.get(job.kind)?.(deps, trx, done, status);
+    await finishHooks[job.kind]?.(deps, trx, done, status);
     await queueJobEmails(trx, done);
     return done;
   });

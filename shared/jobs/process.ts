@@ -5,17 +5,13 @@ import { finalizeIfDone } from './finalize';
 import { leaseFree } from './model';
 import { pendingRelocks, pushHandler, relock } from '../push';
 
-export type { ItemHandler } from './claim';
-const handlers = new Map<BulkKind, ItemHandler>([['push', pushHandler]]);
-export function registerItemHandler(kind: BulkKind, handler: ItemHandler) {
-  handlers.set(kind, handler);
-}
-export function itemHandlerKinds(): BulkKind[] {
-  return [...handlers.keys()];
-}
+import { releaseHandler } from '../release';
+
+/** Every kind of bulk job and how it does its items (the type makes a missing kind a compile error). */
+const handlers: Record<BulkKind, ItemHandler> = { push: pushHandler, release: releaseHandler };
 
 function handlerFor(kind: BulkKind): ItemHandler {
-  const handler = handlers.get(kind);
+  const handler = handlers[kind];
   if (!handler) throw new Error(`no item handler for bulk job kind ${kind}`);
   return handler;
 }

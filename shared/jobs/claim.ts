@@ -52,15 +52,14 @@ export async function claimChunk(
     const takesNew = job.status === 'running';
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
     if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], heldElsewhereUntil: null };
+    await lockChunk(trx, jobId, chunk);
     const items: ItemRow[] = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
       .where((b) => {
         if (takesNew) b.orWhere({ status: 'pending' });
         b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
-      .orderBy('id')
-      .forUpdate()
-      .skipLocked();
+      .orderBy('id');
     const { deferred, counts } = items.length ? await handler.inClaim(deps, trx, job, items) : { deferred: [], counts: {} };
     if (deferred.length) {
       await trx('bulk_job_items')
@@ -75,6 +74,15 @@ export async function claimChunk(
     const heldElsewhereUntil = held?.until ? new Date(held.until) : null;
     return { job, handler, counts, done: items.length - deferred.length, deferred, heldElsewhereUntil };
   });
+}
+
+/**
+ * One lock per chunk instead of a row lock per item (a row lock is a write): whatever changes a
+ * chunk's items takes it, so attempts at the same chunk take turns and the later one reads what the
+ * earlier one committed.
+ */
+export async function lockChunk(trx: Knex.Transaction, jobId: string, chunk: number): Promise<void> {
+  await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`${jobId}:${chunk}`]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps';
 import type { BulkKind } from '../queues';
-import { claimChunk, keepLease, type ItemHandler } from './claim';
+import { claimChunk, keepLease, lockChunk, type ItemHandler } from './claim';
 import { finalizeIfDone } from './finalize';
 import { leaseFree } from './model';
 import { pendingRelocks, pushHandler, relock } from '../push';
@@ -67,6 +67,7 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
 export async function failChunk(deps: Deps, jobId: string, chunk: number, message: string): Promise<void> {
   const text = message.slice(0, 1000);
   await deps.db.transaction(async (trx) => {
+    await lockChunk(trx, jobId, chunk);
     // Items a live attempt still holds (unexpired lease) are left to it.
     const failed = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })

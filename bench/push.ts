@@ -4,7 +4,7 @@
  * creates its own database and queue prefix and removes both at the end.
  *
  * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2), BENCH_MODES ("new,existing"),
- * BENCH_POLL_MS (100), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
+ * BENCH_POLL_MS (250), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
  * (redis://127.0.0.1:6379), BENCH_EXPERIMENT_SQL (run on the throwaway database after migrating, to
  * measure a schema change before writing its migration).
  */
@@ -31,7 +31,7 @@ const DB_NAME = `dp_bench_${process.pid}`;
 const PREFIX = `{bench-${process.pid}}`;
 const OPERATOR_KEY = `bench-operator-key-${process.pid}-0123456789`;
 // Each GET counts the job's items; polling much faster than this takes CPU from the run it measures.
-const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 100);
+const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
 const IMPORT_BATCH = 10_000;
 const PROFILES = 1000;
 const ROOT = path.resolve(__dirname, '..');

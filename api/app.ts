@@ -1,6 +1,6 @@
 import express from 'express';
 import type { Deps } from '../shared/deps';
-import { outboxBacklog } from '../shared/mail/outbox';
+import { scrapeMetrics } from '../shared/metrics';
 import { evictionPolicy } from '../shared/redis';
 import { requireOperatorOrBasic } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
@@ -36,17 +36,8 @@ export function createApp(deps: Deps) {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
   app.get('/metrics', async (_req, res) => {
-    const { metrics } = deps;
-    try {
-      for (const q of deps.queues.all()) {
-        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: q.name, state }, n);
-      }
-    } catch {
-      // Redis down: the last known depths stay; /readyz says why.
-    }
-    metrics.outboxBacklog.set(await outboxBacklog(deps.db));
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    const scraped = await scrapeMetrics(deps);
+    res.type(scraped.contentType).send(scraped.body);
   });
 
   app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));

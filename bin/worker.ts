@@ -1,4 +1,6 @@
 import { createRuntime } from '../shared/runtime';
+import type { Server } from 'node:http';
+import { startMetricsServer } from '../worker/metrics-server';
 import { startWorker } from '../worker/runtime';
 import { configOrExit, onShutdown, runMain } from './lifecycle';
 
@@ -8,10 +10,13 @@ async function main() {
   const rt = await createRuntime(config, { role: 'worker' });
   // Registered before the worker takes its first chunk, so even an early SIGTERM is graceful.
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let metrics: Server | undefined;
   onShutdown(async () => {
+    metrics?.close();
     await worker?.stop();
     await rt.close();
   }, config.SHUTDOWN_TIMEOUT_MS);
+  if (config.WORKER_METRICS_PORT !== undefined) metrics = await startMetricsServer(rt.deps, config.WORKER_METRICS_PORT);
   worker = await startWorker(rt.deps, rt.workerRedis());
 }
 

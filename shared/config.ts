@@ -23,6 +23,7 @@ const schema = z.object({
   SMTP_URL: optionalUrl(['smtp:', 'smtps:']),
   SMTP_FROM: z.string().default('domain-push <no-reply@domain-push.local>'),
   PORT: intFrom(3000, 0, 65535),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MAX_DOMAINS_PER_JOB: intFrom(50_000, 1, 1_000_000),
   WORKER_CONCURRENCY: intFrom(2, 1, 64),

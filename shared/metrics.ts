@@ -1,4 +1,6 @@
 import client from 'prom-client';
+import type { Deps } from './deps';
+import { outboxBacklog } from './mail/outbox';
 
 /** One registry per running system, so several systems can live in one test process. */
 export function createMetrics() {
@@ -32,3 +34,18 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Reads the gauges that live elsewhere (queue depth in Redis, outbox backlog in Postgres), then renders. */
+export async function scrapeMetrics(deps: Pick<Deps, 'metrics' | 'queues' | 'db'>) {
+  const { metrics } = deps;
+  try {
+    for (const q of deps.queues.all()) {
+      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: q.name, state }, n);
+    }
+  } catch {
+    // Redis down: the last known depths stay; /readyz says why.
+  }
+  metrics.outboxBacklog.set(await outboxBacklog(deps.db));
+  return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+}

@@ -15,12 +15,12 @@ interface WorkerProcess {
 }
 
 /**
- * The production worker (`bin/worker.ts`) as its own OS process, in its own process group: tsx
- * runs the script in a child node process, so a SIGKILL must reach the whole group to kill the
- * worker for real. SIGTERM goes to tsx, which relays it to the worker, as `npm run start:worker` gets it.
+ * The production worker (`bin/worker.ts`) as its own OS process, started the way
+ * `npm run start:worker` starts it (node --import tsx), in its own process group so a signal
+ * reaches all of it.
  */
-function spawnWorker(sys: TestSystem): WorkerProcess {
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['bin/worker.ts'], {
+function spawnWorker(sys: TestSystem, extraEnv: Record<string, string> = {}): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,6 +37,7 @@ function spawnWorker(sys: TestSystem): WorkerProcess {
       WORKER_CONCURRENCY: '2',
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       LOG_LEVEL: 'warn',
+      ...extraEnv,
     },
   });
   const output: string[] = [];
@@ -63,8 +64,8 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
   let losing: TestReseller;
   const workers: WorkerProcess[] = [];
 
-  const start = () => {
-    const w = spawnWorker(sys);
+  const start = (extraEnv: Record<string, string> = {}) => {
+    const w = spawnWorker(sys, extraEnv);
     workers.push(w);
     return w;
   };
@@ -188,5 +189,19 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
 
     start();
     await expectPushedExactlyOnce(id, domains, locked);
+  });
+
+  it('a worker process serves what it processed at /metrics when WORKER_METRICS_PORT is set', async () => {
+    const port = 20000 + (process.pid % 20000);
+    start({ WORKER_METRICS_PORT: String(port) });
+    const domains = names('metrics', 120);
+    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing' })));
+    const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains });
+    expect(res.status).to.equal(202);
+    expect((await waitForJob(sys, losing, res.body.id, undefined, 120_000)).status).to.equal('completed');
+    const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    expect(body).to.include('domain_push_items_processed_total{kind="push",status="pushed"} 120');
+    expect(body).to.include('domain_push_job_duration_seconds_count{kind="push",status="completed"} 1');
+    expect(body).to.match(/domain_push_outbox_backlog \d+/);
   });
 });

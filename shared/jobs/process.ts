@@ -4,7 +4,6 @@ import { claimChunk, keepLease, lockChunk, type ItemHandler } from './claim';
 import { finalizeIfDone } from './finalize';
 import { leaseFree } from './model';
 import { pendingRelocks, pushHandler, relock } from '../push';
-
 import { releaseHandler } from '../release';
 
 /** Every kind of bulk job and how it does its items (the type makes a missing kind a compile error). */

@@ -1,4 +1,5 @@
 import type { ParsedMail } from 'mailparser';
+import { parseCsvRecords } from './csv';
 import type { TestSystem } from './system';
 
 /** Polls until `probe` returns something truthy; the label says what was awaited when it times out. */
@@ -82,34 +83,10 @@ export async function dumpPostgres(sys: TestSystem): Promise<{ table: string; te
   return out;
 }
 
-/** RFC 4180 enough for our CSV: quoted fields with doubled quotes, no embedded newlines expected. */
-export function parseCsv(text: string): Record<string, string>[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  const split = (line: string) => {
-    const out: string[] = [];
-    let cur = '';
-    let quoted = false;
-    for (let i = 0; i < line.length; i++) {
-      const c = line[i];
-      if (quoted) {
-        if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
-        else if (c === '"') quoted = false;
-        else cur += c;
-      } else if (c === '"') quoted = true;
-      else if (c === ',') out.push(cur), (cur = '');
-      else cur += c;
-    }
-    out.push(cur);
-    return out;
-  };
-  const [header, ...rows] = lines.map(split);
-  return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
-}
-
 export function csvAttachment(mail: ParsedMail): Record<string, string>[] {
   const att = mail.attachments.find((a) => a.filename?.endsWith('.csv'));
   if (!att) throw new Error(`no CSV attached to "${mail.subject}"`);
-  return parseCsv(att.content.toString('utf8'));
+  return parseCsvRecords(att.content.toString('utf8'));
 }
 
 export function resultsMails(sys: TestSystem, jobId: string): ParsedMail[] {

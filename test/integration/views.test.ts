@@ -1,37 +1,12 @@
 import http from 'node:http';
 import { expect } from 'chai';
+import { parseCsv } from '../helpers/csv';
 import type { ParsedMail } from 'mailparser';
 import { allItems, authorize, importDomains, makeReseller, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 const CSV_HEADER = 'domain,status,reason,message,was_locked,relocked,finished_at';
-
-/** RFC 4180 reader: quoted fields may hold commas, quotes ("") and line breaks. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length) row.push(field), rows.push(row);
-  return rows;
-}
 
 /** CSV rows as the items API would show them, so the two can be compared field by field. */
 function csvItems(text: string) {

@@ -1,7 +1,7 @@
 import express from 'express';
-import type { Deps } from '../shared/deps';
-import { scrapeMetrics } from '../shared/metrics';
-import { evictionPolicy } from '../shared/redis';
+import type { Deps } from '../shared/platform/deps';
+import { scrapeMetrics } from '../shared/platform/metrics';
+import { evictionPolicy } from '../shared/platform/redis';
 import { requireOperatorOrBasic } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { errorHandler, notFoundRoute } from './errors';

@@ -1,8 +1,8 @@
 import type { Request, RequestHandler } from 'express';
-import type { Db } from '../shared/db';
-import { Unauthorized } from '../shared/errors';
-import { authenticate, type Reseller } from '../shared/resellers';
-import { safeEqual } from '../shared/secrets';
+import type { Db } from '../shared/platform/db';
+import { Unauthorized } from '../shared/platform/errors';
+import { authenticate, type Reseller } from '../shared/accounts/resellers';
+import { safeEqual } from '../shared/platform/secrets';
 
 function bearer(req: Request): string | undefined {
   const h = req.get('authorization');

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, InvalidRequest, NotFound } from '../shared/errors';
-import type { Logger } from '../shared/logger';
+import { AppError, InvalidRequest, NotFound } from '../shared/platform/errors';
+import type { Logger } from '../shared/platform/logger';
 
 export const notFoundRoute: RequestHandler = (req) => {
   throw new NotFound(`No route for ${req.method} ${req.path}.`);

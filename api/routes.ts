@@ -1,22 +1,22 @@
 import { Router, type Request, type Response } from 'express';
-import type { Deps } from '../shared/deps';
-import { allowReseller, allowResellerInput, getPushSettings, notificationEmailInput, revokeReseller, setNotificationEmail } from '../shared/push-settings';
-import { createBrand, createBrandInput, listBrands, updateBrand, updateBrandInput } from '../shared/brands';
-import { contactSchema } from '../shared/profiles';
+import type { Deps } from '../shared/platform/deps';
+import { allowReseller, allowResellerInput, getPushSettings, notificationEmailInput, revokeReseller, setNotificationEmail } from '../shared/accounts/push-settings';
+import { createBrand, createBrandInput, listBrands, updateBrand, updateBrandInput } from '../shared/catalog/brands';
+import { contactSchema } from '../shared/catalog/profiles';
 import {
   addPackageDomain, addPackageDomainInput, claim, claimInfo, claimInput, createCustomer, createCustomerInput, createPackage, createPackageInput,
   getCustomer, getPackage, listCustomers, listPackages, releaseCustomer, releaseCustomerInput, removePackageDomain, updateCustomer, updateCustomerInput,
-} from '../shared/customers';
-import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/domains';
-import { cancelJob, resumeJob, suspendJob } from '../shared/jobs/control';
-import { FINISHED_JOB, type JobStatus } from '../shared/jobs/model';
-import { submitPush, submitPushInput } from '../shared/jobs/submit-push';
-import { getJob, itemsCsvFor, listItems, listJobs } from '../shared/jobs/views';
+} from '../shared/customers/customers';
+import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/catalog/domains';
+import { cancelJob, resumeJob, suspendJob } from '../shared/bulk/control';
+import { FINISHED_JOB, type JobStatus } from '../shared/bulk/model';
+import { submitPush, submitPushInput } from '../shared/push/submit';
+import { getJob, itemsCsvFor, listItems, listJobs } from '../shared/bulk/views';
 import { listEmails, getEmail } from '../shared/mail/capture';
-import { createProfile, createProfileInput, listProfiles } from '../shared/profiles';
-import { createReseller, createResellerInput, listResellers, resellerView, updateReseller, updateResellerInput } from '../shared/resellers';
-import type { BulkKind } from '../shared/queues';
-import { parseInput } from '../shared/validation';
+import { createProfile, createProfileInput, listProfiles } from '../shared/catalog/profiles';
+import { createReseller, createResellerInput, listResellers, resellerView, updateReseller, updateResellerInput } from '../shared/accounts/resellers';
+import type { BulkKind } from '../shared/platform/queues';
+import { parseInput } from '../shared/platform/validation';
 import { me, requireOperator, requireReseller } from './auth';
 import { streamJob } from './sse';
 

@@ -17,9 +17,9 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { Redis } from 'ioredis';
 import { createApp } from '../api/app';
-import { loadConfig } from '../shared/config';
-import { createDb, migrate, type Db } from '../shared/db';
-import { createRuntime, type Runtime } from '../shared/runtime';
+import { loadConfig } from '../shared/platform/config';
+import { createDb, migrate, type Db } from '../shared/platform/db';
+import { createRuntime, type Runtime } from '../shared/platform/runtime';
 
 const N = Number(process.env.BENCH_DOMAINS ?? 50_000);
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);

@@ -1,5 +1,5 @@
 import { createApp } from '../api/app';
-import { createRuntime } from '../shared/runtime';
+import { createRuntime } from '../shared/platform/runtime';
 import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
 
 /** The API process alone (production): validates, writes, enqueues; never pushes. */

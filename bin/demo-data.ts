@@ -1,7 +1,7 @@
-import type { Deps } from '../shared/deps';
-import { importDomains } from '../shared/domains';
-import { allowReseller } from '../shared/push-settings';
-import { createReseller, getResellerByUsername } from '../shared/resellers';
+import type { Deps } from '../shared/platform/deps';
+import { importDomains } from '../shared/catalog/domains';
+import { allowReseller } from '../shared/accounts/push-settings';
+import { createReseller, getResellerByUsername } from '../shared/accounts/resellers';
 
 /** Two push-enabled resellers, authorized, and 2,000 domains for the losing one (a third locked, some branded). */
 export async function seedDemo(deps: Deps, count = 2000) {

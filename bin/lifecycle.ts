@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig, type Config } from '../shared/config';
+import { ConfigError, loadConfig, type Config } from '../shared/platform/config';
 
 export function configOrExit(): Config {
   try {

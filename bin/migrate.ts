@@ -1,4 +1,4 @@
-import { createDb, migrate } from '../shared/db';
+import { createDb, migrate } from '../shared/platform/db';
 import { configOrExit, runMain } from './lifecycle';
 
 async function main() {

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
-import { isEmbedded } from '../shared/db';
-import { createRuntime } from '../shared/runtime';
+import { isEmbedded } from '../shared/platform/db';
+import { createRuntime } from '../shared/platform/runtime';
 import { startWorker } from '../worker/runtime';
 import { seedDemo } from './demo-data';
 import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';

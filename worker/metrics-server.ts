@@ -1,6 +1,6 @@
 import http from 'node:http';
-import type { Deps } from '../shared/deps';
-import { scrapeMetrics } from '../shared/metrics';
+import type { Deps } from '../shared/platform/deps';
+import { scrapeMetrics } from '../shared/platform/metrics';
 
 /**
  * A worker started on its own (npm run start:worker) counts the items it processes and the jobs it

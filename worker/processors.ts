@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { Deps } from '../shared/deps';
-import { failChunk, processChunk } from '../shared/jobs/process';
-import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/queues';
+import type { Deps } from '../shared/platform/deps';
+import { failChunk, processChunk } from '../shared/bulk/process';
+import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/platform/queues';
 
 type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 

@@ -1,10 +1,10 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Deps } from '../shared/deps';
-import { reconcile } from '../shared/jobs/reconcile';
+import type { Deps } from '../shared/platform/deps';
+import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
-import { QUEUE_NAMES, type ChunkPayload } from '../shared/queues';
-import { evictionPolicy } from '../shared/redis';
+import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
+import { evictionPolicy } from '../shared/platform/redis';
 import { assertHandlersComplete, onChunkExhausted, PROCESSORS } from './processors';
 
 export interface WorkerRuntime {

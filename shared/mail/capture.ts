@@ -1,6 +1,6 @@
-import type { Db } from '../db';
-import { NotFound } from '../errors';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../validation';
+import type { Db } from '../platform/db';
+import { NotFound } from '../platform/errors';
+import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
 
 /** The operator's view of outgoing mail; with SMTP_URL unset this is where emails can be read. */
 export async function listEmails(db: Db, query: unknown) {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import type { Db } from '../db';
+import type { Db } from '../platform/db';
 import type { Mailer } from './mailer';
-import type { Logger } from '../logger';
+import type { Logger } from '../platform/logger';
 
 export interface EmailDraft {
   dedupeKey: string;

@@ -1,5 +1,5 @@
 import knexFactory from 'knex';
-import { migrate, migrationConfig, type Db } from '../../shared/db';
+import { migrate, migrationConfig, type Db } from '../../shared/platform/db';
 
 export const PG_BASE = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const TEMPLATE = `dp_tpl_${process.pid}`;

@@ -1,5 +1,5 @@
-import type { Db } from '../../shared/db';
-import { DbRegistry, type RegistryGateway } from '../../shared/registry';
+import type { Db } from '../../shared/platform/db';
+import { DbRegistry, type RegistryGateway } from '../../shared/catalog/registry';
 
 /**
  * The registry is the one external part we cannot run, so tests use the real database-backed

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ParsedMail } from 'mailparser';
-import { processChunk } from '../../shared/jobs/process';
-import { hashSecret } from '../../shared/secrets';
+import { processChunk } from '../../shared/bulk/process';
+import { hashSecret } from '../../shared/platform/secrets';
 import { allItems, authorize, importDomains, makeReseller, names, snapshot, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 

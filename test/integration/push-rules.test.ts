@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 import { allItems, authorize, importDomains, makeReseller, snapshot, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
-import { verifyPassword } from '../../shared/secrets';
+import { verifyPassword } from '../../shared/platform/secrets';
 
 describe('push rules (§3, §4): what the gaining and losing resellers see afterwards', () => {
   let sys: TestSystem;

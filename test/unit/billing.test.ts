@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { nextCycleStart } from '../../shared/billing';
+import { nextCycleStart } from '../../shared/push/billing';
 
 const at = (iso: string) => new Date(iso);
 const next = (iso: string, anchor?: number) => nextCycleStart(at(iso), anchor).toISOString();

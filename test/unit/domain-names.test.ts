@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { normalizeDomainName, normalizeNameList, splitDomainList } from '../../shared/domain-names';
+import { normalizeDomainName, normalizeNameList, splitDomainList } from '../../shared/catalog/domain-names';
 
 function nameOf(input: unknown): string {
   const r = normalizeDomainName(input);

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { createLogger } from '../../shared/logger';
-import { ensureRedis } from '../../shared/redis';
+import { createLogger } from '../../shared/platform/logger';
+import { ensureRedis } from '../../shared/platform/redis';
 
 // Port 1 never has a Redis: it stands for "nothing answers on 127.0.0.1:6379".
 const NOTHING = 1;

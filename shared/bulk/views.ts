@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { Db } from '../db';
-import { csvLine } from '../csv';
-import type { BulkKind } from '../queues';
-import type { Reseller } from '../resellers';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../validation';
+import type { Db } from '../platform/db';
+import { csvLine } from '../platform/csv';
+import type { BulkKind } from '../platform/queues';
+import type { Reseller } from '../accounts/resellers';
+import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
 import { countItems, DONE_STATUS, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
 function publicOptions(job: BulkJob) {

@@ -1,10 +1,10 @@
-import type { Deps } from '../deps';
-import type { BulkKind } from '../queues';
+import type { Deps } from '../platform/deps';
+import type { BulkKind } from '../platform/queues';
 import { claimChunk, keepLease, lockChunk, type ItemHandler } from './claim';
 import { finalizeIfDone } from './finalize';
 import { leaseFree } from './model';
-import { pendingRelocks, pushHandler, relock } from '../push';
-import { releaseHandler } from '../release';
+import { pendingRelocks, pushHandler, relock } from '../push/handler';
+import { releaseHandler } from '../customers/release';
 
 /** Every kind of bulk job and how it does its items (the type makes a missing kind a compile error). */
 const handlers: Record<BulkKind, ItemHandler> = { push: pushHandler, release: releaseHandler };

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Deps } from '../deps';
-import { assertQueueReachable, enqueueChunks, type BulkKind } from '../queues';
+import type { Deps } from '../platform/deps';
+import { assertQueueReachable, enqueueChunks, type BulkKind } from '../platform/queues';
 import type { BulkJob } from './model';
 
 export interface NewBulkJob {

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
-import type { Deps } from './deps';
-import type { ItemHandler } from './jobs/claim';
-import { recordResults, type ItemResult } from './jobs/results';
-import type { BulkJob, ItemRow } from './jobs/model';
-import { queueEmail } from './mail/outbox';
-import { claimInvitation } from './mail/templates';
-import { hashSecret, newSecret } from './secrets';
+import type { Deps } from '../platform/deps';
+import type { ItemHandler } from '../bulk/claim';
+import { recordResults, type ItemResult } from '../bulk/results';
+import type { BulkJob, ItemRow } from '../bulk/model';
+import { queueEmail } from '../mail/outbox';
+import { claimInvitation } from '../mail/templates';
+import { hashSecret, newSecret } from '../platform/secrets';
 
 
 /**

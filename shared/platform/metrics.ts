@@ -1,6 +1,6 @@
 import client from 'prom-client';
 import type { Deps } from './deps';
-import { outboxBacklog } from './mail/outbox';
+import { outboxBacklog } from '../mail/outbox';
 
 /** One registry per running system, so several systems can live in one test process. */
 export function createMetrics() {

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Db } from './db';
-import { Conflict, NotFound, Unauthorized } from './errors';
-import { hashSecret, newCompanyId, newSecret, safeEqual } from './secrets';
-import { email, username } from './validation';
+import type { Db } from '../platform/db';
+import { Conflict, NotFound, Unauthorized } from '../platform/errors';
+import { hashSecret, newCompanyId, newSecret, safeEqual } from '../platform/secrets';
+import { email, username } from '../platform/validation';
 
 export interface Reseller {
   id: number;

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import type { Db } from './db';
-import { Conflict, InvalidRequest, NotFound } from './errors';
+import type { Db } from '../platform/db';
+import { Conflict, InvalidRequest, NotFound } from '../platform/errors';
 import { normalizeDomainName, normalizeNameList } from './domain-names';
-import type { Reseller } from './resellers';
-import { hashPassword } from './secrets';
+import type { Reseller } from '../accounts/resellers';
+import { hashPassword } from '../platform/secrets';
 import { contactSchema } from './profiles';
-import { decodeCursor, listQuery, pageOf, parseInput } from './validation';
+import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
 
 export const domainListQuery = listQuery.extend({
   locked: z.enum(['true', 'false']).optional(),

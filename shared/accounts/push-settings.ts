@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Db } from './db';
-import { InvalidRequest, NotFound } from './errors';
+import type { Db } from '../platform/db';
+import { InvalidRequest, NotFound } from '../platform/errors';
 import { findResellerByHandle, type Reseller } from './resellers';
-import { email } from './validation';
+import { email } from '../platform/validation';
 
 export const allowResellerInput = z.strictObject({ reseller: z.string().trim().min(1).max(100) });
 export const notificationEmailInput = z.strictObject({ email: email.nullable() });

@@ -1,16 +1,16 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { Deps } from '../deps';
-import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../errors';
-import { normalizeNameList, splitDomainList } from '../domain-names';
-import { findProfileByCredentials } from '../profiles';
-import { getResellerByUsername, type Reseller } from '../resellers';
-import { isAuthorized } from '../push-settings';
-import { decideItem } from '../push';
-import { email } from '../validation';
-import { createBulkJob } from './create';
-import { jobLinks, jobView } from './views';
-import type { BulkJob } from './model';
+import type { Deps } from '../platform/deps';
+import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../platform/errors';
+import { normalizeNameList, splitDomainList } from '../catalog/domain-names';
+import { findProfileByCredentials } from '../catalog/profiles';
+import { getResellerByUsername, type Reseller } from '../accounts/resellers';
+import { isAuthorized } from '../accounts/push-settings';
+import { decideItem } from './handler';
+import { email } from '../platform/validation';
+import { createBulkJob } from '../bulk/create';
+import { jobLinks, jobView } from '../bulk/views';
+import type { BulkJob } from '../bulk/model';
 
 const profileInput = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('new') }),

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import { nextCycleStart } from './billing';
-import type { Deps } from './deps';
-import { lockLiveItems, recordResults, type ItemResult } from './jobs/results';
-import type { ItemHandler } from './jobs/claim';
-import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from './jobs/model';
-import { withRetry } from './jobs/retry';
-import { settleEach } from './concurrency';
+import type { Deps } from '../platform/deps';
+import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
+import type { ItemHandler } from '../bulk/claim';
+import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
+import { withRetry } from '../bulk/retry';
+import { settleEach } from '../platform/concurrency';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
 const REGISTRY_PARALLELISM = 16;

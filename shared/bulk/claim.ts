@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Deps } from '../deps';
+import type { Deps } from '../platform/deps';
 import { leaseFree, type BulkJob, type ItemRow } from './model';
 
 /** How one kind of bulk job does its items. */

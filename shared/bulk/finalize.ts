@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import type { Deps } from '../deps';
+import type { Deps } from '../platform/deps';
 import { queueEmail } from '../mail/outbox';
-import { releaseFinished } from '../release';
+import { releaseFinished } from '../customers/release';
 import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
 import { countItems, DONE_STATUS, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';

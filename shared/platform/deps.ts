@@ -2,10 +2,10 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import type { Db } from './db';
 import type { Logger } from './logger';
-import type { Mailer } from './mail/mailer';
+import type { Mailer } from '../mail/mailer';
 import type { Metrics } from './metrics';
 import type { Queues } from './queues';
-import type { RegistryGateway } from './registry';
+import type { RegistryGateway } from '../catalog/registry';
 
 /** Everything a service needs, passed in one object so tests hand in real parts and a chosen clock. */
 export interface Deps {

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import type { Db } from '../platform/db';
 
 /**
  * The registry seam: where a domain's transfer lock really lives. The push treats it as external,

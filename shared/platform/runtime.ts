@@ -5,11 +5,11 @@ import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import type { Deps } from './deps';
 import { createLogger } from './logger';
-import { createMailer } from './mail/mailer';
+import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
 import { ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
-import { DbRegistry, type RegistryGateway } from './registry';
+import { DbRegistry, type RegistryGateway } from '../catalog/registry';
 import { newSecret } from './secrets';
 
 export interface Runtime {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import type { Db } from '../db';
-import { NotFound } from '../errors';
-import type { BulkKind } from '../queues';
+import type { Db } from '../platform/db';
+import { NotFound } from '../platform/errors';
+import type { BulkKind } from '../platform/queues';
 
 export type JobStatus = 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
 export type ItemStatus = 'pending' | 'running' | 'pushed' | 'released' | 'skipped' | 'failed' | 'cancelled';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Db } from './db';
-import { Conflict, NotFound } from './errors';
-import type { Reseller } from './resellers';
+import type { Db } from '../platform/db';
+import { Conflict, NotFound } from '../platform/errors';
+import type { Reseller } from '../accounts/resellers';
 
 export const createBrandInput = z.strictObject({
   name: z.string().trim().min(1).max(200),

@@ -1,6 +1,6 @@
-import type { Deps } from '../deps';
-import { chunkJobId, enqueueChunks } from '../queues';
-import { pendingRelocks, relock } from '../push';
+import type { Deps } from '../platform/deps';
+import { chunkJobId, enqueueChunks } from '../platform/queues';
+import { pendingRelocks, relock } from '../push/handler';
 import { cancelJob, openChunks } from './control';
 import { finalizeIfDone } from './finalize';
 import { OPEN_ITEM, type BulkJob } from './model';

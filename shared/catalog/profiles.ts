@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Db } from './db';
-import { Conflict, InvalidRequest } from './errors';
+import type { Db } from '../platform/db';
+import { Conflict, InvalidRequest } from '../platform/errors';
 import { normalizeDomainName } from './domain-names';
-import type { Reseller } from './resellers';
-import { hashPassword, verifyPassword } from './secrets';
-import { decodeCursor, listQuery, pageOf, parseInput } from './validation';
+import type { Reseller } from '../accounts/resellers';
+import { hashPassword, verifyPassword } from '../platform/secrets';
+import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
 
 export const contactSchema = z
   .object({

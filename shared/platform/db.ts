@@ -10,7 +10,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Db = Knex;
 
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', 'migrations');
+export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
 export function migrationConfig(): Knex.MigratorConfig {
   return { directory: MIGRATIONS_DIR, loadExtensions: ['.ts', '.js'], tableName: 'knex_migrations' };

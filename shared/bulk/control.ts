@@ -1,7 +1,7 @@
-import type { Deps } from '../deps';
-import { Conflict } from '../errors';
-import { enqueueChunks, type BulkKind } from '../queues';
-import type { Reseller } from '../resellers';
+import type { Deps } from '../platform/deps';
+import { Conflict } from '../platform/errors';
+import { enqueueChunks, type BulkKind } from '../platform/queues';
+import type { Reseller } from '../accounts/resellers';
 import { finalizeIfDone } from './finalize';
 import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
 

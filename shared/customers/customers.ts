@@ -1,15 +1,15 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Db } from './db';
-import type { Deps } from './deps';
-import { normalizeDomainName } from './domain-names';
-import { AppError, Conflict, Gone, InvalidRequest, NotFound, Unprocessable } from './errors';
-import { createBulkJob } from './jobs/create';
-import { FINISHED_JOB, type BulkJob } from './jobs/model';
-import { jobLinks } from './jobs/views';
-import type { Reseller } from './resellers';
-import { hashSecret } from './secrets';
-import { decodeCursor, email, listQuery, pageOf, parseInput } from './validation';
+import type { Db } from '../platform/db';
+import type { Deps } from '../platform/deps';
+import { normalizeDomainName } from '../catalog/domain-names';
+import { AppError, Conflict, Gone, InvalidRequest, NotFound, Unprocessable } from '../platform/errors';
+import { createBulkJob } from '../bulk/create';
+import { FINISHED_JOB, type BulkJob } from '../bulk/model';
+import { jobLinks } from '../bulk/views';
+import type { Reseller } from '../accounts/resellers';
+import { hashSecret } from '../platform/secrets';
+import { decodeCursor, email, listQuery, pageOf, parseInput } from '../platform/validation';
 
 type Conn = Db | Knex.Transaction;
 

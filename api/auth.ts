@@ -13,7 +13,8 @@ function bearer(req: Request): string | undefined {
 export function requireReseller(db: Db, operatorKey: string): RequestHandler {
   return async (req, res, next) => {
     const caller = await authenticate(db, bearer(req), operatorKey);
-    if (caller.kind !== 'reseller') throw new Unauthorized('This endpoint needs a reseller API key; the operator key acts for no reseller.');
+    if (caller.kind !== 'reseller')
+      throw new Unauthorized('This endpoint needs a reseller API key; the operator key acts for no reseller.');
     res.locals.reseller = caller.reseller;
     next();
   };

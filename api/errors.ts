@@ -11,10 +11,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AppError;
     if (err instanceof AppError) e = err;
-    else if (err?.type === 'entity.parse.failed') e = new InvalidRequest('The request body is not valid JSON.', { fields: [{ path: 'body', message: 'malformed JSON' }] });
+    else if (err?.type === 'entity.parse.failed')
+      e = new InvalidRequest('The request body is not valid JSON.', { fields: [{ path: 'body', message: 'malformed JSON' }] });
     else if (err?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'The request body is too large.');
     else {
-      log.error({ err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' }, 'unhandled error');
+      log.error(
+        { err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' },
+        'unhandled error',
+      );
       e = new AppError(500, 'internal_error', 'Something went wrong on our side.');
     }
     if (res.headersSent) return res.end();

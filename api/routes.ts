@@ -1,11 +1,34 @@
 import { Router, type Request, type Response } from 'express';
 import type { Deps } from '../shared/platform/deps';
-import { allowReseller, allowResellerInput, getPushSettings, notificationEmailInput, revokeReseller, setNotificationEmail } from '../shared/accounts/push-settings';
+import {
+  allowReseller,
+  allowResellerInput,
+  getPushSettings,
+  notificationEmailInput,
+  revokeReseller,
+  setNotificationEmail,
+} from '../shared/accounts/push-settings';
 import { createBrand, createBrandInput, listBrands, updateBrand, updateBrandInput } from '../shared/catalog/brands';
 import { contactSchema } from '../shared/catalog/profiles';
 import {
-  addPackageDomain, addPackageDomainInput, claim, claimInfo, claimInput, createCustomer, createCustomerInput, createPackage, createPackageInput,
-  getCustomer, getPackage, listCustomers, listPackages, releaseCustomer, releaseCustomerInput, removePackageDomain, updateCustomer, updateCustomerInput,
+  addPackageDomain,
+  addPackageDomainInput,
+  claim,
+  claimInfo,
+  claimInput,
+  createCustomer,
+  createCustomerInput,
+  createPackage,
+  createPackageInput,
+  getCustomer,
+  getPackage,
+  listCustomers,
+  listPackages,
+  releaseCustomer,
+  releaseCustomerInput,
+  removePackageDomain,
+  updateCustomer,
+  updateCustomerInput,
 } from '../shared/customers/customers';
 import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/catalog/domains';
 import { cancelJob, resumeJob, suspendJob } from '../shared/bulk/control';
@@ -14,7 +37,14 @@ import { submitPush, submitPushInput } from '../shared/push/submit';
 import { getJob, itemsCsvFor, listItems, listJobs } from '../shared/bulk/views';
 import { listEmails, getEmail } from '../shared/mail/capture';
 import { createProfile, createProfileInput, listProfiles } from '../shared/catalog/profiles';
-import { createReseller, createResellerInput, listResellers, resellerView, updateReseller, updateResellerInput } from '../shared/accounts/resellers';
+import {
+  createReseller,
+  createResellerInput,
+  listResellers,
+  resellerView,
+  updateReseller,
+  updateResellerInput,
+} from '../shared/accounts/resellers';
 import type { BulkKind } from '../shared/platform/queues';
 import { parseInput } from '../shared/platform/validation';
 import { me, requireOperator, requireReseller } from './auth';
@@ -36,60 +66,204 @@ export function apiRoutes(deps: Deps): Router {
   const now = () => deps.clock();
 
   // Operator
-  r.post('/v1/admin/resellers', operator, send(async (req) => [201, await createReseller(db, parseInput(createResellerInput, req.body))]));
-  r.get('/v1/admin/resellers', operator, send(async () => [200, await listResellers(db)]));
-  r.patch('/v1/admin/resellers/:username', operator, send(async (req) => [200, await updateReseller(db, String(req.params.username), parseInput(updateResellerInput, req.body))]));
-  r.post('/v1/admin/domains/import', operator, send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]));
-  r.get(['/v1/admin/emails', '/admin/emails'], operator, send(async (req) => [200, await listEmails(db, req.query)]));
-  r.get(['/v1/admin/emails/:id', '/admin/emails/:id'], operator, send(async (req) => [200, await getEmail(db, String(req.params.id))]));
+  r.post(
+    '/v1/admin/resellers',
+    operator,
+    send(async (req) => [201, await createReseller(db, parseInput(createResellerInput, req.body))]),
+  );
+  r.get(
+    '/v1/admin/resellers',
+    operator,
+    send(async () => [200, await listResellers(db)]),
+  );
+  r.patch(
+    '/v1/admin/resellers/:username',
+    operator,
+    send(async (req) => [200, await updateReseller(db, String(req.params.username), parseInput(updateResellerInput, req.body))]),
+  );
+  r.post(
+    '/v1/admin/domains/import',
+    operator,
+    send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]),
+  );
+  r.get(
+    ['/v1/admin/emails', '/admin/emails'],
+    operator,
+    send(async (req) => [200, await listEmails(db, req.query)]),
+  );
+  r.get(
+    ['/v1/admin/emails/:id', '/admin/emails/:id'],
+    operator,
+    send(async (req) => [200, await getEmail(db, String(req.params.id))]),
+  );
 
   // Reseller: account, domains, profiles, brands, push settings
-  r.get('/v1/me', reseller, send(async (_q, res) => [200, resellerView(me(res))]));
-  r.get('/v1/domains', reseller, send(async (req, res) => [200, await listDomains(db, me(res), req.query)]));
-  r.get('/v1/domains/:name', reseller, send(async (req, res) => [200, await getDomain(db, me(res), String(req.params.name))]));
-  r.put('/v1/domains/:name/contact', reseller, send(async (req, res) => [200, await setDomainContact(db, me(res), String(req.params.name), parseInput(contactSchema, req.body))]));
-  r.get('/v1/profiles', reseller, send(async (req, res) => [200, await listProfiles(db, me(res), req.query)]));
-  r.post('/v1/profiles', reseller, send(async (req, res) => [201, await createProfile(db, me(res).id, parseInput(createProfileInput, req.body))]));
-  r.get('/v1/brands', reseller, send(async (_q, res) => [200, await listBrands(db, me(res))]));
-  r.post('/v1/brands', reseller, send(async (req, res) => [201, await createBrand(db, me(res), parseInput(createBrandInput, req.body))]));
-  r.patch('/v1/brands/:id', reseller, send(async (req, res) => [200, await updateBrand(db, me(res), String(req.params.id), parseInput(updateBrandInput, req.body))]));
-  r.get('/v1/push-settings', reseller, send(async (_q, res) => [200, await getPushSettings(db, me(res))]));
-  r.post('/v1/push-settings/allowed-resellers', reseller, send(async (req, res) => [201, await allowReseller(db, me(res), parseInput(allowResellerInput, req.body).reseller)]));
-  r.delete('/v1/push-settings/allowed-resellers/:username', reseller, send(async (req, res) => (await revokeReseller(db, me(res), String(req.params.username)), [204, null])));
-  r.put('/v1/push-settings/notification-email', reseller, send(async (req, res) => [200, await setNotificationEmail(db, me(res), parseInput(notificationEmailInput, req.body).email)]));
+  r.get(
+    '/v1/me',
+    reseller,
+    send(async (_q, res) => [200, resellerView(me(res))]),
+  );
+  r.get(
+    '/v1/domains',
+    reseller,
+    send(async (req, res) => [200, await listDomains(db, me(res), req.query)]),
+  );
+  r.get(
+    '/v1/domains/:name',
+    reseller,
+    send(async (req, res) => [200, await getDomain(db, me(res), String(req.params.name))]),
+  );
+  r.put(
+    '/v1/domains/:name/contact',
+    reseller,
+    send(async (req, res) => [200, await setDomainContact(db, me(res), String(req.params.name), parseInput(contactSchema, req.body))]),
+  );
+  r.get(
+    '/v1/profiles',
+    reseller,
+    send(async (req, res) => [200, await listProfiles(db, me(res), req.query)]),
+  );
+  r.post(
+    '/v1/profiles',
+    reseller,
+    send(async (req, res) => [201, await createProfile(db, me(res).id, parseInput(createProfileInput, req.body))]),
+  );
+  r.get(
+    '/v1/brands',
+    reseller,
+    send(async (_q, res) => [200, await listBrands(db, me(res))]),
+  );
+  r.post(
+    '/v1/brands',
+    reseller,
+    send(async (req, res) => [201, await createBrand(db, me(res), parseInput(createBrandInput, req.body))]),
+  );
+  r.patch(
+    '/v1/brands/:id',
+    reseller,
+    send(async (req, res) => [200, await updateBrand(db, me(res), String(req.params.id), parseInput(updateBrandInput, req.body))]),
+  );
+  r.get(
+    '/v1/push-settings',
+    reseller,
+    send(async (_q, res) => [200, await getPushSettings(db, me(res))]),
+  );
+  r.post(
+    '/v1/push-settings/allowed-resellers',
+    reseller,
+    send(async (req, res) => [201, await allowReseller(db, me(res), parseInput(allowResellerInput, req.body).reseller)]),
+  );
+  r.delete(
+    '/v1/push-settings/allowed-resellers/:username',
+    reseller,
+    send(async (req, res) => (await revokeReseller(db, me(res), String(req.params.username)), [204, null])),
+  );
+  r.put(
+    '/v1/push-settings/notification-email',
+    reseller,
+    send(async (req, res) => [200, await setNotificationEmail(db, me(res), parseInput(notificationEmailInput, req.body).email)]),
+  );
 
   // Bulk pushes
-  r.post('/v1/bulk-pushes', reseller, send(async (req, res) => {
-    const key = req.get('idempotency-key')?.trim() || undefined;
-    const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key);
-    return [result.kind === 'created' ? 202 : 200, result.body];
-  }));
+  r.post(
+    '/v1/bulk-pushes',
+    reseller,
+    send(async (req, res) => {
+      const key = req.get('idempotency-key')?.trim() || undefined;
+      const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key);
+      return [result.kind === 'created' ? 202 : 200, result.body];
+    }),
+  );
   jobRoutes(r, deps, reseller, '/v1/bulk-pushes', 'push', now);
   jobRoutes(r, deps, reseller, '/v1/jobs', undefined, now);
 
   // Customers, service packages, release (a bulk job of kind release, viewed under /v1/jobs/:id)
   const p = (req: Request, name: string) => String(req.params[name]);
-  r.post('/v1/customers', reseller, send(async (req, res) => [201, await createCustomer(db, me(res), parseInput(createCustomerInput, req.body))]));
-  r.get('/v1/customers', reseller, send(async (req, res) => [200, await listCustomers(db, me(res), req.query)]));
-  r.get('/v1/customers/:id', reseller, send(async (req, res) => [200, await getCustomer(db, me(res), p(req, 'id'))]));
-  r.patch('/v1/customers/:id', reseller, send(async (req, res) => [200, await updateCustomer(db, me(res), p(req, 'id'), parseInput(updateCustomerInput, req.body))]));
-  r.post('/v1/customers/:id/packages', reseller, send(async (req, res) => [201, await createPackage(db, me(res), p(req, 'id'), parseInput(createPackageInput, req.body))]));
-  r.get('/v1/customers/:id/packages', reseller, send(async (req, res) => [200, await listPackages(db, me(res), p(req, 'id'), req.query)]));
-  r.get('/v1/customers/:id/packages/:pid', reseller, send(async (req, res) => [200, await getPackage(db, me(res), p(req, 'id'), p(req, 'pid'))]));
-  r.post('/v1/customers/:id/packages/:pid/domains', reseller, send(async (req, res) => [201, await addPackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), parseInput(addPackageDomainInput, req.body))]));
-  r.delete('/v1/customers/:id/packages/:pid/domains/:domain', reseller, send(async (req, res) => (await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain')), [204, null])));
-  r.post('/v1/customers/:id/release', reseller, send(async (req, res) => [202, await releaseCustomer(deps, me(res), p(req, 'id'), parseInput(releaseCustomerInput, req.body ?? {}))]));
-  r.get('/v1/claims/:token', send(async (req) => [200, await claimInfo(deps, p(req, 'token'))]));
-  r.post('/v1/claims/:token', send(async (req) => [201, await claim(deps, p(req, 'token'), parseInput(claimInput, req.body))]));
+  r.post(
+    '/v1/customers',
+    reseller,
+    send(async (req, res) => [201, await createCustomer(db, me(res), parseInput(createCustomerInput, req.body))]),
+  );
+  r.get(
+    '/v1/customers',
+    reseller,
+    send(async (req, res) => [200, await listCustomers(db, me(res), req.query)]),
+  );
+  r.get(
+    '/v1/customers/:id',
+    reseller,
+    send(async (req, res) => [200, await getCustomer(db, me(res), p(req, 'id'))]),
+  );
+  r.patch(
+    '/v1/customers/:id',
+    reseller,
+    send(async (req, res) => [200, await updateCustomer(db, me(res), p(req, 'id'), parseInput(updateCustomerInput, req.body))]),
+  );
+  r.post(
+    '/v1/customers/:id/packages',
+    reseller,
+    send(async (req, res) => [201, await createPackage(db, me(res), p(req, 'id'), parseInput(createPackageInput, req.body))]),
+  );
+  r.get(
+    '/v1/customers/:id/packages',
+    reseller,
+    send(async (req, res) => [200, await listPackages(db, me(res), p(req, 'id'), req.query)]),
+  );
+  r.get(
+    '/v1/customers/:id/packages/:pid',
+    reseller,
+    send(async (req, res) => [200, await getPackage(db, me(res), p(req, 'id'), p(req, 'pid'))]),
+  );
+  r.post(
+    '/v1/customers/:id/packages/:pid/domains',
+    reseller,
+    send(async (req, res) => [
+      201,
+      await addPackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), parseInput(addPackageDomainInput, req.body)),
+    ]),
+  );
+  r.delete(
+    '/v1/customers/:id/packages/:pid/domains/:domain',
+    reseller,
+    send(async (req, res) => (await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain')), [204, null])),
+  );
+  r.post(
+    '/v1/customers/:id/release',
+    reseller,
+    send(async (req, res) => [202, await releaseCustomer(deps, me(res), p(req, 'id'), parseInput(releaseCustomerInput, req.body ?? {}))]),
+  );
+  r.get(
+    '/v1/claims/:token',
+    send(async (req) => [200, await claimInfo(deps, p(req, 'token'))]),
+  );
+  r.post(
+    '/v1/claims/:token',
+    send(async (req) => [201, await claim(deps, p(req, 'token'), parseInput(claimInput, req.body))]),
+  );
   return r;
 }
 
 /** The same views for `/v1/jobs` (every kind) and `/v1/bulk-pushes` (push only). */
-function jobRoutes(r: Router, deps: Deps, auth: ReturnType<typeof requireReseller>, base: string, kind: BulkKind | undefined, now: () => Date) {
+function jobRoutes(
+  r: Router,
+  deps: Deps,
+  auth: ReturnType<typeof requireReseller>,
+  base: string,
+  kind: BulkKind | undefined,
+  now: () => Date,
+) {
   const { db } = deps;
   const id = (req: Request) => String(req.params.id);
-  r.get(base, auth, send(async (req, res) => [200, await listJobs(db, me(res), req.query, kind, now())]));
-  r.get(`${base}/:id`, auth, send(async (req, res) => [200, await getJob(db, me(res), id(req), kind, now())]));
+  r.get(
+    base,
+    auth,
+    send(async (req, res) => [200, await listJobs(db, me(res), req.query, kind, now())]),
+  );
+  r.get(
+    `${base}/:id`,
+    auth,
+    send(async (req, res) => [200, await getJob(db, me(res), id(req), kind, now())]),
+  );
   r.get(`${base}/:id/items`, auth, async (req, res) => {
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
       const csv = await itemsCsvFor(db, me(res), id(req), req.query, kind);
@@ -99,10 +273,27 @@ function jobRoutes(r: Router, deps: Deps, auth: ReturnType<typeof requireReselle
     }
     res.json(await listItems(db, me(res), id(req), req.query, kind));
   });
-  r.post(`${base}/:id/cancel`, auth, send(async (req, res) => [202, await cancelJob(deps, me(res), id(req), { kind })]));
-  r.post(`${base}/:id/suspend`, auth, send(async (req, res) => [202, await suspendJob(deps, me(res), id(req), kind)]));
-  r.post(`${base}/:id/resume`, auth, send(async (req, res) => [202, await resumeJob(deps, me(res), id(req), kind)]));
+  r.post(
+    `${base}/:id/cancel`,
+    auth,
+    send(async (req, res) => [202, await cancelJob(deps, me(res), id(req), { kind })]),
+  );
+  r.post(
+    `${base}/:id/suspend`,
+    auth,
+    send(async (req, res) => [202, await suspendJob(deps, me(res), id(req), kind)]),
+  );
+  r.post(
+    `${base}/:id/resume`,
+    auth,
+    send(async (req, res) => [202, await resumeJob(deps, me(res), id(req), kind)]),
+  );
   r.get(`${base}/:id/events`, auth, (req, res) =>
-    streamJob(req, res, () => getJob(db, me(res), id(req), kind, now()), (s) => FINISHED_JOB.includes(s as JobStatus)),
+    streamJob(
+      req,
+      res,
+      () => getJob(db, me(res), id(req), kind, now()),
+      (s) => FINISHED_JOB.includes(s as JobStatus),
+    ),
   );
 }

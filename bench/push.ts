@@ -24,7 +24,10 @@ import { createRuntime, type Runtime } from '../shared/platform/runtime';
 const N = Number(process.env.BENCH_DOMAINS ?? 50_000);
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
-const MODES = (process.env.BENCH_MODES ?? 'new,existing').split(',').map((m) => m.trim()).filter(Boolean) as ('new' | 'existing')[];
+const MODES = (process.env.BENCH_MODES ?? 'new,existing')
+  .split(',')
+  .map((m) => m.trim())
+  .filter(Boolean) as ('new' | 'existing')[];
 const PG_BASE = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DB_NAME = `dp_bench_${process.pid}`;
@@ -189,12 +192,18 @@ async function ok(method: string, url: string, key: string, body: unknown, expec
 }
 
 async function reseller(username: string) {
-  const res = await ok('POST', '/v1/admin/resellers', OPERATOR_KEY, {
-    username,
-    name: `${username} Ltd`,
-    email: `ops@${username}.example`,
-    domain_push_enabled: true,
-  }, [201]);
+  const res = await ok(
+    'POST',
+    '/v1/admin/resellers',
+    OPERATOR_KEY,
+    {
+      username,
+      name: `${username} Ltd`,
+      email: `ops@${username}.example`,
+      domain_push_enabled: true,
+    },
+    [201],
+  );
   return { username, key: res.body.api_key as string, company_id: res.body.company_id as string };
 }
 
@@ -390,11 +399,17 @@ async function main() {
     const gaining = await reseller('bench-gaining');
     const setLosing = await reseller('bench-set-losing');
     await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
-    const target = await ok('POST', '/v1/profiles', gaining.key, {
-      domain: 'bench-target.example',
-      username: 'bench-target',
-      password: 'bench-target-password',
-    }, [201]);
+    const target = await ok(
+      'POST',
+      '/v1/profiles',
+      gaining.key,
+      {
+        domain: 'bench-target.example',
+        username: 'bench-target',
+        password: 'bench-target-password',
+      },
+      [201],
+    );
     void target;
 
     const batches: Record<string, string[]> = {};
@@ -448,8 +463,18 @@ async function main() {
       ['Redis used_memory peak, MB', ...results.map((r) => r.redis_peak_mb)],
       ['Redis used_memory delta (peak - before), MB', ...results.map((r) => r.redis_delta_mb)],
       ['Redis bench keys left after job (count / KB)', ...results.map((r) => `${r.bench_keys_after} / ${r.bench_keys_after_kb}`)],
-      ['CPU s during run: worker / postgres / API+bench', ...results.map((r) => `${r.cpu_s.worker} / ${r.cpu_s.postgres} / ${r.cpu_s.api}`)],
-      ['item outcomes', ...results.map((r) => Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', '))],
+      [
+        'CPU s during run: worker / postgres / API+bench',
+        ...results.map((r) => `${r.cpu_s.worker} / ${r.cpu_s.postgres} / ${r.cpu_s.api}`),
+      ],
+      [
+        'item outcomes',
+        ...results.map((r) =>
+          Object.entries(r.counts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ),
+      ],
     ];
     console.log('');
     console.log(

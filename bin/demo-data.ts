@@ -9,8 +9,18 @@ export async function seedDemo(deps: Deps, count = 2000) {
   if (await getResellerByUsername(db, 'losing-demo')) {
     return { alreadySeeded: true as const };
   }
-  const losing = await createReseller(db, { username: 'losing-demo', name: 'Losing Demo Ltd', email: 'ops@losing.example', domain_push_enabled: true });
-  const gaining = await createReseller(db, { username: 'gaining-demo', name: 'Gaining Demo Inc', email: 'ops@gaining.example', domain_push_enabled: true });
+  const losing = await createReseller(db, {
+    username: 'losing-demo',
+    name: 'Losing Demo Ltd',
+    email: 'ops@losing.example',
+    domain_push_enabled: true,
+  });
+  const gaining = await createReseller(db, {
+    username: 'gaining-demo',
+    name: 'Gaining Demo Inc',
+    email: 'ops@gaining.example',
+    domain_push_enabled: true,
+  });
   const gainingRow = (await getResellerByUsername(db, 'gaining-demo'))!;
   await allowReseller(db, gainingRow, losing.company_id);
   await db('resellers').where({ id: gainingRow.id }).update({ push_notification_email: 'incoming@gaining.example' });

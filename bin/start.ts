@@ -28,7 +28,8 @@ async function main() {
   ];
   if (process.argv.includes('--demo')) {
     const demo = await seedDemo(deps);
-    if (demo.alreadySeeded) lines.push('', 'Demo data is already there (resellers losing-demo and gaining-demo); their keys were shown when it was created.');
+    if (demo.alreadySeeded)
+      lines.push('', 'Demo data is already there (resellers losing-demo and gaining-demo); their keys were shown when it was created.');
     else {
       lines.push(
         '',

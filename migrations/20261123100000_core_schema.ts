@@ -147,8 +147,16 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   for (const t of [
-    'outbound_emails', 'billing_events', 'bulk_job_items', 'bulk_jobs', 'domains', 'brands',
-    'profiles', 'push_authorizations', 'api_keys', 'resellers',
+    'outbound_emails',
+    'billing_events',
+    'bulk_job_items',
+    'bulk_jobs',
+    'domains',
+    'brands',
+    'profiles',
+    'push_authorizations',
+    'api_keys',
+    'resellers',
   ]) {
     await knex.schema.dropTableIfExists(t);
   }

@@ -18,7 +18,10 @@ export interface WorkerRuntime {
 function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => void) {
   let running: Promise<unknown> | null = null;
   const run = () => {
-    if (!running) running = task().catch(onError).finally(() => (running = null));
+    if (!running)
+      running = task()
+        .catch(onError)
+        .finally(() => (running = null));
     return running;
   };
   const timer = setInterval(run, ms);
@@ -62,8 +65,10 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
     if (exhausted) onChunkExhausted(deps, job, err).catch((e) => log.error({ err: e.message }, 'could not fail chunk'));
   });
 
-  const relay = every(config.OUTBOX_INTERVAL_MS, () => relayOutbox({ db: deps.db, mailer: deps.mailer, from: config.SMTP_FROM, log }), (e) =>
-    log.error({ err: e.message }, 'outbox relay failed'),
+  const relay = every(
+    config.OUTBOX_INTERVAL_MS,
+    () => relayOutbox({ db: deps.db, mailer: deps.mailer, from: config.SMTP_FROM, log }),
+    (e) => log.error({ err: e.message }, 'outbox relay failed'),
   );
   const reconciler = every(
     config.RECONCILE_INTERVAL_MS,

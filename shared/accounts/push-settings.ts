@@ -36,9 +36,7 @@ export async function allowReseller(db: Db, me: Reseller, handle: string) {
 
 export async function revokeReseller(db: Db, me: Reseller, handle: string): Promise<void> {
   const losing = await findResellerByHandle(db, handle);
-  const removed = losing
-    ? await db('push_authorizations').where({ gaining_reseller_id: me.id, losing_reseller_id: losing.id }).del()
-    : 0;
+  const removed = losing ? await db('push_authorizations').where({ gaining_reseller_id: me.id, losing_reseller_id: losing.id }).del() : 0;
   if (!removed) throw new NotFound(`"${handle}" is not in your allowed resellers.`);
 }
 

@@ -8,7 +8,12 @@ export interface ItemHandler {
    * Runs in the claiming transaction (job row held FOR SHARE, items locked): decides and records
    * every item it can finish there, and returns those that need steps outside a transaction.
    */
-  inClaim(deps: Deps, trx: Knex.Transaction, job: BulkJob, items: ItemRow[]): Promise<{ deferred: ItemRow[]; counts: Record<string, number> }>;
+  inClaim(
+    deps: Deps,
+    trx: Knex.Transaction,
+    job: BulkJob,
+    items: ItemRow[],
+  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number> }>;
   /** Finishes the returned items after the claim committed; they are `running`, under a lease. */
   deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
 }
@@ -63,12 +68,18 @@ export async function claimChunk(
     const { deferred, counts } = items.length ? await handler.inClaim(deps, trx, job, items) : { deferred: [], counts: {} };
     if (deferred.length) {
       await trx('bulk_job_items')
-        .whereIn('id', deferred.map((i) => i.id))
+        .whereIn(
+          'id',
+          deferred.map((i) => i.id),
+        )
         .update({ status: 'running', started_at: trx.raw('coalesce(started_at, now())'), lease_until: leaseExpr(trx, leaseMs) });
     }
     const held = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk, status: 'running' })
-      .whereNotIn('id', deferred.map((i) => i.id))
+      .whereNotIn(
+        'id',
+        deferred.map((i) => i.id),
+      )
       .max('lease_until as until')
       .first();
     const heldElsewhereUntil = held?.until ? new Date(held.until) : null;
@@ -93,12 +104,16 @@ export async function lockChunk(trx: Knex.Transaction, jobId: string, chunk: num
 export function keepLease(deps: Deps, items: ItemRow[]): () => Promise<void> {
   const leaseMs = deps.config.WORKER_LOCK_MS;
   const ids = items.map((i) => i.id);
-  const timer = setInterval(() => {
-    deps.db('bulk_job_items')
-      .whereIn('id', ids)
-      .update({ lease_until: leaseExpr(deps.db, leaseMs) })
-      .catch((err) => deps.log.warn({ err: err.message }, 'could not renew item lease'));
-  }, Math.max(100, Math.floor(leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      deps
+        .db('bulk_job_items')
+        .whereIn('id', ids)
+        .update({ lease_until: leaseExpr(deps.db, leaseMs) })
+        .catch((err) => deps.log.warn({ err: err.message }, 'could not renew item lease'));
+    },
+    Math.max(100, Math.floor(leaseMs / 3)),
+  );
   timer.unref();
   return async () => {
     clearInterval(timer);

@@ -53,7 +53,13 @@ export async function createBulkJob(
       await trx.raw(
         `insert into bulk_job_items (job_id, domain_name, chunk, product, product_id)
          select ?, n, c, p, pid from unnest(?::text[], ?::int[], ?::text[], ?::bigint[]) as t(n, c, p, pid)`,
-        [row.id, spec.itemNames.slice(start, start + 10_000), chunks.slice(start, start + 10_000), slice.map((x) => x.product), slice.map((x) => x.id)] as any[],
+        [
+          row.id,
+          spec.itemNames.slice(start, start + 10_000),
+          chunks.slice(start, start + 10_000),
+          slice.map((x) => x.product),
+          slice.map((x) => x.id),
+        ] as any[],
       );
     }
     if (inTx) await inTx(trx, row);

@@ -92,7 +92,10 @@ export async function countItems(db: Db | Knex.Transaction, jobId: string): Prom
 /** The two resellers of a job (the gaining one is null for a release), with what views and emails need. */
 export async function jobParties(db: Knex, job: Pick<BulkJob, 'losing_reseller_id' | 'gaining_reseller_id'>) {
   const rows = await db('resellers')
-    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null))
+    .whereIn(
+      'id',
+      [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null),
+    )
     .select('id', 'username', 'push_notification_email');
   const find = (id: number | null) => rows.find((p) => id !== null && Number(p.id) === Number(id));
   return { losing: find(job.losing_reseller_id), gaining: find(job.gaining_reseller_id) };

@@ -51,7 +51,14 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
   }
   if (claimed.done + deferred.length > 0) {
     deps.log.info(
-      { job_id: jobId, chunk, kind, reseller: job.losing_reseller_id, items: claimed.done + deferred.length, registry_path: deferred.length },
+      {
+        job_id: jobId,
+        chunk,
+        kind,
+        reseller: job.losing_reseller_id,
+        items: claimed.done + deferred.length,
+        registry_path: deferred.length,
+      },
       'chunk processed',
     );
   }
@@ -73,7 +80,11 @@ export async function failChunk(deps: Deps, jobId: string, chunk: number, messag
       .where((b) => b.where({ status: 'pending' }).orWhere((r) => leaseFree(r.where({ status: 'running' }), trx)))
       .update({ status: 'failed', reason: 'error', message: text, finished_at: trx.fn.now() });
     // Items all done (only a relock kept failing) is no job-level fault: the reconciler relocks.
-    if (failed) await trx('bulk_jobs').where({ id: jobId }).whereNull('error').update({ error: `chunk ${chunk}: ${text}` });
+    if (failed)
+      await trx('bulk_jobs')
+        .where({ id: jobId })
+        .whereNull('error')
+        .update({ error: `chunk ${chunk}: ${text}` });
   });
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'relock failed'));

@@ -36,7 +36,10 @@ export async function reconcile(deps: Deps) {
     if (missing.length) {
       const [row] = await db('bulk_jobs').where({ id: job.id }).increment('generation', 1).returning('*');
       await enqueueChunks(deps.queues, row, missing);
-      deps.log.warn({ job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) }, 'reconciler re-enqueued chunks');
+      deps.log.warn(
+        { job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) },
+        'reconciler re-enqueued chunks',
+      );
       report.requeued += missing.length;
     }
   }

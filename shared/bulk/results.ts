@@ -11,7 +11,10 @@ export interface ItemResult {
 /** Re-reads the claimed items under lock: another attempt may have finished some of them meanwhile. */
 export function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<ItemRow[]> {
   return trx('bulk_job_items')
-    .whereIn('id', items.map((i) => i.id))
+    .whereIn(
+      'id',
+      items.map((i) => i.id),
+    )
     .where({ status: 'running' })
     .orderBy('id')
     .forUpdate();

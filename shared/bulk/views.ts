@@ -10,7 +10,11 @@ function publicOptions(job: BulkJob) {
   const { profile, ...rest } = job.options;
   // The stored profile never holds the password; the internal id is not part of the public view.
   if (!profile) return rest;
-  return { ...rest, profile: profile.mode === 'existing' ? { mode: profile.mode, domain: profile.domain, username: profile.username } : { mode: profile.mode } };
+  return {
+    ...rest,
+    profile:
+      profile.mode === 'existing' ? { mode: profile.mode, domain: profile.domain, username: profile.username } : { mode: profile.mode },
+  };
 }
 
 type Parties = { losing?: { username: string }; gaining?: { username: string } };
@@ -72,18 +76,30 @@ export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkK
     })
     .orderBy('seq', 'desc')
     .limit(q.limit + 1);
-  const page = pageOf(rows, q.limit, (r) => r.seq, (r) => r);
+  const page = pageOf(
+    rows,
+    q.limit,
+    (r) => r.seq,
+    (r) => r,
+  );
   // Two queries for the whole page, not two per job.
   const ids = page.items.map((j) => j.id);
   const counted: any[] = ids.length
-    ? await db('bulk_job_items').whereRaw('job_id = any(?::uuid[])', [ids]).groupBy('job_id', 'status').select('job_id', 'status').count('* as n')
+    ? await db('bulk_job_items')
+        .whereRaw('job_id = any(?::uuid[])', [ids])
+        .groupBy('job_id', 'status')
+        .select('job_id', 'status')
+        .count('* as n')
     : [];
   const resellerIds = [...new Set(page.items.flatMap((j) => [j.losing_reseller_id, j.gaining_reseller_id]).filter((x) => x !== null))];
   const names = new Map((await db('resellers').whereIn('id', resellerIds).select('id', 'username')).map((r) => [Number(r.id), r]));
   const items = page.items.map((j) => {
     const raw: Record<string, number> = {};
     for (const c of counted) if (c.job_id === j.id) raw[c.status] = Number(c.n);
-    const parties = { losing: names.get(Number(j.losing_reseller_id)), gaining: j.gaining_reseller_id === null ? undefined : names.get(Number(j.gaining_reseller_id)) };
+    const parties = {
+      losing: names.get(Number(j.losing_reseller_id)),
+      gaining: j.gaining_reseller_id === null ? undefined : names.get(Number(j.gaining_reseller_id)),
+    };
     return buildJobView(j, raw, parties, now);
   });
   return { items, next_cursor: page.next_cursor };

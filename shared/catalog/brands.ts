@@ -48,8 +48,6 @@ export async function updateBrand(db: Db, me: Reseller, id: string, input: z.inf
   const patch: Record<string, unknown> = {};
   if (input.name !== undefined) patch.name = input.name;
   if (input.settings !== undefined) patch.settings = JSON.stringify(input.settings);
-  const [updated] = Object.keys(patch).length
-    ? await db('brands').where({ id }).update(patch).returning('*')
-    : [row];
+  const [updated] = Object.keys(patch).length ? await db('brands').where({ id }).update(patch).returning('*') : [row];
   return brandView(updated);
 }

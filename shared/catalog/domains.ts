@@ -87,7 +87,15 @@ export const importDomainsInput = z
       settings: z.record(z.string(), z.unknown()).optional(),
       expires_at: z.iso.datetime({ offset: true }).optional(),
       /** The registrant customer (its id); must be an active customer of that reseller. */
-      customer: z.union([z.string().trim().regex(/^[0-9]{1,18}$/, 'must be a customer id'), z.number().int().positive()]).optional(),
+      customer: z
+        .union([
+          z
+            .string()
+            .trim()
+            .regex(/^[0-9]{1,18}$/, 'must be a customer id'),
+          z.number().int().positive(),
+        ])
+        .optional(),
     }),
   )
   .min(1)
@@ -120,15 +128,29 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
       if (r.customer === undefined) return [];
       const c = customerById.get(customerKey(r.customer));
       if (c && c.status === 'active' && Number(c.reseller_id) === resellerId.get(r.reseller.toLowerCase())) return [];
-      return [{ position: i + 1, customer: customerKey(r.customer), reason: c?.status === 'released' ? 'customer has been released' : 'not a customer of this reseller' }];
+      return [
+        {
+          position: i + 1,
+          customer: customerKey(r.customer),
+          reason: c?.status === 'released' ? 'customer has been released' : 'not a customer of this reseller',
+        },
+      ];
     });
-    if (badCustomers.length) throw new InvalidRequest('Some customers are not active customers of the domain\'s reseller.', { invalid: badCustomers }, 'unknown_customer');
+    if (badCustomers.length)
+      throw new InvalidRequest(
+        "Some customers are not active customers of the domain's reseller.",
+        { invalid: badCustomers },
+        'unknown_customer',
+      );
 
     const brandIds = new Map<string, number>();
     for (const key of new Set(rows.filter((r) => r.brand).map((r) => `${resellerId.get(r.reseller.toLowerCase())}\u0000${r.brand}`))) {
       const [rid, name] = key.split('\u0000');
       let brand = await trx('brands').where({ reseller_id: rid, name }).first('id');
-      if (!brand) [brand] = await trx('brands').insert({ reseller_id: rid, name, settings: JSON.stringify({ theme: name }) }).returning('id');
+      if (!brand)
+        [brand] = await trx('brands')
+          .insert({ reseller_id: rid, name, settings: JSON.stringify({ theme: name }) })
+          .returning('id');
       brandIds.set(key, Number(brand.id));
     }
 
@@ -194,7 +216,9 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
 export async function setDomainContact(db: Db, me: Reseller, name: string, contact: z.infer<typeof contactSchema>) {
   const check = normalizeDomainName(name);
   return db.transaction(async (trx) => {
-    const d = check.ok ? await trx('domains').where({ name: check.name, reseller_id: me.id }).forUpdate().first('name', 'profile_id') : undefined;
+    const d = check.ok
+      ? await trx('domains').where({ name: check.name, reseller_id: me.id }).forUpdate().first('name', 'profile_id')
+      : undefined;
     if (!d) throw new NotFound('No such domain in your account.');
     if (!d.profile_id) throw new Conflict('invalid_state', `${d.name} has no registrant profile to change; attach one first.`);
     const [p] = await trx('profiles')

@@ -42,7 +42,8 @@ export function profileView(p: ProfileRow) {
 
 export async function createProfile(db: Db | Knex.Transaction, resellerId: number, input: z.infer<typeof createProfileInput>) {
   const domain = normalizeDomainName(input.domain);
-  if (!domain.ok) throw new InvalidRequest(`profile domain: ${domain.reason}`, { fields: [{ path: 'body.domain', message: domain.reason }] });
+  if (!domain.ok)
+    throw new InvalidRequest(`profile domain: ${domain.reason}`, { fields: [{ path: 'body.domain', message: domain.reason }] });
   const exists = await db('profiles').where({ reseller_id: resellerId, username: input.username }).first('id');
   if (exists) throw new Conflict('conflict', `A profile with username "${input.username}" already exists.`);
   const [row] = await db('profiles')
@@ -78,11 +79,12 @@ export async function findProfileByCredentials(
   cred: { domain: string; username: string; password: string },
 ): Promise<ProfileRow | undefined> {
   const domain = normalizeDomainName(cred.domain);
-  const row: ProfileRow | undefined = await db('profiles')
-    .where({ reseller_id: resellerId, username: cred.username.trim() })
-    .first();
+  const row: ProfileRow | undefined = await db('profiles').where({ reseller_id: resellerId, username: cred.username.trim() }).first();
   // Always run the hash so timing does not reveal whether the username exists.
-  const ok = await verifyPassword(cred.password, row?.password_hash ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+  const ok = await verifyPassword(
+    cred.password,
+    row?.password_hash ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+  );
   if (!row || !ok || !domain.ok || row.domain !== domain.name) return undefined;
   return row;
 }

@@ -93,7 +93,8 @@ async function runningRelease(db: Conn, customerId: number, exceptJob?: string):
 
 /** Changes to a customer's products wait until the customer is active and no release is running. */
 async function assertChangeable(db: Conn, c: CustomerRow) {
-  if (c.status === 'released') throw new Conflict('already_released', 'The customer has been released; their products are no longer yours to change.');
+  if (c.status === 'released')
+    throw new Conflict('already_released', 'The customer has been released; their products are no longer yours to change.');
   const job = await runningRelease(db, c.id);
   if (job) throw new Conflict('conflict', `A release of this customer is running (job ${job.id}).`, { job_id: job.id });
 }
@@ -102,7 +103,14 @@ async function assertChangeable(db: Conn, c: CustomerRow) {
 
 export async function createCustomer(db: Db, me: Reseller, input: z.infer<typeof createCustomerInput>) {
   const [row] = await db('customers')
-    .insert({ reseller_id: me.id, name: input.name, email: input.email ?? null, phone: input.phone ?? null, address: input.address ?? null, country: input.country ?? null })
+    .insert({
+      reseller_id: me.id,
+      name: input.name,
+      email: input.email ?? null,
+      phone: input.phone ?? null,
+      address: input.address ?? null,
+      country: input.country ?? null,
+    })
     .returning('*');
   return customerView(row);
 }
@@ -138,7 +146,10 @@ export async function updateCustomer(db: Db, me: Reseller, id: string, input: z.
     const c = await customerFor(trx, me, id, true);
     await assertChangeable(trx, c);
     const patch = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-    if (Object.keys(patch).length) await trx('customers').where({ id: c.id }).update({ ...patch, updated_at: trx.fn.now() });
+    if (Object.keys(patch).length)
+      await trx('customers')
+        .where({ id: c.id })
+        .update({ ...patch, updated_at: trx.fn.now() });
   });
   return getCustomer(db, me, id);
 }
@@ -158,7 +169,14 @@ function packageDomainView(pd: any) {
 }
 
 async function packageViews(db: Conn, rows: PackageRow[]) {
-  const entries = rows.length ? await db('package_domains').whereIn('package_id', rows.map((p) => p.id)).orderBy('id') : [];
+  const entries = rows.length
+    ? await db('package_domains')
+        .whereIn(
+          'package_id',
+          rows.map((p) => p.id),
+        )
+        .orderBy('id')
+    : [];
   return rows.map((p) => ({
     id: String(p.id),
     customer_id: String(p.customer_id),
@@ -193,7 +211,12 @@ export async function listPackages(db: Db, me: Reseller, customerId: string, que
     .modify((b) => (after ? b.where('id', '>', after) : b))
     .orderBy('id')
     .limit(q.limit + 1);
-  const page = pageOf(rows, q.limit, (r) => r.id, (r) => r);
+  const page = pageOf(
+    rows,
+    q.limit,
+    (r) => r.id,
+    (r) => r,
+  );
   return { items: await packageViews(db, page.items), next_cursor: page.next_cursor };
 }
 
@@ -207,14 +230,24 @@ export async function getPackage(db: Db, me: Reseller, customerId: string, pid: 
  * (`wrong_registrant` otherwise, without saying whether someone else holds it); a virtual domain
  * is a valid name registered elsewhere. A name is in at most one package at a time (`conflict`).
  */
-export async function addPackageDomain(db: Db, me: Reseller, customerId: string, pid: string, input: z.infer<typeof addPackageDomainInput>) {
+export async function addPackageDomain(
+  db: Db,
+  me: Reseller,
+  customerId: string,
+  pid: string,
+  input: z.infer<typeof addPackageDomainInput>,
+) {
   const check = normalizeDomainName(input.domain);
   return db.transaction(async (trx) => {
     const c = await customerFor(trx, me, customerId, true);
     await assertChangeable(trx, c);
     const pkg = await packageFor(trx, me, c, pid);
     if (!check.ok) {
-      throw new InvalidRequest(`"${input.domain}" is not a valid domain name: ${check.reason}.`, { invalid: [{ position: 1, value: input.domain, reason: check.reason }] }, 'invalid_domains');
+      throw new InvalidRequest(
+        `"${input.domain}" is not a valid domain name: ${check.reason}.`,
+        { invalid: [{ position: 1, value: input.domain, reason: check.reason }] },
+        'invalid_domains',
+      );
     }
     const name = check.name;
     const taken = await trx('package_domains').where({ domain_name: name }).first('package_id');
@@ -226,17 +259,26 @@ export async function addPackageDomain(db: Db, me: Reseller, customerId: string,
     let domainId: number | null = null;
     if (input.virtual) {
       if (domain) {
-        throw new Unprocessable('registered_domain', `${name} is registered through the platform; add it without "virtual" (its registrant must be this customer).`);
+        throw new Unprocessable(
+          'registered_domain',
+          `${name} is registered through the platform; add it without "virtual" (its registrant must be this customer).`,
+        );
       }
     } else {
       if (!domain || Number(domain.reseller_id) !== me.id) {
-        throw new Unprocessable('wrong_registrant', `${name} is not a domain of yours registered to this customer (a domain registered elsewhere is added with "virtual": true).`);
+        throw new Unprocessable(
+          'wrong_registrant',
+          `${name} is not a domain of yours registered to this customer (a domain registered elsewhere is added with "virtual": true).`,
+        );
       }
-      if (Number(domain.customer_id) !== Number(c.id)) throw new Unprocessable('wrong_registrant', `The registrant of ${name} is not this customer.`);
+      if (Number(domain.customer_id) !== Number(c.id))
+        throw new Unprocessable('wrong_registrant', `The registrant of ${name} is not this customer.`);
       domainId = Number(domain.id);
     }
     try {
-      const [row] = await trx('package_domains').insert({ package_id: pkg.id, domain_name: name, domain_id: domainId, virtual: input.virtual }).returning('*');
+      const [row] = await trx('package_domains')
+        .insert({ package_id: pkg.id, domain_name: name, domain_id: domainId, virtual: input.virtual })
+        .returning('*');
       return packageDomainView(row);
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new Conflict('conflict', `${name} is already in a service package.`);
@@ -271,15 +313,26 @@ export async function releaseCustomer(deps: Deps, me: Reseller, customerId: stri
     if (c.status === 'released') throw new Conflict('already_released', 'The customer has already been released.');
     const job = await runningRelease(conn, c.id, exceptJob);
     if (job) throw new Conflict('conflict', `A release of this customer is already running (job ${job.id}).`, { job_id: job.id });
-    if (!c.email?.trim()) throw new Unprocessable('invalid_contact', 'The customer has no contact email; the claim invitation could not be sent. Set one first.', { field: 'email' });
+    if (!c.email?.trim())
+      throw new Unprocessable(
+        'invalid_contact',
+        'The customer has no contact email; the claim invitation could not be sent. Set one first.',
+        { field: 'email' },
+      );
     if (!email.safeParse(c.email).success) {
-      throw new Unprocessable('invalid_contact', `The customer's contact email "${c.email}" is not valid; correct it first.`, { field: 'email', value: c.email });
+      throw new Unprocessable('invalid_contact', `The customer's contact email "${c.email}" is not valid; correct it first.`, {
+        field: 'email',
+        value: c.email,
+      });
     }
     return c;
   };
   const c = await check(db);
   const domains: string[] = await db('domains').where({ reseller_id: me.id, customer_id: c.id }).orderBy('name').pluck('name');
-  const packages: { id: number; name: string }[] = await db('service_packages').where({ customer_id: c.id, reseller_id: me.id }).orderBy('id').select('id', 'name');
+  const packages: { id: number; name: string }[] = await db('service_packages')
+    .where({ customer_id: c.id, reseller_id: me.id })
+    .orderBy('id')
+    .select('id', 'name');
 
   const job = await createBulkJob(
     deps,
@@ -295,19 +348,32 @@ export async function releaseCustomer(deps: Deps, me: Reseller, customerId: stri
         email_results_to: input.email_results_to ?? null,
       },
       itemNames: [...domains, ...packages.map((p) => `package:${p.id}`)],
-      itemProducts: [...domains.map(() => ({ product: 'domain' as const, id: null })), ...packages.map((p) => ({ product: 'package' as const, id: Number(p.id) }))],
+      itemProducts: [
+        ...domains.map(() => ({ product: 'domain' as const, id: null })),
+        ...packages.map((p) => ({ product: 'package' as const, id: Number(p.id) })),
+      ],
     },
     async (trx, created) => {
       await check(trx, created.id);
     },
   );
-  return { id: job.id, status: job.status, total: job.total, customer_id: String(c.id), domains: domains.length, packages: packages.length, links: jobLinks(job) };
+  return {
+    id: job.id,
+    status: job.status,
+    total: job.total,
+    customer_id: String(c.id),
+    domains: domains.length,
+    packages: packages.length,
+    links: jobLinks(job),
+  };
 }
 
 // Claim (no API key: the single-use token is the credential)
 
 async function tokenFor(db: Conn, token: string, forUpdate: boolean, now: Date) {
-  const q = db('claim_tokens').where({ token_hash: hashSecret(token) }).first();
+  const q = db('claim_tokens')
+    .where({ token_hash: hashSecret(token) })
+    .first();
   const row = await (forUpdate ? q.forUpdate() : q);
   if (!row) throw new NotFound('No such claim token.');
   if (row.used_at) throw new Gone('token_used', 'This claim link has already been used.');
@@ -318,7 +384,9 @@ async function tokenFor(db: Conn, token: string, forUpdate: boolean, now: Date) 
 async function claimSummary(db: Conn, customerId: number) {
   const c = await db('customers').where({ id: customerId }).first();
   const domains = Number((await db('domains').where({ customer_id: customerId }).whereNull('reseller_id').count('* as n').first())!.n);
-  const packages = Number((await db('service_packages').where({ customer_id: customerId }).whereNotNull('released_at').count('* as n').first())!.n);
+  const packages = Number(
+    (await db('service_packages').where({ customer_id: customerId }).whereNotNull('released_at').count('* as n').first())!.n,
+  );
   return { customer: { id: String(c.id), name: c.name, email: c.email, status: c.status }, products: { domains, packages } };
 }
 
@@ -337,7 +405,9 @@ export async function claim(deps: Deps, token: string, input: z.infer<typeof cla
   return deps.db.transaction(async (trx) => {
     const row = await tokenFor(trx, token, true, deps.clock());
     const c = await trx('customers').where({ id: row.customer_id }).first();
-    const onFile = String(c.email ?? '').trim().toLowerCase();
+    const onFile = String(c.email ?? '')
+      .trim()
+      .toLowerCase();
     if (input.choice === 'import' && input.email.toLowerCase() !== onFile) {
       throw new Unprocessable(
         'contact_mismatch',

@@ -7,7 +7,6 @@ import { queueEmail } from '../mail/outbox';
 import { claimInvitation } from '../mail/templates';
 import { hashSecret, newSecret } from '../platform/secrets';
 
-
 /**
  * Releases the claimed products of one chunk of a customer release, set-based in one transaction
  * with the items' results. A domain leaves the reseller (reseller_id null) but keeps its customer;
@@ -29,10 +28,21 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   const packageItems = live.filter((i) => i.product === 'package');
 
   const domains = domainItems.length
-    ? await trx('domains').whereRaw('name = any(?::text[])', [domainItems.map((i) => i.domain_name)]).orderBy('id').forUpdate().select('id', 'name', 'reseller_id', 'customer_id')
+    ? await trx('domains')
+        .whereRaw('name = any(?::text[])', [domainItems.map((i) => i.domain_name)])
+        .orderBy('id')
+        .forUpdate()
+        .select('id', 'name', 'reseller_id', 'customer_id')
     : [];
   const packages = packageItems.length
-    ? await trx('service_packages').whereIn('id', packageItems.map((i) => Number(i.product_id))).orderBy('id').forUpdate().select('id', 'reseller_id', 'customer_id')
+    ? await trx('service_packages')
+        .whereIn(
+          'id',
+          packageItems.map((i) => Number(i.product_id)),
+        )
+        .orderBy('id')
+        .forUpdate()
+        .select('id', 'reseller_id', 'customer_id')
     : [];
   const domainByName = new Map(domains.map((d) => [d.name, d]));
   const packageById = new Map(packages.map((p) => [Number(p.id), p]));
@@ -47,7 +57,12 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
     else if (Number(d.reseller_id) !== reseller)
       results.push({ id, status: 'failed', reason: 'not_owned', message: 'The domain is no longer held by the releasing reseller.' });
     else if (Number(d.customer_id) !== customer)
-      results.push({ id, status: 'failed', reason: 'wrong_registrant', message: 'The registrant of the domain is no longer this customer.' });
+      results.push({
+        id,
+        status: 'failed',
+        reason: 'wrong_registrant',
+        message: 'The registrant of the domain is no longer this customer.',
+      });
     else {
       results.push({ id, status: 'released', reason: null, message: null });
       releaseDomains.push(Number(d.id));
@@ -59,7 +74,12 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
     if (!p || Number(p.customer_id) !== customer)
       results.push({ id, status: 'failed', reason: 'not_found', message: 'The service package no longer exists.' });
     else if (Number(p.reseller_id) !== reseller)
-      results.push({ id, status: 'failed', reason: 'not_owned', message: 'The service package is no longer held by the releasing reseller.' });
+      results.push({
+        id,
+        status: 'failed',
+        reason: 'not_owned',
+        message: 'The service package is no longer held by the releasing reseller.',
+      });
     else {
       results.push({ id, status: 'released', reason: null, message: null });
       releasePackages.push(Number(p.id));
@@ -67,7 +87,9 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   }
 
   if (releaseDomains.length) {
-    await trx('domains').whereRaw('id = any(?::bigint[])', [releaseDomains]).update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
+    await trx('domains')
+      .whereRaw('id = any(?::bigint[])', [releaseDomains])
+      .update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
   }
   if (releasePackages.length) {
     await trx('service_packages').whereIn('id', releasePackages).update({ reseller_id: null, released_at: trx.fn.now() });
@@ -111,7 +133,10 @@ export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: Bu
   const expiresAt = new Date(deps.clock().getTime() + deps.config.CLAIM_TOKEN_TTL_SECONDS * 1000);
   await trx('claim_tokens').insert({ customer_id: customer.id, job_id: job.id, token_hash: hashSecret(token), expires_at: expiresAt });
 
-  const released = await trx('bulk_job_items').where({ job_id: job.id, status: 'released' }).orderBy('id').select('domain_name', 'product', 'product_id');
+  const released = await trx('bulk_job_items')
+    .where({ job_id: job.id, status: 'released' })
+    .orderBy('id')
+    .select('domain_name', 'product', 'product_id');
   const packageIds = released.filter((r) => r.product === 'package').map((r) => Number(r.product_id));
   const packageNames = packageIds.length ? await trx('service_packages').whereIn('id', packageIds).orderBy('id').pluck('name') : [];
   const reseller = await trx('resellers').where({ id: job.losing_reseller_id }).first('name');
@@ -129,4 +154,3 @@ export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: Bu
     }),
   );
 }
-

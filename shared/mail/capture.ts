@@ -11,7 +11,12 @@ export async function listEmails(db: Db, query: unknown) {
     .orderBy('id', 'desc')
     .limit(q.limit + 1)
     .select('id', 'to', 'subject', 'attempts', 'last_error', 'sent_at', 'transport', 'created_at', 'dedupe_key');
-  return pageOf(rows, q.limit, (r) => r.id, (r) => ({ ...r, id: String(r.id) }));
+  return pageOf(
+    rows,
+    q.limit,
+    (r) => r.id,
+    (r) => ({ ...r, id: String(r.id) }),
+  );
 }
 
 /** Claim links are credentials: even the operator sees them masked. */

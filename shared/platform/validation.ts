@@ -12,10 +12,7 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where
       ? i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' }))
       : [{ path: at(i.path), message: i.message }],
   );
-  throw new InvalidRequest(
-    `Invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
-    { fields: problems },
-  );
+  throw new InvalidRequest(`Invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { fields: problems });
 }
 
 export const email = z.string().trim().toLowerCase().pipe(z.email());
@@ -39,7 +36,8 @@ export function encodeCursor(value: string | number): string {
 export function decodeCursor(cursor: string | undefined): string | undefined {
   if (!cursor) return undefined;
   const v = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9]+$/.test(v)) throw new InvalidRequest('Invalid cursor.', { fields: [{ path: 'query.cursor', message: 'not a cursor this API issued' }] });
+  if (!/^[0-9]+$/.test(v))
+    throw new InvalidRequest('Invalid cursor.', { fields: [{ path: 'query.cursor', message: 'not a cursor this API issued' }] });
   return v;
 }
 

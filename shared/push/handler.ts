@@ -24,10 +24,16 @@ export type Decision =
   | { status: 'failed' | 'skipped'; reason: 'not_found' | 'not_owned' | 'locked'; message: string };
 
 /** The push rule for one domain, as the platform knows it; `lockedMayMove` = apply_to_locked. */
-export function decideItem(d: { reseller_id: number | null; locked: boolean } | undefined, losing: number, lockedMayMove: boolean): Decision {
+export function decideItem(
+  d: { reseller_id: number | null; locked: boolean } | undefined,
+  losing: number,
+  lockedMayMove: boolean,
+): Decision {
   if (!d) return { status: 'failed', reason: 'not_found', message: 'The domain is not on the platform.' };
-  if (Number(d.reseller_id) !== losing) return { status: 'failed', reason: 'not_owned', message: 'The domain is not held by the pushing reseller.' };
-  if (d.locked && !lockedMayMove) return { status: 'skipped', reason: 'locked', message: 'The domain is locked; apply_to_locked was not set.' };
+  if (Number(d.reseller_id) !== losing)
+    return { status: 'failed', reason: 'not_owned', message: 'The domain is not held by the pushing reseller.' };
+  if (d.locked && !lockedMayMove)
+    return { status: 'skipped', reason: 'locked', message: 'The domain is locked; apply_to_locked was not set.' };
   return { status: 'pushed', reason: null, message: null };
 }
 
@@ -63,7 +69,13 @@ export const pushHandler: ItemHandler = {
   },
 
   async deferred(deps, job, items) {
-    await deps.db('bulk_job_items').whereIn('id', items.map((i) => i.id)).update({ was_locked: true, relocked: false });
+    await deps
+      .db('bulk_job_items')
+      .whereIn(
+        'id',
+        items.map((i) => i.id),
+      )
+      .update({ was_locked: true, relocked: false });
     const unlockFailed = new Map<number, string>();
     const unlocks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.unlock(item.domain_name)));
     unlocks.forEach((r, i) => {
@@ -115,11 +127,20 @@ async function applyPush(
         gaining,
         eligible.map((d) => d.id),
         eligible.map((d) => profileFor.get(d.name) ?? null),
-        eligible.map((d) => (d.brand_id ? brandFor.get(Number(d.brand_id)) ?? null : null)),
+        eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null)),
       ] as any[],
     );
-    await trx('package_domains').whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)]).del();
-    await billPush(deps, trx, job, eligible.map((d) => Number(d.id)), gaining, losing);
+    await trx('package_domains')
+      .whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)])
+      .del();
+    await billPush(
+      deps,
+      trx,
+      job,
+      eligible.map((d) => Number(d.id)),
+      gaining,
+      losing,
+    );
   }
 
   return recordResults(trx, results);
@@ -218,7 +239,8 @@ export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_nam
  * a live attempt's hands (that attempt relocks them itself).
  */
 export async function pendingRelocks(deps: Deps, where: { job_id?: string; chunk?: number }) {
-  return deps.db('bulk_job_items')
+  return deps
+    .db('bulk_job_items')
     .where(where)
     .where({ was_locked: true, relocked: false })
     .whereNotIn('status', OPEN_ITEM)

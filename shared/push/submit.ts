@@ -44,7 +44,10 @@ export type SubmitPushInput = z.infer<typeof submitPushInput>;
 function requestHash(input: SubmitPushInput): string {
   const { profile, ...rest } = input;
   const safeProfile = profile.mode === 'existing' ? { ...profile, password: undefined } : profile;
-  return crypto.createHash('sha256').update(JSON.stringify({ ...rest, profile: safeProfile })).digest('hex');
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ ...rest, profile: safeProfile }))
+    .digest('hex');
 }
 
 async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput) {
@@ -81,9 +84,11 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
     );
   }
   const { names, duplicates } = await domainNames(deps, losing, input);
-  if (names.length === 0) throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
+  if (names.length === 0)
+    throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
   const max = deps.config.MAX_DOMAINS_PER_JOB;
-  if (names.length > max) throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
+  if (names.length > max)
+    throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
 
   let profile: Record<string, unknown> = { mode: 'new' };
   if (input.profile.mode === 'existing') {
@@ -112,21 +117,14 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
   });
 }
 
-export type SubmitResult =
-  | { kind: 'created'; body: unknown }
-  | { kind: 'replayed'; body: unknown }
-  | { kind: 'dry_run'; body: unknown };
+export type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
 
-export async function submitPush(
-  deps: Deps,
-  losing: Reseller,
-  input: SubmitPushInput,
-  idempotencyKey?: string,
-): Promise<SubmitResult> {
+export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
   const hash = requestHash(input);
   // A replay answers with the job it made, whatever changed since (an authorization revoked, say).
   if (idempotencyKey && !input.dry_run) {
-    const existing: BulkJob | undefined = await deps.db('bulk_jobs')
+    const existing: BulkJob | undefined = await deps
+      .db('bulk_jobs')
       .where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey })
       .first();
     if (existing) return replay(deps, existing, hash);
@@ -138,7 +136,14 @@ export async function submitPush(
     for (const i of items) predicted[i.status]++;
     return {
       kind: 'dry_run',
-      body: { dry_run: true, total: items.length, duplicates_removed: checked.duplicates.length, duplicates: checked.duplicates, predicted, items },
+      body: {
+        dry_run: true,
+        total: items.length,
+        duplicates_removed: checked.duplicates.length,
+        duplicates: checked.duplicates,
+        predicted,
+        items,
+      },
     };
   }
 

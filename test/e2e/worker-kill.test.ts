@@ -99,7 +99,10 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
   async function pushLocked(prefix: string, n: number) {
     const domains = names(prefix, n);
     const locked = new Set(domains.filter((_, i) => i % 3 === 0));
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing', locked: locked.has(name) })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'losing', locked: locked.has(name) })),
+    );
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true, profile: { mode: 'new' } });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     return { id: res.body.id as string, domains, locked };
@@ -120,15 +123,35 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
       expect(d.locked, `${d.name} lock`).to.equal(locked.has(d.name));
     }
 
-    const billing: any[] = await sys.db('billing_events').where({ job_id: id }).groupBy('domain_id', 'kind').select('domain_id', 'kind').count('* as n');
+    const billing: any[] = await sys
+      .db('billing_events')
+      .where({ job_id: id })
+      .groupBy('domain_id', 'kind')
+      .select('domain_id', 'kind')
+      .count('* as n');
     for (const kind of ['push_in', 'push_out']) {
       const perDomain = billing.filter((b) => b.kind === kind);
       expect(perDomain, kind).to.have.length(domains.length);
-      expect(perDomain.every((b) => Number(b.n) === 1 && byId.has(Number(b.domain_id))), `one ${kind} per domain`).to.equal(true);
+      expect(
+        perDomain.every((b) => Number(b.n) === 1 && byId.has(Number(b.domain_id))),
+        `one ${kind} per domain`,
+      ).to.equal(true);
     }
-    expect(Number((await sys.db('billing_events').whereIn('domain_id', [...byId.keys()]).count('* as n').first())!.n)).to.equal(2 * domains.length);
+    expect(
+      Number(
+        (await sys
+          .db('billing_events')
+          .whereIn('domain_id', [...byId.keys()])
+          .count('* as n')
+          .first())!.n,
+      ),
+    ).to.equal(2 * domains.length);
 
-    const profiles: any[] = await sys.db('profiles').where({ reseller_id: gainingId }).whereIn('source_domain', domains).select('id', 'source_domain');
+    const profiles: any[] = await sys
+      .db('profiles')
+      .where({ reseller_id: gainingId })
+      .whereIn('source_domain', domains)
+      .select('id', 'source_domain');
     expect(profiles, 'one new profile per pushed domain').to.have.length(domains.length);
     expect(new Set(profiles.map((p) => p.source_domain)).size).to.equal(domains.length);
     const profileOf = new Map(profiles.map((p) => [p.source_domain, Number(p.id)]));
@@ -146,10 +169,15 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const { id, domains, locked } = await pushLocked('kill', 3000);
     const first = start();
     // Mid-chunk: some domains pushed, others claimed and being unlocked.
-    await waitUntil('the first worker to push some domains and hold others', async () => {
-      const c = await itemCounts(sys, id);
-      return c.pushed >= 200 && c.running > 0;
-    }, 120_000, 5);
+    await waitUntil(
+      'the first worker to push some domains and hold others',
+      async () => {
+        const c = await itemCounts(sys, id);
+        return c.pushed >= 200 && c.running > 0;
+      },
+      120_000,
+      5,
+    );
     killGroup(first, 'SIGKILL');
     const died = await first.exited;
     expect(died.signal ?? died.code).to.not.equal(0);
@@ -165,10 +193,15 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
   it('when a worker gets SIGTERM mid-job, it finishes the items in hand and exits 0, leaving nothing running or unlocked; a later worker completes the job', async () => {
     const { id, domains, locked } = await pushLocked('term', 1500);
     const w = start();
-    await waitUntil('the worker to push some domains and hold others', async () => {
-      const c = await itemCounts(sys, id);
-      return c.pushed >= 100 && c.running > 0;
-    }, 120_000, 5);
+    await waitUntil(
+      'the worker to push some domains and hold others',
+      async () => {
+        const c = await itemCounts(sys, id);
+        return c.pushed >= 100 && c.running > 0;
+      },
+      120_000,
+      5,
+    );
     w.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const exit = await Promise.race([
@@ -182,7 +215,11 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const counts = await itemCounts(sys, id);
     expect(counts.running, 'items left running').to.equal(0);
     expect(counts.pending, 'stopped before the end').to.be.greaterThan(0);
-    const unlocked = await sys.db('domains').whereIn('name', [...locked]).where({ locked: false }).pluck('name');
+    const unlocked = await sys
+      .db('domains')
+      .whereIn('name', [...locked])
+      .where({ locked: false })
+      .pluck('name');
     expect(unlocked, 'originally locked domains left unlocked').to.deep.equal([]);
     const owed = await sys.db('bulk_job_items').where({ job_id: id, was_locked: true }).whereNot({ relocked: true }).pluck('domain_name');
     expect(owed, 'items owing a relock').to.deep.equal([]);
@@ -195,7 +232,10 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const port = 20000 + (process.pid % 20000);
     start({ WORKER_METRICS_PORT: String(port) });
     const domains = names('metrics', 120);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing' })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'losing' })),
+    );
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains });
     expect(res.status).to.equal(202);
     expect((await waitForJob(sys, losing, res.body.id, undefined, 120_000)).status).to.equal('completed');

@@ -8,15 +8,28 @@ export interface TestReseller {
   id: number;
 }
 
-export async function makeReseller(sys: TestSystem, username: string, opts: { push?: boolean; anchor?: number } = {}): Promise<TestReseller> {
+export async function makeReseller(
+  sys: TestSystem,
+  username: string,
+  opts: { push?: boolean; anchor?: number } = {},
+): Promise<TestReseller> {
   const res = await sys
     .http()
     .post('/v1/admin/resellers')
     .set('Authorization', `Bearer ${OPERATOR_KEY}`)
-    .send({ username, name: `${username} Ltd`, email: `ops@${username}.example`, ...(opts.anchor ? { billing_anchor_day: opts.anchor } : {}) });
+    .send({
+      username,
+      name: `${username} Ltd`,
+      email: `ops@${username}.example`,
+      ...(opts.anchor ? { billing_anchor_day: opts.anchor } : {}),
+    });
   expect(res.status, JSON.stringify(res.body)).to.equal(201);
   if (opts.push !== false) {
-    const p = await sys.http().patch(`/v1/admin/resellers/${username}`).set('Authorization', `Bearer ${OPERATOR_KEY}`).send({ domain_push_enabled: true });
+    const p = await sys
+      .http()
+      .patch(`/v1/admin/resellers/${username}`)
+      .set('Authorization', `Bearer ${OPERATOR_KEY}`)
+      .send({ domain_push_enabled: true });
     expect(p.status).to.equal(200);
   }
   const row = await sys.db('resellers').where({ username }).first('id');
@@ -25,7 +38,11 @@ export async function makeReseller(sys: TestSystem, username: string, opts: { pu
 
 /** The gaining side adds the losing side's company_id to its allowed resellers. */
 export async function authorize(sys: TestSystem, gaining: TestReseller, losing: TestReseller) {
-  const res = await sys.http().post('/v1/push-settings/allowed-resellers').set('Authorization', `Bearer ${gaining.key}`).send({ reseller: losing.company_id });
+  const res = await sys
+    .http()
+    .post('/v1/push-settings/allowed-resellers')
+    .set('Authorization', `Bearer ${gaining.key}`)
+    .send({ reseller: losing.company_id });
   expect(res.status, JSON.stringify(res.body)).to.equal(201);
 }
 
@@ -45,7 +62,13 @@ export function submit(sys: TestSystem, who: TestReseller, body: Record<string, 
   return req.send(body);
 }
 
-export async function waitForJob(sys: TestSystem, who: TestReseller, id: string, statuses = ['completed', 'cancelled', 'failed'], timeoutMs = 30_000) {
+export async function waitForJob(
+  sys: TestSystem,
+  who: TestReseller,
+  id: string,
+  statuses = ['completed', 'cancelled', 'failed'],
+  timeoutMs = 30_000,
+) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await sys.http().get(`/v1/jobs/${id}`).set('Authorization', `Bearer ${who.key}`);
@@ -60,7 +83,11 @@ export async function allItems(sys: TestSystem, who: TestReseller, id: string) {
   const out: any[] = [];
   let cursor: string | null = null;
   do {
-    const res: any = await sys.http().get(`/v1/jobs/${id}/items`).query({ limit: 1000, ...(cursor ? { cursor } : {}) }).set('Authorization', `Bearer ${who.key}`);
+    const res: any = await sys
+      .http()
+      .get(`/v1/jobs/${id}/items`)
+      .query({ limit: 1000, ...(cursor ? { cursor } : {}) })
+      .set('Authorization', `Bearer ${who.key}`);
     expect(res.status).to.equal(200);
     out.push(...res.body.items);
     cursor = res.body.next_cursor;

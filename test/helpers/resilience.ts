@@ -3,7 +3,12 @@ import { parseCsvRecords } from './csv';
 import type { TestSystem } from './system';
 
 /** Polls until `probe` returns something truthy; the label says what was awaited when it times out. */
-export async function waitUntil<T>(label: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 20): Promise<T> {
+export async function waitUntil<T>(
+  label: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  everyMs = 20,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -90,5 +95,7 @@ export function csvAttachment(mail: ParsedMail): Record<string, string>[] {
 }
 
 export function resultsMails(sys: TestSystem, jobId: string): ParsedMail[] {
-  return sys.smtp.messages.filter((m) => (m.subject ?? '').includes('[domain-push]') && (m.text ?? '').includes(`job ${jobId}`) && m.attachments.length > 0);
+  return sys.smtp.messages.filter(
+    (m) => (m.subject ?? '').includes('[domain-push]') && (m.text ?? '').includes(`job ${jobId}`) && m.attachments.length > 0,
+  );
 }

@@ -22,7 +22,8 @@ export async function startSmtp(): Promise<SmtpPeer> {
       for (;;) {
         const found = peer.messages.find(pred);
         if (found) return found;
-        if (Date.now() > until) throw new Error(`no matching email within ${timeoutMs}ms (got ${peer.messages.map((m) => m.subject).join(' | ')})`);
+        if (Date.now() > until)
+          throw new Error(`no matching email within ${timeoutMs}ms (got ${peer.messages.map((m) => m.subject).join(' | ')})`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },

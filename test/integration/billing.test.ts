@@ -40,12 +40,19 @@ describe('billing of pushed domains (§5)', () => {
       .where('b.job_id', res.body.id)
       .orderBy(['d.name', 'b.kind'])
       .select('d.name as domain', 'r.username as reseller', 'b.kind', 'b.effective_from');
-    return { id: res.body.id as string, job, events: events.map((e) => ({ ...e, effective_from: new Date(e.effective_from).toISOString() })) };
+    return {
+      id: res.body.id as string,
+      job,
+      events: events.map((e) => ({ ...e, effective_from: new Date(e.effective_from).toISOString() })),
+    };
   }
 
   async function fresh(n: number) {
     const names = Array.from({ length: n }, () => `bill-${++seq}.example`);
-    await importDomains(sys, names.map((name) => ({ name, reseller: 'losing' })));
+    await importDomains(
+      sys,
+      names.map((name) => ({ name, reseller: 'losing' })),
+    );
     return names;
   }
 
@@ -62,12 +69,25 @@ describe('billing of pushed domains (§5)', () => {
       { name: 'bill-locked.example', reseller: 'losing', locked: true },
       { name: 'bill-foreign.example', reseller: 'other' },
     ]);
-    const { id, job, events } = await pushAt('2027-03-15T10:00:00Z', 1, [...pushed, 'bill-locked.example', 'bill-foreign.example', 'bill-missing.example']);
+    const { id, job, events } = await pushAt('2027-03-15T10:00:00Z', 1, [
+      ...pushed,
+      'bill-locked.example',
+      'bill-foreign.example',
+      'bill-missing.example',
+    ]);
     expect(job.counts).to.include({ pushed: 2, skipped: 1, failed: 2 });
     const items = await allItems(sys, losing, id);
-    expect(items.filter((i) => i.status === 'pushed').map((i) => i.domain).sort()).to.deep.equal(pushed);
+    expect(
+      items
+        .filter((i) => i.status === 'pushed')
+        .map((i) => i.domain)
+        .sort(),
+    ).to.deep.equal(pushed);
     expect(events).to.deep.equal(expected(pushed, 'gaining-1', '2027-04-01T00:00:00.000Z'));
-    const unbilled = await sys.db('billing_events as b').join('domains as d', 'd.id', 'b.domain_id').whereIn('d.name', ['bill-locked.example', 'bill-foreign.example']);
+    const unbilled = await sys
+      .db('billing_events as b')
+      .join('domains as d', 'd.id', 'b.domain_id')
+      .whereIn('d.name', ['bill-locked.example', 'bill-foreign.example']);
     expect(unbilled).to.deep.equal([]);
   });
 

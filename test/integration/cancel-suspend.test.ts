@@ -30,7 +30,10 @@ async function slowSystem(extra: SystemOptions = {}) {
 
 async function submitLocked(sys: TestSystem, losing: TestReseller, prefix: string, n: number, extra: Record<string, unknown> = {}) {
   const domains = names(prefix, n);
-  await importDomains(sys, domains.map((name) => ({ name, reseller: LOSING, locked: true })));
+  await importDomains(
+    sys,
+    domains.map((name) => ({ name, reseller: LOSING, locked: true })),
+  );
   const res = await submit(sys, losing, {
     gaining_reseller: GAINING,
     domains,
@@ -45,10 +48,15 @@ async function submitLocked(sys: TestSystem, losing: TestReseller, prefix: strin
 
 /** The moment we want to act in: a chunk is done and the next one is in hand (its domains may be unlocked). */
 function midJob(sys: TestSystem, jobId: string) {
-  return waitUntil('some items pushed and others in hand', async () => {
-    const c = await itemCounts(sys, jobId);
-    return c.pushed >= 10 && c.running > 0 && c.pending > 0;
-  }, 30_000, 5);
+  return waitUntil(
+    'some items pushed and others in hand',
+    async () => {
+      const c = await itemCounts(sys, jobId);
+      return c.pushed >= 10 && c.running > 0 && c.pending > 0;
+    },
+    30_000,
+    5,
+  );
 }
 
 async function itemRows(sys: TestSystem, jobId: string) {
@@ -56,7 +64,11 @@ async function itemRows(sys: TestSystem, jobId: string) {
 }
 
 async function domainRows(sys: TestSystem, domains: string[]) {
-  const rows = await sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').whereIn('d.name', domains).select('d.name', 'r.username as owner', 'd.locked');
+  const rows = await sys
+    .db('domains as d')
+    .join('resellers as r', 'r.id', 'd.reseller_id')
+    .whereIn('d.name', domains)
+    .select('d.name', 'r.username as owner', 'd.locked');
   return new Map(rows.map((r: any) => [r.name as string, r as { owner: string; locked: boolean }]));
 }
 
@@ -89,7 +101,8 @@ describe('cancel and suspend of a running bulk push', function () {
     expect(items).to.have.length(60);
     for (const i of items) {
       expect(['pushed', 'cancelled'], `${i.domain_name} ${i.status}`).to.include(i.status);
-      if (i.started_at) expect(new Date(i.started_at).getTime(), `${i.domain_name} started after the cancel was acknowledged`).to.be.at.most(ack.getTime());
+      if (i.started_at)
+        expect(new Date(i.started_at).getTime(), `${i.domain_name} started after the cancel was acknowledged`).to.be.at.most(ack.getTime());
       if (i.status === 'cancelled') {
         expect(i.started_at, `${i.domain_name} was cancelled, so it never started`).to.equal(null);
         expect(i.reason).to.equal('cancelled');
@@ -152,7 +165,10 @@ describe('cancel and suspend of a running bulk push', function () {
     const view = await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', `Bearer ${losing.key}`);
     expect(view.body.status).to.equal('suspended');
     const startedLate = (await itemRows(sys, id)).filter((i) => i.started_at && new Date(i.started_at) > ack);
-    expect(startedLate.map((i) => i.domain_name), 'items started while suspended').to.deep.equal([]);
+    expect(
+      startedLate.map((i) => i.domain_name),
+      'items started while suspended',
+    ).to.deep.equal([]);
     const pending = (await itemRows(sys, id)).filter((i) => i.status === 'pending').map((i) => i.domain_name);
     const state = await domainRows(sys, pending);
     for (const name of pending) expect(state.get(name), name).to.deep.include({ owner: LOSING, locked: true });
@@ -176,10 +192,22 @@ describe('cancel and suspend of a running bulk push', function () {
       expect([...perDomain.keys()].sort(), op).to.deep.equal([...domains].sort());
       expect([...new Set(perDomain.values())], `${op} calls per domain`).to.deep.equal([1]);
     }
-    const billed = await sys.db('billing_events as b').join('domains as d', 'd.id', 'b.domain_id').whereIn('d.name', domains).where('b.kind', 'push_in').groupBy('d.name').select('d.name').count('* as n');
+    const billed = await sys
+      .db('billing_events as b')
+      .join('domains as d', 'd.id', 'b.domain_id')
+      .whereIn('d.name', domains)
+      .where('b.kind', 'push_in')
+      .groupBy('d.name')
+      .select('d.name')
+      .count('* as n');
     expect(billed).to.have.length(50);
     expect(billed.every((b: any) => Number(b.n) === 1)).to.equal(true);
-    const profiles = await sys.db('profiles').whereIn('source_domain', domains).groupBy('source_domain').select('source_domain').count('* as n');
+    const profiles = await sys
+      .db('profiles')
+      .whereIn('source_domain', domains)
+      .groupBy('source_domain')
+      .select('source_domain')
+      .count('* as n');
     expect(profiles).to.have.length(50);
     expect(profiles.every((p: any) => Number(p.n) === 1)).to.equal(true);
   });
@@ -222,11 +250,17 @@ describe('resume soon after suspend, with a chunk still in hand', function () {
   it('the chunk in hand is finished by the attempt holding it, not taken over by the resumed work: each domain is unlocked and locked once', async () => {
     const domains = names('quick-resume', 40);
     registry.stall.set(domains[0], 3000);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: LOSING, locked: true })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: LOSING, locked: true })),
+    );
     const sub = await submit(sys, losing, { gaining_reseller: GAINING, domains, apply_to_locked: true });
     expect(sub.status).to.equal(202);
     const id = sub.body.id;
-    await waitUntil('the first chunk in hand', async () => (await sys.db('bulk_job_items').where({ job_id: id, domain_name: domains[0], status: 'running' }).first('id')) ?? null);
+    await waitUntil(
+      'the first chunk in hand',
+      async () => (await sys.db('bulk_job_items').where({ job_id: id, domain_name: domains[0], status: 'running' }).first('id')) ?? null,
+    );
 
     const s = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     expect(s.status).to.equal(202);
@@ -248,7 +282,10 @@ describe('resume soon after suspend, with a chunk still in hand', function () {
     for (const op of ['unlock', 'lock'] as const) {
       const perDomain = new Map<string, number>();
       for (const k of registry.calls.filter((k) => k.op === op && k.ok)) perDomain.set(k.domain, (perDomain.get(k.domain) ?? 0) + 1);
-      expect([...perDomain.entries()].filter(([, n]) => n !== 1), `domains with more than one ${op}`).to.deep.equal([]);
+      expect(
+        [...perDomain.entries()].filter(([, n]) => n !== 1),
+        `domains with more than one ${op}`,
+      ).to.deep.equal([]);
       expect(perDomain.size).to.equal(40);
     }
   });
@@ -269,9 +306,17 @@ describe('cancel of a job no worker has started', function () {
 
   it('when a queued job is cancelled, it is cancelled at once, every item is cancelled, no domain changes, and the results email still goes out', async () => {
     const domains = names('queued-cancel', 25);
-    await importDomains(sys, domains.map((name, i) => ({ name, reseller: LOSING, locked: i % 3 === 0 })));
+    await importDomains(
+      sys,
+      domains.map((name, i) => ({ name, reseller: LOSING, locked: i % 3 === 0 })),
+    );
     const before = await domainRows(sys, domains);
-    const sub = await submit(sys, losing, { gaining_reseller: GAINING, domains, apply_to_locked: true, email_results_to: 'ops@losing.example' });
+    const sub = await submit(sys, losing, {
+      gaining_reseller: GAINING,
+      domains,
+      apply_to_locked: true,
+      email_results_to: 'ops@losing.example',
+    });
     expect(sub.status).to.equal(202);
     const id = sub.body.id;
 
@@ -328,7 +373,8 @@ describe('a job left suspended past SUSPEND_TTL', function () {
     expect(pushed.length + cancelled.length).to.equal(40);
     for (const i of cancelled) expect(i.reason, i.domain_name).to.equal('suspend_expired');
     const state = await domainRows(sys, domains);
-    for (const i of items) expect(state.get(i.domain_name), i.domain_name).to.deep.include({ owner: i.status === 'pushed' ? GAINING : LOSING, locked: true });
+    for (const i of items)
+      expect(state.get(i.domain_name), i.domain_name).to.deep.include({ owner: i.status === 'pushed' ? GAINING : LOSING, locked: true });
 
     const mail = await sys.smtp.waitFor((m) => resultsMails(sys, id).includes(m));
     expect(mail.subject).to.include('cancelled');

@@ -2,7 +2,17 @@ import { expect } from 'chai';
 import type { ParsedMail } from 'mailparser';
 import { processChunk } from '../../shared/bulk/process';
 import { hashSecret } from '../../shared/platform/secrets';
-import { allItems, authorize, importDomains, makeReseller, names, snapshot, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import {
+  allItems,
+  authorize,
+  importDomains,
+  makeReseller,
+  names,
+  snapshot,
+  submit,
+  waitForJob,
+  type TestReseller,
+} from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 const auth = (who: TestReseller) => ({ Authorization: `Bearer ${who.key}` });
@@ -14,8 +24,10 @@ function api(sys: TestSystem, who: TestReseller) {
     customer: (id: string) => h().get(`/v1/customers/${id}`).set(auth(who)),
     createPackage: (cid: string, name: string) => h().post(`/v1/customers/${cid}/packages`).set(auth(who)).send({ name }),
     packages: (cid: string) => h().get(`/v1/customers/${cid}/packages`).set(auth(who)),
-    addDomain: (cid: string, pid: string, body: Record<string, unknown>) => h().post(`/v1/customers/${cid}/packages/${pid}/domains`).set(auth(who)).send(body),
-    removeDomain: (cid: string, pid: string, domain: string) => h().delete(`/v1/customers/${cid}/packages/${pid}/domains/${domain}`).set(auth(who)),
+    addDomain: (cid: string, pid: string, body: Record<string, unknown>) =>
+      h().post(`/v1/customers/${cid}/packages/${pid}/domains`).set(auth(who)).send(body),
+    removeDomain: (cid: string, pid: string, domain: string) =>
+      h().delete(`/v1/customers/${cid}/packages/${pid}/domains/${domain}`).set(auth(who)),
     release: (cid: string) => h().post(`/v1/customers/${cid}/release`).set(auth(who)),
     domain: (name: string) => h().get(`/v1/domains/${name}`).set(auth(who)),
     setContact: (name: string, contact: Record<string, unknown>) => h().put(`/v1/domains/${name}/contact`).set(auth(who)).send(contact),
@@ -85,11 +97,27 @@ describe('customers: release with all products, claim invitation, service packag
     gaining = await makeReseller(sys, 'gaining');
     other = await makeReseller(sys, 'other');
     await authorize(sys, gaining, acme);
-    ada = await newCustomer(sys, acme, { name: 'Ada Lovelace', email: 'Ada@Customer.example', phone: '+44 20 0000', address: '1 Analytical Row', country: 'GB' });
+    ada = await newCustomer(sys, acme, {
+      name: 'Ada Lovelace',
+      email: 'Ada@Customer.example',
+      phone: '+44 20 0000',
+      address: '1 Analytical Row',
+      country: 'GB',
+    });
     await importDomains(sys, [
       // One profile shared by a domain of Ada and a domain acme keeps.
-      { name: 'kept.example', reseller: 'acme', profile: { username: 'shared', password: 'shared-secret', contact: { email: 'shared@acme.example' } } },
-      ...adaDomains.map((name, i) => ({ name, reseller: 'acme', customer: ada, locked: i % 7 === 0, ...(i === 0 ? { profile: 'shared' } : {}) })),
+      {
+        name: 'kept.example',
+        reseller: 'acme',
+        profile: { username: 'shared', password: 'shared-secret', contact: { email: 'shared@acme.example' } },
+      },
+      ...adaDomains.map((name, i) => ({
+        name,
+        reseller: 'acme',
+        customer: ada,
+        locked: i % 7 === 0,
+        ...(i === 0 ? { profile: 'shared' } : {}),
+      })),
       { name: 'someone-elses.example', reseller: 'other' },
     ]);
   });
@@ -115,7 +143,12 @@ describe('customers: release with all products, claim invitation, service packag
     expect(items).to.have.length(503);
     expect(items.every((i) => i.status === 'released')).to.equal(true);
     expect(items.filter((i) => i.product === 'package')).to.have.length(3);
-    expect(items.filter((i) => i.product === 'domain').map((i) => i.domain).sort()).to.deep.equal([...adaDomains].sort());
+    expect(
+      items
+        .filter((i) => i.product === 'domain')
+        .map((i) => i.domain)
+        .sort(),
+    ).to.deep.equal([...adaDomains].sort());
 
     // The reseller no longer sees or controls the customer's products.
     expect((await a.domain(adaDomains[0])).status).to.equal(404);
@@ -150,7 +183,9 @@ describe('customers: release with all products, claim invitation, service packag
     expect(stored[0].token_hash).to.equal(hashSecret(token)).and.not.include(token);
     expect(invite.text).to.include(new Date(stored[0].expires_at).toISOString());
     // The token is kept only hashed: once sent, the outbox row no longer holds it, nor does the operator's view.
-    const row = await waitForRow(sys, () => sys.db('outbound_emails').where('dedupe_key', 'like', 'claim:%').whereNotNull('sent_at').first());
+    const row = await waitForRow(sys, () =>
+      sys.db('outbound_emails').where('dedupe_key', 'like', 'claim:%').whereNotNull('sent_at').first(),
+    );
     expect(JSON.stringify(row)).to.not.include(token);
     const adminView = await sys.http().get(`/v1/admin/emails/${row.id}`).set('Authorization', `Bearer ${OPERATOR_KEY}`);
     expect(adminView.status).to.equal(200);
@@ -178,7 +213,7 @@ describe('customers: release with all products, claim invitation, service packag
     expect(await sys.db('customer_accounts').where({ customer_id: ada }).count('* as n').first()).to.deep.equal({ n: 1 });
   });
 
-  it('when a released customer\'s domain is pushed, that item fails with not_owned', async () => {
+  it("when a released customer's domain is pushed, that item fails with not_owned", async () => {
     const res = await submit(sys, acme, { gaining_reseller: 'gaining', domains: [adaDomains[10], 'kept.example'] });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     const job = await waitForJob(sys, acme, res.body.id);
@@ -191,11 +226,17 @@ describe('customers: release with all products, claim invitation, service packag
 
   it('when a claim link has expired it answers 410 token_expired and creates no account', async () => {
     const bob = await newCustomer(sys, acme, { name: 'Bob', email: 'bob@customer.example' });
-    await importDomains(sys, names('bob', 2).map((name) => ({ name, reseller: 'acme', customer: bob })));
+    await importDomains(
+      sys,
+      names('bob', 2).map((name) => ({ name, reseller: 'acme', customer: bob })),
+    );
     const { job } = await released(sys, acme, bob);
     expect(job.counts.released).to.equal(2);
     const token = claimToken(await sys.smtp.waitFor(mailTo('bob@customer.example')));
-    await sys.db('claim_tokens').where({ token_hash: hashSecret(token) }).update({ expires_at: new Date(Date.now() - 1000) });
+    await sys
+      .db('claim_tokens')
+      .where({ token_hash: hashSecret(token) })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     const res = await sys.http().post(`/v1/claims/${token}`).send({ choice: 'new_account' });
     expect(res.status).to.equal(410);
     expect(res.body.error.code).to.equal('token_expired');
@@ -286,7 +327,9 @@ describe('customers: release with all products, claim invitation, service packag
       const res = await refused(() => api(sys, acme).release(id), 422, 'invalid_contact');
       expect(res.body.error.message).to.include('not-an-email@');
       // Once the email is corrected the release goes through.
-      expect((await sys.http().patch(`/v1/customers/${id}`).set(auth(acme)).send({ email: 'fixed@customer.example' })).status).to.equal(200);
+      expect((await sys.http().patch(`/v1/customers/${id}`).set(auth(acme)).send({ email: 'fixed@customer.example' })).status).to.equal(
+        200,
+      );
       const { job } = await released(sys, acme, id);
       expect(job.counts.released).to.equal(1);
     });
@@ -306,7 +349,11 @@ describe('customers: release with all products, claim invitation, service packag
     });
 
     it('an invalid virtual domain name is refused (invalid_domains)', async () => {
-      const res = await refused(() => api(sys, acme).addDomain(eve, eveOther, { domain: 'bad_name!', virtual: true }), 400, 'invalid_domains');
+      const res = await refused(
+        () => api(sys, acme).addDomain(eve, eveOther, { domain: 'bad_name!', virtual: true }),
+        400,
+        'invalid_domains',
+      );
       expect(res.body.error.details.invalid[0]).to.include({ position: 1, value: 'bad_name!' });
     });
 
@@ -331,7 +378,12 @@ describe('customers: release with all products, claim invitation, service packag
 
     it("a domain cannot be imported for another reseller's customer (unknown_customer)", async () => {
       const res = await refused(
-        () => sys.http().post('/v1/admin/domains/import').set('Authorization', `Bearer ${OPERATOR_KEY}`).send([{ name: 'stolen.example', reseller: 'acme', customer: otherCustomer }]),
+        () =>
+          sys
+            .http()
+            .post('/v1/admin/domains/import')
+            .set('Authorization', `Bearer ${OPERATOR_KEY}`)
+            .send([{ name: 'stolen.example', reseller: 'acme', customer: otherCustomer }]),
         400,
         'unknown_customer',
       );
@@ -354,7 +406,10 @@ describe('customers: cancelling a release', () => {
   it('when a release is cancelled mid-way, products already released stay released, the rest are cancelled and the customer stays active', async () => {
     const cid = await newCustomer(sys, acme, { name: 'Gus', email: 'gus@customer.example' });
     const domains = names('gus', 50);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'acme', customer: cid })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'acme', customer: cid })),
+    );
     await newPackage(sys, acme, cid, 'Hosting');
 
     const res = await api(sys, acme).release(cid);

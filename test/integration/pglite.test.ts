@@ -30,10 +30,21 @@ describe('@pglite embedded database path (DATABASE_URL unset)', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-pglite-'));
     smtp = await startSmtp();
     const prefix = `{dptest-pglite-${process.pid}}`;
-    const config = loadConfig({}, {
-      DATABASE_URL: undefined, DATA_DIR: dir, REDIS_URL, SMTP_URL: smtp.url, ADMIN_API_KEY: OPERATOR_KEY,
-      QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', OUTBOX_INTERVAL_MS: 100, RECONCILE_INTERVAL_MS: 3_600_000, CHUNK_SIZE: 50,
-    });
+    const config = loadConfig(
+      {},
+      {
+        DATABASE_URL: undefined,
+        DATA_DIR: dir,
+        REDIS_URL,
+        SMTP_URL: smtp.url,
+        ADMIN_API_KEY: OPERATOR_KEY,
+        QUEUE_PREFIX: prefix,
+        LOG_LEVEL: 'silent',
+        OUTBOX_INTERVAL_MS: 100,
+        RECONCILE_INTERVAL_MS: 3_600_000,
+        CHUNK_SIZE: 50,
+      },
+    );
     rt = await createRuntime(config, { role: 'test', migrate: true });
     expect(isEmbedded(rt.deps.db)).to.equal(true);
     worker = await startWorker(rt.deps, rt.workerRedis());
@@ -46,7 +57,10 @@ describe('@pglite embedded database path (DATABASE_URL unset)', function () {
 
   after(async () => {
     await worker?.stop();
-    await new Promise((r) => { server?.close(r); server?.closeAllConnections(); });
+    await new Promise((r) => {
+      server?.close(r);
+      server?.closeAllConnections();
+    });
     const redis = rt.workerRedis();
     const keys = await redis.keys(`${rt.deps.config.QUEUE_PREFIX}*`);
     if (keys.length) await redis.del(...keys);
@@ -60,8 +74,16 @@ describe('@pglite embedded database path (DATABASE_URL unset)', function () {
     const gaining = await makeReseller(sys, 'lite-gaining');
     await authorize(sys, gaining, losing);
     const list = names('lite', 300);
-    await importDomains(sys, list.map((name, i) => ({ name, reseller: 'lite-losing', locked: i % 3 === 0, brand: i % 10 === 0 ? 'Red' : undefined })));
-    const res = await submit(sys, losing, { gaining_reseller: 'lite-gaining', domains: list, apply_to_locked: true, email_results_to: 'ops@lite.example' });
+    await importDomains(
+      sys,
+      list.map((name, i) => ({ name, reseller: 'lite-losing', locked: i % 3 === 0, brand: i % 10 === 0 ? 'Red' : undefined })),
+    );
+    const res = await submit(sys, losing, {
+      gaining_reseller: 'lite-gaining',
+      domains: list,
+      apply_to_locked: true,
+      email_results_to: 'ops@lite.example',
+    });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     const job = await waitForJob(sys, losing, res.body.id, undefined, 90_000);
     expect(job.status).to.equal('completed');
@@ -80,7 +102,10 @@ describe('@pglite embedded database path (DATABASE_URL unset)', function () {
     const gaining = await makeReseller(sys, 'lite-g2');
     await authorize(sys, gaining, losing);
     const list = names('lite2', 20);
-    await importDomains(sys, list.map((name) => ({ name, reseller: 'lite-l2' })));
+    await importDomains(
+      sys,
+      list.map((name) => ({ name, reseller: 'lite-l2' })),
+    );
     await worker.worker.pause();
     const res = await submit(sys, losing, { gaining_reseller: 'lite-g2', domains: list });
     const cancel = await sys.http().post(`/v1/bulk-pushes/${res.body.id}/cancel`).set('Authorization', `Bearer ${losing.key}`);

@@ -14,9 +14,17 @@ describe('bulk push outcomes (real Postgres, Redis, SMTP, HTTP)', () => {
     gaining = await makeReseller(sys, 'gaining');
     other = await makeReseller(sys, 'other');
     await authorize(sys, gaining, losing);
-    await sys.http().put('/v1/push-settings/notification-email').set('Authorization', `Bearer ${gaining.key}`).send({ email: 'incoming@gaining.example' });
+    await sys
+      .http()
+      .put('/v1/push-settings/notification-email')
+      .set('Authorization', `Bearer ${gaining.key}`)
+      .send({ email: 'incoming@gaining.example' });
     await importDomains(sys, [
-      { name: 'plain-one.example', reseller: 'losing', profile: { username: 'alice', password: 'alice-secret', contact: { email: 'alice@example.org' } } },
+      {
+        name: 'plain-one.example',
+        reseller: 'losing',
+        profile: { username: 'alice', password: 'alice-secret', contact: { email: 'alice@example.org' } },
+      },
       { name: 'plain-two.example', reseller: 'losing', profile: 'alice' },
       { name: 'locked-skip.example', reseller: 'losing', locked: true },
       { name: 'branded-a.example', reseller: 'losing', brand: 'Blue' },
@@ -29,7 +37,16 @@ describe('bulk push outcomes (real Postgres, Redis, SMTP, HTTP)', () => {
   it('pushes owned domains, skips locked ones, fails unknown and foreign ones, and reports each', async () => {
     const res = await submit(sys, losing, {
       gaining_reseller: 'gaining',
-      domains: ['plain-one.example', 'PLAIN-TWO.example.', 'locked-skip.example', 'missing.example', 'someone-elses.example', 'branded-a.example', 'branded-b.example', 'plain-one.example'],
+      domains: [
+        'plain-one.example',
+        'PLAIN-TWO.example.',
+        'locked-skip.example',
+        'missing.example',
+        'someone-elses.example',
+        'branded-a.example',
+        'branded-b.example',
+        'plain-one.example',
+      ],
       profile: { mode: 'new' },
       email_results_to: 'ops@losing.example',
     });
@@ -46,7 +63,11 @@ describe('bulk push outcomes (real Postgres, Redis, SMTP, HTTP)', () => {
     expect(items['someone-elses.example']).to.include({ status: 'failed', reason: 'not_owned' });
 
     const owner = async (name: string) =>
-      (await sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').where('d.name', name).first('r.username', 'd.locked')) as any;
+      (await sys
+        .db('domains as d')
+        .join('resellers as r', 'r.id', 'd.reseller_id')
+        .where('d.name', name)
+        .first('r.username', 'd.locked')) as any;
     expect((await owner('plain-one.example')).username).to.equal('gaining');
     expect(await owner('locked-skip.example')).to.deep.equal({ username: 'losing', locked: true });
     expect((await owner('someone-elses.example')).username).to.equal('other');

@@ -36,13 +36,22 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
   }
 
   async function row(name: string) {
-    return sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').where('d.name', name).first('r.username as owner', 'd.locked', 'd.profile_id', 'd.brand_id', 'd.settings');
+    return sys
+      .db('domains as d')
+      .join('resellers as r', 'r.id', 'd.reseller_id')
+      .where('d.name', name)
+      .first('r.username as owner', 'd.locked', 'd.profile_id', 'd.brand_id', 'd.settings');
   }
 
   describe('locked domains', () => {
     before(() =>
       importDomains(sys, [
-        { name: 'lk-skip.example', reseller: 'losing', locked: true, profile: { username: 'lk-owner', password: 'lk-secret-1', contact: { email: 'lk@example.org' } } },
+        {
+          name: 'lk-skip.example',
+          reseller: 'losing',
+          locked: true,
+          profile: { username: 'lk-owner', password: 'lk-secret-1', contact: { email: 'lk@example.org' } },
+        },
         { name: 'lk-apply.example', reseller: 'losing', locked: true },
       ]),
     );
@@ -81,7 +90,11 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
 
     before(async () => {
       await importDomains(sys, [
-        { name: names[0], reseller: 'losing', profile: { username: 'ex-old', password: 'ex-old-pass', contact: { email: 'old@example.org' } } },
+        {
+          name: names[0],
+          reseller: 'losing',
+          profile: { username: 'ex-old', password: 'ex-old-pass', contact: { email: 'old@example.org' } },
+        },
         { name: names[1], reseller: 'losing', profile: 'ex-old' },
         { name: names[2], reseller: 'losing' },
       ]);
@@ -120,7 +133,11 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       await importDomains(sys, [
         { name: 'nw-bob-1.example', reseller: 'losing', profile: { username: 'bob', password: 'bob-old-password', contact: bobContact } },
         { name: 'nw-bob-2.example', reseller: 'losing', profile: 'bob' },
-        { name: 'nw-carol.example', reseller: 'losing', profile: { username: 'carol', password: 'carol-old-password', contact: carolContact } },
+        {
+          name: 'nw-carol.example',
+          reseller: 'losing',
+          profile: { username: 'carol', password: 'carol-old-password', contact: carolContact },
+        },
       ]);
       // The gaining reseller already has a "carol" of its own.
       const res = await sys
@@ -134,7 +151,10 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
     it('gives each pushed domain its own new profile with the old contact and a password that still works', async () => {
       const gainingBefore = await sys.db('profiles').where({ reseller_id: gaining.id }).select('id', 'username', 'password_hash');
       const existingIds = new Set(gainingBefore.map((p) => String(p.id)));
-      const { job, items } = await push({ domains: ['nw-bob-1.example', 'nw-carol.example', 'nw-bob-2.example'], profile: { mode: 'new' } });
+      const { job, items } = await push({
+        domains: ['nw-bob-1.example', 'nw-carol.example', 'nw-bob-2.example'],
+        profile: { mode: 'new' },
+      });
       expect(job.counts.pushed).to.equal(3);
       for (const i of Object.values(items)) expect((i as any).status).to.equal('pushed');
 
@@ -181,7 +201,10 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
   describe('brands and layout', () => {
     const losingDefaults = { layout: 'losing-default', colour: 'grey' };
     const gainingDefaults = { layout: 'gaining-default', colour: 'green', logo: 'gaining.png' };
-    const plainSettings = { users: [{ login: 'webmaster', role: 'admin' }], mail: { mx: ['mx1.mail.example'], forwards: { info: 'owner@example.org' } } };
+    const plainSettings = {
+      users: [{ login: 'webmaster', role: 'admin' }],
+      mail: { mx: ['mx1.mail.example'], forwards: { info: 'owner@example.org' } },
+    };
     let redSource: any;
     const redSettings = { theme: 'red', logo: 'red.png', footer: 'Red Hosting' };
 
@@ -190,7 +213,11 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
         ['losing', losingDefaults],
         ['gaining', gainingDefaults],
       ] as const) {
-        const res = await sys.http().patch(`/v1/admin/resellers/${who}`).set('Authorization', `Bearer ${OPERATOR_KEY}`).send({ default_settings: defaults });
+        const res = await sys
+          .http()
+          .patch(`/v1/admin/resellers/${who}`)
+          .set('Authorization', `Bearer ${OPERATOR_KEY}`)
+          .send({ default_settings: defaults });
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
       }
       await importDomains(sys, [
@@ -201,7 +228,11 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       ]);
       const brands = await sys.http().get('/v1/brands').set('Authorization', `Bearer ${losing.key}`);
       redSource = brands.body.items.find((b: any) => b.name === 'Red');
-      const patched = await sys.http().patch(`/v1/brands/${redSource.id}`).set('Authorization', `Bearer ${losing.key}`).send({ settings: redSettings });
+      const patched = await sys
+        .http()
+        .patch(`/v1/brands/${redSource.id}`)
+        .set('Authorization', `Bearer ${losing.key}`)
+        .send({ settings: redSettings });
       expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
     });
 
@@ -244,16 +275,28 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
     it('editing the copied brand is refused with brand_not_editable and changes nothing; a new brand can be created and edited', async () => {
       const red1 = (await domainAs(gaining, 'br-red-1.example')).body;
       const before = await sys.db('brands').where({ id: red1.brand.id }).first();
-      const refused = await sys.http().patch(`/v1/brands/${red1.brand.id}`).set('Authorization', `Bearer ${gaining.key}`).send({ name: 'Mine now', settings: { theme: 'x' } });
+      const refused = await sys
+        .http()
+        .patch(`/v1/brands/${red1.brand.id}`)
+        .set('Authorization', `Bearer ${gaining.key}`)
+        .send({ name: 'Mine now', settings: { theme: 'x' } });
       expect(refused.status).to.equal(409);
       expect(refused.body.error.code).to.equal('brand_not_editable');
       expect(await sys.db('brands').where({ id: red1.brand.id }).first()).to.deep.equal(before);
       expect((await domainAs(gaining, 'br-red-1.example')).body.layout).to.deep.equal(redSettings);
 
-      const created = await sys.http().post('/v1/brands').set('Authorization', `Bearer ${gaining.key}`).send({ name: 'Gaining Blue', settings: { theme: 'blue' } });
+      const created = await sys
+        .http()
+        .post('/v1/brands')
+        .set('Authorization', `Bearer ${gaining.key}`)
+        .send({ name: 'Gaining Blue', settings: { theme: 'blue' } });
       expect(created.status, JSON.stringify(created.body)).to.equal(201);
       expect(created.body).to.include({ name: 'Gaining Blue', editable: true });
-      const edited = await sys.http().patch(`/v1/brands/${created.body.id}`).set('Authorization', `Bearer ${gaining.key}`).send({ name: 'Gaining Navy', settings: { theme: 'navy' } });
+      const edited = await sys
+        .http()
+        .patch(`/v1/brands/${created.body.id}`)
+        .set('Authorization', `Bearer ${gaining.key}`)
+        .send({ name: 'Gaining Navy', settings: { theme: 'navy' } });
       expect(edited.status, JSON.stringify(edited.body)).to.equal(200);
       expect(edited.body).to.deep.include({ name: 'Gaining Navy', settings: { theme: 'navy' }, editable: true });
     });
@@ -261,7 +304,10 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
 
   describe('submit variants', () => {
     it('domain_list accepts names one per line or separated by commas', async () => {
-      await importDomains(sys, ['dl-a.example', 'dl-b.example', 'dl-c.example'].map((name) => ({ name, reseller: 'losing' })));
+      await importDomains(
+        sys,
+        ['dl-a.example', 'dl-b.example', 'dl-c.example'].map((name) => ({ name, reseller: 'losing' })),
+      );
       const { job, items } = await push({ domain_list: 'dl-a.example\ndl-b.example, dl-c.example' });
       expect(job.total).to.equal(3);
       expect(job.counts.pushed).to.equal(3);
@@ -273,7 +319,10 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       const whole = await makeReseller(sys, 'whole');
       await authorize(sys, gaining, whole);
       const held = ['all-1.example', 'all-2.example', 'all-3.example', 'all-4.example'];
-      await importDomains(sys, held.map((name, i) => ({ name, reseller: 'whole', locked: i === 3 })));
+      await importDomains(
+        sys,
+        held.map((name, i) => ({ name, reseller: 'whole', locked: i === 3 })),
+      );
       const res = await submit(sys, whole, { gaining_reseller: 'gaining', all_domains: true, apply_to_locked: true });
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
       expect(res.body.total).to.equal(4);

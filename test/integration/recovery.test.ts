@@ -13,7 +13,11 @@ async function parties(sys: TestSystem) {
 }
 
 async function domainState(sys: TestSystem, name: string) {
-  return (await sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').where('d.name', name).first('r.username as owner', 'd.locked')) as {
+  return (await sys
+    .db('domains as d')
+    .join('resellers as r', 'r.id', 'd.reseller_id')
+    .where('d.name', name)
+    .first('r.username as owner', 'd.locked')) as {
     owner: string;
     locked: boolean;
   };
@@ -55,7 +59,11 @@ describe('registry failures around unlock and relock', function () {
     expect(job.status).to.equal('completed');
     expect(await item(sys, id, 'relock-flaky.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
     expect(await domainState(sys, 'relock-flaky.example')).to.deep.equal({ owner: 'gaining', locked: true });
-    expect(registry.calls.filter((c) => c.domain === 'relock-flaky.example' && c.op === 'lock').map((c) => c.ok)).to.deep.equal([false, false, true]);
+    expect(registry.calls.filter((c) => c.domain === 'relock-flaky.example' && c.op === 'lock').map((c) => c.ok)).to.deep.equal([
+      false,
+      false,
+      true,
+    ]);
   });
 
   it('when the registry keeps failing the relock, the job does not end while the domain is unlocked, and ends once the reconciler has locked it', async () => {
@@ -103,7 +111,16 @@ describe('registry failures around unlock and relock', function () {
     expect(it).to.include({ domain: 'unlock-down.example', status: 'failed', reason: 'error' });
     expect(it.message).to.match(/registry/i);
     expect(await domainState(sys, 'unlock-down.example')).to.deep.equal({ owner: 'losing', locked: true });
-    expect(Number((await sys.db('billing_events as b').join('domains as d', 'd.id', 'b.domain_id').where('d.name', 'unlock-down.example').count('* as n').first())!.n)).to.equal(0);
+    expect(
+      Number(
+        (await sys
+          .db('billing_events as b')
+          .join('domains as d', 'd.id', 'b.domain_id')
+          .where('d.name', 'unlock-down.example')
+          .count('* as n')
+          .first())!.n,
+      ),
+    ).to.equal(0);
     registry.failures.delete('unlock-down.example');
   });
 });
@@ -121,7 +138,10 @@ describe('SMTP outage', function () {
 
   it('when SMTP refuses mail, the push completes anyway, the results email waits in the outbox, and is delivered exactly once when SMTP is back', async () => {
     const domains = names('smtp-down', 20);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing' })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'losing' })),
+    );
     sys.smtp.refuse = true;
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, email_results_to: 'ops@losing.example' });
     expect(res.status).to.equal(202);
@@ -132,7 +152,10 @@ describe('SMTP outage', function () {
     for (const name of domains) expect((await domainState(sys, name)).owner).to.equal('gaining');
 
     const row = await waitUntil('a failed send attempt', async () => {
-      const r = await sys.db('outbound_emails').where({ dedupe_key: `results:${id}` }).first();
+      const r = await sys
+        .db('outbound_emails')
+        .where({ dedupe_key: `results:${id}` })
+        .first();
       return r && r.attempts >= 1 && r.last_error ? r : null;
     });
     expect(row.sent_at).to.equal(null);
@@ -163,7 +186,10 @@ describe('Redis loses its data', function () {
 
   it('when Redis is emptied before any worker ran, the reconciler re-enqueues the job from Postgres and every domain is pushed exactly once', async () => {
     const domains = names('redis-lost', 120);
-    await importDomains(sys, domains.map((name, i) => ({ name, reseller: 'losing', locked: i % 4 === 0 })));
+    await importDomains(
+      sys,
+      domains.map((name, i) => ({ name, reseller: 'losing', locked: i % 4 === 0 })),
+    );
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true, profile: { mode: 'new' } });
     expect(res.status).to.equal(202);
     const id = res.body.id;
@@ -177,14 +203,29 @@ describe('Redis loses its data', function () {
     expect(job.status).to.equal('completed');
     expect(job.counts).to.include({ pushed: 120, pending: 0, running: 0, failed: 0 });
 
-    const billed: any[] = await sys.db('billing_events as b').join('domains as d', 'd.id', 'b.domain_id').whereIn('d.name', domains).groupBy('d.name', 'b.kind').select('d.name', 'b.kind').count('* as n');
+    const billed: any[] = await sys
+      .db('billing_events as b')
+      .join('domains as d', 'd.id', 'b.domain_id')
+      .whereIn('d.name', domains)
+      .groupBy('d.name', 'b.kind')
+      .select('d.name', 'b.kind')
+      .count('* as n');
     expect(billed.filter((b) => b.kind === 'push_in')).to.have.length(120);
     expect(billed.filter((b) => b.kind === 'push_out')).to.have.length(120);
     expect(billed.every((b) => Number(b.n) === 1)).to.equal(true);
-    const profiles: any[] = await sys.db('profiles').whereIn('source_domain', domains).groupBy('source_domain').select('source_domain').count('* as n');
+    const profiles: any[] = await sys
+      .db('profiles')
+      .whereIn('source_domain', domains)
+      .groupBy('source_domain')
+      .select('source_domain')
+      .count('* as n');
     expect(profiles).to.have.length(120);
     expect(profiles.every((p) => Number(p.n) === 1)).to.equal(true);
-    const state = await sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').whereIn('d.name', domains).select('d.name', 'r.username', 'd.locked');
+    const state = await sys
+      .db('domains as d')
+      .join('resellers as r', 'r.id', 'd.reseller_id')
+      .whereIn('d.name', domains)
+      .select('d.name', 'r.username', 'd.locked');
     for (const d of state) {
       expect(d.username, d.name).to.equal('gaining');
       expect(d.locked, d.name).to.equal(domains.indexOf(d.name) % 4 === 0);
@@ -213,14 +254,27 @@ describe('Redis loses its data while a job runs', function () {
 
   it('when Redis is emptied mid-job, the reconciler re-enqueues what is unfinished and every domain is pushed exactly once and ends locked', async () => {
     const domains = names('redis-flush', 80);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing', locked: true })));
-    const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true, email_results_to: 'ops@losing.example' });
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'losing', locked: true })),
+    );
+    const res = await submit(sys, losing, {
+      gaining_reseller: 'gaining',
+      domains,
+      apply_to_locked: true,
+      email_results_to: 'ops@losing.example',
+    });
     expect(res.status).to.equal(202);
     const id = res.body.id;
-    await waitUntil('some items pushed and others in hand', async () => {
-      const c = await itemCounts(sys, id);
-      return c.pushed >= 10 && c.running > 0 && c.pending > 0;
-    }, 30_000, 5);
+    await waitUntil(
+      'some items pushed and others in hand',
+      async () => {
+        const c = await itemCounts(sys, id);
+        return c.pushed >= 10 && c.running > 0 && c.pending > 0;
+      },
+      30_000,
+      5,
+    );
 
     expect(await loseRedisData(sys)).to.be.greaterThan(0);
     await sys.worker!.reconcileNow();
@@ -230,9 +284,18 @@ describe('Redis loses its data while a job runs', function () {
 
     const items: any[] = await sys.db('bulk_job_items').where({ job_id: id });
     for (const i of items) expect(i, i.domain_name).to.include({ status: 'pushed', was_locked: true, relocked: true });
-    const state = await sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').whereIn('d.name', domains).select('d.name', 'r.username', 'd.locked');
+    const state = await sys
+      .db('domains as d')
+      .join('resellers as r', 'r.id', 'd.reseller_id')
+      .whereIn('d.name', domains)
+      .select('d.name', 'r.username', 'd.locked');
     for (const d of state) expect(d, d.name).to.include({ username: 'gaining', locked: true });
-    const billed: any[] = await sys.db('billing_events').where({ job_id: id }).groupBy('domain_id', 'kind').select('domain_id', 'kind').count('* as n');
+    const billed: any[] = await sys
+      .db('billing_events')
+      .where({ job_id: id })
+      .groupBy('domain_id', 'kind')
+      .select('domain_id', 'kind')
+      .count('* as n');
     expect(billed).to.have.length(160);
     expect(billed.every((b) => Number(b.n) === 1)).to.equal(true);
     const profiles: any[] = await sys.db('profiles').whereIn('source_domain', domains).select('source_domain');
@@ -244,14 +307,22 @@ describe('Redis loses its data while a job runs', function () {
 
   it('when Redis is emptied mid-job, a domain in hand is not unlocked a second time by the re-enqueued chunk', async () => {
     const domains = names('redis-lease', 60);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing', locked: true })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'losing', locked: true })),
+    );
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true });
     expect(res.status).to.equal(202);
     const id = res.body.id;
-    await waitUntil('some items in hand', async () => {
-      const c = await itemCounts(sys, id);
-      return c.running > 0 && c.pending > 0;
-    }, 30_000, 5);
+    await waitUntil(
+      'some items in hand',
+      async () => {
+        const c = await itemCounts(sys, id);
+        return c.running > 0 && c.pending > 0;
+      },
+      30_000,
+      5,
+    );
 
     expect(await loseRedisData(sys)).to.be.greaterThan(0);
     await sys.worker!.reconcileNow();
@@ -276,7 +347,11 @@ describe('the existing-profile password', function () {
   before(async () => {
     sys = await startSystem({ worker: false, config: { CHUNK_SIZE: 10 } });
     ({ losing, gaining } = await parties(sys));
-    await sys.http().put('/v1/push-settings/notification-email').set('Authorization', `Bearer ${gaining.key}`).send({ email: 'in@gaining.example' });
+    await sys
+      .http()
+      .put('/v1/push-settings/notification-email')
+      .set('Authorization', `Bearer ${gaining.key}`)
+      .send({ email: 'in@gaining.example' });
     const p = await sys
       .http()
       .post('/v1/profiles')
@@ -295,7 +370,10 @@ describe('the existing-profile password', function () {
 
   it('is checked at submit and then found nowhere: not in any Postgres table, any Redis key, or any email', async () => {
     const domains = names('secret', 30);
-    await importDomains(sys, domains.map((name, i) => ({ name, reseller: 'losing', locked: i % 3 === 0 })));
+    await importDomains(
+      sys,
+      domains.map((name, i) => ({ name, reseller: 'losing', locked: i % 3 === 0 })),
+    );
     const body = {
       gaining_reseller: 'gaining',
       domains,
@@ -347,7 +425,10 @@ describe('a chunk whose retries run out', function () {
 
   it('fails its unfinished items with the error; the job ends failed with every item accounted for, and the results email says so', async () => {
     const domains = names('exhausted', 10);
-    await importDomains(sys, domains.map((name) => ({ name, reseller: 'losing' })));
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: 'losing' })),
+    );
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, email_results_to: 'ops@losing.example' });
     expect(res.status).to.equal(202);
     const id = res.body.id;

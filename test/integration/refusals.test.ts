@@ -82,8 +82,13 @@ describe('refused requests: a clear error, and nothing changes', () => {
     return error;
   }
 
-  const refusedSubmit = (who: TestReseller, body: Record<string, unknown>, status: number, code: string, headers: Record<string, string> = {}) =>
-    refused(() => submit(sys, who, body, headers), status, code);
+  const refusedSubmit = (
+    who: TestReseller,
+    body: Record<string, unknown>,
+    status: number,
+    code: string,
+    headers: Record<string, string> = {},
+  ) => refused(() => submit(sys, who, body, headers), status, code);
 
   const valid = (extra: Record<string, unknown> = {}) => ({ gaining_reseller: 'gaining', domains: ['r-2.example'], ...extra });
 
@@ -93,7 +98,11 @@ describe('refused requests: a clear error, and nothing changes', () => {
     });
 
     it('a submit with an unknown API key is refused with 401 unauthorized', async () => {
-      await refused(() => sys.http().post('/v1/bulk-pushes').set('Authorization', 'Bearer dpk_not-a-real-key').send(valid()), 401, 'unauthorized');
+      await refused(
+        () => sys.http().post('/v1/bulk-pushes').set('Authorization', 'Bearer dpk_not-a-real-key').send(valid()),
+        401,
+        'unauthorized',
+      );
     });
 
     it('a malformed Authorization header is refused with 401 unauthorized', async () => {
@@ -101,13 +110,26 @@ describe('refused requests: a clear error, and nothing changes', () => {
     });
 
     it('an operator endpoint without a key is refused with 401 and imports nothing', async () => {
-      await refused(() => sys.http().post('/v1/admin/domains/import').send([{ name: 'sneaky.example', reseller: 'losing' }]), 401, 'unauthorized');
+      await refused(
+        () =>
+          sys
+            .http()
+            .post('/v1/admin/domains/import')
+            .send([{ name: 'sneaky.example', reseller: 'losing' }]),
+        401,
+        'unauthorized',
+      );
       expect(await sys.db('domains').where({ name: 'sneaky.example' }).first()).to.equal(undefined);
     });
 
     it('an operator endpoint with an invalid key is refused with 401 and imports nothing', async () => {
       await refused(
-        () => sys.http().post('/v1/admin/domains/import').set('Authorization', 'Bearer not-the-operator-key').send([{ name: 'sneaky.example', reseller: 'losing' }]),
+        () =>
+          sys
+            .http()
+            .post('/v1/admin/domains/import')
+            .set('Authorization', 'Bearer not-the-operator-key')
+            .send([{ name: 'sneaky.example', reseller: 'losing' }]),
         401,
         'unauthorized',
       );
@@ -116,13 +138,25 @@ describe('refused requests: a clear error, and nothing changes', () => {
 
     it('a reseller key on an operator endpoint is refused: a reseller cannot enable its own push feature or import domains', async () => {
       await refused(
-        () => sys.http().patch('/v1/admin/resellers/losing-off').set('Authorization', `Bearer ${losingOff.key}`).send({ domain_push_enabled: true }),
+        () =>
+          sys
+            .http()
+            .patch('/v1/admin/resellers/losing-off')
+            .set('Authorization', `Bearer ${losingOff.key}`)
+            .send({ domain_push_enabled: true }),
         401,
         'unauthorized',
       );
-      expect((await sys.db('resellers').where({ username: 'losing-off' }).first('domain_push_enabled')).domain_push_enabled).to.equal(false);
+      expect((await sys.db('resellers').where({ username: 'losing-off' }).first('domain_push_enabled')).domain_push_enabled).to.equal(
+        false,
+      );
       await refused(
-        () => sys.http().post('/v1/admin/domains/import').set('Authorization', `Bearer ${losing.key}`).send([{ name: 'sneaky.example', reseller: 'losing' }]),
+        () =>
+          sys
+            .http()
+            .post('/v1/admin/domains/import')
+            .set('Authorization', `Bearer ${losing.key}`)
+            .send([{ name: 'sneaky.example', reseller: 'losing' }]),
         401,
         'unauthorized',
       );
@@ -130,7 +164,11 @@ describe('refused requests: a clear error, and nothing changes', () => {
     });
 
     it('the operator key on a reseller endpoint is refused with 401: the operator acts for no reseller', async () => {
-      await refused(() => sys.http().post('/v1/bulk-pushes').set('Authorization', `Bearer ${OPERATOR_KEY}`).send(valid()), 401, 'unauthorized');
+      await refused(
+        () => sys.http().post('/v1/bulk-pushes').set('Authorization', `Bearer ${OPERATOR_KEY}`).send(valid()),
+        401,
+        'unauthorized',
+      );
       expectError(await sys.http().get('/v1/me').set('Authorization', `Bearer ${OPERATOR_KEY}`), 401, 'unauthorized');
     });
   });
@@ -185,7 +223,12 @@ describe('refused requests: a clear error, and nothing changes', () => {
     it('naming no list at all, or two lists at once, is refused with 400 invalid_request', async () => {
       await refusedSubmit(losing, { gaining_reseller: 'gaining' }, 400, 'invalid_request');
       await refusedSubmit(losing, { gaining_reseller: 'gaining', all_domains: false }, 400, 'invalid_request');
-      await refusedSubmit(losing, { gaining_reseller: 'gaining', domains: ['r-2.example'], domain_list: 'r-3.example' }, 400, 'invalid_request');
+      await refusedSubmit(
+        losing,
+        { gaining_reseller: 'gaining', domains: ['r-2.example'], domain_list: 'r-3.example' },
+        400,
+        'invalid_request',
+      );
       await refusedSubmit(losing, { gaining_reseller: 'gaining', domains: ['r-2.example'], all_domains: true }, 400, 'invalid_request');
     });
 
@@ -220,7 +263,12 @@ describe('refused requests: a clear error, and nothing changes', () => {
     });
 
     it('invalid names in a domain_list are listed with their position in the list', async () => {
-      const e = await refusedSubmit(losing, { gaining_reseller: 'gaining', domain_list: 'r-2.example\nbad..name, r-3.example\n-x.com' }, 400, 'invalid_domains');
+      const e = await refusedSubmit(
+        losing,
+        { gaining_reseller: 'gaining', domain_list: 'r-2.example\nbad..name, r-3.example\n-x.com' },
+        400,
+        'invalid_domains',
+      );
       expect(e.details.invalid.map((i: any) => [i.position, i.value])).to.deep.equal([
         [2, 'bad..name'],
         [4, '-x.com'],
@@ -229,7 +277,11 @@ describe('refused requests: a clear error, and nothing changes', () => {
 
     it('one bad name refuses the whole request: the good names around it are not pushed', async () => {
       await refusedSubmit(losing, valid({ domains: ['r-2.example', 'r-3.example', 'x..y'] }), 400, 'invalid_domains');
-      const owners = await sys.db('domains as d').join('resellers as r', 'r.id', 'd.reseller_id').whereIn('d.name', ['r-2.example', 'r-3.example']).pluck('r.username');
+      const owners = await sys
+        .db('domains as d')
+        .join('resellers as r', 'r.id', 'd.reseller_id')
+        .whereIn('d.name', ['r-2.example', 'r-3.example'])
+        .pluck('r.username');
       expect(owners).to.deep.equal(['losing', 'losing']);
     });
   });
@@ -251,7 +303,12 @@ describe('refused requests: a clear error, and nothing changes', () => {
     const errors: Record<string, { message: string; details?: unknown }> = {};
     for (const field of ['domain', 'username', 'password'] as const) {
       it(`a wrong profile ${field} is refused with 422 invalid_profile_credentials`, async () => {
-        const e = await refusedSubmit(losing, valid({ profile: { mode: 'existing', ...wrong[field] } }), 422, 'invalid_profile_credentials');
+        const e = await refusedSubmit(
+          losing,
+          valid({ profile: { mode: 'existing', ...wrong[field] } }),
+          422,
+          'invalid_profile_credentials',
+        );
         expect(e.message).to.not.include(wrong[field][field]);
         errors[field] = { message: e.message, details: e.details };
       });
@@ -272,7 +329,12 @@ describe('refused requests: a clear error, and nothing changes', () => {
     });
 
     it('an existing profile without its password is refused with 400 invalid_request naming the missing field', async () => {
-      const e = await refusedSubmit(losing, valid({ profile: { mode: 'existing', domain: profile.domain, username: profile.username } }), 400, 'invalid_request');
+      const e = await refusedSubmit(
+        losing,
+        valid({ profile: { mode: 'existing', domain: profile.domain, username: profile.username } }),
+        400,
+        'invalid_request',
+      );
       expect(fieldPaths(e)).to.include('body.profile.password');
     });
   });
@@ -343,18 +405,34 @@ describe('refused requests: a clear error, and nothing changes', () => {
 
   describe('controlling a job', () => {
     it('cancelling a finished job is refused with 409 job_finished, and the job stays completed', async () => {
-      await refused(() => sys.http().post(`/v1/bulk-pushes/${finishedJobId}/cancel`).set('Authorization', `Bearer ${losing.key}`), 409, 'job_finished');
-      await refused(() => sys.http().post(`/v1/jobs/${finishedJobId}/cancel`).set('Authorization', `Bearer ${losing.key}`), 409, 'job_finished');
+      await refused(
+        () => sys.http().post(`/v1/bulk-pushes/${finishedJobId}/cancel`).set('Authorization', `Bearer ${losing.key}`),
+        409,
+        'job_finished',
+      );
+      await refused(
+        () => sys.http().post(`/v1/jobs/${finishedJobId}/cancel`).set('Authorization', `Bearer ${losing.key}`),
+        409,
+        'job_finished',
+      );
       expect((await sys.db('bulk_jobs').where({ id: finishedJobId }).first('status')).status).to.equal('completed');
     });
 
     it('suspending a finished job is refused with 409 invalid_state', async () => {
-      await refused(() => sys.http().post(`/v1/bulk-pushes/${finishedJobId}/suspend`).set('Authorization', `Bearer ${losing.key}`), 409, 'invalid_state');
+      await refused(
+        () => sys.http().post(`/v1/bulk-pushes/${finishedJobId}/suspend`).set('Authorization', `Bearer ${losing.key}`),
+        409,
+        'invalid_state',
+      );
       expect((await sys.db('bulk_jobs').where({ id: finishedJobId }).first('status')).status).to.equal('completed');
     });
 
     it('resuming a finished job is refused with 409 invalid_state', async () => {
-      await refused(() => sys.http().post(`/v1/bulk-pushes/${finishedJobId}/resume`).set('Authorization', `Bearer ${losing.key}`), 409, 'invalid_state');
+      await refused(
+        () => sys.http().post(`/v1/bulk-pushes/${finishedJobId}/resume`).set('Authorization', `Bearer ${losing.key}`),
+        409,
+        'invalid_state',
+      );
     });
 
     it('resuming a queued job (never suspended) is refused with 409 invalid_state and it stays queued', async () => {
@@ -363,14 +441,22 @@ describe('refused requests: a clear error, and nothing changes', () => {
         const res = await submit(sys, losing, valid({ domains: ['r-3.example'] }));
         expect(res.status, JSON.stringify(res.body)).to.equal(202);
         const id = res.body.id;
-        await refused(() => sys.http().post(`/v1/bulk-pushes/${id}/resume`).set('Authorization', `Bearer ${losing.key}`), 409, 'invalid_state');
+        await refused(
+          () => sys.http().post(`/v1/bulk-pushes/${id}/resume`).set('Authorization', `Bearer ${losing.key}`),
+          409,
+          'invalid_state',
+        );
         const row = await sys.db('bulk_jobs').where({ id }).first('status', 'generation');
         expect(row).to.deep.include({ status: 'queued' });
         const cancel = await sys.http().post(`/v1/bulk-pushes/${id}/cancel`).set('Authorization', `Bearer ${losing.key}`);
         expect(cancel.status).to.equal(202);
         expect(cancel.body.status).to.equal('cancelled');
         // Once cancelled it has ended, so a second cancel is refused too.
-        await refused(() => sys.http().post(`/v1/bulk-pushes/${id}/cancel`).set('Authorization', `Bearer ${losing.key}`), 409, 'job_finished');
+        await refused(
+          () => sys.http().post(`/v1/bulk-pushes/${id}/cancel`).set('Authorization', `Bearer ${losing.key}`),
+          409,
+          'job_finished',
+        );
       } finally {
         await sys.startWorker();
       }
@@ -418,7 +504,8 @@ describe('refused requests: a clear error, and nothing changes', () => {
         }
       }
       await refused(
-        () => sys.http().get(`/v1/bulk-pushes/${finishedJobId}/items`).set('Authorization', `Bearer ${outsider.key}`).set('Accept', 'text/csv'),
+        () =>
+          sys.http().get(`/v1/bulk-pushes/${finishedJobId}/items`).set('Authorization', `Bearer ${outsider.key}`).set('Accept', 'text/csv'),
         404,
         'not_found',
       );
@@ -435,7 +522,11 @@ describe('refused requests: a clear error, and nothing changes', () => {
       expect(res.status).to.equal(202);
       await waitForJob(sys, losing, res.body.id);
       expect((await sys.http().get(`/v1/bulk-pushes/${res.body.id}`).set('Authorization', `Bearer ${gaining.key}`)).status).to.equal(200);
-      await refused(() => sys.http().post(`/v1/bulk-pushes/${res.body.id}/cancel`).set('Authorization', `Bearer ${gaining.key}`), 404, 'not_found');
+      await refused(
+        () => sys.http().post(`/v1/bulk-pushes/${res.body.id}/cancel`).set('Authorization', `Bearer ${gaining.key}`),
+        404,
+        'not_found',
+      );
     });
 
     it('a malformed job id is 404, not a server error', async () => {
@@ -466,9 +557,20 @@ describe('refused requests: a clear error, and nothing changes', () => {
   describe('routes', () => {
     it('an unknown route is 404 with the error shape, with or without a key', async () => {
       const e = await refused(() => sys.http().get('/v1/nothing-here'), 404, 'not_found');
-      expect(Object.keys(await sys.http().get('/v1/nothing-here').then((r) => r.body))).to.deep.equal(['error']);
+      expect(
+        Object.keys(
+          await sys
+            .http()
+            .get('/v1/nothing-here')
+            .then((r) => r.body),
+        ),
+      ).to.deep.equal(['error']);
       expect(e.message).to.include('/v1/nothing-here');
-      await refused(() => sys.http().post('/v1/bulk-pushes/x/explode').set('Authorization', `Bearer ${losing.key}`).send({}), 404, 'not_found');
+      await refused(
+        () => sys.http().post('/v1/bulk-pushes/x/explode').set('Authorization', `Bearer ${losing.key}`).send({}),
+        404,
+        'not_found',
+      );
       await refused(() => sys.http().delete('/v1/bulk-pushes').set('Authorization', `Bearer ${losing.key}`), 404, 'not_found');
     });
   });
@@ -533,10 +635,18 @@ describe('refused when Redis is unavailable', () => {
     const losing = await makeReseller(sys, 'losing');
     const gaining = await makeReseller(sys, 'gaining');
     await authorize(sys, gaining, losing);
-    await importDomains(sys, [{ name: 'q-1.example', reseller: 'losing' }, { name: 'q-2.example', reseller: 'losing', locked: true }]);
+    await importDomains(sys, [
+      { name: 'q-1.example', reseller: 'losing' },
+      { name: 'q-2.example', reseller: 'losing', locked: true },
+    ]);
 
     const before = await tables();
-    const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains: ['q-1.example', 'q-2.example'], email_results_to: 'ops@losing.example' }, { 'Idempotency-Key': 'noredis-1' });
+    const res = await submit(
+      sys,
+      losing,
+      { gaining_reseller: 'gaining', domains: ['q-1.example', 'q-2.example'], email_results_to: 'ops@losing.example' },
+      { 'Idempotency-Key': 'noredis-1' },
+    );
     expectError(res, 503, 'queue_unavailable');
     expect(await tables()).to.deep.equal(before);
     expect(smtp.messages).to.deep.equal([]);

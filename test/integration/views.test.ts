@@ -102,7 +102,10 @@ describe('job views, push settings, domain list, operations endpoints and result
     before(async () => {
       lister = await makeReseller(sys, 'lister');
       await authorize(sys, gaining, lister);
-      await importDomains(sys, ['ls-1.example', 'ls-2.example', 'ls-3.example'].map((name) => ({ name, reseller: 'lister' })));
+      await importDomains(
+        sys,
+        ['ls-1.example', 'ls-2.example', 'ls-3.example'].map((name) => ({ name, reseller: 'lister' })),
+      );
       for (const n of ['ls-1.example', 'ls-2.example', 'ls-3.example']) ids.push((await pushAndWait({ domains: [n] }, lister)).id);
     });
 
@@ -141,7 +144,12 @@ describe('job views, push settings, domain list, operations endpoints and result
       expect(view.body).to.include({ id: ids[0], losing_reseller: 'lister', gaining_reseller: 'gaining', status: 'completed' });
       expect((await sys.http().get(`/v1/bulk-pushes/${ids[0]}/items`).set('Authorization', as(gaining))).status).to.equal(200);
 
-      for (const path of [`/v1/bulk-pushes/${ids[0]}`, `/v1/jobs/${ids[0]}`, `/v1/bulk-pushes/${ids[0]}/items`, `/v1/jobs/${ids[0]}/events`]) {
+      for (const path of [
+        `/v1/bulk-pushes/${ids[0]}`,
+        `/v1/jobs/${ids[0]}`,
+        `/v1/bulk-pushes/${ids[0]}/items`,
+        `/v1/jobs/${ids[0]}/events`,
+      ]) {
         const res = await sys.http().get(path).set('Authorization', as(third));
         expect(res.status, path).to.equal(404);
         expect(res.body.error.code, path).to.equal('not_found');
@@ -158,8 +166,15 @@ describe('job views, push settings, domain list, operations endpoints and result
     let id: string;
 
     before(async () => {
-      await importDomains(sys, [...pushed.map((name) => ({ name, reseller: 'losing' })), { name: 'mix-foreign.example', reseller: 'third' }]);
-      const profile = await sys.http().post('/v1/profiles').set('Authorization', as(gaining)).send({ domain: 'mix-home.example', username: 'mix-home', password });
+      await importDomains(sys, [
+        ...pushed.map((name) => ({ name, reseller: 'losing' })),
+        { name: 'mix-foreign.example', reseller: 'third' },
+      ]);
+      const profile = await sys
+        .http()
+        .post('/v1/profiles')
+        .set('Authorization', as(gaining))
+        .send({ domain: 'mix-home.example', username: 'mix-home', password });
       expect(profile.status).to.equal(201);
       const res = await submit(sys, losing, {
         gaining_reseller: 'gaining',
@@ -203,7 +218,11 @@ describe('job views, push settings, domain list, operations endpoints and result
         'mix-missing-2.example': 'not_found',
         'mix-foreign.example': 'not_owned',
       });
-      const pushedOnly = await sys.http().get(`/v1/bulk-pushes/${id}/items`).query({ status: 'pushed', limit: 3 }).set('Authorization', as(losing));
+      const pushedOnly = await sys
+        .http()
+        .get(`/v1/bulk-pushes/${id}/items`)
+        .query({ status: 'pushed', limit: 3 })
+        .set('Authorization', as(losing));
       expect(pushedOnly.body.items).to.have.length(3);
       expect(pushedOnly.body.next_cursor).to.be.a('string');
     });
@@ -253,7 +272,10 @@ describe('job views, push settings, domain list, operations endpoints and result
 
   it('the events stream of a running job sends progress events, then an end event with the final state', async () => {
     const names = Array.from({ length: 6 }, (_, i) => `sse-locked-${i}.example`);
-    await importDomains(sys, names.map((name) => ({ name, reseller: 'losing', locked: true })));
+    await importDomains(
+      sys,
+      names.map((name) => ({ name, reseller: 'losing', locked: true })),
+    );
     registry.delayMs = 250; // every registry call is slow, so the locked path takes seconds
     try {
       const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains: names, apply_to_locked: true });
@@ -287,7 +309,11 @@ describe('job views, push settings, domain list, operations endpoints and result
     });
 
     it('shows the company_id, the allowed resellers and the notification email', async () => {
-      await sys.http().put('/v1/push-settings/notification-email').set('Authorization', as(pg)).send({ email: 'Incoming@PS-Gaining.example' });
+      await sys
+        .http()
+        .put('/v1/push-settings/notification-email')
+        .set('Authorization', as(pg))
+        .send({ email: 'Incoming@PS-Gaining.example' });
       await authorize(sys, pg, pl);
       const res = await sys.http().get('/v1/push-settings').set('Authorization', as(pg));
       expect(res.status).to.equal(200);
@@ -331,7 +357,10 @@ describe('job views, push settings, domain list, operations endpoints and result
     before(async () => {
       cat = await makeReseller(sys, 'catalog');
       const locked = new Set(['cat-alphabet.example', 'cat-beta.example']);
-      await importDomains(sys, all.map((name) => ({ name, reseller: 'catalog', locked: locked.has(name) })));
+      await importDomains(
+        sys,
+        all.map((name) => ({ name, reseller: 'catalog', locked: locked.has(name) })),
+      );
       await importDomains(sys, [{ name: 'alpha-elsewhere.example', reseller: 'third' }]);
     });
     const list = async (query: Record<string, unknown>) => {
@@ -341,9 +370,19 @@ describe('job views, push settings, domain list, operations endpoints and result
     };
 
     it('filters by locked and by a substring of the name, and shows only the caller’s domains', async () => {
-      expect((await list({ locked: 'true' })).items.map((d: any) => d.name).sort()).to.deep.equal(['cat-alphabet.example', 'cat-beta.example']);
-      expect((await list({ locked: 'false' })).items.map((d: any) => d.name).sort()).to.deep.equal(['cat-alpha.example', 'cat-delta.example', 'cat-gamma.example']);
-      expect((await list({ q: 'ALPHA' })).items.map((d: any) => d.name).sort()).to.deep.equal(['cat-alpha.example', 'cat-alphabet.example']);
+      expect((await list({ locked: 'true' })).items.map((d: any) => d.name).sort()).to.deep.equal([
+        'cat-alphabet.example',
+        'cat-beta.example',
+      ]);
+      expect((await list({ locked: 'false' })).items.map((d: any) => d.name).sort()).to.deep.equal([
+        'cat-alpha.example',
+        'cat-delta.example',
+        'cat-gamma.example',
+      ]);
+      expect((await list({ q: 'ALPHA' })).items.map((d: any) => d.name).sort()).to.deep.equal([
+        'cat-alpha.example',
+        'cat-alphabet.example',
+      ]);
       expect((await list({ q: 'alpha', locked: 'true' })).items.map((d: any) => d.name)).to.deep.equal(['cat-alphabet.example']);
       expect((await list({ q: 'nothing-like-this' })).items).to.deep.equal([]);
       for (const d of (await list({ locked: 'true' })).items) expect(d.locked).to.equal(true);
@@ -405,11 +444,15 @@ describe('job views, push settings, domain list, operations endpoints and result
         await new Promise((r) => setTimeout(r, 50));
       }
     };
-    const to = (m: ParsedMail) => (Array.isArray(m.to) ? m.to.map((a) => a.text).join(',') : m.to?.text ?? '');
+    const to = (m: ParsedMail) => (Array.isArray(m.to) ? m.to.map((a) => a.text).join(',') : (m.to?.text ?? ''));
     const aboutJob = (id: string) => sys.smtp.messages.filter((m) => (m.text ?? '').includes(id));
 
     it('the results email’s CSV attachment matches the items API row for row; the gaining notification lists every pushed domain and names the sender', async () => {
-      await sys.http().put('/v1/push-settings/notification-email').set('Authorization', as(gaining)).send({ email: 'incoming@gaining.example' });
+      await sys
+        .http()
+        .put('/v1/push-settings/notification-email')
+        .set('Authorization', as(gaining))
+        .send({ email: 'incoming@gaining.example' });
       const plain = ['em-1.example', 'em-2.example', 'em-3.example'];
       await importDomains(sys, [
         ...plain.map((name) => ({ name, reseller: 'losing' })),
@@ -446,9 +489,16 @@ describe('job views, push settings, domain list, operations endpoints and result
     });
 
     it('no gaining notification is sent when nothing was pushed', async () => {
-      await sys.http().put('/v1/push-settings/notification-email').set('Authorization', as(gaining)).send({ email: 'incoming@gaining.example' });
+      await sys
+        .http()
+        .put('/v1/push-settings/notification-email')
+        .set('Authorization', as(gaining))
+        .send({ email: 'incoming@gaining.example' });
       await importDomains(sys, [{ name: 'em-none-locked.example', reseller: 'losing', locked: true }]);
-      const { id, job } = await pushAndWait({ domains: ['em-none-locked.example', 'em-none-missing.example'], email_results_to: 'results-none@losing.example' });
+      const { id, job } = await pushAndWait({
+        domains: ['em-none-locked.example', 'em-none-missing.example'],
+        email_results_to: 'results-none@losing.example',
+      });
       expect(job.counts).to.include({ pushed: 0, skipped: 1, failed: 1 });
       await sys.smtp.waitFor((m) => to(m) === 'results-none@losing.example' && (m.text ?? '').includes(id));
       await outboxDrained();
@@ -459,7 +509,11 @@ describe('job views, push settings, domain list, operations endpoints and result
       const quiet = await makeReseller(sys, 'quiet');
       await authorize(sys, quiet, losing);
       await importDomains(sys, [{ name: 'em-quiet.example', reseller: 'losing' }]);
-      const { id, job } = await pushAndWait({ gaining_reseller: 'quiet', domains: ['em-quiet.example'], email_results_to: 'results-quiet@losing.example' });
+      const { id, job } = await pushAndWait({
+        gaining_reseller: 'quiet',
+        domains: ['em-quiet.example'],
+        email_results_to: 'results-quiet@losing.example',
+      });
       expect(job.counts.pushed).to.equal(1);
       await sys.smtp.waitFor((m) => to(m) === 'results-quiet@losing.example' && (m.text ?? '').includes(id));
       await outboxDrained();

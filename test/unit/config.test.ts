@@ -83,13 +83,19 @@ describe('configuration: loadConfig', () => {
     for (const DATABASE_URL of ['mysql://db/push', 'sqlite:./push.db', 'not a url', 'http://db:5432/push']) {
       const problems = problemsOf({ DATABASE_URL });
       expect(problems, DATABASE_URL).to.have.length(1);
-      expect(problems[0], DATABASE_URL).to.match(/^DATABASE_URL: /).and.include('postgres:');
+      expect(problems[0], DATABASE_URL)
+        .to.match(/^DATABASE_URL: /)
+        .and.include('postgres:');
     }
   });
 
   it('refuses REDIS_URL and SMTP_URL with the wrong scheme', () => {
-    expect(problemsOf({ REDIS_URL: 'http://cache:6379' })[0]).to.match(/^REDIS_URL: /).and.include('redis:');
-    expect(problemsOf({ SMTP_URL: 'imap://mail' })[0]).to.match(/^SMTP_URL: /).and.include('smtp:');
+    expect(problemsOf({ REDIS_URL: 'http://cache:6379' })[0])
+      .to.match(/^REDIS_URL: /)
+      .and.include('redis:');
+    expect(problemsOf({ SMTP_URL: 'imap://mail' })[0])
+      .to.match(/^SMTP_URL: /)
+      .and.include('smtp:');
   });
 
   it('refuses an operator key that is too short to be a secret', () => {

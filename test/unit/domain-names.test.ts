@@ -97,7 +97,15 @@ describe('domain names: normalizeNameList', () => {
   });
 
   it('collapses duplicates after normalization, keeps the first occurrence in order, and reports each duplicate once', () => {
-    const r = normalizeNameList(['B.example', 'a.example', 'b.example.', 'A.EXAMPLE', 'bücher.example', 'xn--bcher-kva.example', 'b.example']);
+    const r = normalizeNameList([
+      'B.example',
+      'a.example',
+      'b.example.',
+      'A.EXAMPLE',
+      'bücher.example',
+      'xn--bcher-kva.example',
+      'b.example',
+    ]);
     expect(r.names).to.deep.equal(['b.example', 'a.example', 'xn--bcher-kva.example']);
     expect(r.duplicates).to.have.members(['b.example', 'a.example', 'xn--bcher-kva.example']);
     expect(r.duplicates).to.have.length(3);

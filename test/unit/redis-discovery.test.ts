@@ -39,6 +39,9 @@ describe('finding Redis when REDIS_URL is unset', function () {
       () => null,
       (e: Error) => e,
     );
-    expect(err?.message).to.match(/No Redis/).and.match(/REDIS_URL/).and.match(/apt-get install redis-server/);
+    expect(err?.message)
+      .to.match(/No Redis/)
+      .and.match(/REDIS_URL/)
+      .and.match(/apt-get install redis-server/);
   });
 });

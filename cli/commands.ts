@@ -6,7 +6,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { readConfig } from './config';
 import { parseDomainList, type DomainList, type ListFormat } from './domain-list';
 import { CliError, EXIT, refused, type ExitCode } from './exit-codes';
-import { ApiClient } from './http';
+import { ApiClient, unreachable } from './http';
 import { barView, describeJob, jsonView, lineView, outcomeCode, table, type ItemView, type JobView, type ProgressView } from './output';
 import { profilePassword } from './password';
 import { followJob } from './sse';
@@ -199,8 +199,7 @@ async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, show
   view.stop();
   if (!g.json) {
     out(io, `Job ${job.id} ${job.status}: ${describeCounts(job)}.`);
-    if ((job.counts.failed ?? 0) + (job.counts.skipped ?? 0) > 0)
-      out(io, `See why: domain-push items ${job.id} --status failed (or skipped)`);
+    for (const s of ['failed', 'skipped']) if ((job.counts[s] ?? 0) > 0) out(io, `See why: domain-push items ${job.id} --status ${s}`);
   }
   return outcomeCode(job);
 }
@@ -227,7 +226,12 @@ export async function items(io: Io, g: GlobalOptions, id: string, o: { status?: 
   if (o.csv) {
     // Streamed as the server writes it: a 50,000-item job never sits in memory here.
     const res = await api.send('GET', jobPath(id, `/items${query}`), { accept: 'text/csv', timeoutMs: 0 });
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), io.stdout, { end: false });
+    try {
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), io.stdout, { end: false });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') return EXIT.ok; // the reader (e.g. `head`) had enough
+      throw unreachable(api.config.url, e);
+    }
     return EXIT.ok;
   }
   const all: ItemView[] = [];

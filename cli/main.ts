@@ -124,6 +124,11 @@ export async function main(argv: string[], io: commands.Io): Promise<ExitCode> {
 export function run() {
   const ctl = new AbortController();
   process.once('SIGINT', () => ctl.abort(new Error('SIGINT')));
+  // `domain-push items <id> | head`: the reader left, which is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const io: commands.Io = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, signal: ctl.signal };
   main(process.argv, io).then((code) => {
     process.exitCode = code;

@@ -45,8 +45,9 @@ export function duration(seconds: number | null | undefined): string {
 const rateText = (rate: number | null) => (rate === null ? '-- /s' : `${rate}/s`);
 
 export function countsText(job: JobState): string {
-  const order = [doneStatus(job), 'skipped', 'failed', 'cancelled', 'running', 'pending'];
-  return order.map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ');
+  // Items in flight are worth a word only while there are some.
+  const inFlight = ['running', 'pending'].filter((k) => (job.counts[k] ?? 0) > 0);
+  return [doneStatus(job), 'skipped', 'failed', 'cancelled', ...inFlight].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ');
 }
 
 /** One line per state, for logs and pipes: stable words, no control characters. */

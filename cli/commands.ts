@@ -175,10 +175,10 @@ function dryRunReport(io: Io, g: GlobalOptions, o: PushOptions, r: DryRun, _list
 /** Follows a job to its end, drawing progress; the exit code is the job's outcome. */
 async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, showProgress: boolean): Promise<ExitCode> {
   const quiet: ProgressView = { update() {}, note() {}, stop() {} };
-  const view: ProgressView = g.json
-    ? jsonView((s) => io.stdout.write(s))
-    : !showProgress
-      ? quiet
+  const view: ProgressView = !showProgress
+    ? quiet
+    : g.json
+      ? jsonView((s) => io.stdout.write(s))
       : io.stdout.isTTY
         ? barView(io.stdout)
         : lineView((s) => io.stdout.write(s));
@@ -197,6 +197,7 @@ async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, show
     throw e;
   }
   view.stop();
+  if (g.json && !showProgress) out(io, JSON.stringify(job)); // --wait --json: the final state only
   if (!g.json) {
     out(io, `Job ${job.id} ${job.status}: ${describeCounts(job)}.`);
     for (const s of ['failed', 'skipped']) if ((job.counts[s] ?? 0) > 0) out(io, `See why: domain-push items ${job.id} --status ${s}`);

@@ -14,6 +14,7 @@ Exit codes:
   1  the job ended with items failed, skipped or cancelled (or a dry run predicts so)
   2  refused: the API said no (4xx, including 429 too many requests) or a usage error
   3  unreachable: network error, timeout, or the service failed (5xx)
+  130  interrupted (Ctrl-C); a job being watched goes on
 
 A push cannot be undone: try it with --dry-run first.`;
 
@@ -123,7 +124,12 @@ export async function main(argv: string[], io: commands.Io): Promise<ExitCode> {
 /** The process entry: real streams, Ctrl-C stops a watch cleanly. */
 export function run() {
   const ctl = new AbortController();
-  process.once('SIGINT', () => ctl.abort(new Error('SIGINT')));
+  process.once('SIGINT', () => {
+    // A watch stops cleanly on the abort (restores the cursor, says how to watch again); any other
+    // command is simply ended, as Ctrl-C would without this handler.
+    ctl.abort(new Error('SIGINT'));
+    setTimeout(() => process.exit(EXIT.interrupted), 500).unref();
+  });
   // `domain-push items <id> | head`: the reader left, which is not an error of ours.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);

@@ -89,8 +89,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * Follows a job's event stream to its final state. The server may end a stream before the job
  * ends (streams have a capped lifetime); the CLI then reconnects after the server's `retry:`
  * advice, sending `Last-Event-ID` so the server can resume. A network failure is retried until
- * `giveUpMs` passes without a working connection; a 429 waits out `Retry-After`; any other refusal
- * (404, 401) ends the watch.
+ * `giveUpMs` passes without a working connection; a 429 waits out `Retry-After` (within the same
+ * bound); any other refusal (404, 401) ends the watch.
  */
 export async function followJob(client: ApiClient, path: string, opts: FollowOptions): Promise<JobState> {
   const idleMs = opts.idleMs ?? 45_000;
@@ -135,7 +135,8 @@ export async function followJob(client: ApiClient, path: string, opts: FollowOpt
       const cli = err instanceof CliError ? err : undefined;
       if (cli && cli.exitCode === EXIT.refused) {
         const after = retryAfterOf(cli.body);
-        if (after === undefined) throw cli;
+        // Told to wait: wait, but not forever.
+        if (after === undefined || Date.now() - lastGood > giveUpMs) throw cli;
         why = 'too many requests';
         retryMs = Math.max(retryMs, after * 1000);
       } else {

@@ -271,6 +271,61 @@ describe('domain-push CLI against a running system (e2e)', function () {
     }
   });
 
+  it('watch waits out a 429 on its event stream (Retry-After) instead of giving up, then follows the job to the end', async () => {
+    const domains = names('cli-watch-429', 5);
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: LOSING, locked: false })),
+    );
+    const refusals: number[] = [];
+    const proxy = await startProxy((req, res) => {
+      if (!req.url?.endsWith('/events') || refusals.length >= 1) return false;
+      refusals.push(Date.now());
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: { code: 'rate_limited', message: 'Too many event streams.' } }));
+      return true;
+    });
+    try {
+      const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-'], { input: domains.join('\n') });
+      const { id } = JSON.parse(pushed.stdout);
+      const watched = await cli(['watch', id], { url: proxy.url });
+      expect(watched.code, show(watched)).to.equal(0);
+      expect(refusals).to.have.length(1);
+      expect(watched.stdout).to.include('(reconnecting in 1000 ms: too many requests)').and.include(`Job ${id} completed: pushed 5`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('Ctrl-C stops watching with exit 130 and says how to watch again; the job itself goes on', async () => {
+    const domains = names('cli-sigint', 5);
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: LOSING, locked: false })),
+    );
+    await sys.stopWorker(); // the job stays queued while we watch it
+    const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-'], { input: domains.join('\n') });
+    const { id } = JSON.parse(pushed.stdout);
+    const child = spawn(BIN, ['watch', id], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DOMAIN_PUSH_URL: sys.url, DOMAIN_PUSH_API_KEY: losing.key },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    const exited = new Promise<number | null>((r) => child.once('close', r));
+    await waitUntil('the first progress line', async () => stdout.includes('queued 0/5'));
+    child.kill('SIGINT');
+    expect(await exited, `${stdout}\n${stderr}`).to.equal(130);
+    expect(stderr).to.include(`Stopped watching; the job goes on. Watch again: domain-push watch ${id}`);
+    expect((await sys.db('bulk_jobs').where({ id }).first()).status).to.equal('queued');
+    await sys.startWorker();
+    expect((await waitForJob(sys, losing, id)).status).to.equal('completed');
+  });
+
   it('--json output parses: push, status, jobs', async () => {
     const domains = names('cli-json', 5);
     await importDomains(
@@ -291,6 +346,12 @@ describe('domain-push CLI against a running system (e2e)', function () {
     expect(JSON.parse(again.stdout).id).to.equal(job.id);
 
     await waitForJob(sys, losing, job.id);
+    // --wait --json: one JSON document, the final state.
+    const waited = await cli(['push', '--json', '--wait', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
+      input: [...domains, domains[0]].join('\n'),
+    });
+    expect(waited.code, show(waited)).to.equal(0);
+    expect(JSON.parse(waited.stdout)).to.include({ id: job.id, status: 'completed' });
     const status = await cli(['status', job.id, '--json']);
     expect(status.code, show(status)).to.equal(0);
     const view = JSON.parse(status.stdout);

@@ -91,7 +91,7 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
   const res = await submitWithRetry(api, body, o.dryRun ? undefined : key).catch((e) => {
     throw explainRefusal(e, list, o.idempotencyKey ? undefined : key);
   });
-  if (o.dryRun) return dryRunReport(io, g, o, res.body as DryRun, list);
+  if (o.dryRun) return dryRunReport(io, g, o, res.body as DryRun);
   const job = res.body as { id: string; status: string; total: number; duplicates_removed?: number; duplicates?: string[] };
   if (g.json && !(o.watch || o.wait)) out(io, JSON.stringify(job));
   else if (!g.json) {
@@ -149,7 +149,7 @@ interface DryRun {
   items: { domain: string; status: string; reason: string | null; was_locked: boolean }[];
 }
 
-function dryRunReport(io: Io, g: GlobalOptions, o: PushOptions, r: DryRun, _list?: DomainList): ExitCode {
+function dryRunReport(io: Io, g: GlobalOptions, o: PushOptions, r: DryRun): ExitCode {
   const code = r.predicted.pushed === r.total ? EXIT.ok : EXIT.partial;
   if (g.json) {
     out(io, JSON.stringify(r));

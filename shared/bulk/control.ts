@@ -6,7 +6,7 @@ import { finalizeIfDone } from './finalize';
 import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
 
 /**
- * Stops a job: no item starts after this returns (claims hold the job row FOR SHARE, this takes it
+ * Stops a job: no item starts after this returns (takes hold the job row FOR SHARE, this locks it
  * FOR UPDATE), items not started end `cancelled`, items in hand finish. Answers `cancelled` when
  * nothing was in hand, else `cancelling` until the last one ends.
  */

@@ -17,7 +17,7 @@ const finishHooks: Partial<Record<BulkJob['kind'], FinishHook>> = { release: rel
  */
 export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean> {
   // Most chunks end while others are open: answer that without queueing for the job row lock
-  // (claims in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
+  // (takes in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
   // chunk to commit sees everything.
   if (await hasOpenWork(deps.db, jobId)) return false;
   const ended = await deps.db.transaction(async (trx) => {

@@ -1,6 +1,6 @@
 import type { Deps } from '../platform/deps';
 import type { BulkKind } from '../platform/queues';
-import { claimChunk, keepLease, lockChunk, type ItemHandler } from './claim';
+import { keepLease, lockChunk, takeChunk, type ItemHandler } from './take';
 import { finalizeIfDone } from './finalize';
 import { leaseFree } from './model';
 import { pendingRelocks, pushHandler, relock } from '../push/handler';
@@ -35,35 +35,35 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed);
   if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
-  const claimed = await claimChunk(deps, handlerFor, jobId, chunk);
-  if (!claimed) return { done: 0, status: 'gone', retryAt: null };
-  const { job, handler, deferred } = claimed;
+  const taken = await takeChunk(deps, handlerFor, jobId, chunk);
+  if (!taken) return { done: 0, status: 'gone', retryAt: null };
+  const { job, handler, deferred } = taken;
   const kind = job.kind;
-  countProcessed(deps, kind, claimed.counts);
+  countProcessed(deps, kind, taken.counts);
   if (deferred.length) {
     if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
-    const release = keepLease(deps, deferred);
+    const endLease = keepLease(deps, deferred);
     try {
       countProcessed(deps, kind, await handler.deferred(deps, job, deferred));
     } finally {
-      await release();
+      await endLease();
     }
   }
-  if (claimed.done + deferred.length > 0) {
+  if (taken.done + deferred.length > 0) {
     deps.log.info(
       {
         job_id: jobId,
         chunk,
         kind,
         reseller: job.losing_reseller_id,
-        items: claimed.done + deferred.length,
+        items: taken.done + deferred.length,
         registry_path: deferred.length,
       },
       'chunk processed',
     );
   }
   await finalizeIfDone(deps, jobId);
-  return { done: claimed.done + deferred.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
+  return { done: taken.done + deferred.length, status: job.status, retryAt: taken.heldElsewhereUntil };
 }
 
 /**

@@ -8,7 +8,7 @@ export interface ItemResult {
   message: string | null;
 }
 
-/** Re-reads the claimed items under lock: another attempt may have finished some of them meanwhile. */
+/** Re-reads the taken items under lock: another attempt may have finished some of them meanwhile. */
 export function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<ItemRow[]> {
   return trx('bulk_job_items')
     .whereIn(

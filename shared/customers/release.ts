@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
-import type { ItemHandler } from '../bulk/claim';
+import type { ItemHandler } from '../bulk/take';
 import { recordResults, type ItemResult } from '../bulk/results';
 import type { BulkJob, ItemRow } from '../bulk/model';
 import { queueEmail } from '../mail/outbox';
@@ -8,14 +8,14 @@ import { claimInvitation } from '../mail/templates';
 import { hashSecret, newSecret } from '../platform/secrets';
 
 /**
- * Releases the claimed products of one chunk of a customer release, set-based in one transaction
+ * Releases the taken products of one chunk of a customer release, set-based in one transaction
  * with the items' results. A domain leaves the reseller (reseller_id null) but keeps its customer;
  * its registrant profile is detached too, because that profile is the reseller's and may be shared
  * with domains the reseller keeps: editing it must not reach a released domain. A package leaves
  * the reseller with its domains (virtual ones included).
  */
 export const releaseHandler: ItemHandler = {
-  async inClaim(_deps, trx, job, items) {
+  async inTake(_deps, trx, job, items) {
     return { deferred: [], counts: await applyRelease(trx, job, items) };
   },
 };

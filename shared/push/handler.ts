@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { nextCycleStart } from './billing';
 import type { Deps } from '../platform/deps';
 import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
-import type { ItemHandler } from '../bulk/claim';
+import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { withRetry } from '../bulk/retry';
 import { settleEach } from '../platform/concurrency';
@@ -47,14 +47,14 @@ function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow
 }
 
 /**
- * The push rules for one chunk. In the claim transaction every item is decided and applied with a
+ * The push rules for one chunk. In the take transaction every item is decided and applied with a
  * handful of set-based statements, together with its result, except locked domains to be pushed
  * with apply_to_locked: those go unlock → push → relock outside it (the registry is external), and
  * `was_locked` is written before the unlock so that whatever happens next, a later attempt or the
  * reconciler knows to lock the domain again.
  */
 export const pushHandler: ItemHandler = {
-  async inClaim(deps, trx, job, items) {
+  async inTake(deps, trx, job, items) {
     const byName = new Map((await lockDomains(trx, items)).map((d) => [d.name, d]));
     const applyToLocked = job.options.apply_to_locked === true;
     const losing = Number(job.losing_reseller_id);

@@ -1,21 +1,10 @@
 import type { Deps } from '../platform/deps';
-import type { BulkKind } from '../platform/queues';
-import { keepLease, lockChunk, takeChunk, type ItemHandler } from './take';
+import { keepLease, lockChunk, takeChunk } from './take';
 import { finalizeIfDone } from './finalize';
+import { kindOf, type BulkDeps, type SweepScope } from './kind';
 import { leaseFree } from './model';
-import { pendingRelocks, pushHandler, relock } from '../push/handler';
-import { releaseHandler } from '../customers/release';
 
-/** Every kind of bulk job and how it does its items (the type makes a missing kind a compile error). */
-const handlers: Record<BulkKind, ItemHandler> = { push: pushHandler, release: releaseHandler };
-
-function handlerFor(kind: BulkKind): ItemHandler {
-  const handler = handlers[kind];
-  if (!handler) throw new Error(`no item handler for bulk job kind ${kind}`);
-  return handler;
-}
-
-function countProcessed(deps: Deps, kind: BulkKind, counts: Record<string, number>) {
+function countProcessed(deps: Deps, kind: string, counts: Record<string, number>) {
   for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind, status }, n);
 }
 
@@ -31,11 +20,10 @@ export interface ChunkOutcome {
  * items are never touched twice, domains a dead attempt unlocked are locked again first, and items
  * a live attempt holds are left to it.
  */
-export async function processChunk(deps: Deps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
-  const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
-  if (owed.length) await relock(deps, owed);
+export async function processChunk(deps: BulkDeps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
+  await sweep(deps, { job_id: jobId, chunk });
   if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
-  const taken = await takeChunk(deps, handlerFor, jobId, chunk);
+  const taken = await takeChunk(deps, (kind) => kindOf(deps.kinds, kind).handler, jobId, chunk);
   if (!taken) return { done: 0, status: 'gone', retryAt: null };
   const { job, handler, deferred } = taken;
   const kind = job.kind;
@@ -70,7 +58,7 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
  * Retries ran out: a job-level fault. The chunk's unfinished items fail with the error and the job
  * is marked so that it ends `failed`, with every item still accounted for.
  */
-export async function failChunk(deps: Deps, jobId: string, chunk: number, message: string): Promise<void> {
+export async function failChunk(deps: BulkDeps, jobId: string, chunk: number, message: string): Promise<void> {
   const text = message.slice(0, 1000);
   await deps.db.transaction(async (trx) => {
     await lockChunk(trx, jobId, chunk);
@@ -86,7 +74,17 @@ export async function failChunk(deps: Deps, jobId: string, chunk: number, messag
         .whereNull('error')
         .update({ error: `chunk ${chunk}: ${text}` });
   });
-  const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
-  if (owed.length) await relock(deps, owed).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'relock failed'));
+  await sweep(deps, { job_id: jobId, chunk }).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'sweep failed'));
   await finalizeIfDone(deps, jobId);
+}
+
+/**
+ * Does the work kinds owe for a scope (push: relock what a dead attempt left unlocked) before the
+ * chunk is taken again. Every kind's sweep runs: one indexed probe each, and a sweep finds nothing
+ * on another kind's job, so the chunk's kind need not be read first.
+ */
+export async function sweep(deps: BulkDeps, scope: SweepScope): Promise<number> {
+  let done = 0;
+  for (const kind of Object.values(deps.kinds)) if (kind.sweep) done += await kind.sweep.run(deps, scope);
+  return done;
 }

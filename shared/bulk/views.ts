@@ -1,30 +1,23 @@
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { csvLine } from '../platform/csv';
-import type { BulkKind } from '../platform/queues';
 import type { Reseller } from '../accounts/resellers';
 import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
-import { countItems, DONE_STATUS, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
+import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
+import { countItems, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
-function publicOptions(job: BulkJob) {
-  const { profile, ...rest } = job.options;
-  // The stored profile never holds the password; the internal id is not part of the public view.
-  if (!profile) return rest;
-  return {
-    ...rest,
-    profile:
-      profile.mode === 'existing' ? { mode: profile.mode, domain: profile.domain, username: profile.username } : { mode: profile.mode },
-  };
-}
+/** Views need the database and the kind table (done status, links, public options). */
+export type ViewDeps = Pick<BulkDeps, 'db' | 'kinds'>;
 
 type Parties = { losing?: { username: string }; gaining?: { username: string } };
 
-export async function jobView(db: Db, job: BulkJob, now: Date) {
-  return buildJobView(job, await countItems(db, job.id), await jobParties(db, job), now);
+export async function jobView(deps: ViewDeps, job: BulkJob, now: Date) {
+  return buildJobView(deps.kinds, job, await countItems(deps.db, job.id), await jobParties(deps.db, job), now);
 }
 
-function buildJobView(job: BulkJob, raw: Record<string, number>, parties: Parties, now: Date) {
-  const done = DONE_STATUS[job.kind];
+function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number>, parties: Parties, now: Date) {
+  const kind = kindOf(kinds, job.kind);
+  const done = kind.doneStatus;
   const counts: Record<string, number> = { pending: 0, running: 0, [done]: 0, skipped: 0, failed: 0, cancelled: 0 };
   for (const [k, v] of Object.entries(raw)) counts[k] = v;
   const finished = counts[done] + counts.skipped + counts.failed + counts.cancelled;
@@ -44,7 +37,7 @@ function buildJobView(job: BulkJob, raw: Record<string, number>, parties: Partie
     gaining_reseller: parties.gaining?.username ?? null,
     total: job.total,
     counts,
-    options: publicOptions(job),
+    options: kind.publicOptions ? kind.publicOptions(job) : job.options,
     created_at: job.created_at,
     started_at: job.started_at,
     suspended_at: job.suspended_at,
@@ -52,20 +45,22 @@ function buildJobView(job: BulkJob, raw: Record<string, number>, parties: Partie
     rate,
     eta_seconds: eta,
     error: job.error,
-    links: jobLinks(job),
+    links: jobLinks(kind, job),
   };
 }
 
-export function jobLinks(job: Pick<BulkJob, 'id' | 'kind'>) {
-  const base = job.kind === 'push' ? `/v1/bulk-pushes/${job.id}` : `/v1/jobs/${job.id}`;
+/** A job's links, under its kind's API path. */
+export function jobLinks(kind: Pick<BulkKindDef, 'path'>, job: Pick<BulkJob, 'id'>) {
+  const base = `${kind.path}/${job.id}`;
   return { self: base, items: `${base}/items`, events: `${base}/events`, cancel: `${base}/cancel` };
 }
 
-export async function getJob(db: Db, me: Reseller, id: string, kind: BulkKind | undefined, now: Date) {
-  return jobView(db, await jobFor(db, me.id, id, 'view', { kind }), now);
+export async function getJob(deps: ViewDeps, me: Reseller, id: string, kind: string | undefined, now: Date) {
+  return jobView(deps, await jobFor(deps.db, me.id, id, 'view', { kind }), now);
 }
 
-export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkKind | undefined, now: Date) {
+export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kind: string | undefined, now: Date) {
+  const { db } = deps;
   const q = parseInput(listQuery, query, 'query');
   const before = decodeCursor(q.cursor);
   const rows: BulkJob[] = await db('bulk_jobs')
@@ -100,16 +95,19 @@ export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkK
       losing: names.get(Number(j.losing_reseller_id)),
       gaining: j.gaining_reseller_id === null ? undefined : names.get(Number(j.gaining_reseller_id)),
     };
-    return buildJobView(j, raw, parties, now);
+    return buildJobView(deps.kinds, j, raw, parties, now);
   });
   return { items, next_cursor: page.next_cursor };
 }
 
-const itemStatus = z.enum(['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled']);
-export const itemsQuery = listQuery.extend({ status: itemStatus.optional() });
+/** `?status=` takes any item status of any kind. */
+function itemsQuery(kinds: KindTable) {
+  return listQuery.extend({ status: z.enum(itemStatuses(kinds)).optional() });
+}
 
-export async function listItems(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
-  const q = parseInput(itemsQuery, query, 'query');
+export async function listItems(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
+  const { db } = deps;
+  const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
   const after = decodeCursor(q.cursor);
   const rows: ItemRow[] = await db('bulk_job_items')
@@ -145,8 +143,9 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
   }
 }
 
-export async function itemsCsvFor(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
-  const q = parseInput(itemsQuery, query, 'query');
+export async function itemsCsvFor(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
+  const { db } = deps;
+  const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
   return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q.status) };
 }

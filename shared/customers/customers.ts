@@ -7,6 +7,7 @@ import { AppError, Conflict, Gone, InvalidRequest, NotFound, Unprocessable } fro
 import { createBulkJob } from '../bulk/create';
 import { FINISHED_JOB, type BulkJob } from '../bulk/model';
 import { jobLinks } from '../bulk/views';
+import { releaseKind } from './kind';
 import type { Reseller } from '../accounts/resellers';
 import { hashSecret } from '../platform/secrets';
 import { decodeCursor, email, listQuery, pageOf, parseInput } from '../platform/validation';
@@ -84,8 +85,7 @@ async function customerFor(db: Conn, me: Reseller, id: string, forUpdate = false
 
 async function runningRelease(db: Conn, customerId: number, exceptJob?: string): Promise<BulkJob | undefined> {
   return db('bulk_jobs')
-    .where({ kind: 'release' })
-    .whereRaw(`options->>'customer_id' = ?`, [String(customerId)])
+    .where({ kind: releaseKind.name, customer_id: customerId })
     .whereNotIn('status', [...FINISHED_JOB])
     .modify((b) => (exceptJob ? b.whereNot({ id: exceptJob }) : b))
     .first();
@@ -133,11 +133,10 @@ export async function getCustomer(db: Db, me: Reseller, id: string) {
   const c = await customerFor(db, me, id);
   const row: CustomerRow = await customersQuery(db).where('c.id', c.id).first();
   const last: BulkJob | undefined = await db('bulk_jobs')
-    .where({ kind: 'release', losing_reseller_id: me.id })
-    .whereRaw(`options->>'customer_id' = ?`, [String(c.id)])
+    .where({ kind: releaseKind.name, losing_reseller_id: me.id, customer_id: c.id })
     .orderBy('seq', 'desc')
     .first();
-  return { ...customerView(row), last_release: last ? { id: last.id, status: last.status, links: jobLinks(last) } : null };
+  return { ...customerView(row), last_release: last ? { id: last.id, status: last.status, links: jobLinks(releaseKind, last) } : null };
 }
 
 /** Fixing contact details before a release (the invitation goes to the email on file). */
@@ -336,12 +335,12 @@ export async function releaseCustomer(deps: Deps, me: Reseller, customerId: stri
 
   const job = await createBulkJob(
     deps,
+    releaseKind,
     {
-      kind: 'release',
       losingResellerId: me.id,
       gainingResellerId: null,
+      customerId: Number(c.id),
       options: {
-        customer_id: String(c.id),
         customer_name: c.name,
         domains: domains.length,
         packages: packages.length,
@@ -364,7 +363,7 @@ export async function releaseCustomer(deps: Deps, me: Reseller, customerId: stri
     customer_id: String(c.id),
     domains: domains.length,
     packages: packages.length,
-    links: jobLinks(job),
+    links: jobLinks(releaseKind, job),
   };
 }
 

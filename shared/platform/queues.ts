@@ -4,10 +4,6 @@ import { Unavailable } from './errors';
 
 export const QUEUE_NAMES = { bulk: 'bulk' } as const;
 
-/** Each bulk job kind has a chunk job name; the worker checks at boot that each has one handler. */
-export const CHUNK_JOB_NAMES = { push: 'push-chunk', release: 'release-chunk' } as const;
-export type BulkKind = keyof typeof CHUNK_JOB_NAMES;
-
 export interface ChunkPayload {
   jobId: string;
   chunk: number;
@@ -48,16 +44,18 @@ export function chunkJobId(jobId: string, generation: number, chunk: number): st
   return `${jobId}.g${generation}.c${chunk}`;
 }
 
+/** `name` is the BullMQ job name of the job's kind (its `jobName` in the kind table). */
 export async function enqueueChunks(
   queues: Queues,
-  job: { id: string; kind: BulkKind; generation: number },
+  name: string,
+  job: { id: string; generation: number },
   chunks: number[],
 ): Promise<void> {
   if (chunks.length === 0) return;
   try {
     await queues.bulk.addBulk(
       chunks.map((chunk) => ({
-        name: CHUNK_JOB_NAMES[job.kind],
+        name,
         data: { jobId: job.id, chunk },
         opts: { jobId: chunkJobId(job.id, job.generation, chunk) },
       })),

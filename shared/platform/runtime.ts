@@ -3,17 +3,19 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
-import type { Deps } from './deps';
 import { createLogger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
 import { ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
+import type { BulkDeps } from '../bulk/kind';
+import { KINDS } from '../kinds';
 import { newSecret } from './secrets';
 
 export interface Runtime {
-  deps: Deps;
+  /** The platform's parts plus the bulk kind table: everything a process hands its services. */
+  deps: BulkDeps;
   redisHandle: RedisHandle;
   /** Long-lived connection for workers (maxRetriesPerRequest: null). */
   workerRedis(): Redis;
@@ -47,7 +49,7 @@ export async function createRuntime(
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   const mailer = createMailer(config.SMTP_URL);
   const workerConns: Redis[] = [];
-  const deps: Deps = {
+  const deps: BulkDeps = {
     config,
     db,
     redis,
@@ -57,6 +59,7 @@ export async function createRuntime(
     metrics: createMetrics(),
     log,
     clock: opts.clock ?? (() => new Date()),
+    kinds: KINDS,
   };
   return {
     deps,

@@ -5,6 +5,7 @@ import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
 import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { withRetry } from '../bulk/retry';
+import { pushOptions } from './options';
 import { settleEach } from '../platform/concurrency';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
@@ -153,7 +154,7 @@ async function applyPush(
  */
 async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: DomainRow[], gaining: number) {
   const out = new Map<string, number | null>();
-  const profile = job.options.profile ?? { mode: 'new' };
+  const { profile } = pushOptions.parse(job.options);
   if (profile.mode === 'existing') {
     for (const d of domains) out.set(d.name, Number(profile.profile_id));
     return out;

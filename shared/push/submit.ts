@@ -10,7 +10,10 @@ import { decideItem } from './handler';
 import { email } from '../platform/validation';
 import { createBulkJob } from '../bulk/create';
 import { jobLinks, jobView } from '../bulk/views';
+import type { BulkDeps } from '../bulk/kind';
 import type { BulkJob } from '../bulk/model';
+import { pushKind } from './kind';
+import type { PushOptions } from './options';
 
 const profileInput = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('new') }),
@@ -90,7 +93,7 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
   if (names.length > max)
     throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
 
-  let profile: Record<string, unknown> = { mode: 'new' };
+  let profile: PushOptions['profile'] = { mode: 'new' };
   if (input.profile.mode === 'existing') {
     const found = await findProfileByCredentials(deps.db, gaining.id, input.profile);
     if (!found) {
@@ -119,7 +122,7 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
 
 export type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
 
-export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
+export async function submitPush(deps: BulkDeps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
   const hash = requestHash(input);
   // A replay answers with the job it made, whatever changed since (an authorization revoked, say).
   if (idempotencyKey && !input.dry_run) {
@@ -149,8 +152,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
 
   let job: BulkJob;
   try {
-    job = await createBulkJob(deps, {
-      kind: 'push',
+    job = await createBulkJob(deps, pushKind, {
       losingResellerId: losing.id,
       gainingResellerId: checked.gaining.id,
       itemNames: checked.names,
@@ -180,15 +182,15 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
       total: job.total,
       duplicates_removed: checked.duplicates.length,
       duplicates: checked.duplicates,
-      links: jobLinks(job),
+      links: jobLinks(pushKind, job),
     },
   };
 }
 
-async function replay(deps: Deps, existing: BulkJob, hash: string): Promise<SubmitResult> {
+async function replay(deps: BulkDeps, existing: BulkJob, hash: string): Promise<SubmitResult> {
   if (existing.request_hash !== hash) {
     throw new Conflict('idempotency_conflict', 'This Idempotency-Key was already used with a different request body.');
   }
-  const view = await jobView(deps.db, existing, deps.clock());
+  const view = await jobView(deps, existing, deps.clock());
   return { kind: 'replayed', body: { ...view, duplicates_removed: existing.options.duplicates_removed ?? 0 } };
 }

@@ -2,8 +2,12 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { assertQueueReachable, enqueueChunks } from '../platform/queues';
+import { unnest } from '../platform/sql';
 import type { BaseOptions, BulkKindDef } from './kind';
 import type { BulkJob } from './model';
+
+/** Item rows per insert statement: a 50,000-item job is five statements, each well under pg's bind limits. */
+export const ITEM_INSERT_BATCH = 10_000;
 
 export interface NewBulkJob<O extends BaseOptions> {
   losingResellerId: number;
@@ -54,18 +58,18 @@ export async function createBulkJob<O extends BaseOptions>(
       .returning('*');
     const chunks = spec.itemNames.map((_, i) => Math.floor(i / chunkSize));
     const products = spec.itemProducts ?? spec.itemNames.map(() => ({ product: 'domain' as const, id: null }));
-    for (let start = 0; start < spec.itemNames.length; start += 10_000) {
-      const slice = products.slice(start, start + 10_000);
+    for (let start = 0; start < spec.itemNames.length; start += ITEM_INSERT_BATCH) {
+      const end = start + ITEM_INSERT_BATCH;
+      const slice = products.slice(start, end);
+      const rows = unnest('t', {
+        n: ['text', spec.itemNames.slice(start, end)],
+        c: ['int', chunks.slice(start, end)],
+        p: ['text', slice.map((x) => x.product)],
+        pid: ['bigint', slice.map((x) => x.id)],
+      });
       await trx.raw(
-        `insert into bulk_job_items (job_id, domain_name, chunk, product, product_id)
-         select ?, n, c, p, pid from unnest(?::text[], ?::int[], ?::text[], ?::bigint[]) as t(n, c, p, pid)`,
-        [
-          row.id,
-          spec.itemNames.slice(start, start + 10_000),
-          chunks.slice(start, start + 10_000),
-          slice.map((x) => x.product),
-          slice.map((x) => x.id),
-        ] as any[],
+        `insert into bulk_job_items (job_id, domain_name, chunk, product, product_id) select ?, n, c, p, pid from ${rows.sql}`,
+        [row.id, ...rows.bindings],
       );
     }
     if (inTx) await inTx(trx, row);

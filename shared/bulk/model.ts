@@ -95,7 +95,7 @@ export async function jobFor(
 export async function countItems(db: Db | Knex.Transaction, jobId: string): Promise<Record<string, number>> {
   const rows = await db('bulk_job_items').where({ job_id: jobId }).groupBy('status').select('status').count('* as n');
   const out: Record<string, number> = {};
-  for (const r of rows as any[]) out[r.status] = Number(r.n);
+  for (const r of rows as { status: string; n: number | string }[]) out[r.status] = Number(r.n);
   return out;
 }
 

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { csvLine } from '../platform/csv';
 import type { Reseller } from '../accounts/resellers';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
+import { listQuery, parseInput } from '../platform/validation';
+import { paginate } from '../platform/sql';
 import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
@@ -62,24 +63,13 @@ export async function getJob(deps: ViewDeps, me: Reseller, id: string, kind: str
 export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kind: string | undefined, now: Date) {
   const { db } = deps;
   const q = parseInput(listQuery, query, 'query');
-  const before = decodeCursor(q.cursor);
-  const rows: BulkJob[] = await db('bulk_jobs')
+  const rows = db('bulk_jobs')
     .where((b) => b.where('losing_reseller_id', me.id).orWhere('gaining_reseller_id', me.id))
-    .modify((b) => {
-      if (kind) b.where({ kind });
-      if (before) b.where('seq', '<', before);
-    })
-    .orderBy('seq', 'desc')
-    .limit(q.limit + 1);
-  const page = pageOf(
-    rows,
-    q.limit,
-    (r) => r.seq,
-    (r) => r,
-  );
+    .modify((b) => (kind ? b.where({ kind }) : b));
+  const page = await paginate(rows, q, { column: 'seq', key: (r: BulkJob) => r.seq, order: 'desc' }, (r) => r);
   // Two queries for the whole page, not two per job.
   const ids = page.items.map((j) => j.id);
-  const counted: any[] = ids.length
+  const counted: { job_id: string; status: string; n: number | string }[] = ids.length
     ? await db('bulk_job_items')
         .whereRaw('job_id = any(?::uuid[])', [ids])
         .groupBy('job_id', 'status')
@@ -109,17 +99,14 @@ export async function listItems(deps: ViewDeps, me: Reseller, id: string, query:
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
-  const after = decodeCursor(q.cursor);
-  const rows: ItemRow[] = await db('bulk_job_items')
+  const rows = db('bulk_job_items')
     .where({ job_id: job.id })
-    .modify((b) => {
-      if (q.status) b.where({ status: q.status });
-      if (after) b.where('id', '>', after);
-    })
-    .orderBy('id')
-    .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, itemView);
+    .modify((b) => (q.status ? b.where({ status: q.status }) : b));
+  return paginate(rows, q, { column: 'id', key: (r: ItemRow) => r.id }, itemView);
 }
+
+/** Rows per read of a CSV export: a 50,000-item job is ten reads, never all in memory at once. */
+export const CSV_PAGE_ROWS = 5000;
 
 /** Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. */
 export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGenerator<string> {
@@ -131,7 +118,7 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
       .modify((b) => (status ? b.where({ status }) : b))
       .where('id', '>', after)
       .orderBy('id')
-      .limit(5000);
+      .limit(CSV_PAGE_ROWS);
     if (rows.length === 0) return;
     let out = '';
     for (const r of rows) {

@@ -7,6 +7,7 @@ import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model'
 import { withRetry } from '../bulk/retry';
 import { pushOptions } from './options';
 import { settleEach } from '../platform/concurrency';
+import { unnest } from '../platform/sql';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
 const REGISTRY_PARALLELISM = 16;
@@ -120,16 +121,16 @@ async function applyPush(
   if (eligible.length) {
     const profileFor = await profilesForPush(trx, job, eligible, gaining);
     const brandFor = await brandCopies(trx, job, eligible, gaining);
+    const u = unnest('u', {
+      id: ['bigint', eligible.map((d) => d.id)],
+      profile_id: ['bigint', eligible.map((d) => profileFor.get(d.name) ?? null)],
+      brand_id: ['bigint', eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null))],
+    });
     await trx.raw(
       // The customer and packages are the losing reseller's: the domain leaves them.
       `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, customer_id = null, updated_at = now()
-       from unnest(?::bigint[], ?::bigint[], ?::bigint[]) as u(id, profile_id, brand_id) where d.id = u.id`,
-      [
-        gaining,
-        eligible.map((d) => d.id),
-        eligible.map((d) => profileFor.get(d.name) ?? null),
-        eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null)),
-      ] as any[],
+       from ${u.sql} where d.id = u.id`,
+      [gaining, ...u.bindings],
     );
     await trx('package_domains')
       .whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)])

@@ -8,6 +8,7 @@ import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
 import { decideItem } from './handler';
 import { email } from '../platform/validation';
+import { isUniqueViolation } from '../platform/sql';
 import { createBulkJob } from '../bulk/create';
 import { jobLinks, jobView } from '../bulk/views';
 import type { BulkDeps } from '../bulk/kind';
@@ -168,7 +169,7 @@ export async function submitPush(deps: BulkDeps, losing: Reseller, input: Submit
     });
   } catch (err) {
     // Two requests with the same key raced: the loser answers with the winner's job.
-    if (idempotencyKey && (err as { code?: string }).code === '23505') {
+    if (idempotencyKey && isUniqueViolation(err)) {
       const existing = await deps.db('bulk_jobs').where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey }).first();
       if (existing) return replay(deps, existing, hash);
     }

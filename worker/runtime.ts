@@ -7,6 +7,9 @@ import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy } from '../shared/platform/redis';
 import { onChunkExhausted, processorsFor } from './processors';
 
+/** A chunk whose worker died this often (lock lost each time) fails instead of being retried again. */
+const MAX_STALLED_COUNT = 5;
+
 export interface WorkerRuntime {
   worker: Worker<ChunkPayload>;
   reconcileNow(): Promise<unknown>;
@@ -54,7 +57,7 @@ export async function startWorker(deps: BulkDeps, connection: Redis): Promise<Wo
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: Math.max(500, Math.floor(config.WORKER_LOCK_MS / 2)),
-      maxStalledCount: 5,
+      maxStalledCount: MAX_STALLED_COUNT,
     },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));

@@ -45,8 +45,8 @@ export async function createRuntime(
   const db = opts.db ?? createDb(config);
   if (opts.migrate) await migrate(db);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-  const redis = producerConnection(redisHandle.url);
-  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const redis = producerConnection(redisHandle.url, log);
+  const queues = createQueues(redis, config.QUEUE_PREFIX, log);
   const mailer = createMailer(config.SMTP_URL);
   const workerConns: Redis[] = [];
   const deps: BulkDeps = {

@@ -11,6 +11,9 @@ import { unnest } from '../platform/sql';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
 const REGISTRY_PARALLELISM = 16;
+/** A relock tries harder than an unlock: a domain left unlocked is the worse outcome. */
+const RELOCK_ATTEMPTS = 5;
+const RELOCK_BACKOFF_MS = 100;
 
 interface DomainRow {
   id: number;
@@ -227,7 +230,9 @@ async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainI
 export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
   const done: number[] = [];
   const errors: string[] = [];
-  const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.lock(item.domain_name), 5, 100));
+  const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) =>
+    withRetry(() => deps.registry.lock(item.domain_name), RELOCK_ATTEMPTS, RELOCK_BACKOFF_MS),
+  );
   locks.forEach((r, i) => {
     if (r.status === 'fulfilled') done.push(Number(items[i].id));
     else errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);

@@ -17,8 +17,8 @@ export interface ChunkOutcome {
 
 /**
  * One chunk of one bulk job. Safe to run again at any point (a stalled BullMQ job does): finished
- * items are never touched twice, domains a dead attempt unlocked are locked again first, and items
- * a live attempt holds are left to it.
+ * items are never touched twice, what a dead attempt left owed is done first (the kinds' sweeps: a
+ * push relocks the domains it unlocked), and items a live attempt holds are left to it.
  */
 export async function processChunk(deps: BulkDeps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
   await sweep(deps, { job_id: jobId, chunk });

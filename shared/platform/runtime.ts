@@ -7,7 +7,7 @@ import { createLogger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
-import { ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
+import { connectionErrorLogger, ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
 import type { BulkDeps } from '../bulk/kind';
 import { KINDS } from '../kinds';
@@ -66,7 +66,7 @@ export async function createRuntime(
     redisHandle,
     workerRedis() {
       const c = workerConnection(redisHandle.url);
-      c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+      c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;
     },

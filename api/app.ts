@@ -1,5 +1,5 @@
 import express from 'express';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps } from '../shared/bulk/kind';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { requireOperatorOrBasic } from './auth';
@@ -8,7 +8,7 @@ import { errorHandler, notFoundRoute } from './errors';
 import { apiRoutes } from './routes';
 
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
-export function createApp(deps: Deps) {
+export function createApp(deps: BulkDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);

@@ -1,20 +1,21 @@
 import type { Deps } from '../platform/deps';
 import { Conflict } from '../platform/errors';
-import { enqueueChunks, type BulkKind } from '../platform/queues';
+import { enqueueChunks } from '../platform/queues';
 import type { Reseller } from '../accounts/resellers';
 import { finalizeIfDone } from './finalize';
+import { kindOf, type BulkDeps } from './kind';
 import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
 
 /**
- * Stops a job: no item starts after this returns (claims hold the job row FOR SHARE, this takes it
+ * Stops a job: no item starts after this returns (takes hold the job row FOR SHARE, this locks it
  * FOR UPDATE), items not started end `cancelled`, items in hand finish. Answers `cancelled` when
  * nothing was in hand, else `cancelling` until the last one ends.
  */
 export async function cancelJob(
-  deps: Deps,
+  deps: BulkDeps,
   me: Reseller | null,
   id: string,
-  opts: { kind?: BulkKind; reason?: string; message?: string } = {},
+  opts: { kind?: string; reason?: string; message?: string } = {},
 ): Promise<{ status: string }> {
   await deps.db.transaction(async (trx) => {
     const job = me ? await jobFor(trx, me.id, id, 'control', { kind: opts.kind, forUpdate: true }) : await loadJob(trx, id, true);
@@ -40,7 +41,7 @@ export async function cancelJob(
 }
 
 /** A queued or running job stops taking new items; items in hand finish. */
-export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
+export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: string) {
   return deps.db.transaction(async (trx) => {
     const job = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
     if (job.status !== 'queued' && job.status !== 'running') {
@@ -56,7 +57,7 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: Bu
  * in hand stay with the attempt holding them (their lease); if it died, BullMQ's stalled recovery
  * or the reconciler picks them up.
  */
-export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
+export async function resumeJob(deps: BulkDeps, me: Reseller, id: string, kind?: string) {
   const job = await deps.db.transaction(async (trx) => {
     const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
     if (j.status !== 'suspended') throw new Conflict('invalid_state', `A ${j.status} job cannot be resumed.`);
@@ -67,7 +68,7 @@ export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: Bul
     return row;
   });
   const chunks = await openChunks(deps, job.id, ['pending']);
-  await enqueueChunks(deps.queues, job, chunks);
+  await enqueueChunks(deps.queues, kindOf(deps.kinds, job.kind).jobName, job, chunks);
   await finalizeIfDone(deps, job.id);
   return { status: (await loadJob(deps.db, job.id))!.status };
 }

@@ -1,22 +1,23 @@
 import type { Db } from '../platform/db';
 import { NotFound } from '../platform/errors';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
+import { listQuery, parseInput } from '../platform/validation';
+import { paginate } from '../platform/sql';
 
 /** The operator's view of outgoing mail; with SMTP_URL unset this is where emails can be read. */
 export async function listEmails(db: Db, query: unknown) {
   const q = parseInput(listQuery, query, 'query');
-  const before = decodeCursor(q.cursor);
-  const rows: any[] = await db('outbound_emails')
-    .modify((b) => (before ? b.where('id', '<', before) : b))
-    .orderBy('id', 'desc')
-    .limit(q.limit + 1)
-    .select('id', 'to', 'subject', 'attempts', 'last_error', 'sent_at', 'transport', 'created_at', 'dedupe_key');
-  return pageOf(
-    rows,
-    q.limit,
-    (r) => r.id,
-    (r) => ({ ...r, id: String(r.id) }),
+  const rows = db('outbound_emails').select(
+    'id',
+    'to',
+    'subject',
+    'attempts',
+    'last_error',
+    'sent_at',
+    'transport',
+    'created_at',
+    'dedupe_key',
   );
+  return paginate(rows, q, { column: 'id', key: (r: { id: number }) => r.id, order: 'desc' }, (r) => ({ ...r, id: String(r.id) }));
 }
 
 /** Claim links are credentials: even the operator sees them masked. */

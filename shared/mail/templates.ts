@@ -8,7 +8,9 @@ function duration(start: Date | null, end: Date | null): string {
 
 export interface JobSummary {
   id: string;
-  kind: 'push' | 'release';
+  kind: string;
+  /** The kind's done status (`pushed`, `released`): its count is the "done" of the subject. */
+  doneStatus: string;
   status: string;
   total: number;
   counts: Record<string, number>;
@@ -28,8 +30,8 @@ function outcomeLine(job: JobSummary): string {
   return 'Every item has finished.';
 }
 
-export function resultsEmail(to: string, job: JobSummary, csv: string): EmailDraft {
-  const what = job.kind === 'push' ? `Bulk push to ${job.gaining}` : 'Customer release';
+/** `what` is the kind's name for the job ("Bulk push to acme", "Customer release"). */
+export function resultsEmail(to: string, job: JobSummary, what: string, csv: string): EmailDraft {
   const countLines = Object.entries(job.counts)
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `  ${status}: ${n}`)
@@ -51,7 +53,7 @@ export function resultsEmail(to: string, job: JobSummary, csv: string): EmailDra
   return {
     dedupeKey: `results:${job.id}`,
     to,
-    subject: `[domain-push] ${what}: job ${job.status} (${job.counts.pushed ?? job.counts.released ?? 0} of ${job.total} done)`,
+    subject: `[domain-push] ${what}: job ${job.status} (${job.counts[job.doneStatus] ?? 0} of ${job.total} done)`,
     text,
     attachments: [{ filename: `${job.kind}-${job.id}-results.csv`, content: csv, contentType: 'text/csv' }],
   };

@@ -8,9 +8,13 @@ import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
 import { decideItem } from './handler';
 import { email } from '../platform/validation';
+import { isUniqueViolation } from '../platform/sql';
 import { createBulkJob } from '../bulk/create';
 import { jobLinks, jobView } from '../bulk/views';
+import type { BulkDeps } from '../bulk/kind';
 import type { BulkJob } from '../bulk/model';
+import { pushKind } from './kind';
+import type { PushOptions } from './options';
 
 const profileInput = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('new') }),
@@ -90,7 +94,7 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
   if (names.length > max)
     throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
 
-  let profile: Record<string, unknown> = { mode: 'new' };
+  let profile: PushOptions['profile'] = { mode: 'new' };
   if (input.profile.mode === 'existing') {
     const found = await findProfileByCredentials(deps.db, gaining.id, input.profile);
     if (!found) {
@@ -119,7 +123,7 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
 
 export type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
 
-export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
+export async function submitPush(deps: BulkDeps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
   const hash = requestHash(input);
   // A replay answers with the job it made, whatever changed since (an authorization revoked, say).
   if (idempotencyKey && !input.dry_run) {
@@ -149,8 +153,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
 
   let job: BulkJob;
   try {
-    job = await createBulkJob(deps, {
-      kind: 'push',
+    job = await createBulkJob(deps, pushKind, {
       losingResellerId: losing.id,
       gainingResellerId: checked.gaining.id,
       itemNames: checked.names,
@@ -166,7 +169,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
     });
   } catch (err) {
     // Two requests with the same key raced: the loser answers with the winner's job.
-    if (idempotencyKey && (err as { code?: string }).code === '23505') {
+    if (idempotencyKey && isUniqueViolation(err)) {
       const existing = await deps.db('bulk_jobs').where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey }).first();
       if (existing) return replay(deps, existing, hash);
     }
@@ -180,15 +183,15 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
       total: job.total,
       duplicates_removed: checked.duplicates.length,
       duplicates: checked.duplicates,
-      links: jobLinks(job),
+      links: jobLinks(pushKind, job),
     },
   };
 }
 
-async function replay(deps: Deps, existing: BulkJob, hash: string): Promise<SubmitResult> {
+async function replay(deps: BulkDeps, existing: BulkJob, hash: string): Promise<SubmitResult> {
   if (existing.request_hash !== hash) {
     throw new Conflict('idempotency_conflict', 'This Idempotency-Key was already used with a different request body.');
   }
-  const view = await jobView(deps.db, existing, deps.clock());
+  const view = await jobView(deps, existing, deps.clock());
   return { kind: 'replayed', body: { ...view, duplicates_removed: existing.options.duplicates_removed ?? 0 } };
 }

@@ -5,6 +5,7 @@ import { evictionPolicy } from '../shared/platform/redis';
 import { requireOperatorOrBasic } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { errorHandler, notFoundRoute } from './errors';
+import { accessLog, requireJsonBody } from './http-basics';
 import { apiRoutes } from './routes';
 
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
@@ -12,6 +13,8 @@ export function createApp(deps: Deps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(accessLog(deps.log));
+  app.use('/v1', requireJsonBody);
   app.use(express.json({ limit: '25mb' }));
 
   app.get('/healthz', (_req, res) => {

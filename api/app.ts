@@ -6,6 +6,7 @@ import { requireOperatorOrBasic } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { errorHandler, notFoundRoute } from './errors';
 import { accessLog, requireJsonBody } from './http-basics';
+import { MAILBOX_PATH, mailboxRouter } from './mailbox';
 import { apiRoutes } from './routes';
 
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
@@ -44,6 +45,7 @@ export function createApp(deps: Deps) {
   });
 
   app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));
+  app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), mailboxRouter(deps));
   app.use(apiRoutes(deps));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

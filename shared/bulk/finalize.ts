@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { queueEmail } from '../mail/outbox';
 import { releaseFinished } from '../customers/release';
-import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
+import { gainingNotification, PROBLEM_ROWS, resultsEmail, type JobSummary } from '../mail/templates';
 import { countItems, DONE_STATUS, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';
 
@@ -69,7 +69,13 @@ async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {
     error: job.error,
   };
   if (job.options.email_results_to) {
-    await queueEmail(trx, resultsEmail(job.options.email_results_to, summary, await collectCsv(trx, job.id)));
+    const problems = await trx('bulk_job_items')
+      .where({ job_id: job.id })
+      .whereIn('status', ['failed', 'skipped'])
+      .orderBy('id')
+      .limit(PROBLEM_ROWS)
+      .select('domain_name as domain', 'status', 'reason', 'message');
+    await queueEmail(trx, resultsEmail(job.options.email_results_to, summary, await collectCsv(trx, job.id), problems));
   }
   const done = DONE_STATUS[job.kind];
   if (job.kind === 'push' && gaining?.push_notification_email && (counts[done] ?? 0) > 0) {

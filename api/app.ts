@@ -4,6 +4,7 @@ import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { requireOperatorOrBasic } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
+import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
 import { accessLog, requireJsonBody } from './http-basics';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
@@ -46,6 +47,7 @@ export function createApp(deps: Deps) {
 
   app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));
   app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), mailboxRouter(deps));
+  app.use(docsRouter(deps));
   app.use(apiRoutes(deps));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

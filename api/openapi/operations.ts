@@ -46,7 +46,7 @@ export interface Operation {
 const json = (description: string, schema: z.ZodType): Reply => ({ description, schema });
 
 /** The views every bulk job has, under /v1/bulk-pushes (push only) and /v1/jobs (every kind). */
-function jobOperations(base: string, what: string, tag: string): Record<string, Operation> {
+function jobOperations(base: string, what: string, one: string, tag: string): Record<string, Operation> {
   const id = `${base}/:id`;
   return {
     [`GET ${base}`]: {
@@ -57,7 +57,7 @@ function jobOperations(base: string, what: string, tag: string): Record<string, 
       replies: { 200: json('a page of jobs', R.page(R.Job)) },
     },
     [`GET ${id}`]: {
-      summary: `One ${what.replace(/s$/, '')}: status, counts, rate, eta_seconds, options, timestamps`,
+      summary: `One ${one}: status, counts, rate, eta_seconds, options, timestamps`,
       tag,
       auth: 'reseller',
       replies: { 200: json('the job', R.Job) },
@@ -265,8 +265,8 @@ export const OPERATIONS: Record<string, Operation> = {
       503: ['queue_unavailable'],
     },
   },
-  ...jobOperations('/v1/bulk-pushes', 'bulk pushes', 'Bulk pushes'),
-  ...jobOperations('/v1/jobs', 'bulk jobs of every kind (push, release)', 'Bulk jobs'),
+  ...jobOperations('/v1/bulk-pushes', 'bulk pushes', 'bulk push', 'Bulk pushes'),
+  ...jobOperations('/v1/jobs', 'bulk jobs of every kind (push, release)', 'bulk job of any kind', 'Bulk jobs'),
 
   'POST /v1/customers': {
     summary: 'Create a customer',

@@ -86,12 +86,12 @@ export function apiRoutes(deps: BulkDeps): Router {
     send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]),
   );
   r.get(
-    ['/v1/admin/emails', '/admin/emails'],
+    '/v1/admin/emails',
     operator,
     send(async (req) => [200, await listEmails(db, req.query)]),
   );
   r.get(
-    ['/v1/admin/emails/:id', '/admin/emails/:id'],
+    '/v1/admin/emails/:id',
     operator,
     send(async (req) => [200, await getEmail(db, String(req.params.id))]),
   );

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { queueEmail } from '../mail/outbox';
-import { resultsEmail, type JobSummary } from '../mail/templates';
+import { PROBLEM_ROWS, resultsEmail, type JobSummary } from '../mail/templates';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';
@@ -29,10 +29,14 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
     const summary = await summarize(trx, kind, done);
     await kind.finish?.(deps, trx, done, summary);
     if (done.options.email_results_to) {
-      await queueEmail(
-        trx,
-        resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), await collectCsv(trx, done.id)),
-      );
+      const problems = await trx('bulk_job_items')
+        .where({ job_id: done.id })
+        .whereIn('status', ['failed', 'skipped'])
+        .orderBy('id')
+        .limit(PROBLEM_ROWS)
+        .select('domain_name as domain', 'status', 'reason', 'message');
+      const csv = await collectCsv(trx, done.id);
+      await queueEmail(trx, resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), csv, problems));
     }
     return done;
   });

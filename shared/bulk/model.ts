@@ -43,6 +43,8 @@ export interface BulkJob {
   created_at: Date;
   started_at: Date | null;
   suspended_at: Date | null;
+  /** Time spent suspended after the start, summed at each resume (not running time). */
+  suspended_seconds: number;
   cancel_requested_at: Date | null;
   finished_at: Date | null;
 }

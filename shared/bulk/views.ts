@@ -21,15 +21,7 @@ function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number
   const done = kind.doneStatus;
   const counts: Record<string, number> = { pending: 0, running: 0, [done]: 0, skipped: 0, failed: 0, cancelled: 0 };
   for (const [k, v] of Object.entries(raw)) counts[k] = v;
-  const finished = counts[done] + counts.skipped + counts.failed + counts.cancelled;
-  let rate: number | null = null;
-  let eta: number | null = null;
-  if (job.started_at && finished > 0) {
-    const end = job.finished_at ?? now;
-    const seconds = Math.max(0.001, (end.getTime() - new Date(job.started_at).getTime()) / 1000);
-    rate = Math.round((finished / seconds) * 10) / 10;
-    if (job.status === 'running') eta = Math.ceil((job.total - finished) / (finished / seconds));
-  }
+  const { rate, eta } = pace(job, counts[done] + counts.skipped + counts.failed, counts.pending + counts.running, now);
   return {
     id: job.id,
     kind: job.kind,
@@ -47,6 +39,23 @@ function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number
     eta_seconds: eta,
     error: job.error,
     links: jobLinks(kind, job),
+  };
+}
+
+/**
+ * `rate`: items the workers finished (done, skipped or failed — not cancelled, which no worker
+ * touched) per second of running time: from the start to the end, or to now, less the time spent
+ * suspended (a suspended job's clock stops at `suspended_at`). `eta_seconds` only while running.
+ */
+function pace(job: BulkJob, worked: number, open: number, now: Date): { rate: number | null; eta: number | null } {
+  if (!job.started_at || worked === 0) return { rate: null, eta: null };
+  const start = new Date(job.started_at).getTime();
+  const end = Math.max(start, new Date(job.suspended_at ?? job.finished_at ?? now).getTime());
+  const running = (end - start) / 1000 - Number(job.suspended_seconds ?? 0);
+  const perSecond = worked / Math.max(0.001, running);
+  return {
+    rate: Math.round(perSecond * 10) / 10,
+    eta: job.status === 'running' ? Math.ceil(open / perSecond) : null,
   };
 }
 
@@ -91,7 +100,7 @@ export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kin
 }
 
 /** `?status=` takes any item status of any kind. */
-function itemsQuery(kinds: KindTable) {
+export function itemsQuery(kinds: KindTable) {
   return listQuery.extend({ status: z.enum(itemStatuses(kinds)).optional() });
 }
 

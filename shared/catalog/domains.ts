@@ -45,16 +45,19 @@ export function domainsQuery(db: Db) {
 export async function listDomains(db: Db, me: Reseller, query: unknown) {
   const q = parseInput(domainListQuery, query, 'query');
   const after = decodeCursor(q.cursor);
+  const filter = (b: ReturnType<typeof domainsQuery>) => {
+    b.where('d.reseller_id', me.id);
+    if (q.locked) b.where('d.locked', q.locked === 'true');
+    if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
+  };
   const rows = await domainsQuery(db)
-    .where('d.reseller_id', me.id)
-    .modify((b) => {
-      if (after) b.where('d.id', '>', after);
-      if (q.locked) b.where('d.locked', q.locked === 'true');
-      if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
-    })
+    .modify(filter)
+    .modify((b) => (after ? b.where('d.id', '>', after) : b))
     .orderBy('d.id')
     .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, domainView);
+  // `total` counts every domain matching the filter (all pages), for "select all N matching".
+  const counted = await db('domains as d').modify(filter).count('* as n').first();
+  return { ...pageOf(rows, q.limit, (r) => r.id, domainView), total: Number(counted?.n ?? 0) };
 }
 
 export async function getDomain(db: Db, me: Reseller, name: string) {

@@ -3,6 +3,7 @@ import type { Deps } from '../shared/platform/deps';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { requireOperatorOrBasic } from './auth';
+import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { errorHandler, notFoundRoute } from './errors';
 import { apiRoutes } from './routes';
@@ -41,6 +42,7 @@ export function createApp(deps: Deps) {
   });
 
   app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));
+  app.use(CONSOLE_PATH, consoleRouter());
   app.use(apiRoutes(deps));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ensureConsoleBuilt } from '../../bin/build-console';
 import { parseCsv } from '../helpers/csv';
-import { expectAccessible, launchChromium, screenshotBothWidths } from '../helpers/console-browser';
+import { expectAccessible, launchChromium, SCREENSHOTS, screenshotBothWidths } from '../helpers/console-browser';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
 import { startSystem, type TestSystem } from '../helpers/system';
@@ -147,6 +147,35 @@ describe('reseller console (browser)', function () {
     expect(domains.slice(3).map((d) => owners.get(d)!.username)).to.deep.equal(Array(3).fill(losing.username));
   });
 
+  it('"select all N matching" with the locked filter previews every matching domain, not just the page', async () => {
+    const domains = names('selall', 120);
+    await importDomains(
+      sys,
+      domains.map((name, i) => ({ name, reseller: losing.username, locked: i % 2 === 0 })),
+    );
+    await signIn();
+    await page.getByLabel('Search domains').fill('selall-');
+    await page.getByLabel('Locked').selectOption('true');
+    await page.getByText('1–50 of 60').waitFor();
+    await page.getByLabel('Select all on this page').check();
+    await page.getByText('50 selected').waitFor();
+    await page.getByRole('button', { name: 'Select all 60 matching' }).click();
+    await page.getByText('60 selected (all 60 matching)').waitFor();
+    await page.getByRole('button', { name: /Bulk actions/ }).click();
+    await page.getByRole('menuitem', { name: 'Move to another reseller' }).click();
+    await page.getByLabel("Gaining reseller's username").fill(gaining.username);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByText('60 skipped').waitFor(); // locked, and Apply to locked domains is off
+    await page.getByLabel('Apply to locked domains').check();
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByText('60 pushed').waitFor();
+    const previewed = await page
+      .getByRole('table', { name: 'Predicted outcome per domain' })
+      .locator('tbody td:first-child')
+      .allTextContents();
+    expect(previewed).to.deep.equal(domains.filter((_, i) => i % 2 === 0));
+  });
+
   it("a refusal shows the API's message next to the field it names; an uploaded CSV is read from its first column", async () => {
     const domains = names('upload', 2);
     await importDomains(
@@ -247,7 +276,17 @@ describe('reseller console (browser)', function () {
     const sub = await submit(sys, losing, { gaining_reseller: gaining.username, domains, apply_to_locked: true });
     expect(sub.status).to.equal(202);
     await waitForJob(sys, losing, sub.body.id, ['running']);
-    await signIn(losing, `/console/queue/${sub.body.id}`);
+    // The queue while it runs: the live progress bar and the ETA (this is the README's screenshot).
+    await signIn(losing, '/console/queue');
+    const row = page.locator(`tr[data-job-id="${sub.body.id}"]`);
+    await row.locator('.eta', { hasText: 'ETA about' }).waitFor();
+    await screenshotBothWidths(page, 'queue-live', { fullPage: false });
+    const table = (await page.locator('main').boundingBox())!;
+    await page.screenshot({
+      path: `${SCREENSHOTS}/console-queue-readme.png`,
+      clip: { x: 0, y: 0, width: 1280, height: table.y + table.height },
+    });
+    await row.getByRole('link', { name: /View details/ }).click();
     const heading = page.getByRole('heading', { name: /Push to console-gaining/ });
     await heading.getByText('running').waitFor();
     await page.getByRole('button', { name: 'Suspend' }).click();

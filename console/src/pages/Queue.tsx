@@ -92,6 +92,7 @@ function JobRow({ job: listed, me, stream }: { job: Job; me: Me; stream: boolean
       </td>
       <td className="progress-cell">
         <JobProgress job={job} label={`Progress of ${name} (${job.id.slice(0, 8)})`} />
+        <span className="sub">{outcomeSummary(job)}</span>
       </td>
       <td className="wide-only">{job.total}</td>
       <td className="wide-only">{formatDate(job.created_at)}</td>
@@ -102,4 +103,12 @@ function JobRow({ job: listed, me, stream }: { job: Job; me: Me; stream: boolean
       </td>
     </tr>
   );
+}
+
+/** "1980 pushed · 20 failed": the finished outcomes that are not zero. */
+function outcomeSummary(job: Job): string {
+  return ['pushed', 'released', 'skipped', 'failed', 'cancelled']
+    .filter((k) => (job.counts[k] ?? 0) > 0)
+    .map((k) => `${job.counts[k]} ${k}`)
+    .join(' · ');
 }

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
 import { ApiError, type Customer, type Page, type ServicePackage, api } from '../api';
 import { Link } from '../router';
@@ -6,7 +6,13 @@ import { ConfirmDialog, ErrorBox, Field, StatusBadge } from '../ui';
 
 export function CustomersPage() {
   const qc = useQueryClient();
-  const list = useQuery({ queryKey: ['customers'], queryFn: () => api<Page<Customer>>('GET', '/v1/customers?limit=200') });
+  const list = useInfiniteQuery({
+    queryKey: ['customers'],
+    queryFn: ({ pageParam }) => api<Page<Customer>>('GET', `/v1/customers?limit=50${pageParam ? `&cursor=${pageParam}` : ''}`),
+    initialPageParam: '',
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+  });
+  const customers = list.data?.pages.flatMap((p) => p.items) ?? [];
   const [form, setForm] = useState({ name: '', email: '' });
   const create = useMutation({
     mutationFn: () => api('POST', '/v1/customers', { name: form.name, ...(form.email.trim() ? { email: form.email.trim() } : {}) }),
@@ -39,11 +45,16 @@ export function CustomersPage() {
       </form>
       <ErrorBox error={list.error} />
       <ul className="cards">
-        {list.data?.items.map((c) => (
+        {customers.map((c) => (
           <CustomerCard key={c.id} customer={c} />
         ))}
-        {list.data?.items.length === 0 && <li>No customers yet.</li>}
+        {customers.length === 0 && !list.isPending && <li>No customers yet.</li>}
       </ul>
+      {list.hasNextPage && (
+        <button type="button" className="secondary" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+          Show more customers
+        </button>
+      )}
     </section>
   );
 }

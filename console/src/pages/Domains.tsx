@@ -91,7 +91,7 @@ export function DomainsPage({ me }: { me: Me }) {
         />
       )}
 
-      <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+      <form className="filters" aria-label="Filter domains" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search domains">
           {(p) => <input {...p} type="search" value={search} onChange={(e) => setSearch(e.target.value)} />}
         </Field>
@@ -197,14 +197,12 @@ function BulkActionsMenu({ open, setOpen, onMove }: { open: boolean; setOpen: (o
   useEffect(() => {
     if (open) first.current?.focus();
   }, [open]);
-  const onKey = (e: KeyboardEvent) => {
-    if (e.key === 'Escape') {
-      setOpen(false);
-      button.current?.focus();
-    }
+  const close = () => {
+    setOpen(false);
+    button.current?.focus();
   };
   return (
-    <div className="menu-wrap" onKeyDown={onKey}>
+    <div className="menu-wrap">
       <button
         ref={button}
         type="button"
@@ -212,23 +210,30 @@ function BulkActionsMenu({ open, setOpen, onMove }: { open: boolean; setOpen: (o
         aria-expanded={open}
         aria-controls="bulk-actions-menu"
         onClick={() => setOpen(!open)}
-        onKeyDown={(e) => {
+        onKeyDown={(e: KeyboardEvent) => {
           if (e.key === 'ArrowDown') {
             e.preventDefault();
             setOpen(true);
-          }
+          } else if (e.key === 'Escape') close();
         }}
       >
         Bulk actions ▾
       </button>
       {open && (
-        <ul className="menu" role="menu" id="bulk-actions-menu" aria-label="Bulk actions">
-          <li role="none">
-            <button ref={first} type="button" role="menuitem" onClick={onMove}>
-              Move to another reseller
-            </button>
-          </li>
-        </ul>
+        <div
+          className="menu"
+          role="menu"
+          id="bulk-actions-menu"
+          aria-label="Bulk actions"
+          tabIndex={-1}
+          onKeyDown={(e: KeyboardEvent) => {
+            if (e.key === 'Escape') close();
+          }}
+        >
+          <button ref={first} type="button" role="menuitem" onClick={onMove}>
+            Move to another reseller
+          </button>
+        </div>
       )}
     </div>
   );

@@ -247,7 +247,15 @@ export function MoveForm({
         {refusal && !apiRefusal && <ErrorBox error={refusal} />}
 
         <div className="actions">
-          <button type="button" className="secondary" disabled={busy} onClick={() => (move.reset(), preview.mutate())}>
+          <button
+            type="button"
+            className="secondary"
+            disabled={busy}
+            onClick={() => {
+              move.reset();
+              preview.mutate();
+            }}
+          >
             Preview
           </button>
           <button type="submit" className="danger" disabled={busy}>

@@ -1,13 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import { createLogger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
-import { connectionErrorLogger, ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
+import {
+  clusterHandle,
+  connectionErrorLogger,
+  ensureRedis,
+  producerConnection,
+  workerConnection,
+  type RedisClient,
+  type RedisHandle,
+} from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
 import type { BulkDeps } from '../bulk/kind';
 import { KINDS } from '../kinds';
@@ -18,7 +25,7 @@ export interface Runtime {
   deps: BulkDeps;
   redisHandle: RedisHandle;
   /** Long-lived connection for workers (maxRetriesPerRequest: null). */
-  workerRedis(): Redis;
+  workerRedis(): RedisClient;
   close(): Promise<void>;
 }
 
@@ -44,11 +51,13 @@ export async function createRuntime(
   const log = createLogger(config.LOG_LEVEL, { role: opts.role });
   const db = opts.db ?? createDb(config);
   if (opts.migrate) await migrate(db);
-  const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-  const redis = producerConnection(redisHandle.url, log);
+  const redisHandle = config.REDIS_CLUSTER_NODES
+    ? clusterHandle(config.REDIS_CLUSTER_NODES)
+    : await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
+  const redis = producerConnection(redisHandle, log);
   const queues = createQueues(redis, config.QUEUE_PREFIX, log);
   const mailer = createMailer(config.SMTP_URL);
-  const workerConns: Redis[] = [];
+  const workerConns: RedisClient[] = [];
   const deps: BulkDeps = {
     config,
     db,
@@ -65,7 +74,7 @@ export async function createRuntime(
     deps,
     redisHandle,
     workerRedis() {
-      const c = workerConnection(redisHandle.url);
+      const c = workerConnection(redisHandle);
       c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;

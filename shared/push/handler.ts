@@ -17,6 +17,22 @@ interface DomainRow {
   locked: boolean;
   profile_id: number | null;
   brand_id: number | null;
+  /** The item that last took the domain on the registry path, and whether that hold still stands. */
+  held_by_item: number | null;
+  hold_live: boolean;
+}
+
+/**
+ * A domain another item holds on the registry path (it may be unlocked at the registry right now)
+ * is locked for everyone else until that item has ended and locked it again.
+ */
+export function heldElsewhere(d: Pick<DomainRow, 'held_by_item' | 'hold_live'> | undefined, itemId: number | null): boolean {
+  return !!d?.hold_live && Number(d.held_by_item) !== Number(itemId);
+}
+
+/** The domain as the push rules must see it from one item: held by another item = locked. */
+function asSeenBy<T extends Pick<DomainRow, 'locked' | 'held_by_item' | 'hold_live'>>(d: T | undefined, itemId: number | null) {
+  return d && { ...d, locked: d.locked || heldElsewhere(d, itemId) };
 }
 
 export type Decision =
@@ -37,14 +53,34 @@ export function decideItem(
   return { status: 'pushed', reason: null, message: null };
 }
 
-/** The domains behind a set of items, locked in id order (two jobs never deadlock on them). */
-function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {
-  return trx('domains')
-    .whereRaw('name = any(?::text[])', [items.map((i) => i.domain_name)])
-    .orderBy('id')
-    .forUpdate()
-    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
+/**
+ * The domains behind some names with their holds; with `forUpdate`, row-locked in id order (two
+ * jobs never deadlock on them), which also serializes the hold: it is read and written under it.
+ */
+export async function domainsWithHolds(db: Knex, names: string[], forUpdate: boolean): Promise<DomainRow[]> {
+  const res = await db.raw(
+    `select d.id, d.name, d.reseller_id, d.locked, d.profile_id, d.brand_id, d.held_by_item,
+            (h.id is not null) as hold_live
+     from domains d
+     left join bulk_job_items h on h.id = d.held_by_item
+       and (h.status in ('pending', 'running') or (h.was_locked and h.relocked is not true))
+     where d.name = any(?::text[])
+     order by d.id ${forUpdate ? 'for update of d' : ''}`,
+    [names],
+  );
+  return res.rows;
 }
+
+function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {
+  return domainsWithHolds(
+    trx,
+    items.map((i) => i.domain_name),
+    true,
+  );
+}
+
+/** How long an item waits before looking again at a domain another job holds. */
+const HELD_RETRY_MS = 1000;
 
 /**
  * The push rules for one chunk. In the claim transaction every item is decided and applied with a
@@ -60,12 +96,31 @@ export const pushHandler: ItemHandler = {
     const losing = Number(job.losing_reseller_id);
     const deferred: ItemRow[] = [];
     const now: ItemRow[] = [];
+    let waiting = 0;
     for (const i of items) {
       const d = byName.get(i.domain_name);
-      const viaRegistry = !!i.was_locked || (applyToLocked && !!d?.locked && Number(d.reseller_id) === losing);
+      const owned = !!d && Number(d.reseller_id) === losing;
+      if (applyToLocked && owned && heldElsewhere(d, i.id)) {
+        // Another job has it on the registry path: this item waits (stays pending) until it is done.
+        waiting++;
+        continue;
+      }
+      const viaRegistry = !!i.was_locked || (applyToLocked && owned && !!d?.locked);
       (viaRegistry ? deferred : now).push(i);
     }
-    return { deferred, counts: await applyPush(deps, trx, job, now, byName, new Map()) };
+    // The hold is taken in the transaction that decides the unlock, under the domains' row locks.
+    const holds = deferred.filter((i) => byName.has(i.domain_name));
+    if (holds.length) {
+      await trx.raw(
+        `update domains d set held_by_item = u.item from unnest(?::text[], ?::bigint[]) as u(name, item) where d.name = u.name`,
+        [holds.map((i) => i.domain_name), holds.map((i) => Number(i.id))],
+      );
+    }
+    return {
+      deferred,
+      counts: await applyPush(deps, trx, job, now, byName, new Map()),
+      retryAt: waiting ? new Date(Date.now() + HELD_RETRY_MS) : null,
+    };
   },
 
   async deferred(deps, job, items) {
@@ -108,8 +163,9 @@ async function applyPush(
   for (const item of live) {
     const d = byName.get(item.domain_name);
     const id = Number(item.id);
-    // A registry-path item was unlocked for this push; any other locked domain is skipped.
-    const decision = decideItem(d, losing, !!item.was_locked);
+    // A registry-path item was unlocked for this push; any other locked domain (or one another
+    // item holds on the registry path) is skipped.
+    const decision = decideItem(asSeenBy(d, id), losing, !!item.was_locked);
     const failedUnlock = unlockFailed.get(id);
     if (decision.status === 'pushed' && failedUnlock) results.push({ id, status: 'failed', reason: 'error', message: failedUnlock });
     else results.push({ id, ...decision });

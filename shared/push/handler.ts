@@ -6,6 +6,7 @@ import type { ItemHandler } from '../bulk/claim';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { withRetry } from '../bulk/retry';
 import { settleEach } from '../platform/concurrency';
+import { isTransientFault, TransientFault } from '../platform/faults';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
 const REGISTRY_PARALLELISM = 16;
@@ -132,17 +133,30 @@ export const pushHandler: ItemHandler = {
       )
       .update({ was_locked: true, relocked: false });
     const unlockFailed = new Map<number, string>();
+    // Items whose unlock met a transient fault (our database or network, not the registry's
+    // answer) are not decided now: they stay running and this attempt ends as retry-later.
+    const unsure = new Set<number>();
+    let fault: unknown;
     const unlocks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.unlock(item.domain_name)));
     unlocks.forEach((r, i) => {
-      if (r.status === 'rejected') unlockFailed.set(Number(items[i].id), `registry unlock failed: ${(r.reason as Error).message}`);
+      if (r.status === 'fulfilled') return;
+      if (isTransientFault(r.reason)) {
+        unsure.add(Number(items[i].id));
+        fault ??= r.reason;
+      } else unlockFailed.set(Number(items[i].id), `registry unlock failed: ${(r.reason as Error).message}`);
     });
-    const counts = await deps.db.transaction(async (trx) => {
-      const live = await lockLiveItems(trx, items);
-      if (live.length === 0) return {};
-      const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
-      return applyPush(deps, trx, job, live, byName, unlockFailed);
-    });
+    const decided = items.filter((i) => !unsure.has(Number(i.id)));
+    const counts = decided.length
+      ? await deps.db.transaction(async (trx) => {
+          const live = await lockLiveItems(trx, decided);
+          if (live.length === 0) return {};
+          const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
+          return applyPush(deps, trx, job, live, byName, unlockFailed);
+        })
+      : {};
+    // Every domain is locked again, the undecided ones too (their unlock may have happened).
     await relock(deps, items);
+    if (fault) throw new TransientFault(`registry unlock interrupted: ${(fault as Error).message}`, { cause: fault });
     return counts;
   },
 };
@@ -281,13 +295,20 @@ async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainI
 export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
   const done: number[] = [];
   const errors: string[] = [];
+  let allTransient = true;
   const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.lock(item.domain_name), 5, 100));
   locks.forEach((r, i) => {
     if (r.status === 'fulfilled') done.push(Number(items[i].id));
-    else errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
+    else {
+      errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
+      allTransient &&= isTransientFault(r.reason);
+    }
   });
   if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true });
-  if (errors.length) throw new Error(`relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`);
+  if (errors.length) {
+    const message = `relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`;
+    throw allTransient ? new TransientFault(message) : new Error(message);
+  }
 }
 
 /**

@@ -101,3 +101,10 @@ export async function measureRecovery(sys: TestSystem, label: string, jobId: str
   console.log(`      [recovery] ${label}: the job moved again ${(ms / 1000).toFixed(1)} s after the server was back`);
   return ms;
 }
+
+/** How long after the server was back the job ended (its finished_at, Postgres on this machine). */
+export async function reportEnd(sys: TestSystem, label: string, jobId: string, backAt: number) {
+  const job = await sys.db('bulk_jobs').where({ id: jobId }).first('finished_at');
+  const ms = new Date(job.finished_at).getTime() - backAt;
+  console.log(`      [recovery] ${label}: the job ended ${(ms / 1000).toFixed(1)} s after the server was back`);
+}

@@ -59,17 +59,26 @@ export function decideItem(
  * jobs never deadlock on them), which also serializes the hold: it is read and written under it.
  */
 export async function domainsWithHolds(db: Knex, names: string[], forUpdate: boolean): Promise<DomainRow[]> {
-  const res = await db.raw(
-    `select d.id, d.name, d.reseller_id, d.locked, d.profile_id, d.brand_id, d.held_by_item,
-            (h.id is not null) as hold_live
-     from domains d
-     left join bulk_job_items h on h.id = d.held_by_item
-       and (h.status in ('pending', 'running') or (h.was_locked and h.relocked is not true))
-     where d.name = any(?::text[])
-     order by d.id ${forUpdate ? 'for update of d' : ''}`,
-    [names],
+  const q = db('domains')
+    .whereRaw('name = any(?::text[])', [names])
+    .orderBy('id')
+    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id', 'held_by_item');
+  const rows: DomainRow[] = await (forUpdate ? q.forUpdate() : q);
+  // A second statement, hence (read committed) a snapshot taken after the row locks were granted:
+  // a join in the locking statement would check the holder against the snapshot from before a
+  // wait on the row, and miss a hold committed meanwhile.
+  const holders = [...new Set(rows.filter((d) => d.held_by_item !== null).map((d) => Number(d.held_by_item)))];
+  const live = new Set<number>(
+    holders.length
+      ? (
+          await db('bulk_job_items')
+            .whereRaw('id = any(?::bigint[])', [holders])
+            .where((b) => b.whereIn('status', OPEN_ITEM).orWhereRaw('was_locked and relocked is not true'))
+            .pluck('id')
+        ).map(Number)
+      : [],
   );
-  return res.rows;
+  return rows.map((d) => ({ ...d, hold_live: d.held_by_item !== null && live.has(Number(d.held_by_item)) }));
 }
 
 function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {

@@ -46,7 +46,8 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: Bu
     if (job.status !== 'queued' && job.status !== 'running') {
       throw new Conflict('invalid_state', `A ${job.status} job cannot be suspended.`);
     }
-    await trx('bulk_jobs').where({ id: job.id }).update({ status: 'suspended', suspended_at: trx.fn.now() });
+    // The app clock, not the database's: the reconciler measures SUSPEND_TTL against deps.clock().
+    await trx('bulk_jobs').where({ id: job.id }).update({ status: 'suspended', suspended_at: deps.clock() });
     return { status: 'suspended' };
   });
 }

@@ -342,7 +342,13 @@ async function main() {
       const exited = await Promise.race([new Promise((r) => worker!.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
       if (!exited) worker.kill('SIGKILL');
     }
-    if (server) await new Promise((r) => (server!.close(r), server!.closeAllConnections()));
+    if (server) {
+      const s = server;
+      await new Promise((r) => {
+        s.close(r);
+        s.closeAllConnections();
+      });
+    }
     await rt?.close().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
     const removed = await deletePrefix(redis).catch(() => 0);

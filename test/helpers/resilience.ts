@@ -2,21 +2,8 @@ import type { ParsedMail } from 'mailparser';
 import { parseCsvRecords } from './csv';
 import type { TestSystem } from './system';
 
-/** Polls until `probe` returns something truthy; the label says what was awaited when it times out. */
-export async function waitUntil<T>(
-  label: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-  everyMs = 20,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs}ms waiting for ${label}`);
-    await sleep(everyMs);
-  }
-}
+// One polling helper for the whole suite; re-exported here, where the tests used to find it.
+export { waitUntil } from './wait';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

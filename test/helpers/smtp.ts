@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { waitUntil } from './wait';
 
 export interface SmtpPeer {
   url: string;
@@ -17,15 +18,12 @@ export async function startSmtp(): Promise<SmtpPeer> {
     url: '',
     messages: [],
     refuse: false,
-    async waitFor(pred, timeoutMs = 20_000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const found = peer.messages.find(pred);
-        if (found) return found;
-        if (Date.now() > until)
-          throw new Error(`no matching email within ${timeoutMs}ms (got ${peer.messages.map((m) => m.subject).join(' | ')})`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    waitFor(pred, timeoutMs = 20_000) {
+      return waitUntil(() => peer.messages.find(pred), {
+        timeout: timeoutMs,
+        interval: 50,
+        label: () => `a matching email (got ${peer.messages.map((m) => m.subject).join(' | ')})`,
+      });
     },
     close: () => new Promise((r) => server.close(() => r())),
   };

@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import {
+  allItems,
+  authorize,
+  finishedJob,
+  importDomains,
+  makeReseller,
+  names,
+  submit,
+  waitForJob,
+  type TestReseller,
+} from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
 import { csvAttachment, dbNow, itemCounts, resultsMails, sleep, waitUntil } from '../helpers/resilience';
 import { startSystem, type SystemOptions, type TestSystem } from '../helpers/system';
@@ -56,6 +66,17 @@ function midJob(sys: TestSystem, jobId: string) {
     },
     30_000,
     5,
+  );
+}
+
+/** No chunk is waiting or in a worker's hands: whatever was queued has been looked at. */
+function queueDrained(sys: TestSystem) {
+  return waitUntil(
+    async () => {
+      const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return c.waiting + c.active + c.delayed + c.prioritized === 0;
+    },
+    { label: 'the queue to drain' },
   );
 }
 
@@ -140,7 +161,7 @@ describe('cancel and suspend of a running bulk push', function () {
   });
 
   it('when a finished job is cancelled, the request is refused with job_finished', async () => {
-    const [{ id }] = await sys.db('bulk_jobs').where({ status: 'cancelled' }).select('id');
+    const { id } = await finishedJob(sys, losing, GAINING, { n: 20, locked: true, cancel: true });
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/cancel`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(409);
     expect(res.body.error.code).to.equal('job_finished');
@@ -160,7 +181,8 @@ describe('cancel and suspend of a running bulk push', function () {
     await waitUntil('items in hand to finish', async () => (await itemCounts(sys, id)).running === 0);
     const frozen = await itemCounts(sys, id);
     expect(frozen.pending).to.be.greaterThan(0);
-    await sleep(1500);
+    // Every queued chunk reaches the worker and finds nothing it may start.
+    await queueDrained(sys);
     expect(await itemCounts(sys, id)).to.deep.equal(frozen);
     const view = await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', `Bearer ${losing.key}`);
     expect(view.body.status).to.equal('suspended');
@@ -213,7 +235,7 @@ describe('cancel and suspend of a running bulk push', function () {
   });
 
   it('when a job is not suspended, resume is refused with invalid_state', async () => {
-    const [{ id }] = await sys.db('bulk_jobs').where({ status: 'completed' }).select('id');
+    const { id } = await finishedJob(sys, losing, GAINING);
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/resume`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(409);
     expect(res.body.error.code).to.equal('invalid_state');
@@ -346,11 +368,14 @@ describe('cancel of a job no worker has started', function () {
 
 describe('a job left suspended past SUSPEND_TTL', function () {
   this.timeout(60_000);
+  const TTL_SECONDS = 3600;
   let sys: TestSystem;
   let losing: TestReseller;
+  // The app's clock, moved forward instead of waiting the TTL out.
+  let ahead = 0;
 
   before(async () => {
-    ({ sys, losing } = await slowSystem({ config: { SUSPEND_TTL_SECONDS: 1 } }));
+    ({ sys, losing } = await slowSystem({ config: { SUSPEND_TTL_SECONDS: TTL_SECONDS }, clock: () => new Date(Date.now() + ahead) }));
   });
   after(() => sys?.stop());
 
@@ -360,7 +385,9 @@ describe('a job left suspended past SUSPEND_TTL', function () {
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(202);
     await waitUntil('items in hand to finish', async () => (await itemCounts(sys, id)).running === 0);
-    await sleep(1300);
+    await sys.worker!.reconcileNow();
+    expect((await sys.db('bulk_jobs').where({ id }).first('status')).status, 'still within the TTL').to.equal('suspended');
+    ahead += (TTL_SECONDS + 1) * 1000;
 
     await sys.worker!.reconcileNow();
     const job = await waitForJob(sys, losing, id, ['completed', 'cancelled', 'failed'], 10_000);

@@ -12,6 +12,11 @@ export interface SmtpPeer {
   close(): Promise<void>;
 }
 
+/** The To header as text, however many addresses it holds. */
+export function toText(m: ParsedMail): string {
+  return Array.isArray(m.to) ? m.to.map((a) => a.text).join(', ') : (m.to?.text ?? '');
+}
+
 /** A real SMTP server on loopback that parses what it receives. */
 export async function startSmtp(): Promise<SmtpPeer> {
   const peer: SmtpPeer = {

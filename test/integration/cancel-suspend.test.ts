@@ -81,7 +81,7 @@ function queueDrained(sys: TestSystem) {
 }
 
 async function itemRows(sys: TestSystem, jobId: string) {
-  return (await sys.db('bulk_job_items').where({ job_id: jobId }).orderBy('id')) as any[];
+  return sys.db('bulk_job_items').where({ job_id: jobId }).orderBy('id');
 }
 
 async function domainRows(sys: TestSystem, domains: string[]) {
@@ -90,7 +90,7 @@ async function domainRows(sys: TestSystem, domains: string[]) {
     .join('resellers as r', 'r.id', 'd.reseller_id')
     .whereIn('d.name', domains)
     .select('d.name', 'r.username as owner', 'd.locked');
-  return new Map(rows.map((r: any) => [r.name as string, r as { owner: string; locked: boolean }]));
+  return new Map(rows.map((r: { name: string; owner: string; locked: boolean }) => [r.name, r]));
 }
 
 describe('cancel and suspend of a running bulk push', function () {
@@ -223,7 +223,7 @@ describe('cancel and suspend of a running bulk push', function () {
       .select('d.name')
       .count('* as n');
     expect(billed).to.have.length(50);
-    expect(billed.every((b: any) => Number(b.n) === 1)).to.equal(true);
+    expect(billed.every((b) => Number(b.n) === 1)).to.equal(true);
     const profiles = await sys
       .db('profiles')
       .whereIn('source_domain', domains)
@@ -231,7 +231,7 @@ describe('cancel and suspend of a running bulk push', function () {
       .select('source_domain')
       .count('* as n');
     expect(profiles).to.have.length(50);
-    expect(profiles.every((p: any) => Number(p.n) === 1)).to.equal(true);
+    expect(profiles.every((p) => Number(p.n) === 1)).to.equal(true);
   });
 
   it('when a job is not suspended, resume is refused with invalid_state', async () => {

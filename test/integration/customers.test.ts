@@ -18,6 +18,7 @@ import {
   type Page,
   type TestReseller,
 } from '../helpers/fixtures';
+import { toText } from '../helpers/smtp';
 import { waitUntil } from '../helpers/wait';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
@@ -69,8 +70,7 @@ function claimToken(mail: ParsedMail): string {
   return m![1];
 }
 
-const mailTo = (address: string) => (m: ParsedMail) =>
-  (Array.isArray(m.to) ? m.to.map((a) => a.text).join(', ') : String(m.to?.text)).toLowerCase() === address;
+const mailTo = (address: string) => (m: ParsedMail) => toText(m).toLowerCase() === address;
 
 /** Everything a refused request must leave alone, including the customer tables. */
 async function state(sys: TestSystem) {

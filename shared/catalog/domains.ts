@@ -13,7 +13,25 @@ export const domainListQuery = listQuery.extend({
 });
 
 /** The layout end users see: the domain's brand, or the owning reseller's defaults when unbranded. */
-function domainView(r: any) {
+/** A row of domainsQuery: the domain with its brand, profile and owner's defaults joined in. */
+interface DomainRow {
+  id: string | number;
+  name: string;
+  locked: boolean;
+  status: string;
+  expires_at: Date | null;
+  brand_id: string | number | null;
+  brand_name: string | null;
+  brand_editable: boolean | null;
+  brand_settings: unknown;
+  profile_id: string | number | null;
+  profile_username: string | null;
+  customer_id?: string | number | null;
+  reseller_defaults: unknown;
+  settings: unknown;
+}
+
+function domainView(r: DomainRow) {
   return {
     name: r.name,
     locked: r.locked,

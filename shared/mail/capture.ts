@@ -6,7 +6,7 @@ import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validat
 export async function listEmails(db: Db, query: unknown) {
   const q = parseInput(listQuery, query, 'query');
   const before = decodeCursor(q.cursor);
-  const rows: any[] = await db('outbound_emails')
+  const rows: { id: string | number; [column: string]: unknown }[] = await db('outbound_emails')
     .modify((b) => (before ? b.where('id', '<', before) : b))
     .orderBy('id', 'desc')
     .limit(q.limit + 1)

@@ -59,6 +59,7 @@ export async function createBulkJob(
           chunks.slice(start, start + 10_000),
           slice.map((x) => x.product),
           slice.map((x) => x.id),
+          // biome-ignore lint/suspicious/noExplicitAny: typed unnest bindings come with the engine refactor (issue 8 item 4)
         ] as any[],
       );
     }

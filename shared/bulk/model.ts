@@ -24,6 +24,7 @@ export interface BulkJob {
   status: JobStatus;
   losing_reseller_id: number;
   gaining_reseller_id: number | null;
+  // biome-ignore lint/suspicious/noExplicitAny: typed with the bulk-kind table of the engine refactor (issue 8 items 1 and 4)
   options: Record<string, any>;
   total: number;
   chunk_count: number;
@@ -85,6 +86,7 @@ export async function jobFor(
 export async function countItems(db: Db | Knex.Transaction, jobId: string): Promise<Record<string, number>> {
   const rows = await db('bulk_job_items').where({ job_id: jobId }).groupBy('status').select('status').count('* as n');
   const out: Record<string, number> = {};
+  // biome-ignore lint/suspicious/noExplicitAny: typed with the bulk-kind table of the engine refactor (issue 8 items 1 and 4)
   for (const r of rows as any[]) out[r.status] = Number(r.n);
   return out;
 }

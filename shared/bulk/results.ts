@@ -27,6 +27,7 @@ export async function recordResults(trx: Knex.Transaction, results: ItemResult[]
       `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message,
          started_at = coalesce(i.started_at, now()), finished_at = now()
        from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as u(id, status, reason, message) where i.id = u.id`,
+      // biome-ignore lint/suspicious/noExplicitAny: typed unnest bindings come with the engine refactor (issue 8 item 4)
       [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.reason), results.map((r) => r.message)] as any[],
     );
   }

@@ -84,6 +84,7 @@ export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkK
   );
   // Two queries for the whole page, not two per job.
   const ids = page.items.map((j) => j.id);
+  // biome-ignore lint/suspicious/noExplicitAny: typed with the bulk-kind table of the engine refactor (issue 8 items 1 and 4)
   const counted: any[] = ids.length
     ? await db('bulk_job_items')
         .whereRaw('job_id = any(?::uuid[])', [ids])

@@ -220,8 +220,10 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
       `insert into domains (name, reseller_id, locked, brand_id, profile_id, expires_at, settings, customer_id)
        select * from unnest(?::text[], ?::bigint[], ?::boolean[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::jsonb[], ?::bigint[])
        on conflict (name) do nothing returning name`,
+      // biome-ignore lint/suspicious/noExplicitAny: typed unnest bindings come with the engine refactor (issue 8 item 4)
       [names, owners, locked, brands, profiles, expires, settings, customerOf] as any[],
     );
+    // biome-ignore lint/suspicious/noExplicitAny: the returned rows get their type with the typed unnest helper (issue 8 item 4)
     const got = new Set(inserted.rows.map((r: any) => r.name));
     return { imported: got.size, already_present: names.filter((n) => !got.has(n)) };
   });

@@ -164,6 +164,7 @@ interface PackageRow {
   released_at: Date | null;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: typed with the bulk-kind table of the engine refactor (issue 8 items 1 and 4)
 function packageDomainView(pd: any) {
   return { domain: pd.domain_name, virtual: pd.virtual, added_at: pd.created_at };
 }

@@ -128,6 +128,7 @@ async function applyPush(
         eligible.map((d) => d.id),
         eligible.map((d) => profileFor.get(d.name) ?? null),
         eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null)),
+        // biome-ignore lint/suspicious/noExplicitAny: typed unnest bindings come with the engine refactor (issue 8 item 4)
       ] as any[],
     );
     await trx('package_domains')

@@ -3,13 +3,13 @@
  *
  *   node --import tsx test/run-each.ts                 each test file alone (what CI runs)
  *   node --import tsx test/run-each.ts --tests         each test alone, by its full title (--grep)
- *   node --import tsx test/run-each.ts --tests FILE…   the same, for the given files only
+ *   node --import tsx test/run-each.ts --tests FILE…   the same, for the given files (or folders) only
  *
  * A test that only passes after another one ran leans on data it did not arrange; this finds it.
  * Runs one mocha at a time: the suite already uses the machine's cores for its servers.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface DryRunTest {
@@ -20,7 +20,9 @@ interface DryRunTest {
 const args = process.argv.slice(2);
 const eachTest = args.includes('--tests');
 const given = args.filter((a) => !a.startsWith('--'));
-const files = given.length ? given : ['unit', 'integration', 'e2e', 'faults'].flatMap((dir) => testFiles(join('test', dir)));
+const files = (given.length ? given : ['unit', 'integration', 'e2e', 'faults'].map((dir) => join('test', dir))).flatMap((arg) =>
+  existsSync(arg) && statSync(arg).isDirectory() ? testFiles(arg) : [arg],
+);
 
 /** Every *.test.ts under dir, sorted; a folder that does not exist (yet) has none. */
 function testFiles(dir: string): string[] {

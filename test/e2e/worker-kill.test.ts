@@ -170,13 +170,11 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const first = start();
     // Mid-chunk: some domains pushed, others claimed and being unlocked.
     await waitUntil(
-      'the first worker to push some domains and hold others',
       async () => {
         const c = await itemCounts(sys, id);
         return c.pushed >= 200 && c.running > 0;
       },
-      120_000,
-      5,
+      { timeout: 120_000, interval: 5, label: 'the first worker to push some domains and hold others' },
     );
     killGroup(first, 'SIGKILL');
     const died = await first.exited;
@@ -194,13 +192,11 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const { id, domains, locked } = await pushLocked('term', 1500);
     const w = start();
     await waitUntil(
-      'the worker to push some domains and hold others',
       async () => {
         const c = await itemCounts(sys, id);
         return c.pushed >= 100 && c.running > 0;
       },
-      120_000,
-      5,
+      { timeout: 120_000, interval: 5, label: 'the worker to push some domains and hold others' },
     );
     w.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;

@@ -59,13 +59,11 @@ async function submitLocked(sys: TestSystem, losing: TestReseller, prefix: strin
 /** The moment we want to act in: a chunk is done and the next one is in hand (its domains may be unlocked). */
 function midJob(sys: TestSystem, jobId: string) {
   return waitUntil(
-    'some items pushed and others in hand',
     async () => {
       const c = await itemCounts(sys, jobId);
       return c.pushed >= 10 && c.running > 0 && c.pending > 0;
     },
-    30_000,
-    5,
+    { timeout: 30_000, interval: 5, label: 'some items pushed and others in hand' },
   );
 }
 
@@ -178,7 +176,7 @@ describe('cancel and suspend of a running bulk push', function () {
     expect(res.body.status).to.equal('suspended');
 
     // Items in hand finish; then the job stands still.
-    await waitUntil('items in hand to finish', async () => (await itemCounts(sys, id)).running === 0);
+    await waitUntil(async () => (await itemCounts(sys, id)).running === 0, { label: 'items in hand to finish' });
     const frozen = await itemCounts(sys, id);
     expect(frozen.pending).to.be.greaterThan(0);
     // Every queued chunk reaches the worker and finds nothing it may start.
@@ -280,17 +278,20 @@ describe('resume soon after suspend, with a chunk still in hand', function () {
     expect(sub.status).to.equal(202);
     const id = sub.body.id;
     await waitUntil(
-      'the first chunk in hand',
       async () => (await sys.db('bulk_job_items').where({ job_id: id, domain_name: domains[0], status: 'running' }).first('id')) ?? null,
+      { label: 'the first chunk in hand' },
     );
 
     const s = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     expect(s.status).to.equal(202);
     // The other slot drains what was queued (nothing may start), the stalled chunk is still in hand.
-    await waitUntil('the queue to drain while suspended', async () => {
-      const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active');
-      return q.waiting === 0 && q.active === 1;
-    });
+    await waitUntil(
+      async () => {
+        const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active');
+        return q.waiting === 0 && q.active === 1;
+      },
+      { label: 'the queue to drain while suspended' },
+    );
     const inHand = (await sys.db('bulk_job_items').where({ job_id: id, status: 'running' }).pluck('domain_name')) as string[];
     expect(inHand).to.include(domains[0]);
 
@@ -356,10 +357,13 @@ describe('cancel of a job no worker has started', function () {
     const mail = await sys.smtp.waitFor((m) => resultsMails(sys, id).includes(m));
     expect(mail.subject).to.include('cancelled');
     expect(csvAttachment(mail).map((r) => r.status)).to.deep.equal(Array(25).fill('cancelled'));
-    await waitUntil('the queued chunks to be consumed', async () => {
-      const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed');
-      return c.waiting + c.active + c.delayed === 0;
-    });
+    await waitUntil(
+      async () => {
+        const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed');
+        return c.waiting + c.active + c.delayed === 0;
+      },
+      { label: 'the queued chunks to be consumed' },
+    );
     expect(await domainRows(sys, domains)).to.deep.equal(before);
     expect((await allItems(sys, losing, id)).every((i) => i.status === 'cancelled')).to.equal(true);
     expect(Number((await sys.db('billing_events').count('* as n').first())!.n)).to.equal(0);
@@ -384,7 +388,7 @@ describe('a job left suspended past SUSPEND_TTL', function () {
     await midJob(sys, id);
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(202);
-    await waitUntil('items in hand to finish', async () => (await itemCounts(sys, id)).running === 0);
+    await waitUntil(async () => (await itemCounts(sys, id)).running === 0, { label: 'items in hand to finish' });
     await sys.worker!.reconcileNow();
     expect((await sys.db('bulk_jobs').where({ id }).first('status')).status, 'still within the TTL').to.equal('suspended');
     ahead += (TTL_SECONDS + 1) * 1000;

@@ -72,12 +72,11 @@ describe('registry failures around unlock and relock', function () {
     const id = await push(['relock-down.example', 'relock-down-peer.example']);
 
     // Past the in-process retries and at least one BullMQ retry of the chunk.
-    await waitUntil(
-      'repeated failed relocks',
-      async () => registry.calls.filter((c) => c.domain === 'relock-down.example' && c.op === 'lock' && !c.ok).length >= 8,
-      60_000,
-      50,
-    );
+    await waitUntil(async () => registry.calls.filter((c) => c.domain === 'relock-down.example' && c.op === 'lock' && !c.ok).length >= 8, {
+      timeout: 60_000,
+      interval: 50,
+      label: 'repeated failed relocks',
+    });
     expect(await item(sys, id, 'relock-down.example')).to.include({ status: 'pushed', was_locked: true, relocked: false });
     expect(await domainState(sys, 'relock-down.example')).to.deep.equal({ owner: 'gaining', locked: false });
     expect(await domainState(sys, 'relock-down-peer.example')).to.deep.equal({ owner: 'gaining', locked: true });
@@ -152,13 +151,16 @@ describe('SMTP outage', function () {
     expect(job.counts).to.include({ pushed: 20 });
     for (const name of domains) expect((await domainState(sys, name)).owner).to.equal('gaining');
 
-    const row = await waitUntil('a failed send attempt', async () => {
-      const r = await sys
-        .db('outbound_emails')
-        .where({ dedupe_key: `results:${id}` })
-        .first();
-      return r && r.attempts >= 1 && r.last_error ? r : null;
-    });
+    const row = await waitUntil(
+      async () => {
+        const r = await sys
+          .db('outbound_emails')
+          .where({ dedupe_key: `results:${id}` })
+          .first();
+        return r && r.attempts >= 1 && r.last_error ? r : null;
+      },
+      { label: 'a failed send attempt' },
+    );
     expect(row.sent_at).to.equal(null);
     expect(resultsMails(sys, id)).to.have.length(0);
 
@@ -268,13 +270,11 @@ describe('Redis loses its data while a job runs', function () {
     expect(res.status).to.equal(202);
     const id = res.body.id;
     await waitUntil(
-      'some items pushed and others in hand',
       async () => {
         const c = await itemCounts(sys, id);
         return c.pushed >= 10 && c.running > 0 && c.pending > 0;
       },
-      30_000,
-      5,
+      { timeout: 30_000, interval: 5, label: 'some items pushed and others in hand' },
     );
 
     expect(await loseRedisData(sys)).to.be.greaterThan(0);
@@ -316,13 +316,11 @@ describe('Redis loses its data while a job runs', function () {
     expect(res.status).to.equal(202);
     const id = res.body.id;
     await waitUntil(
-      'some items in hand',
       async () => {
         const c = await itemCounts(sys, id);
         return c.running > 0 && c.pending > 0;
       },
-      30_000,
-      5,
+      { timeout: 30_000, interval: 5, label: 'some items in hand' },
     );
 
     expect(await loseRedisData(sys)).to.be.greaterThan(0);

@@ -173,7 +173,10 @@ function sampler(redis: Redis, pid: number) {
 
 let baseUrl = '';
 
-async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: any; ms: number }> {
+/** The API answers with JSON objects; each caller reads the fields it asked for. */
+type Json = Record<string, unknown>;
+
+async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: Json; ms: number }> {
   const t0 = performance.now();
   const res = await fetch(baseUrl + url, {
     method,
@@ -268,9 +271,9 @@ async function pushRun(
   const t0 = performance.now();
   const submit = await ok('POST', '/v1/bulk-pushes', losing.key, { gaining_reseller: gaining.username, domains: names, profile }, [202]);
   const jobId = submit.body.id as string;
-  let view: any;
+  let view: { status: string; counts: Record<string, number>; created_at: string; finished_at: string };
   for (;;) {
-    view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body;
+    view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body as typeof view;
     if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
     await sleep(POLL_MS);
   }
@@ -342,7 +345,13 @@ async function main() {
       const exited = await Promise.race([new Promise((r) => worker!.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
       if (!exited) worker.kill('SIGKILL');
     }
-    if (server) await new Promise((r) => (server!.close(r), server!.closeAllConnections()));
+    if (server) {
+      const s = server;
+      await new Promise((r) => {
+        s.close(r);
+        s.closeAllConnections();
+      });
+    }
     await rt?.close().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
     const removed = await deletePrefix(redis).catch(() => 0);

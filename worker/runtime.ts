@@ -29,7 +29,13 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
   };
   const timer = setInterval(run, ms);
   timer.unref();
-  return { run, stop: async () => (clearInterval(timer), running ?? undefined) };
+  return {
+    run,
+    stop: async () => {
+      clearInterval(timer);
+      return running ?? undefined;
+    },
+  };
 }
 
 /**

@@ -50,7 +50,8 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: st
     if (j.status !== 'queued' && j.status !== 'running') {
       throw new Conflict('invalid_state', `A ${j.status} job cannot be suspended.`);
     }
-    await trx('bulk_jobs').where({ id: j.id }).update({ status: 'suspended', suspended_at: trx.fn.now() });
+    // The app clock, not the database's: the reconciler measures SUSPEND_TTL against deps.clock().
+    await trx('bulk_jobs').where({ id: j.id }).update({ status: 'suspended', suspended_at: deps.clock() });
     return j;
   });
   deps.log.info({ job_id: job.id, kind: job.kind, reseller: me.username, status: 'suspended' }, 'bulk job suspended');

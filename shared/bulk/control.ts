@@ -2,6 +2,7 @@ import type { Deps } from '../platform/deps';
 import { Conflict } from '../platform/errors';
 import { enqueueChunks, type BulkKind } from '../platform/queues';
 import type { Reseller } from '../accounts/resellers';
+import { passJobGate } from './claim';
 import { finalizeIfDone } from './finalize';
 import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
 
@@ -17,6 +18,7 @@ export async function cancelJob(
   opts: { kind?: BulkKind; reason?: string; message?: string } = {},
 ): Promise<{ status: string }> {
   await deps.db.transaction(async (trx) => {
+    await passJobGate(trx, id, 'exclusive');
     const job = me ? await jobFor(trx, me.id, id, 'control', { kind: opts.kind, forUpdate: true }) : await loadJob(trx, id, true);
     if (!job) return;
     if (job.status === 'cancelling') return;
@@ -42,6 +44,7 @@ export async function cancelJob(
 /** A queued or running job stops taking new items; items in hand finish. */
 export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
   return deps.db.transaction(async (trx) => {
+    await passJobGate(trx, id, 'exclusive');
     const job = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
     if (job.status !== 'queued' && job.status !== 'running') {
       throw new Conflict('invalid_state', `A ${job.status} job cannot be suspended.`);

@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
-import { isEmbedded } from '../shared/platform/db';
 import { createRuntime } from '../shared/platform/runtime';
 import { startWorker } from '../worker/runtime';
 import { seedDemo } from './demo-data';
@@ -22,8 +21,9 @@ async function main() {
     `  API:            ${base}/v1   (health ${base}/healthz, metrics ${base}/metrics)`,
     `  Dashboard:      ${base}/admin/queues   (basic auth: any user, the operator key as password)`,
     `  Email capture:  ${config.SMTP_URL ? `sending through ${new URL(config.SMTP_URL).host}` : `${base}/v1/admin/emails   (operator key)`}`,
-    `  Database:       ${isEmbedded(deps.db) ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'Postgres (DATABASE_URL)'}`,
+    `  Database:       ${rt.embedded ? `embedded Postgres in ${rt.embedded.dir} (127.0.0.1:${rt.embedded.port})` : 'Postgres (DATABASE_URL)'}`,
     `  Redis:          ${rt.redisHandle.url}`,
+    `  Queue prefix:   ${deps.config.QUEUE_PREFIX}   (${config.QUEUE_PREFIX ? 'QUEUE_PREFIX' : "derived from this deployment's id"})`,
     `  Operator key:   ${key}`,
   ];
   if (process.argv.includes('--demo')) {

@@ -1,7 +1,10 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Deps } from '../shared/platform/deps';
-import { failChunk, processChunk } from '../shared/bulk/process';
+import { failChunk, processChunk, UnknownBulkJob } from '../shared/bulk/process';
 import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/platform/queues';
+
+/** Fails the BullMQ job at once (unrecoverable) and marks that there is no job to fail items of. */
+class UnknownJobChunk extends UnrecoverableError {}
 
 type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
@@ -13,7 +16,11 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
 
 const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
-  const outcome = await processChunk(deps, jobId, chunk, signal);
+  const outcome = await processChunk(deps, jobId, chunk, signal).catch((err) => {
+    if (!(err instanceof UnknownBulkJob)) throw err;
+    deps.log.error({ job_id: jobId, chunk, bullmq_job: job.id, prefix: deps.config.QUEUE_PREFIX }, err.message);
+    throw new UnknownJobChunk(err.message); // no retry: the database will not grow the job
+  });
   if (outcome.retryAt && token) {
     // Another live attempt holds some items: come back when its lease ends, without using up an attempt.
     await job.moveToDelayed(outcome.retryAt.getTime() + 100, token);
@@ -30,6 +37,7 @@ export const PROCESSORS: Record<string, Processor> = {
 
 /** Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. */
 export async function onChunkExhausted(deps: Deps, job: Job<ChunkPayload>, err: Error) {
+  if (err instanceof UnknownJobChunk) return;
   const { jobId, chunk } = decode(job);
   await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
 }

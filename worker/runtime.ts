@@ -5,6 +5,7 @@ import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy } from '../shared/platform/redis';
+import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
 import { assertHandlersComplete, onChunkExhausted, PROCESSORS } from './processors';
 
 export interface WorkerRuntime {
@@ -40,6 +41,9 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
   if (policy && policy !== 'noeviction') {
     log.warn({ maxmemory_policy: policy }, 'Redis maxmemory-policy is not noeviction: BullMQ may lose jobs under memory pressure');
   }
+
+  // Never take chunks from a prefix another database owns (waits for Redis if it is away).
+  await claimQueuePrefix(connection, config.QUEUE_PREFIX!, await databaseFingerprint(deps.db));
 
   const worker = new Worker<ChunkPayload>(
     QUEUE_NAMES.bulk,

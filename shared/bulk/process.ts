@@ -19,6 +19,20 @@ function countProcessed(deps: Deps, kind: BulkKind, counts: Record<string, numbe
   for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind, status }, n);
 }
 
+/**
+ * A chunk names a job this database does not have (another deployment's chunk on a shared prefix,
+ * or a job deleted after a failed enqueue). It is never completed as if done: it fails, visibly.
+ */
+export class UnknownBulkJob extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly chunk: number,
+  ) {
+    super(`bulk job ${jobId} is not in this deployment's database; chunk ${chunk} left failed, not processed`);
+    this.name = 'UnknownBulkJob';
+  }
+}
+
 export interface ChunkOutcome {
   done: number;
   status: string;
@@ -36,7 +50,7 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
   if (owed.length) await relock(deps, owed);
   if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
   const claimed = await claimChunk(deps, handlerFor, jobId, chunk);
-  if (!claimed) return { done: 0, status: 'gone', retryAt: null };
+  if (!claimed) throw new UnknownBulkJob(jobId, chunk);
   const { job, handler, deferred } = claimed;
   const kind = job.kind;
   countProcessed(deps, kind, claimed.counts);

@@ -16,7 +16,9 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
 
 const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
-  const outcome = await processChunk(deps, jobId, chunk, signal).catch((err) => {
+  const progress = (finished: number, inHand: number) =>
+    job.updateProgress(inHand ? Math.round((100 * finished) / inHand) : 100).catch(() => undefined);
+  const outcome = await processChunk(deps, jobId, chunk, signal, progress).catch((err) => {
     if (!(err instanceof UnknownBulkJob)) throw err;
     deps.log.error({ job_id: jobId, chunk, bullmq_job: job.id, prefix: deps.config.QUEUE_PREFIX }, err.message);
     throw new UnknownJobChunk(err.message); // no retry: the database will not grow the job
@@ -26,8 +28,20 @@ const chunkProcessor: Processor = async (deps, job, token, signal) => {
     await job.moveToDelayed(outcome.retryAt.getTime() + 100, token);
     throw new DelayedError();
   }
-  return `${outcome.status}: ${outcome.done} item(s)`;
+  await progress(1, 1);
+  return chunkResult(outcome);
 };
+
+/** The chunk's result as the dashboard shows it: `pushed 997, skipped 3`. */
+export function chunkResult(outcome: { status: string; counts: Record<string, number> }): string {
+  const order = ['pushed', 'released', 'skipped', 'failed', 'cancelled'];
+  const rank = (status: string) => (order.includes(status) ? order.indexOf(status) : order.length);
+  const parts = Object.entries(outcome.counts)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([status, n]) => `${status} ${n.toLocaleString('en-US')}`);
+  return parts.length ? parts.join(', ') : `nothing left to do (job ${outcome.status})`;
+}
 
 /** A processor is to a queue what a route is to HTTP: decode, call shared/, done. */
 export const PROCESSORS: Record<string, Processor> = {

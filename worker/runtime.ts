@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Deps } from '../shared/platform/deps';
 import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
-import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
+import { CHUNK_JOB_NAMES, QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy } from '../shared/platform/redis';
 import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
 import { assertHandlersComplete, onChunkExhausted, PROCESSORS } from './processors';
@@ -48,7 +48,8 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
   const worker = new Worker<ChunkPayload>(
     QUEUE_NAMES.bulk,
     async (job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => {
-      const processor = PROCESSORS[job.name];
+      // Chunk jobs are named for operators; the payload's kind picks the processor.
+      const processor = PROCESSORS[job.name] ?? (job.data?.kind ? PROCESSORS[CHUNK_JOB_NAMES[job.data.kind]] : undefined);
       if (!processor) throw new Error(`no processor for ${job.name}`);
       return processor(deps, job, token, signal);
     },

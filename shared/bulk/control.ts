@@ -1,6 +1,7 @@
 import type { Deps } from '../platform/deps';
 import { Conflict } from '../platform/errors';
-import { enqueueChunks, type BulkKind } from '../platform/queues';
+import type { BulkKind } from '../platform/queues';
+import { enqueueNamedChunks } from './chunk-names';
 import type { Reseller } from '../accounts/resellers';
 import { passJobGate } from './claim';
 import { finalizeIfDone } from './finalize';
@@ -70,7 +71,7 @@ export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: Bul
     return row;
   });
   const chunks = await openChunks(deps, job.id, ['pending']);
-  await enqueueChunks(deps.queues, job, chunks);
+  await enqueueNamedChunks(deps, job, chunks);
   await finalizeIfDone(deps, job.id);
   return { status: (await loadJob(deps.db, job.id))!.status };
 }

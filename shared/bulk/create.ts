@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
-import { assertQueueReachable, enqueueChunks, type BulkKind } from '../platform/queues';
+import { assertQueueReachable, type BulkKind } from '../platform/queues';
+import { enqueueNamedChunks } from './chunk-names';
 import type { BulkJob } from './model';
 
 export interface NewBulkJob {
@@ -66,7 +67,7 @@ export async function createBulkJob(
     return row as BulkJob;
   });
   try {
-    await enqueueChunks(deps.queues, job, [...Array(chunkCount).keys()]);
+    await enqueueNamedChunks(deps, job, [...Array(chunkCount).keys()]);
   } catch (err) {
     await db('bulk_jobs').where({ id: job.id }).del();
     throw err;

@@ -36,6 +36,8 @@ export class UnknownBulkJob extends Error {
 export interface ChunkOutcome {
   done: number;
   status: string;
+  /** Items this attempt finished, by status (what the dashboard shows as the chunk's result). */
+  counts: Record<string, number>;
   /** Some items are in another live attempt's hands until then: look again after it. */
   retryAt: Date | null;
 }
@@ -45,20 +47,30 @@ export interface ChunkOutcome {
  * items are never touched twice, domains a dead attempt unlocked are locked again first, and items
  * a live attempt holds are left to it.
  */
-export async function processChunk(deps: Deps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
+export async function processChunk(
+  deps: Deps,
+  jobId: string,
+  chunk: number,
+  signal?: AbortSignal,
+  onProgress?: (finished: number, inHand: number) => Promise<void>,
+): Promise<ChunkOutcome> {
   const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
   if (owed.length) await relock(deps, owed);
-  if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
+  if (signal?.aborted) return { done: 0, status: 'aborted', counts: {}, retryAt: null };
   const claimed = await claimChunk(deps, handlerFor, jobId, chunk);
   if (!claimed) throw new UnknownBulkJob(jobId, chunk);
   const { job, handler, deferred } = claimed;
   const kind = job.kind;
   countProcessed(deps, kind, claimed.counts);
+  const counts = { ...claimed.counts };
+  await onProgress?.(claimed.done, claimed.done + deferred.length);
   if (deferred.length) {
     if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
     const release = keepLease(deps, deferred);
     try {
-      countProcessed(deps, kind, await handler.deferred(deps, job, deferred));
+      const later = await handler.deferred(deps, job, deferred);
+      countProcessed(deps, kind, later);
+      for (const [status, n] of Object.entries(later)) counts[status] = (counts[status] ?? 0) + n;
     } finally {
       await release();
     }
@@ -77,7 +89,7 @@ export async function processChunk(deps: Deps, jobId: string, chunk: number, sig
     );
   }
   await finalizeIfDone(deps, jobId);
-  return { done: claimed.done + deferred.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
+  return { done: claimed.done + deferred.length, status: job.status, counts, retryAt: claimed.heldElsewhereUntil };
 }
 
 /**

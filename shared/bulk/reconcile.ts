@@ -1,5 +1,6 @@
 import type { Deps } from '../platform/deps';
-import { chunkJobId, enqueueChunks } from '../platform/queues';
+import { chunkJobId } from '../platform/queues';
+import { enqueueNamedChunks } from './chunk-names';
 import { pendingRelocks, relock } from '../push/handler';
 import { cancelJob, openChunks } from './control';
 import { finalizeIfDone } from './finalize';
@@ -35,7 +36,7 @@ export async function reconcile(deps: Deps) {
     const missing = chunks.filter((c) => !live.has(`${job.id}:${c}`));
     if (missing.length) {
       const [row] = await db('bulk_jobs').where({ id: job.id }).increment('generation', 1).returning('*');
-      await enqueueChunks(deps.queues, row, missing);
+      await enqueueNamedChunks(deps, row, missing);
       deps.log.warn(
         { job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) },
         'reconciler re-enqueued chunks',

@@ -11,6 +11,8 @@ export type BulkKind = keyof typeof CHUNK_JOB_NAMES;
 export interface ChunkPayload {
   jobId: string;
   chunk: number;
+  /** The bulk kind: the job's name is free text for operators (chunk-names.ts), this picks the processor. */
+  kind?: BulkKind;
 }
 
 /** Redis keeps work, not history: finished BullMQ jobs are trimmed by count and age. */
@@ -52,13 +54,14 @@ export async function enqueueChunks(
   queues: Queues,
   job: { id: string; kind: BulkKind; generation: number },
   chunks: number[],
+  names?: Map<number, string>,
 ): Promise<void> {
   if (chunks.length === 0) return;
   try {
     await queues.bulk.addBulk(
       chunks.map((chunk) => ({
-        name: CHUNK_JOB_NAMES[job.kind],
-        data: { jobId: job.id, chunk },
+        name: names?.get(chunk) ?? CHUNK_JOB_NAMES[job.kind],
+        data: { jobId: job.id, chunk, kind: job.kind },
         opts: { jobId: chunkJobId(job.id, job.generation, chunk) },
       })),
     );

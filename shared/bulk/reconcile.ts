@@ -2,7 +2,7 @@ import type { Deps } from '../platform/deps';
 import { chunkJobId } from '../platform/queues';
 import { enqueueNamedChunks } from './chunk-names';
 import { pendingRelocks, relock } from '../push/handler';
-import { cancelJob, openChunks } from './control';
+import { cancelJob, cancelPendingLater, openChunks } from './control';
 import { finalizeIfDone } from './finalize';
 import { OPEN_ITEM, type BulkJob } from './model';
 
@@ -25,6 +25,13 @@ export async function reconcile(deps: Deps) {
     await cancelJob(deps, null, j.id, { reason: 'suspend_expired', message: 'The job stayed suspended past SUSPEND_TTL.' });
     report.expired++;
   }
+
+  // A cancel answered before its pending items were cancelled, whose process died before it finished.
+  const halfCancelled: BulkJob[] = await db('bulk_jobs')
+    .where({ status: 'cancelling' })
+    .whereExists(db('bulk_job_items').whereRaw('job_id = bulk_jobs.id').where({ status: 'pending' }))
+    .select('id');
+  for (const j of halfCancelled) await cancelPendingLater(deps, j.id);
 
   const unfinished: BulkJob[] = await db('bulk_jobs').whereIn('status', ['queued', 'running', 'cancelling', 'suspended']);
   const liveJobs = unfinished.length ? await deps.queues.bulk.getJobs([...LIVE_STATES], 0, -1) : [];

@@ -1,18 +1,23 @@
 import express from 'express';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps } from '../shared/bulk/kind';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { outboxSummary } from '../shared/mail/outbox-summary';
 import { requireOperatorOrBasic } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
+import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
+import { accessLog, requireJsonBody } from './http-basics';
+import { MAILBOX_PATH, mailboxRouter } from './mailbox';
 import { apiRoutes } from './routes';
 
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
-export function createApp(deps: Deps) {
+export function createApp(deps: BulkDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(accessLog(deps.log));
+  app.use('/v1', requireJsonBody);
   app.use(express.json({ limit: '25mb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -44,6 +49,8 @@ export function createApp(deps: Deps) {
   });
 
   app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));
+  app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), mailboxRouter(deps));
+  app.use(docsRouter(deps));
   app.use(apiRoutes(deps));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

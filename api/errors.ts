@@ -15,7 +15,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       e = new InvalidRequest('The request body is not valid JSON.', { fields: [{ path: 'body', message: 'malformed JSON' }] });
     else if (err?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'The request body is too large.');
     else {
-      log.error(
+      (req.log ?? log).error(
         { err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' },
         'unhandled error',
       );

@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps } from '../shared/bulk/kind';
 import {
   allowReseller,
   allowResellerInput,
@@ -45,7 +45,6 @@ import {
   updateReseller,
   updateResellerInput,
 } from '../shared/accounts/resellers';
-import type { BulkKind } from '../shared/platform/queues';
 import { parseInput } from '../shared/platform/validation';
 import { me, requireOperator, requireReseller } from './auth';
 import { streamJob } from './sse';
@@ -58,7 +57,7 @@ const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req
 };
 
 /** Reads like the API reference: method, path, auth, the one call into shared/. */
-export function apiRoutes(deps: Deps): Router {
+export function apiRoutes(deps: BulkDeps): Router {
   const { db } = deps;
   const operator = requireOperator(db, deps.config.ADMIN_API_KEY!);
   const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!);
@@ -87,12 +86,12 @@ export function apiRoutes(deps: Deps): Router {
     send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]),
   );
   r.get(
-    ['/v1/admin/emails', '/admin/emails'],
+    '/v1/admin/emails',
     operator,
     send(async (req) => [200, await listEmails(db, req.query)]),
   );
   r.get(
-    ['/v1/admin/emails/:id', '/admin/emails/:id'],
+    '/v1/admin/emails/:id',
     operator,
     send(async (req) => [200, await getEmail(db, String(req.params.id))]),
   );
@@ -246,32 +245,31 @@ export function apiRoutes(deps: Deps): Router {
 /** The same views for `/v1/jobs` (every kind) and `/v1/bulk-pushes` (push only). */
 function jobRoutes(
   r: Router,
-  deps: Deps,
+  deps: BulkDeps,
   auth: ReturnType<typeof requireReseller>,
   base: string,
-  kind: BulkKind | undefined,
+  kind: string | undefined,
   now: () => Date,
 ) {
-  const { db } = deps;
   const id = (req: Request) => String(req.params.id);
   r.get(
     base,
     auth,
-    send(async (req, res) => [200, await listJobs(db, me(res), req.query, kind, now())]),
+    send(async (req, res) => [200, await listJobs(deps, me(res), req.query, kind, now())]),
   );
   r.get(
     `${base}/:id`,
     auth,
-    send(async (req, res) => [200, await getJob(db, me(res), id(req), kind, now())]),
+    send(async (req, res) => [200, await getJob(deps, me(res), id(req), kind, now())]),
   );
   r.get(`${base}/:id/items`, auth, async (req, res) => {
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      const csv = await itemsCsvFor(db, me(res), id(req), req.query, kind);
+      const csv = await itemsCsvFor(deps, me(res), id(req), req.query, kind);
       res.status(200).type('text/csv').attachment(csv.filename);
       for await (const part of csv.rows) if (!res.write(part)) await new Promise((ok) => res.once('drain', ok));
       return res.end();
     }
-    res.json(await listItems(db, me(res), id(req), req.query, kind));
+    res.json(await listItems(deps, me(res), id(req), req.query, kind));
   });
   r.post(
     `${base}/:id/cancel`,
@@ -292,7 +290,7 @@ function jobRoutes(
     streamJob(
       req,
       res,
-      () => getJob(db, me(res), id(req), kind, now()),
+      () => getJob(deps, me(res), id(req), kind, now()),
       (s) => FINISHED_JOB.includes(s as JobStatus),
     ),
   );

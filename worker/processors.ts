@@ -1,12 +1,12 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { failChunk, processChunk, UnknownBulkJob } from '../shared/bulk/process';
-import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/platform/queues';
+import type { ChunkPayload } from '../shared/platform/queues';
 
 /** Fails the BullMQ job at once (unrecoverable) and marks that there is no job to fail items of. */
 class UnknownJobChunk extends UnrecoverableError {}
 
-type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
+type Processor = (deps: BulkDeps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
 function decode(job: Job<ChunkPayload>): ChunkPayload {
   const { jobId, chunk } = job.data ?? ({} as ChunkPayload);
@@ -43,25 +43,27 @@ export function chunkResult(outcome: { status: string; counts: Record<string, nu
   return parts.length ? parts.join(', ') : `nothing left to do (job ${outcome.status})`;
 }
 
-/** A processor is to a queue what a route is to HTTP: decode, call shared/, done. */
-export const PROCESSORS: Record<string, Processor> = {
-  [CHUNK_JOB_NAMES.push]: chunkProcessor,
-  [CHUNK_JOB_NAMES.release]: chunkProcessor,
-};
+/**
+ * A processor is to a queue what a route is to HTTP: decode, call shared/, done. Every kind's
+ * chunk job name gets the one chunk processor (the kind's item handler is chosen from the job row),
+ * so a new kind in the table needs nothing here. Job names are unique: `kindTable` checks it.
+ */
+export function processorsFor(kinds: KindTable): Record<string, Processor> {
+  return Object.fromEntries(Object.values(kinds).map((k) => [k.jobName, chunkProcessor]));
+}
+
+/**
+ * The processor of a chunk job: by its name (chunks enqueued before names were written for
+ * operators), else by the kind its payload carries.
+ */
+export function processorOf(kinds: KindTable, processors: Record<string, Processor>, job: Job<ChunkPayload>): Processor | undefined {
+  const kind = job.data?.kind;
+  return processors[job.name] ?? (kind && kinds[kind] ? processors[kinds[kind].jobName] : undefined);
+}
 
 /** Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. */
-export async function onChunkExhausted(deps: Deps, job: Job<ChunkPayload>, err: Error) {
+export async function onChunkExhausted(deps: BulkDeps, job: Job<ChunkPayload>, err: Error) {
   if (err instanceof UnknownJobChunk) return;
   const { jobId, chunk } = decode(job);
   await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
-}
-
-/** Boot check: every chunk job name has exactly one processor, and every processor a job name. */
-export function assertHandlersComplete() {
-  for (const name of Object.values(CHUNK_JOB_NAMES)) {
-    if (!PROCESSORS[name]) throw new Error(`no processor for job name ${name}`);
-  }
-  for (const name of Object.keys(PROCESSORS)) {
-    if (!Object.values(CHUNK_JOB_NAMES).includes(name as never)) throw new Error(`processor ${name} has no queue job name`);
-  }
 }

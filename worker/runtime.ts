@@ -1,12 +1,15 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps } from '../shared/bulk/kind';
 import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
-import { CHUNK_JOB_NAMES, QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
+import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy } from '../shared/platform/redis';
 import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
-import { assertHandlersComplete, onChunkExhausted, PROCESSORS } from './processors';
+import { onChunkExhausted, processorOf, processorsFor } from './processors';
+
+/** A chunk whose worker died this often (lock lost each time) fails instead of being retried again. */
+const MAX_STALLED_COUNT = 5;
 
 export interface WorkerRuntime {
   worker: Worker<ChunkPayload>;
@@ -34,8 +37,8 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
  * The BullMQ worker plus two pollers: the outbox relay (email) and the reconciler. Neither poller
  * depends on Redis state, so a flushed Redis cannot stop them.
  */
-export async function startWorker(deps: Deps, connection: Redis): Promise<WorkerRuntime> {
-  assertHandlersComplete();
+export async function startWorker(deps: BulkDeps, connection: Redis): Promise<WorkerRuntime> {
+  const processors = processorsFor(deps.kinds);
   const { config, log } = deps;
   const policy = await evictionPolicy(connection).catch(() => undefined);
   if (policy && policy !== 'noeviction') {
@@ -49,7 +52,7 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
     QUEUE_NAMES.bulk,
     async (job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => {
       // Chunk jobs are named for operators; the payload's kind picks the processor.
-      const processor = PROCESSORS[job.name] ?? (job.data?.kind ? PROCESSORS[CHUNK_JOB_NAMES[job.data.kind]] : undefined);
+      const processor = processorOf(deps.kinds, processors, job);
       if (!processor) throw new Error(`no processor for ${job.name}`);
       return processor(deps, job, token, signal);
     },
@@ -59,7 +62,7 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: Math.max(500, Math.floor(config.WORKER_LOCK_MS / 2)),
-      maxStalledCount: 5,
+      maxStalledCount: MAX_STALLED_COUNT,
     },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));

@@ -19,7 +19,7 @@ export async function chunkNames(deps: Deps, job: BulkJob, chunks: number[]): Pr
   const who =
     job.kind === 'push'
       ? `${username(job.losing_reseller_id)}→${username(job.gaining_reseller_id)}`
-      : `${username(job.losing_reseller_id)}, customer ${job.options?.customer_id ?? '?'}`;
+      : `${username(job.losing_reseller_id)}, customer ${job.customer_id ?? job.options?.customer_id ?? '?'}`;
   const counts = await deps
     .db('bulk_job_items')
     .where({ job_id: job.id })
@@ -35,12 +35,12 @@ export async function chunkNames(deps: Deps, job: BulkJob, chunks: number[]): Pr
   );
 }
 
-/** enqueueChunks with readable names; a failed name lookup never stops the enqueue. */
-export async function enqueueNamedChunks(deps: Deps, job: BulkJob, chunks: number[]): Promise<void> {
+/** enqueueChunks with readable names; a failed name lookup never stops the enqueue. `jobName` is the kind's. */
+export async function enqueueNamedChunks(deps: Deps, jobName: string, job: BulkJob, chunks: number[]): Promise<void> {
   if (chunks.length === 0) return;
   const names = await chunkNames(deps, job, chunks).catch((err) => {
     deps.log.warn({ job_id: job.id, err: (err as Error).message }, 'could not name chunk jobs');
     return undefined;
   });
-  await enqueueChunks(deps.queues, job, chunks, names);
+  await enqueueChunks(deps.queues, jobName, job, chunks, names);
 }

@@ -1,11 +1,11 @@
 import type { Deps } from '../platform/deps';
 import { Conflict } from '../platform/errors';
-import type { BulkKind } from '../platform/queues';
-import { enqueueNamedChunks } from './chunk-names';
 import type { Reseller } from '../accounts/resellers';
-import { passJobGate } from './claim';
+import { enqueueNamedChunks } from './chunk-names';
 import { finalizeIfDone } from './finalize';
+import { kindOf, type BulkDeps } from './kind';
 import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
+import { passJobGate } from './take';
 
 /**
  * Pending items a cancel turns `cancelled` within the request. A bigger job's pending items are
@@ -23,15 +23,15 @@ interface CancelReason {
 }
 
 /**
- * Stops a job: no item starts after this returns (claims hold the job row FOR SHARE, this takes it
+ * Stops a job: no item starts after this returns (takes hold the job row FOR SHARE, this locks it
  * FOR UPDATE), items not started end `cancelled`, items in hand finish. Answers `cancelled` when
  * nothing was in hand, else `cancelling` until the last one ends.
  */
 export async function cancelJob(
-  deps: Deps,
+  deps: BulkDeps,
   me: Reseller | null,
   id: string,
-  opts: { kind?: BulkKind } & CancelReason = {},
+  opts: { kind?: string } & CancelReason = {},
 ): Promise<{ status: string }> {
   let later = false;
   await deps.db.transaction(async (trx) => {
@@ -55,7 +55,10 @@ export async function cancelJob(
     await finalizeIfDone(deps, id);
   }
   const after = await loadJob(deps.db, id);
-  deps.log.info({ job_id: id, status: after?.status }, 'bulk job cancel requested');
+  deps.log.info(
+    { job_id: id, kind: after?.kind, reseller: me?.username ?? null, by: me ? 'reseller' : 'system', status: after?.status },
+    'bulk job cancel requested',
+  );
   return { status: after!.status };
 }
 
@@ -71,22 +74,24 @@ async function cancelPendingItems(db: Deps['db'], jobId: string, opts: CancelRea
 }
 
 /** The pending items of a `cancelling` job, in batches, then the job's end. Also the reconciler's repair. */
-export async function cancelPendingLater(deps: Deps, jobId: string, opts: CancelReason = {}): Promise<void> {
+export async function cancelPendingLater(deps: BulkDeps, jobId: string, opts: CancelReason = {}): Promise<void> {
   while ((await cancelPendingItems(deps.db, jobId, opts, CANCEL_BATCH)) > 0);
   await finalizeIfDone(deps, jobId);
 }
 
 /** A queued or running job stops taking new items; items in hand finish. */
-export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
-  return deps.db.transaction(async (trx) => {
+export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: string) {
+  const job = await deps.db.transaction(async (trx) => {
     await passJobGate(trx, id, 'exclusive');
-    const job = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
-    if (job.status !== 'queued' && job.status !== 'running') {
-      throw new Conflict('invalid_state', `A ${job.status} job cannot be suspended.`);
+    const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
+    if (j.status !== 'queued' && j.status !== 'running') {
+      throw new Conflict('invalid_state', `A ${j.status} job cannot be suspended.`);
     }
-    await trx('bulk_jobs').where({ id: job.id }).update({ status: 'suspended', suspended_at: trx.fn.now() });
-    return { status: 'suspended' };
+    await trx('bulk_jobs').where({ id: j.id }).update({ status: 'suspended', suspended_at: trx.fn.now() });
+    return j;
   });
+  deps.log.info({ job_id: job.id, kind: job.kind, reseller: me.username, status: 'suspended' }, 'bulk job suspended');
+  return { status: 'suspended' };
 }
 
 /**
@@ -94,20 +99,30 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: Bu
  * in hand stay with the attempt holding them (their lease); if it died, BullMQ's stalled recovery
  * or the reconciler picks them up.
  */
-export async function resumeJob(deps: Deps, me: Reseller, id: string, kind?: BulkKind) {
+export async function resumeJob(deps: BulkDeps, me: Reseller, id: string, kind?: string) {
   const job = await deps.db.transaction(async (trx) => {
     const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
     if (j.status !== 'suspended') throw new Conflict('invalid_state', `A ${j.status} job cannot be resumed.`);
     const [row]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: j.id })
-      .update({ status: j.started_at ? 'running' : 'queued', suspended_at: null, generation: j.generation + 1 })
+      .update({
+        status: j.started_at ? 'running' : 'queued',
+        suspended_at: null,
+        generation: j.generation + 1,
+        // Time suspended after the start is not running time (see `rate`).
+        suspended_seconds: trx.raw(
+          'suspended_seconds + case when started_at is null then 0 else greatest(0, extract(epoch from now() - greatest(suspended_at, started_at))) end',
+        ),
+      })
       .returning('*');
     return row;
   });
   const chunks = await openChunks(deps, job.id, ['pending']);
-  await enqueueNamedChunks(deps, job, chunks);
+  await enqueueNamedChunks(deps, kindOf(deps.kinds, job.kind).jobName, job, chunks);
   await finalizeIfDone(deps, job.id);
-  return { status: (await loadJob(deps.db, job.id))!.status };
+  const status = (await loadJob(deps.db, job.id))!.status;
+  deps.log.info({ job_id: job.id, kind: job.kind, reseller: me.username, status, chunks: chunks.length }, 'bulk job resumed');
+  return { status };
 }
 
 export async function openChunks(deps: Deps, jobId: string, statuses: string[]): Promise<number[]> {

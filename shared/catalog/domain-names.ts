@@ -50,10 +50,25 @@ export function normalizeNameList(values: unknown[]): NameListResult {
   return { names, invalid, duplicates: [...duplicates] };
 }
 
-/** `domain_list`: one name per line or separated by commas; blank entries are ignored. */
+/** An entry of a pasted `domain_list` with the 1-based line it came from. */
+export interface ListEntry {
+  value: string;
+  line: number;
+}
+
+/**
+ * `domain_list` is what people paste: a spreadsheet column (one per line), a row (tabs), or a
+ * sentence-like list (commas, semicolons, spaces). Any run of those separates names; blank entries
+ * are ignored. Each entry keeps its line so errors can point at it.
+ */
+export function splitDomainListLines(text: string): ListEntry[] {
+  const out: ListEntry[] = [];
+  text.split(/\r\n|\r|\n/).forEach((row, i) => {
+    for (const value of row.split(/[,;\s]+/)) if (value !== '') out.push({ value, line: i + 1 });
+  });
+  return out;
+}
+
 export function splitDomainList(text: string): string[] {
-  return text
-    .split(/[\r\n,]+/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  return splitDomainListLines(text).map((e) => e.value);
 }

@@ -5,17 +5,19 @@ import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-import type { Deps } from './deps';
 import { createLogger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
-import { ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
+import { connectionErrorLogger, ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
+import type { BulkDeps } from '../bulk/kind';
+import { KINDS } from '../kinds';
 import { newSecret } from './secrets';
 
 export interface Runtime {
-  deps: Deps;
+  /** The platform's parts plus the bulk kind table: everything a process hands its services. */
+  deps: BulkDeps;
   redisHandle: RedisHandle;
   /** The embedded Postgres when DATABASE_URL is unset (and no db was handed in). */
   embedded?: EmbeddedPostgres;
@@ -53,7 +55,7 @@ export async function createRuntime(
     const prefix = base.QUEUE_PREFIX ?? prefixFor(await deploymentId(db));
     config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base), QUEUE_PREFIX: prefix });
     redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-    redis = producerConnection(redisHandle.url);
+    redis = producerConnection(redisHandle.url, log);
     // Its own short-lived connection: the producer's has no offline queue and is not ready yet.
     const claimer = new Redis(redisHandle.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null });
     claimer.on('error', () => undefined);
@@ -71,10 +73,10 @@ export async function createRuntime(
     await embedded?.stop();
     throw err;
   }
-  const queues = createQueues(redis, config.QUEUE_PREFIX!);
+  const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
   const mailer = createMailer(config.SMTP_URL);
   const workerConns: Redis[] = [];
-  const deps: Deps = {
+  const deps: BulkDeps = {
     config,
     db,
     redis,
@@ -84,6 +86,7 @@ export async function createRuntime(
     metrics: createMetrics(),
     log,
     clock: opts.clock ?? (() => new Date()),
+    kinds: KINDS,
   };
   const handle = redisHandle;
   return {
@@ -92,7 +95,7 @@ export async function createRuntime(
     embedded,
     workerRedis() {
       const c = workerConnection(handle.url);
-      c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+      c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;
     },

@@ -4,6 +4,7 @@ import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { outboxSummary } from '../shared/mail/outbox-summary';
 import { requireOperatorOrBasic } from './auth';
+import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
@@ -51,6 +52,7 @@ export function createApp(deps: BulkDeps) {
   app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));
   app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), mailboxRouter(deps));
   app.use(docsRouter(deps));
+  app.use(CONSOLE_PATH, consoleRouter());
   app.use(apiRoutes(deps));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

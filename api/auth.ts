@@ -2,7 +2,9 @@ import type { Request, RequestHandler } from 'express';
 import type { Db } from '../shared/platform/db';
 import { Unauthorized } from '../shared/platform/errors';
 import { authenticate, type Reseller } from '../shared/accounts/resellers';
+import { resellerForSession } from '../shared/accounts/sessions';
 import { safeEqual } from '../shared/platform/secrets';
+import { assertSameOrigin, readSessionCookie } from './session-cookie';
 
 function bearer(req: Request): string | undefined {
   const h = req.get('authorization');
@@ -10,8 +12,24 @@ function bearer(req: Request): string | undefined {
   return m?.[1];
 }
 
-export function requireReseller(db: Db, operatorKey: string): RequestHandler {
+/** How the console's session cookie is accepted where no Authorization header is sent. */
+export interface SessionAuth {
+  publicUrl: string | undefined;
+  clock: () => Date;
+}
+
+export function requireReseller(db: Db, operatorKey: string, session?: SessionAuth): RequestHandler {
   return async (req, res, next) => {
+    // A bearer key wins; the cookie is used only when there is none (a browser on the console).
+    const cookie = session && !req.get('authorization') ? readSessionCookie(req) : undefined;
+    if (session && cookie) {
+      const found = await resellerForSession(db, cookie, session.clock());
+      if (!found) throw new Unauthorized('Your console session has expired or ended; sign in again.');
+      assertSameOrigin(req, session.publicUrl);
+      res.locals.reseller = found;
+      res.locals.sessionToken = cookie;
+      return next();
+    }
     const caller = await authenticate(db, bearer(req), operatorKey);
     if (caller.kind !== 'reseller')
       throw new Unauthorized('This endpoint needs a reseller API key; the operator key acts for no reseller.');

@@ -46,7 +46,7 @@ export async function createRuntime(
 ): Promise<Runtime> {
   const log = createLogger(base.LOG_LEVEL, { role: opts.role });
   const embedded = opts.db || base.DATABASE_URL ? undefined : await startEmbeddedPostgres(base.DATA_DIR, log);
-  const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url });
+  const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
   let redisHandle: RedisHandle | undefined;
   let redis: Redis | undefined;
   let config: Config;

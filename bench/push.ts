@@ -383,7 +383,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       DATA_DIR: dataDir,
     };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir });
+    db = createDb({ DATABASE_URL: env.DATABASE_URL });
     await migrate(db);
     if (process.env.BENCH_EXPERIMENT_SQL) await db.raw(process.env.BENCH_EXPERIMENT_SQL);
 

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { BulkDeps, KindTable } from '../shared/bulk/kind';
-import { failChunk, processChunk, type ChunkOutcome } from '../shared/bulk/process';
+import { failChunk, processChunk, UnknownBulkJob, type ChunkOutcome } from '../shared/bulk/process';
 import type { ChunkPayload } from '../shared/platform/queues';
 import { isTransientFault } from '../shared/platform/faults';
 
@@ -11,6 +11,9 @@ function transientDelay(job: Job<ChunkPayload>): number {
   const n = Math.max(0, (job.attemptsStarted ?? 1) - 1);
   return Math.min(TRANSIENT_BACKOFF_MS.max, TRANSIENT_BACKOFF_MS.base * 2 ** Math.min(n, 10));
 }
+
+/** Fails the BullMQ job at once (unrecoverable) and marks that there is no job to fail items of. */
+class UnknownJobChunk extends UnrecoverableError {}
 
 type Processor = (deps: BulkDeps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
@@ -27,10 +30,16 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
  */
 const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
+  const progress = (finished: number, inHand: number) =>
+    job.updateProgress(inHand ? Math.round((100 * finished) / inHand) : 100).catch(() => undefined);
   let outcome: ChunkOutcome;
   try {
-    outcome = await processChunk(deps, jobId, chunk, signal);
+    outcome = await processChunk(deps, jobId, chunk, signal, progress);
   } catch (err) {
+    if (err instanceof UnknownBulkJob) {
+      deps.log.error({ job_id: jobId, chunk, bullmq_job: job.id, prefix: deps.config.QUEUE_PREFIX }, err.message);
+      throw new UnknownJobChunk(err.message); // no retry: the database will not grow the job
+    }
     if (!token || !isTransientFault(err)) throw err;
     const delay = transientDelay(job);
     deps.log.warn(
@@ -46,8 +55,20 @@ const chunkProcessor: Processor = async (deps, job, token, signal) => {
     await job.moveToDelayed(outcome.retryAt.getTime() + 100, token);
     throw new DelayedError();
   }
-  return `${outcome.status}: ${outcome.done} item(s)`;
+  await progress(1, 1);
+  return chunkResult(outcome);
 };
+
+/** The chunk's result as the dashboard shows it: `pushed 997, skipped 3`. */
+export function chunkResult(outcome: { status: string; counts: Record<string, number> }): string {
+  const order = ['pushed', 'released', 'skipped', 'failed', 'cancelled'];
+  const rank = (status: string) => (order.includes(status) ? order.indexOf(status) : order.length);
+  const parts = Object.entries(outcome.counts)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([status, n]) => `${status} ${n.toLocaleString('en-US')}`);
+  return parts.length ? parts.join(', ') : `nothing left to do (job ${outcome.status})`;
+}
 
 /**
  * A processor is to a queue what a route is to HTTP: decode, call shared/, done. Every kind's
@@ -59,11 +80,21 @@ export function processorsFor(kinds: KindTable): Record<string, Processor> {
 }
 
 /**
+ * The processor of a chunk job: by its name (chunks enqueued before names were written for
+ * operators), else by the kind its payload carries.
+ */
+export function processorOf(kinds: KindTable, processors: Record<string, Processor>, job: Job<ChunkPayload>): Processor | undefined {
+  const kind = job.data?.kind;
+  return processors[job.name] ?? (kind && kinds[kind] ? processors[kinds[kind].jobName] : undefined);
+}
+
+/**
  * Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. Not
  * when the last error was a transient fault or workers dying under it (stalled): that is no
  * verdict on the items, so they stay open and the reconciler enqueues the chunk again.
  */
 export async function onChunkExhausted(deps: BulkDeps, job: Job<ChunkPayload>, err: Error) {
+  if (err instanceof UnknownJobChunk) return;
   const { jobId, chunk } = decode(job);
   if (isTransientFault(err) || /stalled more than allowable limit/i.test(err.message)) {
     deps.log.warn({ job_id: jobId, chunk, err: err.message }, 'chunk given up by the queue on a transient fault; left to the reconciler');

@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
-import { assertQueueReachable, enqueueChunks } from '../platform/queues';
+import { assertQueueReachable } from '../platform/queues';
 import { unnest } from '../platform/sql';
+import { enqueueNamedChunks } from './chunk-names';
 import type { BaseOptions, BulkKindDef } from './kind';
 import type { BulkJob } from './model';
 
@@ -80,7 +81,7 @@ export async function createBulkJob<O extends BaseOptions>(
   });
   const chunks = [...Array(chunkCount).keys()];
   try {
-    await enqueueChunks(deps.queues, kind.jobName, job, chunks);
+    await enqueueNamedChunks(deps, kind.jobName, job, chunks);
   } catch (err) {
     deps.log.warn({ job_id: job.id, err: (err as Error).message }, 'bulk job committed but not known to be enqueued; enqueueing again');
     reEnqueueLater(deps, kind.jobName, job, chunks);
@@ -98,7 +99,7 @@ function reEnqueueLater(deps: Deps, jobName: string, job: BulkJob, chunks: numbe
     return;
   }
   setTimeout(() => {
-    enqueueChunks(deps.queues, jobName, job, chunks).then(
+    enqueueNamedChunks(deps, jobName, job, chunks).then(
       () => deps.log.info({ job_id: job.id, attempt: attempt + 1 }, 'bulk job enqueued again'),
       () => reEnqueueLater(deps, jobName, job, chunks, attempt + 1),
     );

@@ -54,6 +54,7 @@ export async function takeChunk(
     .where({ id: jobId, status: 'queued' })
     .update({ status: 'running', started_at: db.raw('coalesce(started_at, now())') });
   return db.transaction(async (trx) => {
+    await passJobGate(trx, jobId, 'shared');
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forShare().first();
     if (!job) return null;
     const handler = handlerFor(job.kind);
@@ -91,6 +92,19 @@ export async function takeChunk(
     return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, heldElsewhereUntil };
   });
 }
+
+/**
+ * Row locks let a new FOR SHARE locker join the ones holding a row while a FOR UPDATE waits, so
+ * with two or more chunks of a job in flight a cancel could wait for most of the job (7 s for a
+ * 20,000-domain push). A heavyweight lock queues in order: claims pass the job's gate shared,
+ * cancel and suspend exclusive, so a cancel waits only for the claims already running and no
+ * claim starts after it. (Two-key advisory locks do not overlap the one-key chunk locks.)
+ */
+export async function passJobGate(trx: Knex.Transaction, jobId: string, mode: 'shared' | 'exclusive'): Promise<void> {
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  await trx.raw(`select ${fn}(${JOB_GATE_NAMESPACE}, hashtext(?))`, [jobId]);
+}
+const JOB_GATE_NAMESPACE = 7401;
 
 /**
  * One lock per chunk instead of a row lock per item (a row lock is a write): whatever changes a

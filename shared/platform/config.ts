@@ -31,7 +31,8 @@ const schema = z.object({
   WORKER_CONCURRENCY: intFrom(2, 1, 64),
   CHUNK_SIZE: intFrom(1000, 1, 10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  QUEUE_PREFIX: z.string().min(1).default('{push}'),
+  // Unset: derived from the deployment's id (shared/platform/deployment.ts) at start.
+  QUEUE_PREFIX: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   PUBLIC_URL: z.string().url().optional(),
   SUSPEND_TTL_SECONDS: intFrom(14 * 24 * 3600, 1, 365 * 24 * 3600),

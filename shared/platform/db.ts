@@ -1,7 +1,5 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import type { Config } from './config';
 import type { Logger } from './logger';
@@ -32,29 +30,16 @@ export function knexLog(log: Logger): Knex.Config['log'] {
   };
 }
 
-/** Postgres when DATABASE_URL is set; otherwise the embedded PGlite in DATA_DIR (single process). */
-export function createDb(config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'>, log?: Logger): Db {
-  if (config.DATABASE_URL) {
-    return knexFactory({
-      client: 'pg',
-      connection: config.DATABASE_URL,
-      pool: { min: 0, max: 10 },
-      migrations: migrationConfig(),
-      ...(log ? { log: knexLog(log) } : {}),
-    });
-  }
-  const dir = path.resolve(config.DATA_DIR, 'pglite');
-  fs.mkdirSync(dir, { recursive: true });
+/** knex on a Postgres server: DATABASE_URL, or the embedded one's URL (see embedded-postgres.ts). */
+export function createDb(config: Pick<Config, 'DATABASE_URL'>, log?: Logger): Db {
+  if (!config.DATABASE_URL) throw new Error('createDb needs a Postgres URL (the embedded server gives one)');
   return knexFactory({
-    client: ClientPgLite as unknown as typeof Knex.Client,
-    dialect: 'postgres',
-    connection: { filename: dir } as Knex.StaticConnectionConfig,
+    client: 'pg',
+    connection: config.DATABASE_URL,
+    pool: { min: 0, max: 10 },
     migrations: migrationConfig(),
+    ...(log ? { log: knexLog(log) } : {}),
   });
-}
-
-export function isEmbedded(db: Db): boolean {
-  return db.client.config.client !== 'pg';
 }
 
 export async function migrate(db: Db): Promise<void> {

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
+import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 import { createLogger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
@@ -17,6 +19,8 @@ export interface Runtime {
   /** The platform's parts plus the bulk kind table: everything a process hands its services. */
   deps: BulkDeps;
   redisHandle: RedisHandle;
+  /** The embedded Postgres when DATABASE_URL is unset (and no db was handed in). */
+  embedded?: EmbeddedPostgres;
   /** Long-lived connection for workers (maxRetriesPerRequest: null). */
   workerRedis(): Redis;
   close(): Promise<void>;
@@ -40,13 +44,36 @@ export async function createRuntime(
   base: Config,
   opts: { role: string; db?: Db; registry?: (db: Db) => RegistryGateway; clock?: () => Date; migrate?: boolean } = { role: 'all' },
 ): Promise<Runtime> {
-  const config: Config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base) });
-  const log = createLogger(config.LOG_LEVEL, { role: opts.role });
-  const db = opts.db ?? createDb(config, log);
-  if (opts.migrate) await migrate(db);
-  const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-  const redis = producerConnection(redisHandle.url, log);
-  const queues = createQueues(redis, config.QUEUE_PREFIX, log);
+  const log = createLogger(base.LOG_LEVEL, { role: opts.role });
+  const embedded = opts.db || base.DATABASE_URL ? undefined : await startEmbeddedPostgres(base.DATA_DIR, log);
+  const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
+  let redisHandle: RedisHandle | undefined;
+  let redis: Redis | undefined;
+  let config: Config;
+  try {
+    if (opts.migrate) await migrate(db);
+    const prefix = base.QUEUE_PREFIX ?? prefixFor(await deploymentId(db));
+    config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base), QUEUE_PREFIX: prefix });
+    redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
+    redis = producerConnection(redisHandle.url, log);
+    // Its own short-lived connection: the producer's has no offline queue and is not ready yet.
+    const claimer = new Redis(redisHandle.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null });
+    claimer.on('error', () => undefined);
+    await claimQueuePrefix(claimer, prefix, await databaseFingerprint(db))
+      .catch((err) => {
+        if (err instanceof QueuePrefixTaken) throw err;
+        // Redis is away: the API still starts (and answers 503); a worker claims before taking work.
+        log.warn({ prefix, err: (err as Error).message }, 'could not check who owns the queue prefix yet');
+      })
+      .finally(() => claimer.disconnect());
+  } catch (err) {
+    redis?.disconnect();
+    await redisHandle?.stop();
+    if (!opts.db) await db.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
   const mailer = createMailer(config.SMTP_URL);
   const workerConns: Redis[] = [];
   const deps: BulkDeps = {
@@ -61,11 +88,13 @@ export async function createRuntime(
     clock: opts.clock ?? (() => new Date()),
     kinds: KINDS,
   };
+  const handle = redisHandle;
   return {
     deps,
-    redisHandle,
+    redisHandle: handle,
+    embedded,
     workerRedis() {
-      const c = workerConnection(redisHandle.url);
+      const c = workerConnection(handle.url);
       c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;
@@ -76,7 +105,8 @@ export async function createRuntime(
       for (const c of workerConns) c.disconnect();
       mailer.close();
       if (!opts.db) await db.destroy();
-      await redisHandle.stop();
+      await handle.stop();
+      await embedded?.stop();
     },
   };
 }

@@ -37,8 +37,9 @@ describe('faults: the reply to the enqueue is lost (a proxy drops what Redis ans
     const first = await submit(sys, losing, { gaining_reseller: 'gaining', domains: warm.domains });
     expect(first.status).to.equal(202);
 
-    // The chunk job name is in the command that adds the chunks: from it on, replies are lost.
-    proxy.arm('push-chunk', 8_000);
+    // The chunk payload's kind is in the command that adds the chunks (their names are free text
+    // for operators now): from it on, replies are lost.
+    proxy.arm('"kind":"push"', 8_000);
     const res = await submit(sys, losing, {
       gaining_reseller: 'gaining',
       domains,

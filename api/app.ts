@@ -2,6 +2,7 @@ import express from 'express';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
+import { outboxSummary } from '../shared/mail/outbox-summary';
 import { requireOperatorOrBasic } from './auth';
 import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
@@ -39,7 +40,9 @@ export function createApp(deps: BulkDeps) {
       checks.redis = `down: ${(err as Error).message}`;
     }
     const ok = Object.values(checks).every((v) => v === 'ok');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
+    // Informational: email waits out an SMTP outage, so the outbox never makes the system unready.
+    const outbox = checks.postgres === 'ok' ? await outboxSummary(deps.db).catch(() => null) : null;
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks, outbox });
   });
   app.get('/metrics', async (_req, res) => {
     const scraped = await scrapeMetrics(deps);

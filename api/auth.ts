@@ -58,6 +58,6 @@ export function requireOperatorOrBasic(operatorKey: string): RequestHandler {
   };
 }
 
-export function me(res: { locals: Record<string, any> }): Reseller {
+export function me(res: { locals: Record<string, unknown> }): Reseller {
   return res.locals.reseller as Reseller;
 }

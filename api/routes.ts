@@ -178,7 +178,10 @@ export function apiRoutes(deps: BulkDeps): Router {
   r.delete(
     '/v1/push-settings/allowed-resellers/:username',
     reseller,
-    send(async (req, res) => (await revokeReseller(db, me(res), String(req.params.username)), [204, null])),
+    send(async (req, res) => {
+      await revokeReseller(db, me(res), String(req.params.username));
+      return [204, null];
+    }),
   );
   r.put(
     '/v1/push-settings/notification-email',
@@ -247,7 +250,10 @@ export function apiRoutes(deps: BulkDeps): Router {
   r.delete(
     '/v1/customers/:id/packages/:pid/domains/:domain',
     reseller,
-    send(async (req, res) => (await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain')), [204, null])),
+    send(async (req, res) => {
+      await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain'));
+      return [204, null];
+    }),
   );
   r.post(
     '/v1/customers/:id/release',

@@ -25,6 +25,7 @@ import {
   deletePrefix,
   domainNames,
   importBatch,
+  type JobView,
   log,
   N,
   ok,
@@ -95,7 +96,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       DATA_DIR: dataDir,
     };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir });
+    db = createDb({ DATABASE_URL: env.DATABASE_URL });
     await migrate(db);
     rt = await createRuntime(loadConfig(env as NodeJS.ProcessEnv), { role: 'bench-api' });
     server = createApp(rt.deps).listen(0, '127.0.0.1');
@@ -148,7 +149,7 @@ async function main() {
         { gaining_reseller: gaining.username, domains: names, profile: { mode: 'new' } },
         [202],
       );
-      ids.push(res.body.id);
+      ids.push(res.body.id as string);
       submitMs.push(round(res.ms, 0));
     }
     log(`${JOBS} jobs submitted in ${round((performance.now() - t0) / 1000, 1)} s; the worker works through ${N * JOBS} items`);
@@ -156,7 +157,7 @@ async function main() {
     while (ended.size < ids.length) {
       for (const id of ids) {
         if (ended.has(id)) continue;
-        const view = (await ok('GET', `/v1/jobs/${id}`, losing.key, undefined, [200])).body;
+        const view = (await ok('GET', `/v1/jobs/${id}`, losing.key, undefined, [200])).body as unknown as JobView;
         if (['completed', 'cancelled', 'failed'].includes(view.status)) {
           ended.set(id, {
             at_s: round((performance.now() - t0) / 1000, 1),

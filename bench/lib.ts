@@ -157,8 +157,18 @@ export function setBaseUrl(url: string) {
   baseUrl = url;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies of many shapes; the bench reads a few fields of each.
-export async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: any; ms: number }> {
+/** The API answers with JSON objects; each caller reads the fields it asked for. */
+export type Json = Record<string, unknown>;
+
+/** What the benches read of GET /v1/jobs/{id}. */
+export interface JobView {
+  status: string;
+  counts: Record<string, number>;
+  created_at: string;
+  finished_at: string;
+}
+
+export async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: Json; ms: number }> {
   const t0 = performance.now();
   const res = await fetch(baseUrl + url, {
     method,

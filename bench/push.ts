@@ -93,9 +93,9 @@ async function pushRun(
   const t0 = performance.now();
   const submit = await ok('POST', '/v1/bulk-pushes', losing.key, { gaining_reseller: gaining.username, domains: names, profile }, [202]);
   const jobId = submit.body.id as string;
-  let view: any;
+  let view: { status: string; counts: Record<string, number>; created_at: string; finished_at: string };
   for (;;) {
-    view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body;
+    view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body as typeof view;
     if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
     await sleep(POLL_MS);
   }
@@ -160,7 +160,13 @@ async function main() {
       const exited = await Promise.race([new Promise((r) => worker!.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
       if (!exited) worker.kill('SIGKILL');
     }
-    if (server) await new Promise((r) => (server!.close(r), server!.closeAllConnections()));
+    if (server) {
+      const s = server;
+      await new Promise((r) => {
+        s.close(r);
+        s.closeAllConnections();
+      });
+    }
     await rt?.close().catch(() => undefined);
     await db?.destroy().catch(() => undefined);
     const removed = await deletePrefix(redis).catch(() => 0);
@@ -192,7 +198,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       DATA_DIR: dataDir,
     };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir });
+    db = createDb({ DATABASE_URL: env.DATABASE_URL });
     await migrate(db);
     if (process.env.BENCH_EXPERIMENT_SQL) await db.raw(process.env.BENCH_EXPERIMENT_SQL);
 

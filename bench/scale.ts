@@ -28,6 +28,7 @@ import {
   deletePrefix,
   domainNames,
   importBatch,
+  type JobView,
   log,
   N,
   ok,
@@ -168,7 +169,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       DATA_DIR: dataDir,
     };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL, DATA_DIR: dataDir });
+    db = createDb({ DATABASE_URL: env.DATABASE_URL });
     await migrate(db);
     rt = await createRuntime(loadConfig(env as NodeJS.ProcessEnv), { role: 'bench-api' });
     server = createApp(rt.deps).listen(0, '127.0.0.1');
@@ -233,10 +234,9 @@ async function main() {
         { gaining_reseller: gaining.username, domains: batches[i], profile },
         [202],
       );
-      // biome-ignore lint/suspicious/noExplicitAny: the job view as JSON; status, counts and timestamps are read.
-      let view: any;
+      let view: JobView;
       for (;;) {
-        view = (await ok('GET', `/v1/jobs/${submit.body.id}`, losing.key, undefined, [200])).body;
+        view = (await ok('GET', `/v1/jobs/${submit.body.id}`, losing.key, undefined, [200])).body as unknown as JobView;
         if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
         await sleep(POLL_MS);
       }

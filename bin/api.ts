@@ -6,7 +6,9 @@ import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
 async function main() {
   const config = configOrExit();
   const rt = await createRuntime(config, { role: 'api' });
-  const server = createApp(rt.deps).listen(config.PORT, () => rt.deps.log.info({ port: config.PORT }, 'api listening'));
+  const server = createApp(rt.deps).listen(config.PORT, () =>
+    rt.deps.log.info({ port: config.PORT, prefix: rt.deps.config.QUEUE_PREFIX }, 'api listening'),
+  );
   onShutdown(async () => {
     await closeServer(server);
     await rt.close();

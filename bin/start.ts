@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
-import { isEmbedded } from '../shared/platform/db';
 import { createRuntime } from '../shared/platform/runtime';
 import { startWorker } from '../worker/runtime';
 import { ensureConsoleBuilt } from './build-console';
@@ -26,8 +25,9 @@ async function main() {
     `  API docs:       ${base}/docs   (OpenAPI 3.1 at ${base}/v1/openapi.json)`,
     `  Dashboard:      ${base}/admin/queues   (basic auth: any user, the operator key as password)`,
     `  Mailbox:        ${base}/admin/emails   (${config.SMTP_URL ? `the outbox; sending through ${new URL(config.SMTP_URL).host}` : 'email capture'}; basic auth like the dashboard)`,
-    `  Database:       ${isEmbedded(deps.db) ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'Postgres (DATABASE_URL)'}`,
+    `  Database:       ${rt.embedded ? `embedded Postgres in ${rt.embedded.dir} (127.0.0.1:${rt.embedded.port})` : 'Postgres (DATABASE_URL)'}`,
     `  Redis:          ${rt.redisHandle.url}`,
+    `  Queue prefix:   ${deps.config.QUEUE_PREFIX}   (${config.QUEUE_PREFIX ? 'QUEUE_PREFIX' : "derived from this deployment's id"})`,
     `  Operator key:   ${key}`,
   ];
   if (process.argv.includes('--demo')) {

@@ -25,8 +25,9 @@ export async function profilePassword(env: NodeJS.ProcessEnv, label: string): Pr
 function promptHidden([inFd, outFd]: [number, number], prompt: string): Promise<string> {
   const input = new tty.ReadStream(inFd);
   const output = new tty.WriteStream(outFd);
-  output.write(prompt);
+  // Echo off before the prompt shows: whatever is typed once the prompt is visible stays hidden.
   input.setRawMode(true);
+  output.write(prompt);
   input.setEncoding('utf8');
   return new Promise<string>((resolve, reject) => {
     let value = '';

@@ -1,12 +1,10 @@
-import { createTemplate, dropTemplate } from './helpers/db';
+import { dropTemplate } from './helpers/db';
 
-// Mocha root hooks: one migrated template database per run; each test file clones it.
+// Mocha root hook: the migrated template database is made by the first test that needs one
+// (see createTestDb) and dropped once the run ends.
 export const mochaHooks = {
-  async beforeAll(this: Mocha.Context) {
+  async afterAll(this: Mocha.Context) {
     this.timeout(120_000);
-    await createTemplate();
-  },
-  async afterAll() {
     await dropTemplate();
   },
 };

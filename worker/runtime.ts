@@ -4,7 +4,8 @@ import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy, type RedisClient } from '../shared/platform/redis';
-import { onChunkExhausted, processorsFor } from './processors';
+import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
+import { onChunkExhausted, processorOf, processorsFor } from './processors';
 
 /** A chunk whose worker died this often (lock lost each time) fails instead of being retried again. */
 const MAX_STALLED_COUNT = 5;
@@ -28,7 +29,13 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
   };
   const timer = setInterval(run, ms);
   timer.unref();
-  return { run, stop: async () => (clearInterval(timer), running ?? undefined) };
+  return {
+    run,
+    stop: async () => {
+      clearInterval(timer);
+      return running ?? undefined;
+    },
+  };
 }
 
 /**
@@ -43,10 +50,14 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     log.warn({ maxmemory_policy: policy }, 'Redis maxmemory-policy is not noeviction: BullMQ may lose jobs under memory pressure');
   }
 
+  // Never take chunks from a prefix another database owns (waits for Redis if it is away).
+  await claimQueuePrefix(connection, config.QUEUE_PREFIX!, await databaseFingerprint(deps.db));
+
   const worker = new Worker<ChunkPayload>(
     QUEUE_NAMES.bulk,
     async (job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => {
-      const processor = processors[job.name];
+      // Chunk jobs are named for operators; the payload's kind picks the processor.
+      const processor = processorOf(deps.kinds, processors, job);
       if (!processor) throw new Error(`no processor for ${job.name}`);
       return processor(deps, job, token, signal);
     },

@@ -1,10 +1,26 @@
 import type { Deps } from '../platform/deps';
 import { Conflict } from '../platform/errors';
-import { enqueueChunks } from '../platform/queues';
 import type { Reseller } from '../accounts/resellers';
+import { enqueueNamedChunks } from './chunk-names';
 import { finalizeIfDone } from './finalize';
 import { kindOf, type BulkDeps } from './kind';
 import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
+import { passJobGate } from './take';
+
+/**
+ * Pending items a cancel turns `cancelled` within the request. A bigger job's pending items are
+ * cancelled right after the answer, in batches: rewriting 19,000 item rows took the cancel of a
+ * 20,000-domain push 1.5-4 s. Nothing is lost by answering first: the job is `cancelling` from
+ * the acknowledgment on, so no pending item starts, and the reconciler finishes the batches if
+ * this process dies before it does.
+ */
+const CANCEL_IN_REQUEST = 2_000;
+const CANCEL_BATCH = 5_000;
+
+interface CancelReason {
+  reason?: string;
+  message?: string;
+}
 
 /**
  * Stops a job: no item starts after this returns (takes hold the job row FOR SHARE, this locks it
@@ -15,9 +31,11 @@ export async function cancelJob(
   deps: BulkDeps,
   me: Reseller | null,
   id: string,
-  opts: { kind?: string; reason?: string; message?: string } = {},
+  opts: { kind?: string } & CancelReason = {},
 ): Promise<{ status: string }> {
+  let later = false;
   await deps.db.transaction(async (trx) => {
+    await passJobGate(trx, id, 'exclusive');
     const job = me ? await jobFor(trx, me.id, id, 'control', { kind: opts.kind, forUpdate: true }) : await loadJob(trx, id, true);
     if (!job) return;
     if (job.status === 'cancelling') return;
@@ -25,16 +43,17 @@ export async function cancelJob(
       throw new Conflict('job_finished', `The job has already ended (${job.status}); there is nothing to cancel.`);
     }
     await trx('bulk_jobs').where({ id: job.id }).update({ status: 'cancelling', cancel_requested_at: trx.fn.now() });
-    await trx('bulk_job_items')
-      .where({ job_id: job.id, status: 'pending' })
-      .update({
-        status: 'cancelled',
-        reason: opts.reason ?? 'cancelled',
-        message: opts.message ?? 'The job was cancelled before this item started.',
-        finished_at: trx.fn.now(),
-      });
+    const pending = await trx('bulk_job_items').where({ job_id: job.id, status: 'pending' }).count<{ n: number }[]>('* as n');
+    later = Number(pending[0].n) > CANCEL_IN_REQUEST;
+    if (!later) await cancelPendingItems(trx, job.id, opts);
   });
-  await finalizeIfDone(deps, id);
+  if (later) {
+    cancelPendingLater(deps, id, opts).catch((err) =>
+      deps.log.error({ job_id: id, err: (err as Error).message }, 'cancelling pending items failed; the reconciler will finish'),
+    );
+  } else {
+    await finalizeIfDone(deps, id);
+  }
   const after = await loadJob(deps.db, id);
   deps.log.info(
     { job_id: id, kind: after?.kind, reseller: me?.username ?? null, by: me ? 'reseller' : 'system', status: after?.status },
@@ -43,14 +62,33 @@ export async function cancelJob(
   return { status: after!.status };
 }
 
+async function cancelPendingItems(db: Deps['db'], jobId: string, opts: CancelReason, limit?: number): Promise<number> {
+  const items = db('bulk_job_items').where({ job_id: jobId, status: 'pending' });
+  const scope = limit ? db('bulk_job_items').whereIn('id', items.clone().select('id').limit(limit)).where({ status: 'pending' }) : items;
+  return scope.update({
+    status: 'cancelled',
+    reason: opts.reason ?? 'cancelled',
+    message: opts.message ?? 'The job was cancelled before this item started.',
+    finished_at: db.fn.now(),
+  });
+}
+
+/** The pending items of a `cancelling` job, in batches, then the job's end. Also the reconciler's repair. */
+export async function cancelPendingLater(deps: BulkDeps, jobId: string, opts: CancelReason = {}): Promise<void> {
+  while ((await cancelPendingItems(deps.db, jobId, opts, CANCEL_BATCH)) > 0);
+  await finalizeIfDone(deps, jobId);
+}
+
 /** A queued or running job stops taking new items; items in hand finish. */
 export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: string) {
   const job = await deps.db.transaction(async (trx) => {
+    await passJobGate(trx, id, 'exclusive');
     const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
     if (j.status !== 'queued' && j.status !== 'running') {
       throw new Conflict('invalid_state', `A ${j.status} job cannot be suspended.`);
     }
-    await trx('bulk_jobs').where({ id: j.id }).update({ status: 'suspended', suspended_at: trx.fn.now() });
+    // The app clock, not the database's: the reconciler measures SUSPEND_TTL against deps.clock().
+    await trx('bulk_jobs').where({ id: j.id }).update({ status: 'suspended', suspended_at: deps.clock() });
     return j;
   });
   deps.log.info({ job_id: job.id, kind: job.kind, reseller: me.username, status: 'suspended' }, 'bulk job suspended');
@@ -81,7 +119,7 @@ export async function resumeJob(deps: BulkDeps, me: Reseller, id: string, kind?:
     return row;
   });
   const chunks = await openChunks(deps, job.id, ['pending']);
-  await enqueueChunks(deps.queues, kindOf(deps.kinds, job.kind).jobName, job, chunks);
+  await enqueueNamedChunks(deps, kindOf(deps.kinds, job.kind).jobName, job, chunks);
   await finalizeIfDone(deps, job.id);
   const status = (await loadJob(deps.db, job.id))!.status;
   deps.log.info({ job_id: job.id, kind: job.kind, reseller: me.username, status, chunks: chunks.length }, 'bulk job resumed');

@@ -8,9 +8,25 @@ function countProcessed(deps: Deps, kind: string, counts: Record<string, number>
   for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind, status }, n);
 }
 
+/**
+ * A chunk names a job this database does not have (another deployment's chunk on a shared prefix,
+ * or a job deleted after a failed enqueue). It is never completed as if done: it fails, visibly.
+ */
+export class UnknownBulkJob extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly chunk: number,
+  ) {
+    super(`bulk job ${jobId} is not in this deployment's database; chunk ${chunk} left failed, not processed`);
+    this.name = 'UnknownBulkJob';
+  }
+}
+
 export interface ChunkOutcome {
   done: number;
   status: string;
+  /** Items this attempt finished, by status (what the dashboard shows as the chunk's result). */
+  counts: Record<string, number>;
   /** Some items are in another live attempt's hands until then: look again after it. */
   retryAt: Date | null;
 }
@@ -20,19 +36,29 @@ export interface ChunkOutcome {
  * items are never touched twice, what a dead attempt left owed is done first (the kinds' sweeps: a
  * push relocks the domains it unlocked), and items a live attempt holds are left to it.
  */
-export async function processChunk(deps: BulkDeps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
+export async function processChunk(
+  deps: BulkDeps,
+  jobId: string,
+  chunk: number,
+  signal?: AbortSignal,
+  onProgress?: (finished: number, inHand: number) => Promise<void>,
+): Promise<ChunkOutcome> {
   await sweep(deps, { job_id: jobId, chunk });
-  if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
+  if (signal?.aborted) return { done: 0, status: 'aborted', counts: {}, retryAt: null };
   const taken = await takeChunk(deps, (kind) => kindOf(deps.kinds, kind).handler, jobId, chunk);
-  if (!taken) return { done: 0, status: 'gone', retryAt: null };
+  if (!taken) throw new UnknownBulkJob(jobId, chunk);
   const { job, handler, deferred } = taken;
   const kind = job.kind;
   countProcessed(deps, kind, taken.counts);
+  const counts = { ...taken.counts };
+  await onProgress?.(taken.done, taken.done + deferred.length);
   if (deferred.length) {
     if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
     const endLease = keepLease(deps, deferred);
     try {
-      countProcessed(deps, kind, await handler.deferred(deps, job, deferred));
+      const later = await handler.deferred(deps, job, deferred);
+      countProcessed(deps, kind, later);
+      for (const [status, n] of Object.entries(later)) counts[status] = (counts[status] ?? 0) + n;
     } finally {
       await endLease();
     }
@@ -51,7 +77,7 @@ export async function processChunk(deps: BulkDeps, jobId: string, chunk: number,
     );
   }
   await finalizeIfDone(deps, jobId);
-  return { done: taken.done + deferred.length, status: job.status, retryAt: taken.heldElsewhereUntil };
+  return { done: taken.done + deferred.length, status: job.status, counts, retryAt: taken.heldElsewhereUntil };
 }
 
 /**

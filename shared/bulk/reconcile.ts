@@ -1,5 +1,6 @@
-import { chunkJobId, enqueueChunks } from '../platform/queues';
-import { cancelJob, openChunks } from './control';
+import { chunkJobId } from '../platform/queues';
+import { enqueueNamedChunks } from './chunk-names';
+import { cancelJob, cancelPendingLater, openChunks } from './control';
 import { finalizeIfDone } from './finalize';
 import { kindOf, type BulkDeps } from './kind';
 import { OPEN_ITEM, type BulkJob } from './model';
@@ -25,6 +26,13 @@ export async function reconcile(deps: BulkDeps) {
     report.expired++;
   }
 
+  // A cancel answered before its pending items were cancelled, whose process died before it finished.
+  const halfCancelled: BulkJob[] = await db('bulk_jobs')
+    .where({ status: 'cancelling' })
+    .whereExists(db('bulk_job_items').whereRaw('job_id = bulk_jobs.id').where({ status: 'pending' }))
+    .select('id');
+  for (const j of halfCancelled) await cancelPendingLater(deps, j.id);
+
   const unfinished: BulkJob[] = await db('bulk_jobs').whereIn('status', ['queued', 'running', 'cancelling', 'suspended']);
   const liveJobs = unfinished.length ? await deps.queues.bulk.getJobs([...LIVE_STATES], 0, -1) : [];
   const live = new Set(liveJobs.filter(Boolean).map((j) => `${j.data.jobId}:${j.data.chunk}`));
@@ -35,7 +43,7 @@ export async function reconcile(deps: BulkDeps) {
     const missing = chunks.filter((c) => !live.has(`${job.id}:${c}`));
     if (missing.length) {
       const [row] = await db('bulk_jobs').where({ id: job.id }).increment('generation', 1).returning('*');
-      await enqueueChunks(deps.queues, kindOf(deps.kinds, row.kind).jobName, row, missing);
+      await enqueueNamedChunks(deps, kindOf(deps.kinds, row.kind).jobName, row, missing);
       deps.log.warn(
         { job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) },
         'reconciler re-enqueued chunks',

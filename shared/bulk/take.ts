@@ -13,7 +13,7 @@ export interface ItemHandler {
     trx: Knex.Transaction,
     job: BulkJob,
     items: ItemRow[],
-  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number> }>;
+  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null }>;
   /** Finishes the returned items after the take committed; they are `running`, under a lease. */
   deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
 }
@@ -26,7 +26,10 @@ export interface Taken {
   done: number;
   /** Items left `running` under a lease for the handler's deferred step. */
   deferred: ItemRow[];
-  /** When another live attempt holds some of the chunk's items: the end of its lease. */
+  /**
+   * When some of the chunk's items are in other hands (another live attempt's lease, or a domain
+   * another job holds): when to look again.
+   */
   heldElsewhereUntil: Date | null;
 }
 
@@ -51,6 +54,7 @@ export async function takeChunk(
     .where({ id: jobId, status: 'queued' })
     .update({ status: 'running', started_at: db.raw('coalesce(started_at, now())') });
   return db.transaction(async (trx) => {
+    await passJobGate(trx, jobId, 'shared');
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forShare().first();
     if (!job) return null;
     const handler = handlerFor(job.kind);
@@ -65,7 +69,7 @@ export async function takeChunk(
         b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
       .orderBy('id');
-    const { deferred, counts } = items.length ? await handler.inTake(deps, trx, job, items) : { deferred: [], counts: {} };
+    const { deferred, counts, retryAt } = items.length ? await handler.inTake(deps, trx, job, items) : { deferred: [], counts: {} };
     if (deferred.length) {
       await trx('bulk_job_items')
         .whereIn(
@@ -82,10 +86,25 @@ export async function takeChunk(
       )
       .max('lease_until as until')
       .first();
-    const heldElsewhereUntil = held?.until ? new Date(held.until) : null;
-    return { job, handler, counts, done: items.length - deferred.length, deferred, heldElsewhereUntil };
+    const until = [held?.until ? new Date(held.until) : null, retryAt ?? null].filter((d): d is Date => d !== null);
+    const heldElsewhereUntil = until.length ? new Date(Math.min(...until.map((d) => d.getTime()))) : null;
+    const waiting = items.length - deferred.length - Object.values(counts).reduce((a, b) => a + b, 0);
+    return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, heldElsewhereUntil };
   });
 }
+
+/**
+ * Row locks let a new FOR SHARE locker join the ones holding a row while a FOR UPDATE waits, so
+ * with two or more chunks of a job in flight a cancel could wait for most of the job (7 s for a
+ * 20,000-domain push). A heavyweight lock queues in order: claims pass the job's gate shared,
+ * cancel and suspend exclusive, so a cancel waits only for the claims already running and no
+ * claim starts after it. (Two-key advisory locks do not overlap the one-key chunk locks.)
+ */
+export async function passJobGate(trx: Knex.Transaction, jobId: string, mode: 'shared' | 'exclusive'): Promise<void> {
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  await trx.raw(`select ${fn}(${JOB_GATE_NAMESPACE}, hashtext(?))`, [jobId]);
+}
+const JOB_GATE_NAMESPACE = 7401;
 
 /**
  * One lock per chunk instead of a row lock per item (a row lock is a write): whatever changes a

@@ -12,7 +12,17 @@ export const updateBrandInput = z.strictObject({
   settings: z.record(z.string(), z.unknown()).optional(),
 });
 
-export function brandView(b: any) {
+/** A brands row as the queries here select it. */
+interface BrandRow {
+  id: string | number;
+  name: string | null;
+  settings: unknown;
+  editable: boolean;
+  created_by_job_id?: string | null;
+  created_at: Date;
+}
+
+export function brandView(b: BrandRow) {
   return {
     id: String(b.id),
     name: b.name,

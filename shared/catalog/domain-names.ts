@@ -12,6 +12,7 @@ export function normalizeDomainName(input: unknown): NameCheck {
   if (raw.endsWith('.')) raw = raw.slice(0, -1);
   if (raw === '') return { ok: false, reason: 'empty' };
   if (/[\s/:@?#]/.test(raw)) return { ok: false, reason: 'contains characters not allowed in a domain name' };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is "every ASCII character", so it starts at NUL on purpose
   const ascii = /^[\x00-\x7f]*$/.test(raw) ? raw : domainToASCII(raw);
   if (!ascii) return { ok: false, reason: 'not a valid internationalized domain name' };
   if (ascii.length > 253) return { ok: false, reason: 'longer than 253 characters' };

@@ -14,7 +14,25 @@ export const domainListQuery = listQuery.extend({
 });
 
 /** The layout end users see: the domain's brand, or the owning reseller's defaults when unbranded. */
-function domainView(r: any) {
+/** A row of domainsQuery: the domain with its brand, profile and owner's defaults joined in. */
+interface DomainRow {
+  id: number;
+  name: string;
+  locked: boolean;
+  status: string;
+  expires_at: Date | null;
+  brand_id: string | number | null;
+  brand_name: string | null;
+  brand_editable: boolean | null;
+  brand_settings: unknown;
+  profile_id: string | number | null;
+  profile_username: string | null;
+  customer_id?: string | number | null;
+  reseller_defaults: unknown;
+  settings: unknown;
+}
+
+function domainView(r: DomainRow) {
   return {
     name: r.name,
     locked: r.locked,
@@ -50,7 +68,7 @@ export async function listDomains(db: Db, me: Reseller, query: unknown) {
     if (q.locked) b.where('d.locked', q.locked === 'true');
     if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
   };
-  const page = await paginate(domainsQuery(db).modify(filter), q, { column: 'd.id', key: (r: { id: number }) => r.id }, domainView);
+  const page = await paginate(domainsQuery(db).modify(filter), q, { column: 'd.id', key: (r: DomainRow) => r.id }, domainView);
   // `total` counts every domain matching the filter (all pages), for "select all N matching".
   const counted = await db('domains as d').modify(filter).count('* as n').first();
   return { ...page, total: Number(counted?.n ?? 0) };
@@ -212,7 +230,7 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
        select * from ${values.sql} on conflict (name) do nothing returning name`,
       values.bindings,
     );
-    const got = new Set(inserted.rows.map((r: any) => r.name));
+    const got = new Set(inserted.rows.map((r: { name: string }) => r.name));
     return { imported: got.size, already_present: names.filter((n) => !got.has(n)) };
   });
 }

@@ -32,6 +32,19 @@ export async function queueEmail(trx: Knex | Knex.Transaction, draft: EmailDraft
     .ignore();
 }
 
+/** An outbound_emails row as the relay reads it. */
+interface OutboxRow {
+  id: string | number;
+  dedupe_key: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  attachments: { filename: string; content: string; contentType?: string }[];
+  contains_secret: boolean;
+  attempts: number;
+}
+
 const LEASE_SECONDS = 120;
 const MAX_BACKOFF_SECONDS = 15 * 60;
 
@@ -49,7 +62,7 @@ export interface RelayDeps {
  */
 export async function relayOutbox(deps: RelayDeps, batch = 20): Promise<{ sent: number; failed: number }> {
   const { db, mailer, log } = deps;
-  const leased: any[] = (
+  const leased: OutboxRow[] = (
     await db.raw(
       `update outbound_emails set lease_until = now() + interval '${LEASE_SECONDS} seconds', attempts = attempts + 1
        where id in (

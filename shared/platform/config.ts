@@ -44,7 +44,8 @@ const schema = z.object({
   WORKER_CONCURRENCY: intFrom(2, 1, 64),
   CHUNK_SIZE: intFrom(1000, 1, 10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  QUEUE_PREFIX: z.string().min(1).default('{push}'),
+  // Unset: derived from the deployment's id (shared/platform/deployment.ts) at start.
+  QUEUE_PREFIX: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   PUBLIC_URL: z.string().url().optional(),
   SUSPEND_TTL_SECONDS: intFrom(14 * 24 * 3600, 1, 365 * 24 * 3600),
@@ -86,7 +87,8 @@ function crossChecks(config: Config): string[] {
   if (config.REDIS_CLUSTER_NODES) {
     if (config.REDIS_URL) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES, not both');
     // BullMQ's Lua scripts touch several keys of a queue at once; on a cluster they must share one slot.
-    if (!/\{[^{}]+\}/.test(config.QUEUE_PREFIX)) {
+    // Unset, the prefix is derived from the deployment id and always is one ({push-…}).
+    if (config.QUEUE_PREFIX !== undefined && !/\{[^{}]+\}/.test(config.QUEUE_PREFIX)) {
       problems.push(
         `QUEUE_PREFIX: must contain a Redis Cluster hash tag such as {push} when REDIS_CLUSTER_NODES is set (got ${config.QUEUE_PREFIX})`,
       );

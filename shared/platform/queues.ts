@@ -8,6 +8,8 @@ export const QUEUE_NAMES = { bulk: 'bulk' } as const;
 export interface ChunkPayload {
   jobId: string;
   chunk: number;
+  /** The bulk kind's name: the job's name is free text for operators (chunk-names.ts), this picks the processor. */
+  kind?: string;
 }
 
 /** Tries of one chunk before its unfinished items fail (`failChunk`), 1 s apart then doubling. */
@@ -54,15 +56,16 @@ export function chunkJobId(jobId: string, generation: number, chunk: number): st
 export async function enqueueChunks(
   queues: Queues,
   name: string,
-  job: { id: string; generation: number },
+  job: { id: string; generation: number; kind?: string },
   chunks: number[],
+  names?: Map<number, string>,
 ): Promise<void> {
   if (chunks.length === 0) return;
   try {
     await queues.bulk.addBulk(
       chunks.map((chunk) => ({
-        name,
-        data: { jobId: job.id, chunk },
+        name: names?.get(chunk) ?? name,
+        data: { jobId: job.id, chunk, ...(job.kind ? { kind: job.kind } : {}) },
         opts: { jobId: chunkJobId(job.id, job.generation, chunk) },
       })),
     );

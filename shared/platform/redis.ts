@@ -62,6 +62,14 @@ export function workerConnection(target: string | RedisTarget): RedisClient {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
 }
 
+/** A connection for a few commands at start: one try, no reconnects (the caller disconnects it). */
+export function oneShotConnection(target: string | RedisTarget): RedisClient {
+  const { url, cluster } = asTarget(target);
+  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  if (cluster) return new Cluster(cluster.nodes, { clusterRetryStrategy: () => null, redisOptions: { ...cluster.auth, ...opts } });
+  return new Redis(url, { ...opts, retryStrategy: () => null });
+}
+
 /**
  * Logs a connection's errors without flooding: ioredis emits one per reconnect attempt while Redis
  * is away, so a message is logged when first seen and then at most once per `everyMs`.

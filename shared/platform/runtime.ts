@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
+import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 import { createLogger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
@@ -10,6 +12,7 @@ import {
   clusterHandle,
   connectionErrorLogger,
   ensureRedis,
+  oneShotConnection,
   producerConnection,
   workerConnection,
   type RedisClient,
@@ -24,6 +27,8 @@ export interface Runtime {
   /** The platform's parts plus the bulk kind table: everything a process hands its services. */
   deps: BulkDeps;
   redisHandle: RedisHandle;
+  /** The embedded Postgres when DATABASE_URL is unset (and no db was handed in). */
+  embedded?: EmbeddedPostgres;
   /** Long-lived connection for workers (maxRetriesPerRequest: null). */
   workerRedis(): RedisClient;
   close(): Promise<void>;
@@ -47,15 +52,38 @@ export async function createRuntime(
   base: Config,
   opts: { role: string; db?: Db; registry?: (db: Db) => RegistryGateway; clock?: () => Date; migrate?: boolean } = { role: 'all' },
 ): Promise<Runtime> {
-  const config: Config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base) });
-  const log = createLogger(config.LOG_LEVEL, { role: opts.role });
-  const db = opts.db ?? createDb(config);
-  if (opts.migrate) await migrate(db);
-  const redisHandle = config.REDIS_CLUSTER_NODES
-    ? clusterHandle(config.REDIS_CLUSTER_NODES)
-    : await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-  const redis = producerConnection(redisHandle, log);
-  const queues = createQueues(redis, config.QUEUE_PREFIX, log);
+  const log = createLogger(base.LOG_LEVEL, { role: opts.role });
+  const embedded = opts.db || base.DATABASE_URL ? undefined : await startEmbeddedPostgres(base.DATA_DIR, log);
+  const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
+  let redisHandle: RedisHandle | undefined;
+  let redis: RedisClient | undefined;
+  let config: Config;
+  try {
+    if (opts.migrate) await migrate(db);
+    const prefix = base.QUEUE_PREFIX ?? prefixFor(await deploymentId(db));
+    config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base), QUEUE_PREFIX: prefix });
+    redisHandle = config.REDIS_CLUSTER_NODES
+      ? clusterHandle(config.REDIS_CLUSTER_NODES)
+      : await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
+    redis = producerConnection(redisHandle, log);
+    // Its own short-lived connection: the producer's has no offline queue and is not ready yet.
+    const claimer = oneShotConnection(redisHandle);
+    claimer.on('error', () => undefined);
+    await claimQueuePrefix(claimer, prefix, await databaseFingerprint(db))
+      .catch((err) => {
+        if (err instanceof QueuePrefixTaken) throw err;
+        // Redis is away: the API still starts (and answers 503); a worker claims before taking work.
+        log.warn({ prefix, err: (err as Error).message }, 'could not check who owns the queue prefix yet');
+      })
+      .finally(() => claimer.disconnect());
+  } catch (err) {
+    redis?.disconnect();
+    await redisHandle?.stop();
+    if (!opts.db) await db.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
   const mailer = createMailer(config.SMTP_URL);
   const workerConns: RedisClient[] = [];
   const deps: BulkDeps = {
@@ -70,11 +98,13 @@ export async function createRuntime(
     clock: opts.clock ?? (() => new Date()),
     kinds: KINDS,
   };
+  const handle = redisHandle;
   return {
     deps,
-    redisHandle,
+    redisHandle: handle,
+    embedded,
     workerRedis() {
-      const c = workerConnection(redisHandle);
+      const c = workerConnection(handle);
       c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;
@@ -85,7 +115,8 @@ export async function createRuntime(
       for (const c of workerConns) c.disconnect();
       mailer.close();
       if (!opts.db) await db.destroy();
-      await redisHandle.stop();
+      await handle.stop();
+      await embedded?.stop();
     },
   };
 }

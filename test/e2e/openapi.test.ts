@@ -66,14 +66,19 @@ describe('OpenAPI document', function () {
     const body = submit.requestBody.content['application/json'].schema;
     expect(body.additionalProperties).to.equal(false);
     expect(Object.keys(body.properties)).to.include.members(['gaining_reseller', 'domains', 'domain_list', 'all_domains', 'profile']);
-    expect(submit.parameters.map((p: any) => p.name)).to.include('Idempotency-Key');
+    expect(submit.parameters.map((p: { name: string }) => p.name)).to.include('Idempotency-Key');
     expect(submit.responses['400'].content['application/json'].schema.properties.error.properties.code.enum).to.include.members([
       'invalid_request',
       'invalid_domains',
       'too_many_domains',
     ]);
     expect(submit.responses['415']).to.be.an('object');
-    expect(doc.paths['/v1/jobs/{id}/items'].get.parameters.map((p: any) => p.name)).to.include.members(['id', 'limit', 'cursor', 'status']);
+    expect(doc.paths['/v1/jobs/{id}/items'].get.parameters.map((p: { name: string }) => p.name)).to.include.members([
+      'id',
+      'limit',
+      'cursor',
+      'status',
+    ]);
   });
 
   describe('real answers match it', () => {
@@ -224,7 +229,7 @@ describe('OpenAPI document', function () {
       }
       // The copy of a brand made by the push is read-only for the gaining side.
       const brands = await http().get('/v1/brands').set(as(gaining)).expect(200);
-      const copy = brands.body.items.find((b: any) => b.editable === false);
+      const copy = brands.body.items.find((b: { editable: boolean }) => b.editable === false);
       await http().patch(`/v1/brands/${copy.id}`).set(as(gaining)).send({ name: 'Mine' }).expect(409);
 
       // A job that can be suspended, resumed and cancelled while it waits for a worker.

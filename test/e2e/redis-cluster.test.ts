@@ -73,7 +73,7 @@ describe('Redis Cluster: API and workers on a real three-master cluster', functi
     await pushedExactlyOnce(sys, res.body.id, domains, false);
 
     // The hash tag puts every BullMQ key of the queue on the one master that owns its slot.
-    const owner = await cluster.masterOf(sys.config.QUEUE_PREFIX);
+    const owner = await cluster.masterOf(sys.config.QUEUE_PREFIX!);
     for (const port of cluster.ports) {
       const redis = (sys.rt.deps.redis as Cluster).nodes('master').find((n) => n.options.port === port)!;
       const [, keys] = await redis.scan('0', 'MATCH', `${sys.config.QUEUE_PREFIX}*`, 'COUNT', 10_000);
@@ -105,7 +105,7 @@ describe('Redis Cluster: API and workers on a real three-master cluster', functi
       5,
     );
 
-    const owner = await cluster.masterOf(sys.config.QUEUE_PREFIX);
+    const owner = await cluster.masterOf(sys.config.QUEUE_PREFIX!);
     await cluster.kill(owner);
     await cluster.start(owner);
     await cluster.waitHealthy();

@@ -115,7 +115,7 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     expect(job.counts).to.include({ pushed: domains.length, pending: 0, running: 0, failed: 0, skipped: 0, cancelled: 0 });
 
     const gainingId = (await sys.db('resellers').where({ username: 'gaining' }).first('id')).id;
-    const rows: any[] = await sys.db('domains').whereIn('name', domains).select('id', 'name', 'reseller_id', 'locked', 'profile_id');
+    const rows = await sys.db('domains').whereIn('name', domains).select('id', 'name', 'reseller_id', 'locked', 'profile_id');
     expect(rows).to.have.length(domains.length);
     const byId = new Map(rows.map((d) => [Number(d.id), d]));
     for (const d of rows) {
@@ -123,7 +123,7 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
       expect(d.locked, `${d.name} lock`).to.equal(locked.has(d.name));
     }
 
-    const billing: any[] = await sys
+    const billing = await sys
       .db('billing_events')
       .where({ job_id: id })
       .groupBy('domain_id', 'kind')
@@ -147,7 +147,7 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
       ),
     ).to.equal(2 * domains.length);
 
-    const profiles: any[] = await sys
+    const profiles = await sys
       .db('profiles')
       .where({ reseller_id: gainingId })
       .whereIn('source_domain', domains)
@@ -157,7 +157,7 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const profileOf = new Map(profiles.map((p) => [p.source_domain, Number(p.id)]));
     for (const d of rows) expect(Number(d.profile_id), `${d.name} profile`).to.equal(profileOf.get(d.name));
 
-    const items: any[] = await sys.db('bulk_job_items').where({ job_id: id }).select('domain_name', 'status', 'was_locked', 'relocked');
+    const items = await sys.db('bulk_job_items').where({ job_id: id }).select('domain_name', 'status', 'was_locked', 'relocked');
     for (const i of items) {
       expect(i.status, i.domain_name).to.equal('pushed');
       if (locked.has(i.domain_name)) expect(i, i.domain_name).to.include({ was_locked: true, relocked: true });
@@ -170,13 +170,11 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const first = start();
     // Mid-chunk: some domains pushed, others claimed and being unlocked.
     await waitUntil(
-      'the first worker to push some domains and hold others',
       async () => {
         const c = await itemCounts(sys, id);
         return c.pushed >= 200 && c.running > 0;
       },
-      120_000,
-      5,
+      { timeout: 120_000, interval: 5, label: 'the first worker to push some domains and hold others' },
     );
     killGroup(first, 'SIGKILL');
     const died = await first.exited;
@@ -194,13 +192,11 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const { id, domains, locked } = await pushLocked('term', 1500);
     const w = start();
     await waitUntil(
-      'the worker to push some domains and hold others',
       async () => {
         const c = await itemCounts(sys, id);
         return c.pushed >= 100 && c.running > 0;
       },
-      120_000,
-      5,
+      { timeout: 120_000, interval: 5, label: 'the worker to push some domains and hold others' },
     );
     w.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;

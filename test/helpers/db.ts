@@ -9,8 +9,18 @@ function admin() {
   return knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
 }
 
-/** Built once per test run: every test file clones it, so each gets a fresh, migrated database. */
-export async function createTemplate(): Promise<void> {
+let template: Promise<void> | undefined;
+
+/**
+ * Built once per test run, when the first test database is asked for: every test file clones
+ * it, so each gets a fresh, migrated database. A run of unit tests never touches Postgres.
+ */
+export function createTemplate(): Promise<void> {
+  template ??= buildTemplate();
+  return template;
+}
+
+async function buildTemplate(): Promise<void> {
   const a = admin();
   await a.raw(`drop database if exists ${TEMPLATE}`);
   await a.raw(`create database ${TEMPLATE}`);
@@ -21,6 +31,8 @@ export async function createTemplate(): Promise<void> {
 }
 
 export async function dropTemplate(): Promise<void> {
+  if (!template) return;
+  template = undefined;
   const a = admin();
   await a.raw(`drop database if exists ${TEMPLATE}`);
   await a.destroy();
@@ -34,6 +46,7 @@ export interface TestDb {
 }
 
 export async function createTestDb(): Promise<TestDb> {
+  await createTemplate();
   const name = `dp_test_${process.pid}_${++counter}`;
   const a = admin();
   await a.raw(`create database ${name} template ${TEMPLATE}`);

@@ -1,5 +1,61 @@
 import { expect } from 'chai';
 import { OPERATOR_KEY, type TestSystem } from './system';
+import { waitUntil } from './wait';
+
+/**
+ * The JSON the API answers with, typed as far as the tests read it. The index signature keeps
+ * every other field reachable (as unknown) without reaching for `any`.
+ */
+export interface JobView {
+  id: string;
+  kind: string;
+  status: string;
+  total: number;
+  counts: Record<string, number>;
+  rate: number | null;
+  eta_seconds: number | null;
+  [field: string]: unknown;
+}
+
+export interface ItemView {
+  domain: string;
+  status: string;
+  reason: string | null;
+  message: string | null;
+  was_locked: boolean;
+  relocked: boolean;
+  finished_at: string | null;
+  [field: string]: unknown;
+}
+
+/** A domain as GET /v1/domains and /v1/domains/:name show it. */
+export interface DomainView {
+  name: string;
+  locked: boolean;
+  profile: { id: string; username: string };
+  brand: { id: string; name: string | null; editable: boolean };
+  [field: string]: unknown;
+}
+
+export interface BrandView {
+  id: string;
+  name: string | null;
+  editable: boolean;
+  [field: string]: unknown;
+}
+
+/** Any other JSON object, which the tests only compare field by field. */
+export type JsonObject = Record<string, unknown>;
+
+/** The body of a JSON response, as the shape the test reads it in. */
+export function bodyOf<T>(res: { body: unknown }): T {
+  return res.body as T;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
 
 export interface TestReseller {
   username: string;
@@ -69,28 +125,31 @@ export async function waitForJob(
   statuses = ['completed', 'cancelled', 'failed'],
   timeoutMs = 30_000,
 ) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await sys.http().get(`/v1/jobs/${id}`).set('Authorization', `Bearer ${who.key}`);
-    expect(res.status, JSON.stringify(res.body)).to.equal(200);
-    if (statuses.includes(res.body.status)) return res.body;
-    if (Date.now() > until) throw new Error(`job ${id} still ${res.body.status} after ${timeoutMs}ms: ${JSON.stringify(res.body.counts)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let last: Partial<JobView> = {};
+  return waitUntil(
+    async () => {
+      const res = await sys.http().get(`/v1/jobs/${id}`).set('Authorization', `Bearer ${who.key}`);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      last = res.body;
+      return statuses.includes(res.body.status) ? (res.body as JobView) : null;
+    },
+    { timeout: timeoutMs, interval: 50, label: () => `job ${id} to end (still ${last.status}: ${JSON.stringify(last.counts)})` },
+  );
 }
 
-export async function allItems(sys: TestSystem, who: TestReseller, id: string) {
-  const out: any[] = [];
+export async function allItems(sys: TestSystem, who: TestReseller, id: string): Promise<ItemView[]> {
+  const out: ItemView[] = [];
   let cursor: string | null = null;
   do {
-    const res: any = await sys
+    const res = await sys
       .http()
       .get(`/v1/jobs/${id}/items`)
       .query({ limit: 1000, ...(cursor ? { cursor } : {}) })
       .set('Authorization', `Bearer ${who.key}`);
     expect(res.status).to.equal(200);
-    out.push(...res.body.items);
-    cursor = res.body.next_cursor;
+    const page = res.body as Page<ItemView>;
+    out.push(...page.items);
+    cursor = page.next_cursor;
   } while (cursor);
   return out;
 }
@@ -104,4 +163,46 @@ export async function snapshot(sys: TestSystem) {
   const queued = await sys.rt.deps.queues.bulk.getJobCounts();
   out.queue = queued;
   return out;
+}
+
+let finishedCounter = 0;
+
+/**
+ * A job that has ended, arranged by the test that needs one (so it passes alone): imports `n`
+ * fresh domains of `losing`, pushes them to `gaining` and waits for the end. With `cancel` the job
+ * is cancelled right after it is accepted and ends `cancelled`; give it locked domains on a slow
+ * registry so the cancel lands before the last item.
+ */
+export async function finishedJob(
+  sys: TestSystem,
+  losing: TestReseller,
+  gaining: string,
+  opts: { n?: number; locked?: boolean; cancel?: boolean; prefix?: string } = {},
+): Promise<JobView> {
+  const domains = names(opts.prefix ?? `finished-${++finishedCounter}`, opts.n ?? 1);
+  await importDomains(
+    sys,
+    domains.map((name) => ({ name, reseller: losing.username, locked: opts.locked ?? false })),
+  );
+  const res = await submit(sys, losing, { gaining_reseller: gaining, domains, apply_to_locked: opts.locked ?? false });
+  expect(res.status, JSON.stringify(res.body)).to.equal(202);
+  if (opts.cancel) {
+    const c = await sys.http().post(`/v1/jobs/${res.body.id}/cancel`).set('Authorization', `Bearer ${losing.key}`);
+    expect(c.status, JSON.stringify(c.body)).to.equal(202);
+  }
+  const job = await waitForJob(sys, losing, res.body.id);
+  expect(job.status).to.equal(opts.cancel ? 'cancelled' : 'completed');
+  return job;
+}
+
+/**
+ * Runs `arrange` the first time it is asked for and hands every later caller the same result: data
+ * that several tests read, arranged by whichever of them runs first, so each still passes alone.
+ */
+export function shared<T>(arrange: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= arrange();
+    return made;
+  };
 }

@@ -2,27 +2,28 @@ import type { ParsedMail } from 'mailparser';
 import { parseCsvRecords } from './csv';
 import type { TestSystem } from './system';
 
-/** Polls until `probe` returns something truthy; the label says what was awaited when it times out. */
-export async function waitUntil<T>(
-  label: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-  everyMs = 20,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs}ms waiting for ${label}`);
-    await sleep(everyMs);
-  }
-}
+// One polling helper for the whole suite; re-exported here, where the tests used to find it.
+export { waitUntil } from './wait';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs the worker's outbox relay to the end `times` times, instead of sleeping through its ticks: a
+ * run already under way is awaited first, so at least `times - 1` runs start after this call.
+ */
+export async function relayRuns(sys: TestSystem, times = 2): Promise<void> {
+  if (!sys.worker) throw new Error('relayRuns needs the in-process worker');
+  for (let i = 0; i < times; i++) await sys.worker.relayNow();
+}
+
 /** Item counts by status, straight from Postgres (the system of record). */
 export async function itemCounts(sys: TestSystem, jobId: string): Promise<Record<string, number>> {
-  const rows: any[] = await sys.db('bulk_job_items').where({ job_id: jobId }).groupBy('status').select('status').count('* as n');
+  const rows: { status: string; n: string | number }[] = await sys
+    .db('bulk_job_items')
+    .where({ job_id: jobId })
+    .groupBy('status')
+    .select('status')
+    .count('* as n');
   const out: Record<string, number> = { pending: 0, running: 0, pushed: 0, skipped: 0, failed: 0, cancelled: 0 };
   for (const r of rows) out[r.status] = Number(r.n);
   return out;

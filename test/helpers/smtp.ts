@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { waitUntil } from './wait';
 
 export interface SmtpPeer {
   url: string;
@@ -11,21 +12,23 @@ export interface SmtpPeer {
   close(): Promise<void>;
 }
 
+/** The To header as text, however many addresses it holds. */
+export function toText(m: ParsedMail): string {
+  return Array.isArray(m.to) ? m.to.map((a) => a.text).join(', ') : (m.to?.text ?? '');
+}
+
 /** A real SMTP server on loopback that parses what it receives. */
 export async function startSmtp(): Promise<SmtpPeer> {
   const peer: SmtpPeer = {
     url: '',
     messages: [],
     refuse: false,
-    async waitFor(pred, timeoutMs = 20_000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const found = peer.messages.find(pred);
-        if (found) return found;
-        if (Date.now() > until)
-          throw new Error(`no matching email within ${timeoutMs}ms (got ${peer.messages.map((m) => m.subject).join(' | ')})`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+    waitFor(pred, timeoutMs = 20_000) {
+      return waitUntil(() => peer.messages.find(pred), {
+        timeout: timeoutMs,
+        interval: 50,
+        label: () => `a matching email (got ${peer.messages.map((m) => m.subject).join(' | ')})`,
+      });
     },
     close: () => new Promise((r) => server.close(() => r())),
   };

@@ -34,6 +34,8 @@ export interface SystemOptions {
   registry?: (db: Db) => RegistryGateway;
   clock?: () => Date;
   worker?: boolean;
+  /** Runs on the system's fresh database before the runtime starts (e.g. to give it its own deployment id). */
+  beforeStart?: (db: Db) => Promise<void>;
 }
 
 /**
@@ -42,6 +44,7 @@ export interface SystemOptions {
  */
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
   const testDb = await createTestDb();
+  await opts.beforeStart?.(testDb.db);
   const smtp = await startSmtp();
   const prefix = `{dptest-${process.pid}-${++prefixCounter}}`;
   const config = loadConfig(
@@ -87,7 +90,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
         server.close(r);
         server.closeAllConnections();
       });
-      await deleteKeys(rt, prefix);
+      await deleteKeys(rt, rt.deps.config.QUEUE_PREFIX!);
       await rt.close();
       await smtp.close();
       await testDb.drop();

@@ -11,7 +11,6 @@ describe('billing of pushed domains (§5)', () => {
   let sys: TestSystem;
   let now = new Date('2027-01-01T00:00:00Z');
   let losing: TestReseller;
-  let other: TestReseller;
   const gaining: Record<number, TestReseller> = {};
   let seq = 0;
 
@@ -19,7 +18,7 @@ describe('billing of pushed domains (§5)', () => {
     sys = await startSystem({ clock: () => now });
     // The losing side's own anchor must not matter: push_out follows the gaining side's cycle.
     losing = await makeReseller(sys, 'losing', { anchor: 15 });
-    other = await makeReseller(sys, 'other');
+    await makeReseller(sys, 'other'); // holds a domain the losing side does not own
     for (const anchor of [1, 29, 30, 31]) {
       gaining[anchor] = await makeReseller(sys, `gaining-${anchor}`, { anchor });
       await authorize(sys, gaining[anchor], losing);

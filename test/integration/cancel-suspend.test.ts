@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import {
+  allItems,
+  authorize,
+  finishedJob,
+  importDomains,
+  makeReseller,
+  names,
+  submit,
+  waitForJob,
+  type TestReseller,
+} from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
 import { csvAttachment, dbNow, itemCounts, resultsMails, sleep, waitUntil } from '../helpers/resilience';
 import { startSystem, type SystemOptions, type TestSystem } from '../helpers/system';
@@ -49,18 +59,27 @@ async function submitLocked(sys: TestSystem, losing: TestReseller, prefix: strin
 /** The moment we want to act in: a chunk is done and the next one is in hand (its domains may be unlocked). */
 function midJob(sys: TestSystem, jobId: string) {
   return waitUntil(
-    'some items pushed and others in hand',
     async () => {
       const c = await itemCounts(sys, jobId);
       return c.pushed >= 10 && c.running > 0 && c.pending > 0;
     },
-    30_000,
-    5,
+    { timeout: 30_000, interval: 5, label: 'some items pushed and others in hand' },
+  );
+}
+
+/** No chunk is waiting or in a worker's hands: whatever was queued has been looked at. */
+function queueDrained(sys: TestSystem) {
+  return waitUntil(
+    async () => {
+      const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return c.waiting + c.active + c.delayed + c.prioritized === 0;
+    },
+    { label: 'the queue to drain' },
   );
 }
 
 async function itemRows(sys: TestSystem, jobId: string) {
-  return (await sys.db('bulk_job_items').where({ job_id: jobId }).orderBy('id')) as any[];
+  return sys.db('bulk_job_items').where({ job_id: jobId }).orderBy('id');
 }
 
 async function domainRows(sys: TestSystem, domains: string[]) {
@@ -69,7 +88,7 @@ async function domainRows(sys: TestSystem, domains: string[]) {
     .join('resellers as r', 'r.id', 'd.reseller_id')
     .whereIn('d.name', domains)
     .select('d.name', 'r.username as owner', 'd.locked');
-  return new Map(rows.map((r: any) => [r.name as string, r as { owner: string; locked: boolean }]));
+  return new Map(rows.map((r: { name: string; owner: string; locked: boolean }) => [r.name, r]));
 }
 
 describe('cancel and suspend of a running bulk push', function () {
@@ -140,7 +159,7 @@ describe('cancel and suspend of a running bulk push', function () {
   });
 
   it('when a finished job is cancelled, the request is refused with job_finished', async () => {
-    const [{ id }] = await sys.db('bulk_jobs').where({ status: 'cancelled' }).select('id');
+    const { id } = await finishedJob(sys, losing, GAINING, { n: 20, locked: true, cancel: true });
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/cancel`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(409);
     expect(res.body.error.code).to.equal('job_finished');
@@ -157,10 +176,11 @@ describe('cancel and suspend of a running bulk push', function () {
     expect(res.body.status).to.equal('suspended');
 
     // Items in hand finish; then the job stands still.
-    await waitUntil('items in hand to finish', async () => (await itemCounts(sys, id)).running === 0);
+    await waitUntil(async () => (await itemCounts(sys, id)).running === 0, { label: 'items in hand to finish' });
     const frozen = await itemCounts(sys, id);
     expect(frozen.pending).to.be.greaterThan(0);
-    await sleep(1500);
+    // Every queued chunk reaches the worker and finds nothing it may start.
+    await queueDrained(sys);
     expect(await itemCounts(sys, id)).to.deep.equal(frozen);
     const view = await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', `Bearer ${losing.key}`);
     expect(view.body.status).to.equal('suspended');
@@ -201,7 +221,7 @@ describe('cancel and suspend of a running bulk push', function () {
       .select('d.name')
       .count('* as n');
     expect(billed).to.have.length(50);
-    expect(billed.every((b: any) => Number(b.n) === 1)).to.equal(true);
+    expect(billed.every((b) => Number(b.n) === 1)).to.equal(true);
     const profiles = await sys
       .db('profiles')
       .whereIn('source_domain', domains)
@@ -209,11 +229,11 @@ describe('cancel and suspend of a running bulk push', function () {
       .select('source_domain')
       .count('* as n');
     expect(profiles).to.have.length(50);
-    expect(profiles.every((p: any) => Number(p.n) === 1)).to.equal(true);
+    expect(profiles.every((p) => Number(p.n) === 1)).to.equal(true);
   });
 
   it('when a job is not suspended, resume is refused with invalid_state', async () => {
-    const [{ id }] = await sys.db('bulk_jobs').where({ status: 'completed' }).select('id');
+    const { id } = await finishedJob(sys, losing, GAINING);
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/resume`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(409);
     expect(res.body.error.code).to.equal('invalid_state');
@@ -258,17 +278,20 @@ describe('resume soon after suspend, with a chunk still in hand', function () {
     expect(sub.status).to.equal(202);
     const id = sub.body.id;
     await waitUntil(
-      'the first chunk in hand',
       async () => (await sys.db('bulk_job_items').where({ job_id: id, domain_name: domains[0], status: 'running' }).first('id')) ?? null,
+      { label: 'the first chunk in hand' },
     );
 
     const s = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     expect(s.status).to.equal(202);
     // The other slot drains what was queued (nothing may start), the stalled chunk is still in hand.
-    await waitUntil('the queue to drain while suspended', async () => {
-      const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active');
-      return q.waiting === 0 && q.active === 1;
-    });
+    await waitUntil(
+      async () => {
+        const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active');
+        return q.waiting === 0 && q.active === 1;
+      },
+      { label: 'the queue to drain while suspended' },
+    );
     const inHand = (await sys.db('bulk_job_items').where({ job_id: id, status: 'running' }).pluck('domain_name')) as string[];
     expect(inHand).to.include(domains[0]);
 
@@ -334,10 +357,13 @@ describe('cancel of a job no worker has started', function () {
     const mail = await sys.smtp.waitFor((m) => resultsMails(sys, id).includes(m));
     expect(mail.subject).to.include('cancelled');
     expect(csvAttachment(mail).map((r) => r.status)).to.deep.equal(Array(25).fill('cancelled'));
-    await waitUntil('the queued chunks to be consumed', async () => {
-      const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed');
-      return c.waiting + c.active + c.delayed === 0;
-    });
+    await waitUntil(
+      async () => {
+        const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed');
+        return c.waiting + c.active + c.delayed === 0;
+      },
+      { label: 'the queued chunks to be consumed' },
+    );
     expect(await domainRows(sys, domains)).to.deep.equal(before);
     expect((await allItems(sys, losing, id)).every((i) => i.status === 'cancelled')).to.equal(true);
     expect(Number((await sys.db('billing_events').count('* as n').first())!.n)).to.equal(0);
@@ -346,11 +372,14 @@ describe('cancel of a job no worker has started', function () {
 
 describe('a job left suspended past SUSPEND_TTL', function () {
   this.timeout(60_000);
+  const TTL_SECONDS = 3600;
   let sys: TestSystem;
   let losing: TestReseller;
+  // The app's clock, moved forward instead of waiting the TTL out.
+  let ahead = 0;
 
   before(async () => {
-    ({ sys, losing } = await slowSystem({ config: { SUSPEND_TTL_SECONDS: 1 } }));
+    ({ sys, losing } = await slowSystem({ config: { SUSPEND_TTL_SECONDS: TTL_SECONDS }, clock: () => new Date(Date.now() + ahead) }));
   });
   after(() => sys?.stop());
 
@@ -359,8 +388,10 @@ describe('a job left suspended past SUSPEND_TTL', function () {
     await midJob(sys, id);
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     expect(res.status).to.equal(202);
-    await waitUntil('items in hand to finish', async () => (await itemCounts(sys, id)).running === 0);
-    await sleep(1300);
+    await waitUntil(async () => (await itemCounts(sys, id)).running === 0, { label: 'items in hand to finish' });
+    await sys.worker!.reconcileNow();
+    expect((await sys.db('bulk_jobs').where({ id }).first('status')).status, 'still within the TTL').to.equal('suspended');
+    ahead += (TTL_SECONDS + 1) * 1000;
 
     await sys.worker!.reconcileNow();
     const job = await waitForJob(sys, losing, id, ['completed', 'cancelled', 'failed'], 10_000);

@@ -1,18 +1,25 @@
 import { expect } from 'chai';
 import type { ParsedMail } from 'mailparser';
+import type { Response } from 'supertest';
 import { processChunk } from '../../shared/bulk/process';
 import { hashSecret } from '../../shared/platform/secrets';
 import {
   allItems,
   authorize,
+  bodyOf,
   importDomains,
   makeReseller,
   names,
+  shared,
   snapshot,
   submit,
   waitForJob,
+  type JsonObject,
+  type Page,
   type TestReseller,
 } from '../helpers/fixtures';
+import { toText } from '../helpers/smtp';
+import { waitUntil } from '../helpers/wait';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 const auth = (who: TestReseller) => ({ Authorization: `Bearer ${who.key}` });
@@ -46,6 +53,11 @@ async function newPackage(sys: TestSystem, who: TestReseller, cid: string, name:
   return res.body.id;
 }
 
+/** The domain names in the first package of a package list. */
+function packageDomains(res: Response): string[] {
+  return bodyOf<Page<{ domains: { domain: string }[] }>>(res).items[0].domains.map((d) => d.domain);
+}
+
 async function released(sys: TestSystem, who: TestReseller, cid: string) {
   const res = await api(sys, who).release(cid);
   expect(res.status, JSON.stringify(res.body)).to.equal(202);
@@ -58,7 +70,7 @@ function claimToken(mail: ParsedMail): string {
   return m![1];
 }
 
-const mailTo = (address: string) => (m: ParsedMail) => String((m.to as any)?.text).toLowerCase() === address;
+const mailTo = (address: string) => (m: ParsedMail) => toText(m).toLowerCase() === address;
 
 /** Everything a refused request must leave alone, including the customer tables. */
 async function state(sys: TestSystem) {
@@ -72,15 +84,6 @@ async function state(sys: TestSystem) {
     customer_accounts: await rows('customer_accounts'),
     domainCustomers: await sys.db('domains').orderBy('id').select('name', 'customer_id'),
   };
-}
-
-async function waitForRow(sys: TestSystem, read: () => Promise<any>) {
-  for (let i = 0; i < 200; i++) {
-    const row = await read();
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('row did not appear');
 }
 
 describe('customers: release with all products, claim invitation, service packages', () => {
@@ -123,7 +126,8 @@ describe('customers: release with all products, claim invitation, service packag
   });
   after(() => sys?.stop());
 
-  it('when a customer with 500 domains and 3 packages is released, every product is released and the reseller loses access', async () => {
+  /** Ada's three packages and her release: arranged by whichever test needs them first. */
+  const adaReleased = shared(async () => {
     const a = api(sys, acme);
     const web = await newPackage(sys, acme, ada, 'Web');
     const mail = await newPackage(sys, acme, ada, 'Mail');
@@ -132,9 +136,23 @@ describe('customers: release with all products, claim invitation, service packag
     expect((await a.addDomain(ada, web, { domain: 'Elsewhere.Example', virtual: true })).status).to.equal(201);
     expect((await a.addDomain(ada, mail, { domain: adaDomains[3] })).status).to.equal(201);
     const before = await a.customer(ada);
-    expect(before.body).to.include({ status: 'active', domains: 500, packages: 3 });
+    return { before: bodyOf<JsonObject>(before), ...(await released(sys, acme, ada)) };
+  });
+  /** The claim invitation Ada gets once released, and the token in its link. */
+  const adaInvite = shared(async () => {
+    await adaReleased();
+    const mail = await sys.smtp.waitFor(mailTo('ada@customer.example'));
+    return { mail, token: claimToken(mail) };
+  });
+  /** Ada claims her products with a new account. */
+  const adaClaimed = shared(async () => {
+    const { token } = await adaInvite();
+    return sys.http().post(`/v1/claims/${token}`).send({ choice: 'new_account' });
+  });
 
-    const { accepted, job } = await released(sys, acme, ada);
+  it('when a customer with 500 domains and 3 packages is released, every product is released in one release job', async () => {
+    const { before, accepted, job } = await adaReleased();
+    expect(before).to.include({ status: 'active', domains: 500, packages: 3 });
     expect(accepted).to.include({ status: 'queued', total: 503, domains: 500, packages: 3 });
     expect(accepted.links.self).to.equal(`/v1/jobs/${accepted.id}`);
     expect(job).to.include({ kind: 'release', status: 'completed', total: 503, losing_reseller: 'acme', gaining_reseller: null });
@@ -149,62 +167,86 @@ describe('customers: release with all products, claim invitation, service packag
         .map((i) => i.domain)
         .sort(),
     ).to.deep.equal([...adaDomains].sort());
+  });
 
-    // The reseller no longer sees or controls the customer's products.
+  it("after a release the reseller no longer sees or controls the customer's products", async () => {
+    const { accepted } = await adaReleased();
+    const a = api(sys, acme);
     expect((await a.domain(adaDomains[0])).status).to.equal(404);
     expect((await a.domain(adaDomains[499])).status).to.equal(404);
     expect((await a.setContact(adaDomains[0], { email: 'hijack@acme.example' })).status).to.equal(404);
     const list = await sys.http().get('/v1/domains').query({ limit: 1000 }).set(auth(acme));
-    expect(list.body.items.map((d: any) => d.name)).to.deep.equal(['kept.example']);
+    expect(bodyOf<Page<JsonObject>>(list).items.map((d) => d.name)).to.deep.equal(['kept.example']);
     expect((await a.packages(ada)).body.items).to.deep.equal([]);
     const after = await a.customer(ada);
     expect(after.body).to.include({ status: 'released', domains: 0, packages: 0 });
     expect(after.body.released_at).to.be.a('string');
     expect(after.body.last_release).to.include({ id: accepted.id, status: 'completed' });
+  });
 
-    // The domains keep their customer and their lock; they belong to no reseller.
+  it('released domains keep their customer and their lock, and belong to no reseller', async () => {
+    await adaReleased();
     const rows = await sys.db('domains').whereIn('name', adaDomains).select('reseller_id', 'customer_id', 'locked', 'profile_id');
     expect(rows.every((r) => r.reseller_id === null && String(r.customer_id) === ada && r.profile_id === null)).to.equal(true);
     expect(rows.filter((r) => r.locked)).to.have.length(adaDomains.filter((_, i) => i % 7 === 0).length);
-    // Editing the profile the released domain used to share reaches only the kept domain.
-    const kept = await a.setContact('kept.example', { email: 'new@acme.example', first_name: 'Kept' });
+  });
+
+  it('editing the profile a released domain used to share reaches only the domain the reseller kept', async () => {
+    await adaReleased();
+    const kept = await api(sys, acme).setContact('kept.example', { email: 'new@acme.example', first_name: 'Kept' });
     expect(kept.status, JSON.stringify(kept.body)).to.equal(200);
     expect(kept.body.profile.contact).to.deep.equal({ email: 'new@acme.example', first_name: 'Kept' });
     expect((await sys.db('domains').where({ name: adaDomains[0] }).first()).profile_id).to.equal(null);
+  });
 
-    // The invitation reaches the customer's contact email with a single-use link.
-    const invite = await sys.smtp.waitFor(mailTo('ada@customer.example'));
+  it("the claim invitation reaches the customer's contact email with a single-use link, stored only hashed", async () => {
+    const { mail: invite, token } = await adaInvite();
     expect(invite.subject).to.include('Claim your account');
     expect(invite.text).to.include('new_account').and.include('import').and.include('change of owner').and.include('expires');
     expect(invite.text).to.include('500 domain(s), 3 service package(s)').and.include('package: Web');
-    const token = claimToken(invite);
     const stored = await sys.db('claim_tokens').where({ customer_id: ada }).select('token_hash', 'expires_at', 'used_at');
     expect(stored).to.have.length(1);
     expect(stored[0].token_hash).to.equal(hashSecret(token)).and.not.include(token);
     expect(invite.text).to.include(new Date(stored[0].expires_at).toISOString());
-    // The token is kept only hashed: once sent, the outbox row no longer holds it, nor does the operator's view.
-    const row = await waitForRow(sys, () =>
-      sys.db('outbound_emails').where('dedupe_key', 'like', 'claim:%').whereNotNull('sent_at').first(),
-    );
+  });
+
+  it("once the invitation is sent, neither its outbox row nor the operator's view holds the token", async () => {
+    const { token } = await adaInvite();
+    const row = await waitUntil(() => sys.db('outbound_emails').where('dedupe_key', 'like', 'claim:%').whereNotNull('sent_at').first(), {
+      interval: 50,
+      label: 'the claim email to be marked sent',
+    });
     expect(JSON.stringify(row)).to.not.include(token);
     const adminView = await sys.http().get(`/v1/admin/emails/${row.id}`).set('Authorization', `Bearer ${OPERATOR_KEY}`);
     expect(adminView.status).to.equal(200);
     expect(JSON.stringify(adminView.body)).to.not.include(token);
+  });
 
+  it('the claim link shows the products the customer gets', async () => {
+    const { token } = await adaInvite();
     const info = await sys.http().get(`/v1/claims/${token}`);
     expect(info.status, JSON.stringify(info.body)).to.equal(200);
     expect(info.body.products).to.deep.equal({ domains: 500, packages: 3 });
+  });
 
+  it('an import claim with an email other than the contact email is refused with contact_mismatch', async () => {
+    const { token } = await adaInvite();
     const mismatch = await sys.http().post(`/v1/claims/${token}`).send({ choice: 'import', email: 'someone@else.example' });
     expect(mismatch.status).to.equal(422);
     expect(mismatch.body.error.code).to.equal('contact_mismatch');
+  });
 
-    const claimed = await sys.http().post(`/v1/claims/${token}`).send({ choice: 'new_account' });
+  it('claiming with new_account creates an account that holds the released products', async () => {
+    const claimed = await adaClaimed();
     expect(claimed.status, JSON.stringify(claimed.body)).to.equal(201);
     expect(claimed.body.account).to.include({ email: 'ada@customer.example', mode: 'new_account' });
     expect(claimed.body.customer).to.include({ id: ada, status: 'released' });
     expect(claimed.body.products).to.deep.equal({ domains: 500, packages: 3 });
+  });
 
+  it('a used claim link answers 410 token_used and creates no second account; an unknown one is 404', async () => {
+    const { token } = await adaInvite();
+    expect((await adaClaimed()).status).to.equal(201);
     const again = await sys.http().post(`/v1/claims/${token}`).send({ choice: 'new_account' });
     expect(again.status).to.equal(410);
     expect(again.body.error.code).to.equal('token_used');
@@ -214,6 +256,7 @@ describe('customers: release with all products, claim invitation, service packag
   });
 
   it("when a released customer's domain is pushed, that item fails with not_owned", async () => {
+    await adaReleased();
     const res = await submit(sys, acme, { gaining_reseller: 'gaining', domains: [adaDomains[10], 'kept.example'] });
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     const job = await waitForJob(sys, acme, res.body.id);
@@ -263,10 +306,10 @@ describe('customers: release with all products, claim invitation, service packag
     expect(added.body).to.include({ domain: 'dora-one.example', virtual: false });
     expect((await a.addDomain(dora, pkg, { domain: 'dora-elsewhere.example', virtual: true })).body).to.include({ virtual: true });
     const listed = await a.packages(dora);
-    expect(listed.body.items[0].domains.map((d: any) => d.domain)).to.deep.equal(['dora-one.example', 'dora-elsewhere.example']);
+    expect(packageDomains(listed)).to.deep.equal(['dora-one.example', 'dora-elsewhere.example']);
     expect((await a.removeDomain(dora, pkg, 'dora-one.example')).status).to.equal(204);
     expect((await a.removeDomain(dora, pkg, 'dora-one.example')).status).to.equal(404);
-    expect((await a.packages(dora)).body.items[0].domains.map((d: any) => d.domain)).to.deep.equal(['dora-elsewhere.example']);
+    expect(packageDomains(await a.packages(dora))).to.deep.equal(['dora-elsewhere.example']);
   });
 
   it("when a customer's domain is pushed to another reseller, it leaves that customer and its package", async () => {
@@ -305,7 +348,7 @@ describe('customers: release with all products, claim invitation, service packag
       otherCustomer = await newCustomer(sys, other, { name: 'Other customer', email: 'oc@customer.example' });
     });
 
-    async function refused(call: () => Promise<{ status: number; body: any }>, status: number, code: string) {
+    async function refused(call: () => Promise<Response>, status: number, code: string) {
       const before = await state(sys);
       const res = await call();
       expect(res.status, JSON.stringify(res.body)).to.equal(status);
@@ -335,6 +378,7 @@ describe('customers: release with all products, claim invitation, service packag
     });
 
     it('a released customer is not released again (already_released)', async () => {
+      await adaReleased();
       await refused(() => api(sys, acme).release(ada), 409, 'already_released');
       await refused(() => api(sys, acme).createPackage(ada, 'Late'), 409, 'already_released');
     });
@@ -373,7 +417,7 @@ describe('customers: release with all products, claim invitation, service packag
       await refused(() => a.addDomain(otherCustomer, evePkg, { domain: 'eve-one.example' }), 404, 'not_found');
       await refused(() => api(sys, other).addDomain(eve, evePkg, { domain: 'eve-two.example', virtual: true }), 404, 'not_found');
       const list = await sys.http().get('/v1/customers').set(auth(other));
-      expect(list.body.items.map((c: any) => c.id)).to.deep.equal([otherCustomer]);
+      expect(bodyOf<Page<JsonObject>>(list).items.map((c) => c.id)).to.deep.equal([otherCustomer]);
     });
 
     it("a domain cannot be imported for another reseller's customer (unknown_customer)", async () => {

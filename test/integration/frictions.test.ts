@@ -21,7 +21,7 @@ import { itemCounts, waitUntil } from '../helpers/resilience';
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /** Issue 9 §6: the small frictions a newcomer meets in the first hour. */
-describe('first-hour frictions', function () {
+describe('first-hour frictions', () => {
   let sys: TestSystem;
   let registry!: ScriptedRegistry;
   let losing: TestReseller;
@@ -68,7 +68,9 @@ describe('first-hour frictions', function () {
       });
       expect(res.status).to.equal(400);
       expect(res.body.error.code).to.equal('invalid_domains');
-      expect(res.body.error.details.invalid.map((i: any) => [i.line, i.position, i.value])).to.deep.equal([
+      expect(
+        res.body.error.details.invalid.map((i: { line: number; position: number; value: string }) => [i.line, i.position, i.value]),
+      ).to.deep.equal([
         [2, 4, 'bad..name'],
         [4, 5, 'nodot'],
       ]);
@@ -182,17 +184,18 @@ describe('first-hour frictions', function () {
 
       const row = await sys.db('bulk_jobs').where({ id }).first();
       expect(row.suspended_seconds).to.be.above(1.5);
-      const wall = (new Date(done.finished_at).getTime() - new Date(done.started_at).getTime()) / 1000;
+      const wall = (new Date(String(done.finished_at)).getTime() - new Date(String(done.started_at)).getTime()) / 1000;
       const worked = done.counts.pushed + done.counts.skipped + done.counts.failed;
       expect(done.rate).to.be.closeTo(worked / (wall - row.suspended_seconds), 0.11);
       // What the old formula said: every finished item (cancelled too) over wall time.
       const naive = (worked + done.counts.cancelled) / wall;
-      expect(Math.abs(done.rate - naive), 'differs from counting cancelled items over wall time').to.be.above(0.5);
+      expect(Math.abs(Number(done.rate) - naive), 'differs from counting cancelled items over wall time').to.be.above(0.5);
     });
   });
 
   describe('logs', () => {
     let server: Server;
+    // biome-ignore lint/suspicious/noExplicitAny: pino's JSON lines, read field by field in the assertions
     let lines: any[];
     let http: () => ReturnType<typeof request>;
 

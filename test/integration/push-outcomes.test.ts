@@ -1,18 +1,18 @@
 import { expect } from 'chai';
 import { allItems, authorize, importDomains, makeReseller, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
+import { toText } from '../helpers/smtp';
 
 describe('bulk push outcomes (real Postgres, Redis, SMTP, HTTP)', () => {
   let sys: TestSystem;
   let losing: TestReseller;
   let gaining: TestReseller;
-  let other: TestReseller;
 
   before(async () => {
     sys = await startSystem();
     losing = await makeReseller(sys, 'losing');
     gaining = await makeReseller(sys, 'gaining');
-    other = await makeReseller(sys, 'other');
+    await makeReseller(sys, 'other'); // holds a domain the losing side does not own
     await authorize(sys, gaining, losing);
     await sys
       .http()
@@ -67,14 +67,14 @@ describe('bulk push outcomes (real Postgres, Redis, SMTP, HTTP)', () => {
         .db('domains as d')
         .join('resellers as r', 'r.id', 'd.reseller_id')
         .where('d.name', name)
-        .first('r.username', 'd.locked')) as any;
+        .first('r.username', 'd.locked')) as { username: string; locked: boolean };
     expect((await owner('plain-one.example')).username).to.equal('gaining');
     expect(await owner('locked-skip.example')).to.deep.equal({ username: 'losing', locked: true });
     expect((await owner('someone-elses.example')).username).to.equal('other');
 
     const mail = await sys.smtp.waitFor((m) => m.subject?.includes('job completed') ?? false);
     expect(mail.attachments).to.have.length(1);
-    const gainMail = await sys.smtp.waitFor((m) => (m.to as any)?.text === 'incoming@gaining.example');
+    const gainMail = await sys.smtp.waitFor((m) => toText(m) === 'incoming@gaining.example');
     expect(gainMail.text).to.include('branded-a.example').and.include('losing');
   });
 });

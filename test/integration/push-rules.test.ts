@@ -1,6 +1,22 @@
 import { expect } from 'chai';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
-import { allItems, authorize, importDomains, makeReseller, snapshot, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import {
+  allItems,
+  authorize,
+  bodyOf,
+  importDomains,
+  makeReseller,
+  shared,
+  snapshot,
+  submit,
+  waitForJob,
+  type BrandView,
+  type DomainView,
+  type ItemView,
+  type JsonObject,
+  type Page,
+  type TestReseller,
+} from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
 import { verifyPassword } from '../../shared/platform/secrets';
 
@@ -9,14 +25,13 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
   let registry: ScriptedRegistry;
   let losing: TestReseller;
   let gaining: TestReseller;
-  let other: TestReseller;
 
   before(async () => {
     // Chunks of 2 put domains that share a profile or a brand into different chunks, worked in parallel.
     sys = await startSystem({ registry: (db) => (registry = new ScriptedRegistry(db)), config: { CHUNK_SIZE: 2, WORKER_CONCURRENCY: 2 } });
     losing = await makeReseller(sys, 'losing');
     gaining = await makeReseller(sys, 'gaining');
-    other = await makeReseller(sys, 'other');
+    await makeReseller(sys, 'other'); // holds dry-foreign.example
     await authorize(sys, gaining, losing);
   });
   after(() => sys?.stop());
@@ -118,7 +133,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
 
       const list = await sys.http().get('/v1/domains').query({ q: 'ex-', limit: 1000 }).set('Authorization', `Bearer ${gaining.key}`);
       expect(list.status).to.equal(200);
-      const byName = Object.fromEntries(list.body.items.map((d: any) => [d.name, d]));
+      const byName = Object.fromEntries(bodyOf<Page<DomainView>>(list).items.map((d) => [d.name, d]));
       for (const n of names) expect(byName[n].profile).to.deep.equal({ id: profileId, username: 'gaining-main' });
       const profilesAfter = await sys.db('profiles').where({ reseller_id: gaining.id }).count('* as n').first();
       expect(Number(profilesAfter!.n)).to.equal(Number(profilesBefore!.n));
@@ -156,9 +171,9 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
         profile: { mode: 'new' },
       });
       expect(job.counts.pushed).to.equal(3);
-      for (const i of Object.values(items)) expect((i as any).status).to.equal('pushed');
+      for (const i of Object.values(items)) expect(i.status).to.equal('pushed');
 
-      const views: Record<string, any> = {};
+      const views: Record<string, DomainView> = {};
       for (const n of ['nw-bob-1.example', 'nw-bob-2.example', 'nw-carol.example']) {
         const res = await domainAs(gaining, n);
         expect(res.status).to.equal(200);
@@ -192,7 +207,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
 
       const listed = await sys.http().get('/v1/profiles').query({ limit: 1000 }).set('Authorization', `Bearer ${gaining.key}`);
       expect(listed.status).to.equal(200);
-      const listedUsernames = listed.body.items.map((p: any) => p.username);
+      const listedUsernames = bodyOf<Page<JsonObject>>(listed).items.map((p) => p.username);
       expect(new Set(listedUsernames).size).to.equal(listedUsernames.length);
       for (const u of usernames) expect(listedUsernames).to.include(u);
     });
@@ -205,7 +220,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       users: [{ login: 'webmaster', role: 'admin' }],
       mail: { mx: ['mx1.mail.example'], forwards: { info: 'owner@example.org' } },
     };
-    let redSource: any;
+    let redSource: BrandView;
     const redSettings = { theme: 'red', logo: 'red.png', footer: 'Red Hosting' };
 
     before(async () => {
@@ -227,7 +242,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
         { name: 'br-none.example', reseller: 'losing', settings: plainSettings },
       ]);
       const brands = await sys.http().get('/v1/brands').set('Authorization', `Bearer ${losing.key}`);
-      redSource = brands.body.items.find((b: any) => b.name === 'Red');
+      redSource = (brands.body as Page<BrandView>).items.find((b) => b.name === 'Red')!;
       const patched = await sys
         .http()
         .patch(`/v1/brands/${redSource.id}`)
@@ -236,12 +251,15 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
     });
 
+    // The one push these tests look at, made by whichever of them runs first.
+    const brandedPushed = shared(() => push({ domains: ['br-red-1.example', 'br-green.example', 'br-red-2.example', 'br-none.example'] }));
+
     it('an unbranded domain shows the losing defaults before the push and the gaining defaults after, with its own settings unchanged', async () => {
       const beforePush = await domainAs(losing, 'br-none.example');
       expect(beforePush.body.layout).to.deep.equal(losingDefaults);
 
-      const { items } = await push({ domains: ['br-red-1.example', 'br-green.example', 'br-red-2.example', 'br-none.example'] });
-      for (const i of Object.values(items)) expect((i as any).status).to.equal('pushed');
+      const { items } = await brandedPushed();
+      for (const i of Object.values(items)) expect(i.status).to.equal('pushed');
 
       const after = await domainAs(gaining, 'br-none.example');
       expect(after.status).to.equal(200);
@@ -252,6 +270,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
     });
 
     it('a branded domain arrives with an unlabelled, read-only copy of its brand, shared by the job’s domains of that brand', async () => {
+      await brandedPushed();
       const red1 = (await domainAs(gaining, 'br-red-1.example')).body;
       const red2 = (await domainAs(gaining, 'br-red-2.example')).body;
       const green = (await domainAs(gaining, 'br-green.example')).body;
@@ -264,15 +283,16 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       expect(red2.layout).to.deep.equal(redSettings);
       expect(red1.settings).to.deep.equal({ users: [{ login: 'a' }] });
 
-      const gBrands = (await sys.http().get('/v1/brands').set('Authorization', `Bearer ${gaining.key}`)).body.items;
-      expect(gBrands.filter((b: any) => b.id === red1.brand.id)).to.have.length(1);
-      expect(gBrands.find((b: any) => b.id === red1.brand.id)).to.include({ name: null, editable: false });
+      const gBrands = bodyOf<Page<BrandView>>(await sys.http().get('/v1/brands').set('Authorization', `Bearer ${gaining.key}`)).items;
+      expect(gBrands.filter((b) => b.id === red1.brand.id)).to.have.length(1);
+      expect(gBrands.find((b) => b.id === red1.brand.id)).to.include({ name: null, editable: false });
       // The losing reseller keeps its own brand as it was.
-      const lBrands = (await sys.http().get('/v1/brands').set('Authorization', `Bearer ${losing.key}`)).body.items;
-      expect(lBrands.find((b: any) => b.id === redSource.id)).to.deep.include({ name: 'Red', editable: true, settings: redSettings });
+      const lBrands = bodyOf<Page<BrandView>>(await sys.http().get('/v1/brands').set('Authorization', `Bearer ${losing.key}`)).items;
+      expect(lBrands.find((b) => b.id === redSource.id)).to.deep.include({ name: 'Red', editable: true, settings: redSettings });
     });
 
     it('editing the copied brand is refused with brand_not_editable and changes nothing; a new brand can be created and edited', async () => {
+      await brandedPushed();
       const red1 = (await domainAs(gaining, 'br-red-1.example')).body;
       const before = await sys.db('brands').where({ id: red1.brand.id }).first();
       const refused = await sys
@@ -347,7 +367,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, dry_run: true });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       expect(res.body).to.include({ dry_run: true, total: 4, duplicates_removed: 1 });
-      const predicted = Object.fromEntries(res.body.items.map((i: any) => [i.domain, i]));
+      const predicted = Object.fromEntries(bodyOf<Page<ItemView>>(res).items.map((i) => [i.domain, i]));
       expect(predicted['dry-plain.example']).to.include({ status: 'pushed', reason: null });
       expect(predicted['dry-locked.example']).to.include({ status: 'skipped', reason: 'locked' });
       expect(predicted['dry-missing.example']).to.include({ status: 'failed', reason: 'not_found' });
@@ -356,7 +376,7 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
 
       const withLocked = await submit(sys, losing, { gaining_reseller: 'gaining', domains, dry_run: true, apply_to_locked: true });
       expect(withLocked.status).to.equal(200);
-      expect(withLocked.body.items.find((i: any) => i.domain === 'dry-locked.example')).to.include({ status: 'pushed' });
+      expect(bodyOf<Page<ItemView>>(withLocked).items.find((i) => i.domain === 'dry-locked.example')).to.include({ status: 'pushed' });
 
       expect(await snapshot(sys)).to.deep.equal(before);
       expect(await row('dry-plain.example')).to.include({ owner: 'losing' });

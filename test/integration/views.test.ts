@@ -2,7 +2,23 @@ import http from 'node:http';
 import { expect } from 'chai';
 import { parseCsv } from '../helpers/csv';
 import type { ParsedMail } from 'mailparser';
-import { allItems, authorize, importDomains, makeReseller, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import type { Response } from 'supertest';
+import {
+  allItems,
+  authorize,
+  bodyOf,
+  importDomains,
+  makeReseller,
+  submit,
+  waitForJob,
+  type DomainView,
+  type ItemView,
+  type JobView,
+  type JsonObject,
+  type Page,
+  type TestReseller,
+} from '../helpers/fixtures';
+import { waitUntil } from '../helpers/wait';
 import { ScriptedRegistry } from '../helpers/registry';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
@@ -25,7 +41,7 @@ function csvItems(text: string) {
 
 interface SseEvent {
   event: string;
-  data: any;
+  data: JobView;
 }
 
 /** Reads a whole Server-Sent Events stream (it ends when the job does) and splits it into events. */
@@ -58,7 +74,7 @@ function readEvents(url: string, key: string): Promise<{ status: number; content
 }
 
 /** The item fields the CSV carries (the items API may show more). */
-const csvColumns = (i: any) => ({
+const csvColumns = (i: ItemView) => ({
   domain: i.domain,
   status: i.status,
   reason: i.reason,
@@ -112,22 +128,23 @@ describe('job views, push settings, domain list, operations endpoints and result
     it('lists the caller’s jobs newest first, and limit=1 with next_cursor walks every job exactly once', async () => {
       const all = await sys.http().get('/v1/bulk-pushes').set('Authorization', as(lister));
       expect(all.status).to.equal(200);
-      expect(all.body.items.map((j: any) => j.id)).to.deep.equal([...ids].reverse());
+      expect(bodyOf<Page<JobView>>(all).items.map((j) => j.id)).to.deep.equal([...ids].reverse());
       expect(all.body.next_cursor).to.equal(null);
 
       const walked: string[] = [];
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const page: any = await sys
+        const res: Response = await sys
           .http()
           .get('/v1/bulk-pushes')
           .query({ limit: 1, ...(cursor ? { cursor } : {}) })
           .set('Authorization', as(lister));
-        expect(page.status).to.equal(200);
-        expect(page.body.items).to.have.length.at.most(1);
-        walked.push(...page.body.items.map((j: any) => j.id));
-        cursor = page.body.next_cursor;
+        expect(res.status).to.equal(200);
+        const page: Page<JobView> = bodyOf(res);
+        expect(page.items).to.have.length.at.most(1);
+        walked.push(...page.items.map((j) => j.id));
+        cursor = page.next_cursor;
         pages++;
       } while (cursor && pages < 10);
       expect(walked).to.deep.equal([...ids].reverse());
@@ -136,7 +153,7 @@ describe('job views, push settings, domain list, operations endpoints and result
     it('the gaining reseller sees the received job in its list and can open it; a third reseller gets 404', async () => {
       const list = await sys.http().get('/v1/bulk-pushes').query({ limit: 1000 }).set('Authorization', as(gaining));
       expect(list.status).to.equal(200);
-      const listed = list.body.items.map((j: any) => j.id);
+      const listed = bodyOf<Page<JobView>>(list).items.map((j) => j.id);
       for (const id of ids) expect(listed).to.include(id);
 
       const view = await sys.http().get(`/v1/bulk-pushes/${ids[0]}`).set('Authorization', as(gaining));
@@ -198,11 +215,11 @@ describe('job views, push settings, domain list, operations endpoints and result
       const csv = await sys.http().get(`/v1/jobs/${id}/items`).set('Authorization', as(losing)).set('Accept', 'text/csv');
       expect(csv.text).to.not.include(password);
 
-      const job = (await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', as(losing))).body;
+      const job = bodyOf<JobView>(await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', as(losing)));
       expect(job).to.include({ kind: 'push', status: 'completed', total: 7, losing_reseller: 'losing', gaining_reseller: 'gaining' });
       expect(job.counts).to.deep.equal({ pending: 0, running: 0, pushed: 4, skipped: 0, failed: 3, cancelled: 0 });
       expect(sumCounts(job.counts)).to.equal(job.total);
-      expect(job.options.profile).to.deep.equal({ mode: 'existing', domain: 'mix-home.example', username: 'mix-home' });
+      expect((job.options as JsonObject).profile).to.deep.equal({ mode: 'existing', domain: 'mix-home.example', username: 'mix-home' });
       for (const k of ['created_at', 'started_at', 'finished_at']) expect(job[k], k).to.be.a('string');
       expect(job).to.have.property('rate');
       expect(job).to.have.property('eta_seconds', null);
@@ -211,9 +228,10 @@ describe('job views, push settings, domain list, operations endpoints and result
     it('?status=failed returns only the failed items', async () => {
       const res = await sys.http().get(`/v1/bulk-pushes/${id}/items`).query({ status: 'failed' }).set('Authorization', as(losing));
       expect(res.status).to.equal(200);
-      expect(res.body.items.map((i: any) => i.domain).sort()).to.deep.equal([...failed].sort());
-      for (const i of res.body.items) expect(i.status).to.equal('failed');
-      expect(Object.fromEntries(res.body.items.map((i: any) => [i.domain, i.reason]))).to.deep.equal({
+      const failedItems = bodyOf<Page<ItemView>>(res).items;
+      expect(failedItems.map((i) => i.domain).sort()).to.deep.equal([...failed].sort());
+      for (const i of failedItems) expect(i.status).to.equal('failed');
+      expect(Object.fromEntries(failedItems.map((i) => [i.domain, i.reason]))).to.deep.equal({
         'mix-missing-1.example': 'not_found',
         'mix-missing-2.example': 'not_found',
         'mix-foreign.example': 'not_owned',
@@ -232,15 +250,16 @@ describe('job views, push settings, domain list, operations endpoints and result
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const res: any = await sys
+        const res: Response = await sys
           .http()
           .get(`/v1/jobs/${id}/items`)
           .query({ limit: 2, ...(cursor ? { cursor } : {}) })
           .set('Authorization', as(losing));
         expect(res.status).to.equal(200);
-        expect(res.body.items.length).to.be.at.most(2);
-        seen.push(...res.body.items.map((i: any) => i.domain));
-        cursor = res.body.next_cursor;
+        const page: Page<ItemView> = bodyOf(res);
+        expect(page.items.length).to.be.at.most(2);
+        seen.push(...page.items.map((i) => i.domain));
+        cursor = page.next_cursor;
         pages++;
       } while (cursor && pages < 20);
       expect(pages).to.equal(4);
@@ -299,6 +318,51 @@ describe('job views, push settings, domain list, operations endpoints and result
     }
   });
 
+  it('while a job runs, its view shows a plausible rate (items per second) and eta_seconds', async () => {
+    // Unlocked domains are done as soon as the chunk is taken; the locked ones then take slow
+    // registry calls, so the job is seen running with some items done and some left.
+    const names = Array.from({ length: 8 }, (_, i) => `rate-${i < 3 ? 'plain' : 'locked'}-${i}.example`);
+    await importDomains(
+      sys,
+      names.map((name) => ({ name, reseller: 'losing', locked: name.includes('locked') })),
+    );
+    registry.delayMs = 100;
+    try {
+      const submitted = Date.now();
+      const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains: names, apply_to_locked: true });
+      expect(res.status).to.equal(202);
+      const finishedOf = (v: JobView) => v.counts.pushed + v.counts.skipped + v.counts.failed + v.counts.cancelled;
+      const view = await waitUntil(
+        async () => {
+          const v = bodyOf<JobView>(await sys.http().get(`/v1/bulk-pushes/${res.body.id}`).set('Authorization', as(losing)));
+          return v.status === 'running' && finishedOf(v) >= 2 && finishedOf(v) < v.total ? v : null;
+        },
+        { interval: 5, label: 'the job running with some items done and some left' },
+      );
+      const elapsed = (Date.now() - submitted) / 1000; // at least as long as the job has run
+      const done = finishedOf(view);
+      const left = view.total - done;
+      // rate is items done per second since the start, rounded to 0.1; the job has run no longer than `elapsed`.
+      expect(view.rate, 'rate').to.be.a('number');
+      const rate = view.rate!;
+      expect(rate, 'rate').to.be.greaterThan(0);
+      expect(rate, 'rate').to.be.at.least(done / elapsed - 0.05);
+      // eta is the time the items left take at that rate, in whole seconds.
+      expect(view.eta_seconds, 'eta_seconds').to.be.a('number');
+      const eta = view.eta_seconds!;
+      expect(Number.isInteger(eta), `eta_seconds ${eta} is whole`).to.equal(true);
+      expect(eta, 'eta_seconds').to.be.at.least(Math.floor(left / (rate + 0.05)));
+      expect(eta, 'eta_seconds').to.be.at.most(Math.ceil(left / Math.max(rate - 0.05, 0.01)) + 1);
+
+      const end = await waitForJob(sys, losing, res.body.id);
+      expect(end.status).to.equal('completed');
+      expect(end.eta_seconds, 'no eta once the job has ended').to.equal(null);
+      expect(end.rate).to.be.a('number').and.to.be.greaterThan(0);
+    } finally {
+      registry.delayMs = 0;
+    }
+  });
+
   describe('push settings', () => {
     let pg: TestReseller;
     let pl: TestReseller;
@@ -319,7 +383,9 @@ describe('job views, push settings, domain list, operations endpoints and result
       expect(res.status).to.equal(200);
       expect(res.body.company_id).to.equal(pg.company_id);
       expect(res.body.notification_email).to.equal('incoming@ps-gaining.example');
-      expect(res.body.allowed_resellers.map((r: any) => [r.username, r.company_id])).to.deep.equal([['ps-losing', pl.company_id]]);
+      expect(bodyOf<{ allowed_resellers: JsonObject[] }>(res).allowed_resellers.map((r) => [r.username, r.company_id])).to.deep.equal([
+        ['ps-losing', pl.company_id],
+      ]);
       const cleared = await sys.http().put('/v1/push-settings/notification-email').set('Authorization', as(pg)).send({ email: null });
       expect(cleared.status).to.equal(200);
       expect((await sys.http().get('/v1/push-settings').set('Authorization', as(pg))).body.notification_email).to.equal(null);
@@ -336,6 +402,7 @@ describe('job views, push settings, domain list, operations endpoints and result
     });
 
     it('after the gaining reseller revokes an authorization, the next submit is refused with not_authorized', async () => {
+      await authorize(sys, pg, pl);
       const ok = await submit(sys, pl, { gaining_reseller: 'ps-gaining', domains: ['ps-1.example'], dry_run: true });
       expect(ok.status, JSON.stringify(ok.body)).to.equal(200);
       const del = await sys.http().delete('/v1/push-settings/allowed-resellers/ps-losing').set('Authorization', as(pg));
@@ -366,24 +433,18 @@ describe('job views, push settings, domain list, operations endpoints and result
     const list = async (query: Record<string, unknown>) => {
       const res = await sys.http().get('/v1/domains').query(query).set('Authorization', as(cat));
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
-      return res.body;
+      return bodyOf<Page<DomainView>>(res);
     };
 
     it('filters by locked and by a substring of the name, and shows only the caller’s domains', async () => {
-      expect((await list({ locked: 'true' })).items.map((d: any) => d.name).sort()).to.deep.equal([
-        'cat-alphabet.example',
-        'cat-beta.example',
-      ]);
-      expect((await list({ locked: 'false' })).items.map((d: any) => d.name).sort()).to.deep.equal([
+      expect((await list({ locked: 'true' })).items.map((d) => d.name).sort()).to.deep.equal(['cat-alphabet.example', 'cat-beta.example']);
+      expect((await list({ locked: 'false' })).items.map((d) => d.name).sort()).to.deep.equal([
         'cat-alpha.example',
         'cat-delta.example',
         'cat-gamma.example',
       ]);
-      expect((await list({ q: 'ALPHA' })).items.map((d: any) => d.name).sort()).to.deep.equal([
-        'cat-alpha.example',
-        'cat-alphabet.example',
-      ]);
-      expect((await list({ q: 'alpha', locked: 'true' })).items.map((d: any) => d.name)).to.deep.equal(['cat-alphabet.example']);
+      expect((await list({ q: 'ALPHA' })).items.map((d) => d.name).sort()).to.deep.equal(['cat-alpha.example', 'cat-alphabet.example']);
+      expect((await list({ q: 'alpha', locked: 'true' })).items.map((d) => d.name)).to.deep.equal(['cat-alphabet.example']);
       expect((await list({ q: 'nothing-like-this' })).items).to.deep.equal([]);
       for (const d of (await list({ locked: 'true' })).items) expect(d.locked).to.equal(true);
     });
@@ -395,7 +456,7 @@ describe('job views, push settings, domain list, operations endpoints and result
       do {
         const page = await list({ limit: 2, ...(cursor ? { cursor } : {}) });
         expect(page.items.length).to.be.at.most(2);
-        seen.push(...page.items.map((d: any) => d.name));
+        seen.push(...page.items.map((d) => d.name));
         cursor = page.next_cursor;
         pages++;
       } while (cursor && pages < 10);
@@ -414,6 +475,8 @@ describe('job views, push settings, domain list, operations endpoints and result
     });
 
     it('/metrics exposes items processed, queue depth and outbox backlog', async () => {
+      await importDomains(sys, [{ name: 'metrics-1.example', reseller: 'losing' }]);
+      expect((await pushAndWait({ domains: ['metrics-1.example'] })).job.counts.pushed).to.equal(1);
       const res = await sys.http().get('/metrics');
       expect(res.status).to.equal(200);
       expect(res.text).to.match(/^domain_push_items_processed_total\{[^}]*status="pushed"[^}]*\} \d+/m);
@@ -435,15 +498,9 @@ describe('job views, push settings, domain list, operations endpoints and result
   });
 
   describe('emails', () => {
-    const outboxDrained = async () => {
-      const until = Date.now() + 20_000;
-      for (;;) {
-        const left = Number((await sys.db('outbound_emails').whereNull('sent_at').count('* as n').first())!.n);
-        if (left === 0) return;
-        if (Date.now() > until) throw new Error(`${left} email(s) still unsent`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const unsent = async () => Number((await sys.db('outbound_emails').whereNull('sent_at').count('* as n').first())!.n);
+    const outboxDrained = () =>
+      waitUntil(async () => (await unsent()) === 0, { timeout: 20_000, interval: 50, label: 'every email to be sent' });
     const to = (m: ParsedMail) => (Array.isArray(m.to) ? m.to.map((a) => a.text).join(',') : (m.to?.text ?? ''));
     const aboutJob = (id: string) => sys.smtp.messages.filter((m) => (m.text ?? '').includes(id));
 

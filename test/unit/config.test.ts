@@ -150,7 +150,8 @@ describe('configuration: Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       ],
       auth: { username: 'app', password: 's3cret' },
     });
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://redis.internal:6380' }).QUEUE_PREFIX).to.equal('{push}');
+    // Unset, the prefix is derived at start from the deployment id, and is always a hash tag.
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://redis.internal:6380' }).QUEUE_PREFIX).to.equal(undefined);
     expect(parseClusterNodes('rediss://redis.internal:6380').auth).to.deep.equal({ tls: {} });
   });
 

@@ -1,0 +1,46 @@
+import type { Deps } from '../platform/deps';
+import { enqueueChunks } from '../platform/queues';
+import type { BulkJob } from './model';
+
+/**
+ * What an operator reads on the dashboard for one chunk job, e.g.
+ * `push 3f2a1b2c… chunk 4/50 losing→gaining, 1,000 domains`.
+ */
+export function chunkName(c: { kind: string; jobId: string; chunk: number; chunks: number; who: string; items: number }): string {
+  const unit = c.kind === 'push' ? 'domains' : 'items';
+  return `${c.kind} ${c.jobId.slice(0, 8)}… chunk ${c.chunk + 1}/${c.chunks} ${c.who}, ${c.items.toLocaleString('en-US')} ${unit}`;
+}
+
+/** Names for a job's chunks, from its resellers and each chunk's item count. */
+export async function chunkNames(deps: Deps, job: BulkJob, chunks: number[]): Promise<Map<number, string>> {
+  const ids = [job.losing_reseller_id, job.gaining_reseller_id].filter((v): v is number => v !== null);
+  const resellers = await deps.db('resellers').whereIn('id', ids).select('id', 'username');
+  const username = (id: number | null) => resellers.find((r) => Number(r.id) === Number(id))?.username ?? `#${id}`;
+  const who =
+    job.kind === 'push'
+      ? `${username(job.losing_reseller_id)}→${username(job.gaining_reseller_id)}`
+      : `${username(job.losing_reseller_id)}, customer ${job.customer_id ?? job.options?.customer_id ?? '?'}`;
+  const counts = await deps
+    .db('bulk_job_items')
+    .where({ job_id: job.id })
+    .whereIn('chunk', chunks)
+    .groupBy('chunk')
+    .select('chunk', deps.db.raw('count(*)::int as n'));
+  const items = new Map(counts.map((r) => [Number(r.chunk), Number(r.n)]));
+  return new Map(
+    chunks.map((chunk) => [
+      chunk,
+      chunkName({ kind: job.kind, jobId: job.id, chunk, chunks: job.chunk_count, who, items: items.get(chunk) ?? 0 }),
+    ]),
+  );
+}
+
+/** enqueueChunks with readable names; a failed name lookup never stops the enqueue. `jobName` is the kind's. */
+export async function enqueueNamedChunks(deps: Deps, jobName: string, job: BulkJob, chunks: number[]): Promise<void> {
+  if (chunks.length === 0) return;
+  const names = await chunkNames(deps, job, chunks).catch((err) => {
+    deps.log.warn({ job_id: job.id, err: (err as Error).message }, 'could not name chunk jobs');
+    return undefined;
+  });
+  await enqueueChunks(deps.queues, jobName, job, chunks, names);
+}

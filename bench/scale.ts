@@ -268,7 +268,11 @@ async function main() {
     }
 
     // Per shape: the median of its runs (one run when BENCH_SCALE_ROUNDS is 1).
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+    };
     const byShape = SHAPES.map((s) => ({ shape: s, runs: runs.filter((r) => r.shape === s.label) }));
     const base = median(byShape[0].runs.map((r) => r.domains_per_s));
     const topWaits = (r: ScaleRun) =>

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Deps } from '../shared/platform/deps';
 import { failChunk, processChunk } from '../shared/bulk/process';
-import { CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/platform/queues';
+import { advanceFairClock, CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/platform/queues';
 
 type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
@@ -13,6 +13,7 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
 
 const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
+  await advanceFairClock(deps.queues, job.priority).catch(() => undefined); // fairness is best effort
   const outcome = await processChunk(deps, jobId, chunk, signal);
   if (outcome.retryAt && token) {
     // Another live attempt holds some items: come back when its lease ends, without using up an attempt.

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { assertQueueReachable, enqueueChunks, type BulkKind } from '../platform/queues';
 import type { BulkJob } from './model';
+import { assertQuota } from './quota';
 
 export interface NewBulkJob {
   kind: BulkKind;
@@ -46,6 +47,7 @@ export async function createBulkJob(
         request_hash: spec.requestHash ?? null,
       })
       .returning('*');
+    await assertQuota(trx, config, spec.losingResellerId, row.id, spec.itemNames.length);
     const chunks = spec.itemNames.map((_, i) => Math.floor(i / chunkSize));
     const products = spec.itemProducts ?? spec.itemNames.map(() => ({ product: 'domain' as const, id: null }));
     for (let start = 0; start < spec.itemNames.length; start += 10_000) {

@@ -1,4 +1,6 @@
 import { domainToASCII } from 'node:url';
+import { InvalidRequest } from '../platform/errors';
+import { clip, MAX_ERROR_ENTRIES } from '../platform/validation';
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
@@ -56,4 +58,19 @@ export function splitDomainList(text: string): string[] {
     .split(/[\r\n,]+/)
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/**
+ * `invalid_domains` with a bounded body: the first MAX_ERROR_ENTRIES bad entries (values and
+ * reasons cut to a sane length) and the total, however long the submitted list was.
+ */
+export function invalidDomainsError(message: string, invalid: NameListResult['invalid']): InvalidRequest {
+  return new InvalidRequest(
+    message,
+    {
+      invalid: invalid.slice(0, MAX_ERROR_ENTRIES).map((i) => ({ position: i.position, value: clip(i.value), reason: clip(i.reason) })),
+      invalid_count: invalid.length,
+    },
+    'invalid_domains',
+  );
 }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { Conflict, InvalidRequest, NotFound } from '../platform/errors';
-import { normalizeDomainName, normalizeNameList } from './domain-names';
+import { invalidDomainsError, normalizeDomainName, normalizeNameList } from './domain-names';
 import type { Reseller } from '../accounts/resellers';
 import { hashPassword } from '../platform/secrets';
 import { contactSchema } from './profiles';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
+import { decodeCursor, listQuery, pageOf, parseInput, settingsJson } from '../platform/validation';
 
 export const domainListQuery = listQuery.extend({
   locked: z.enum(['true', 'false']).optional(),
@@ -27,7 +27,16 @@ function domainView(r: any) {
   };
 }
 
-export function domainsQuery(db: Db) {
+/**
+ * A list row references its brand by id and leaves the layout out: a page of 1,000 domains must not
+ * repeat a brand's settings 1,000 times. GET /v1/domains/:name has the layout.
+ */
+function domainListView(r: any) {
+  const { layout: _layout, ...rest } = domainView(r);
+  return rest;
+}
+
+export function domainsQuery(db: Db, withLayout = true) {
   return db('domains as d')
     .join('resellers as r', 'r.id', 'd.reseller_id')
     .leftJoin('brands as b', 'b.id', 'd.brand_id')
@@ -36,8 +45,7 @@ export function domainsQuery(db: Db) {
       'd.*',
       'b.name as brand_name',
       'b.editable as brand_editable',
-      'b.settings as brand_settings',
-      'r.default_settings as reseller_defaults',
+      ...(withLayout ? ['b.settings as brand_settings', 'r.default_settings as reseller_defaults'] : []),
       'p.username as profile_username',
     );
 }
@@ -45,7 +53,7 @@ export function domainsQuery(db: Db) {
 export async function listDomains(db: Db, me: Reseller, query: unknown) {
   const q = parseInput(domainListQuery, query, 'query');
   const after = decodeCursor(q.cursor);
-  const rows = await domainsQuery(db)
+  const rows = await domainsQuery(db, false)
     .where('d.reseller_id', me.id)
     .modify((b) => {
       if (after) b.where('d.id', '>', after);
@@ -54,7 +62,7 @@ export async function listDomains(db: Db, me: Reseller, query: unknown) {
     })
     .orderBy('d.id')
     .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, domainView);
+  return pageOf(rows, q.limit, (r) => r.id, domainListView);
 }
 
 export async function getDomain(db: Db, me: Reseller, name: string) {
@@ -84,7 +92,7 @@ export const importDomainsInput = z
       locked: z.boolean().default(false),
       brand: z.string().trim().min(1).max(200).optional(),
       profile: importProfile.optional(),
-      settings: z.record(z.string(), z.unknown()).optional(),
+      settings: settingsJson.optional(),
       expires_at: z.iso.datetime({ offset: true }).optional(),
       /** The registrant customer (its id); must be an active customer of that reseller. */
       customer: z
@@ -109,7 +117,7 @@ export const importDomainsInput = z
 export async function importDomains(db: Db, rows: z.infer<typeof importDomainsInput>) {
   const check = normalizeNameList(rows.map((r) => r.name));
   if (check.invalid.length) {
-    throw new InvalidRequest('Some domain names are not valid.', { invalid: check.invalid }, 'invalid_domains');
+    throw invalidDomainsError(`${check.invalid.length} domain name(s) are not valid.`, check.invalid);
   }
   if (check.duplicates.length) {
     throw new InvalidRequest('The import lists some domains twice.', { duplicates: check.duplicates });

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db';
 import { NotFound } from '../platform/errors';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
+import { decodeCursor, isDbId, listQuery, pageOf, parseInput } from '../platform/validation';
 
 /** The operator's view of outgoing mail; with SMTP_URL unset this is where emails can be read. */
 export async function listEmails(db: Db, query: unknown) {
@@ -23,7 +23,7 @@ export async function listEmails(db: Db, query: unknown) {
 const mask = (text: string | null) => text?.replace(/\/v1\/claims\/[A-Za-z0-9_-]+/g, '/v1/claims/[redacted]') ?? null;
 
 export async function getEmail(db: Db, id: string) {
-  const row = /^[0-9]+$/.test(id) ? await db('outbound_emails').where({ id }).first() : undefined;
+  const row = isDbId(id) ? await db('outbound_emails').where({ id }).first() : undefined;
   if (!row) throw new NotFound('No such email.');
   return { ...row, id: String(row.id), ...(row.contains_secret ? { text: mask(row.text), html: mask(row.html) } : {}) };
 }

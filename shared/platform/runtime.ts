@@ -4,13 +4,14 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import type { Deps } from './deps';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
 import { ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
 import { newSecret } from './secrets';
+import { createAuthThrottle } from './throttle';
 
 export interface Runtime {
   deps: Deps;
@@ -36,10 +37,18 @@ export function resolveOperatorKey(config: Config): string {
 
 export async function createRuntime(
   base: Config,
-  opts: { role: string; db?: Db; registry?: (db: Db) => RegistryGateway; clock?: () => Date; migrate?: boolean } = { role: 'all' },
+  opts: {
+    role: string;
+    db?: Db;
+    registry?: (db: Db) => RegistryGateway;
+    clock?: () => Date;
+    migrate?: boolean;
+    /** A logger of the caller's (tests read the JSON lines it writes). */
+    log?: Logger;
+  } = { role: 'all' },
 ): Promise<Runtime> {
   const config: Config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base) });
-  const log = createLogger(config.LOG_LEVEL, { role: opts.role });
+  const log = opts.log ?? createLogger(config.LOG_LEVEL, { role: opts.role });
   const db = opts.db ?? createDb(config);
   if (opts.migrate) await migrate(db);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
@@ -56,6 +65,7 @@ export async function createRuntime(
     mailer,
     metrics: createMetrics(),
     log,
+    authThrottle: createAuthThrottle(redis, config, log),
     clock: opts.clock ?? (() => new Date()),
   };
   return {

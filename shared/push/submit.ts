@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../platform/errors';
-import { normalizeNameList, splitDomainList } from '../catalog/domain-names';
+import { invalidDomainsError, normalizeNameList, splitDomainList } from '../catalog/domain-names';
 import { findProfileByCredentials } from '../catalog/profiles';
 import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
@@ -61,7 +61,7 @@ async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput)
   if (raw.length > max * 2) throw new InvalidRequest(`At most ${max} domains per job.`, { max, given: raw.length }, 'too_many_domains');
   const list = normalizeNameList(raw);
   if (list.invalid.length) {
-    throw new InvalidRequest(`${list.invalid.length} domain name(s) are not valid.`, { invalid: list.invalid }, 'invalid_domains');
+    throw invalidDomainsError(`${list.invalid.length} domain name(s) are not valid.`, list.invalid);
   }
   return { names: list.names, duplicates: list.duplicates };
 }
@@ -92,8 +92,12 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
 
   let profile: Record<string, unknown> = { mode: 'new' };
   if (input.profile.mode === 'existing') {
+    // Guessing a gaining reseller's profile password is throttled per (losing, gaining) pair.
+    const pair = `${losing.id}:${gaining.id}`;
+    await deps.authThrottle.assertAllowed('profile_password', pair);
     const found = await findProfileByCredentials(deps.db, gaining.id, input.profile);
     if (!found) {
+      await deps.authThrottle.failed('profile_password', pair, { reseller: losing.username, gaining_reseller: gaining.username });
       throw new Unprocessable(
         'invalid_profile_credentials',
         'The profile domain, username and password do not identify a profile of the gaining reseller.',

@@ -414,7 +414,7 @@ describe('job views, push settings, domain list, operations endpoints and result
     });
 
     it('/metrics exposes items processed, queue depth and outbox backlog', async () => {
-      const res = await sys.http().get('/metrics');
+      const res = await sys.http().get('/metrics').set('Authorization', `Bearer ${OPERATOR_KEY}`);
       expect(res.status).to.equal(200);
       expect(res.text).to.match(/^domain_push_items_processed_total\{[^}]*status="pushed"[^}]*\} \d+/m);
       expect(res.text).to.match(/^domain_push_queue_depth\{/m);

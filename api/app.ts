@@ -9,7 +9,7 @@ import { jsonDepth } from '../shared/platform/validation';
 import { requireOperatorOrBasic, withRequestInfo } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { errorHandler, notFoundRoute } from './errors';
-import { apiRoutes } from './routes';
+import { apiRoutes, jobStreams } from './routes';
 
 /** Deeper than any body this API takes; a hostile nesting stops here, before anything walks it. */
 const MAX_BODY_DEPTH = 32;
@@ -129,7 +129,10 @@ export function createApp(deps: Deps) {
     ...(deps.config.DASHBOARD_READ_ONLY ? [readOnly] : []),
     dashboardRouter(deps.queues.all(), { readOnly: deps.config.DASHBOARD_READ_ONLY }),
   );
-  app.use(apiRoutes(deps));
+  // Kept on the app so a test (or a diagnostics hook) can see how many polls serve how many streams.
+  const streams = jobStreams(deps);
+  app.locals.jobStreams = streams;
+  app.use(apiRoutes(deps, streams));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;

@@ -58,7 +58,7 @@ const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req
 };
 
 /** Reads like the API reference: method, path, auth, the one call into shared/. */
-export function apiRoutes(deps: Deps): Router {
+export function apiRoutes(deps: Deps, streams: JobStreams = jobStreams(deps)): Router {
   const { db } = deps;
   const operator = requireOperator(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
   const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
@@ -175,7 +175,6 @@ export function apiRoutes(deps: Deps): Router {
       return [result.kind === 'created' ? 202 : 200, result.body];
     }),
   );
-  const streams = jobStreams(deps, now);
   jobRoutes(r, deps, reseller, '/v1/bulk-pushes', 'push', now, streams);
   jobRoutes(r, deps, reseller, '/v1/jobs', undefined, now, streams);
 
@@ -307,7 +306,8 @@ function jobRoutes(
 }
 
 /** One hub per app: streams of the same job share one poll of its view (access is checked per stream). */
-function jobStreams(deps: Deps, now: () => Date): JobStreams {
+export function jobStreams(deps: Deps): JobStreams {
+  const now = () => deps.clock();
   const { config } = deps;
   const limits = { maxPerKey: config.SSE_MAX_STREAMS_PER_KEY, maxSeconds: config.SSE_MAX_STREAM_SECONDS, pollMs: config.SSE_POLL_MS };
   return new JobStreams(deps.redis, config.QUEUE_PREFIX, limits, deps.log, async (jobId) => {

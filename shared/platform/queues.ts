@@ -58,8 +58,8 @@ export function chunkJobId(jobId: string, generation: number, chunk: number): st
  * A virtual clock advances to the priority of each chunk a worker starts; each reseller's next
  * chunks are numbered from max(clock, where that reseller's previous chunks ended). So a reseller
  * with 1,000 chunks queued holds priorities clock+1..clock+1000, and another reseller's first
- * chunk arriving now gets clock+1: the workers alternate between them (round robin per reseller)
- * instead of serving them first come, first served. When the numbers grow large and nothing is
+ * chunk arriving now gets the clock itself, ahead of every chunk still waiting: the workers
+ * alternate between them (round robin per reseller) instead of serving them first come, first served. When the numbers grow large and nothing is
  * waiting, the clock starts again at 0 (BullMQ priorities stop at 2^21).
  */
 export const MAX_PRIORITY = 2_097_152;
@@ -70,7 +70,7 @@ if clock > tonumber(ARGV[3]) / 2 and redis.call('ZCARD', KEYS[3]) == 0 then
   clock = 0
 end
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-local base = math.max(clock, last)
+local base = math.max(clock - 1, last, 0)
 redis.call('HSET', KEYS[2], ARGV[1], base + tonumber(ARGV[2]))
 return base`;
 const ADVANCE = `

@@ -32,9 +32,9 @@ import {
 } from '../shared/customers/customers';
 import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/catalog/domains';
 import { cancelJob, resumeJob, suspendJob } from '../shared/bulk/control';
-import { FINISHED_JOB, loadJob, type JobStatus } from '../shared/bulk/model';
+import { FINISHED_JOB, type JobStatus } from '../shared/bulk/model';
 import { submitPush, submitPushInput } from '../shared/push/submit';
-import { getJob, itemsCsvFor, jobView, listItems, listJobs } from '../shared/bulk/views';
+import { getJob, itemsCsvFor, jobViewsById, listItems, listJobs } from '../shared/bulk/views';
 import { listEmails, getEmail } from '../shared/mail/capture';
 import { createProfile, createProfileInput, listProfiles } from '../shared/catalog/profiles';
 import {
@@ -310,8 +310,5 @@ export function jobStreams(deps: Deps): JobStreams {
   const now = () => deps.clock();
   const { config } = deps;
   const limits = { maxPerKey: config.SSE_MAX_STREAMS_PER_KEY, maxSeconds: config.SSE_MAX_STREAM_SECONDS, pollMs: config.SSE_POLL_MS };
-  return new JobStreams(deps.redis, config.QUEUE_PREFIX, limits, deps.log, async (jobId) => {
-    const job = await loadJob(deps.db, jobId);
-    return job ? jobView(deps.db, job, now()) : undefined;
-  });
+  return new JobStreams(deps.redis, config.QUEUE_PREFIX, limits, deps.log, (ids) => jobViewsById(deps.db, ids, now()));
 }

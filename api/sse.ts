@@ -42,28 +42,25 @@ interface Subscriber {
   send(view: JobStreamView): void;
 }
 
-interface Watch {
-  subscribers: Set<Subscriber>;
-  timer: NodeJS.Timeout;
-  polling: boolean;
-}
-
 /**
- * Server-Sent Events for bulk jobs. Every stream of one job shares one poll (a job watched by 500
- * clients costs one view per interval, not 500); a stream sends `progress` when the state changes,
+ * Server-Sent Events for bulk jobs. All streams share one poll per interval: one read of every
+ * watched job's view in two queries, whatever the number of streams and jobs (500 streams cost
+ * what one does, and never hold more than one database connection); a stream sends `progress` when the state changes,
  * then one `end` event when the job has ended or is suspended, and closes. Streams are capped per
  * API key and in lifetime.
  */
 export class JobStreams {
-  private watches = new Map<string, Watch>();
+  private watches = new Map<string, Set<Subscriber>>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly limits: StreamLimits,
     private readonly log: Logger,
-    /** The job's current view without an access check (done once, when the stream opens). */
-    private readonly load: (jobId: string) => Promise<JobStreamView | undefined>,
+    /** The current views of these jobs, by id, without an access check (done once, when a stream opens). */
+    private readonly load: (jobIds: string[]) => Promise<Map<string, JobStreamView>>,
   ) {}
 
   async stream(
@@ -122,7 +119,7 @@ export class JobStreams {
   /** Open streams (this process), for tests and diagnostics. */
   watching(): { jobs: number; streams: number } {
     let streams = 0;
-    for (const w of this.watches.values()) streams += w.subscribers.size;
+    for (const subs of this.watches.values()) streams += subs.size;
     return { jobs: this.watches.size, streams };
   }
 
@@ -151,40 +148,39 @@ export class JobStreams {
   }
 
   private subscribe(jobId: string, sub: Subscriber) {
-    let w = this.watches.get(jobId);
-    if (!w) {
-      const watch: Watch = {
-        subscribers: new Set(),
-        polling: false,
-        timer: setInterval(() => this.poll(jobId, watch), this.limits.pollMs),
-      };
-      watch.timer.unref();
-      this.watches.set(jobId, watch);
-      w = watch;
+    let subs = this.watches.get(jobId);
+    if (!subs) this.watches.set(jobId, (subs = new Set()));
+    subs.add(sub);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.poll(), this.limits.pollMs);
+      this.timer.unref();
     }
-    w.subscribers.add(sub);
   }
 
   private unsubscribe(jobId: string, sub: Subscriber) {
-    const w = this.watches.get(jobId);
-    if (!w) return;
-    w.subscribers.delete(sub);
-    if (w.subscribers.size === 0) {
-      clearInterval(w.timer);
-      this.watches.delete(jobId);
+    const subs = this.watches.get(jobId);
+    if (!subs) return;
+    subs.delete(sub);
+    if (subs.size === 0) this.watches.delete(jobId);
+    if (this.watches.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
     }
   }
 
-  private async poll(jobId: string, w: Watch) {
-    if (w.polling) return; // a slow database never stacks polls
-    w.polling = true;
+  private async poll() {
+    if (this.polling || this.watches.size === 0) return; // a slow database never stacks polls
+    this.polling = true;
     try {
-      const view = await this.load(jobId);
-      if (view) for (const s of [...w.subscribers]) s.send(view);
+      const views = await this.load([...this.watches.keys()]);
+      for (const [jobId, subs] of this.watches) {
+        const view = views.get(jobId);
+        if (view) for (const s of [...subs]) s.send(view);
+      }
     } catch (err) {
-      this.log.warn({ job_id: jobId, err: (err as Error).message }, 'job stream poll failed');
+      this.log.warn({ err: (err as Error).message }, 'job stream poll failed');
     } finally {
-      w.polling = false;
+      this.polling = false;
     }
   }
 }

@@ -82,8 +82,12 @@ export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkK
     (r) => r.seq,
     (r) => r,
   );
-  // Two queries for the whole page, not two per job.
-  const ids = page.items.map((j) => j.id);
+  return { items: await jobViews(db, page.items, now), next_cursor: page.next_cursor };
+}
+
+/** Views of many jobs in two queries, not two per job (a page of the list; the event streams' shared poll). */
+export async function jobViews(db: Db, jobs: BulkJob[], now: Date) {
+  const ids = jobs.map((j) => j.id);
   const counted: any[] = ids.length
     ? await db('bulk_job_items')
         .whereRaw('job_id = any(?::uuid[])', [ids])
@@ -91,9 +95,9 @@ export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkK
         .select('job_id', 'status')
         .count('* as n')
     : [];
-  const resellerIds = [...new Set(page.items.flatMap((j) => [j.losing_reseller_id, j.gaining_reseller_id]).filter((x) => x !== null))];
+  const resellerIds = [...new Set(jobs.flatMap((j) => [j.losing_reseller_id, j.gaining_reseller_id]).filter((x) => x !== null))];
   const names = new Map((await db('resellers').whereIn('id', resellerIds).select('id', 'username')).map((r) => [Number(r.id), r]));
-  const items = page.items.map((j) => {
+  return jobs.map((j) => {
     const raw: Record<string, number> = {};
     for (const c of counted) if (c.job_id === j.id) raw[c.status] = Number(c.n);
     const parties = {
@@ -102,7 +106,13 @@ export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkK
     };
     return buildJobView(j, raw, parties, now);
   });
-  return { items, next_cursor: page.next_cursor };
+}
+
+/** The current views of the given jobs (no access check: the caller did it), by id. */
+export async function jobViewsById(db: Db, ids: string[], now: Date) {
+  const jobs: BulkJob[] = ids.length ? await db('bulk_jobs').whereRaw('id = any(?::uuid[])', [ids]) : [];
+  const views = await jobViews(db, jobs, now);
+  return new Map(views.map((v) => [v.id, v]));
 }
 
 const itemStatus = z.enum(['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled']);

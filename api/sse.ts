@@ -148,8 +148,8 @@ export class JobStreams {
   }
 
   private subscribe(jobId: string, sub: Subscriber) {
-    let subs = this.watches.get(jobId);
-    if (!subs) this.watches.set(jobId, (subs = new Set()));
+    const subs = this.watches.get(jobId) ?? new Set<Subscriber>();
+    this.watches.set(jobId, subs);
     subs.add(sub);
     if (!this.timer) {
       this.timer = setInterval(() => this.poll(), this.limits.pollMs);

@@ -7,7 +7,7 @@ import { findProfileByCredentials } from '../catalog/profiles';
 import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
 import { decideItem } from './handler';
-import { email } from '../platform/validation';
+import { email, MAX_ERROR_ENTRIES } from '../platform/validation';
 import { createBulkJob } from '../bulk/create';
 import { jobLinks, jobView } from '../bulk/views';
 import type { BulkJob } from '../bulk/model';
@@ -144,7 +144,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
         dry_run: true,
         total: items.length,
         duplicates_removed: checked.duplicates.length,
-        duplicates: checked.duplicates,
+        duplicates: checked.duplicates.slice(0, MAX_ERROR_ENTRIES),
         predicted,
         items,
       },
@@ -183,7 +183,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
       status: job.status,
       total: job.total,
       duplicates_removed: checked.duplicates.length,
-      duplicates: checked.duplicates,
+      duplicates: checked.duplicates.slice(0, MAX_ERROR_ENTRIES),
       links: jobLinks(job),
     },
   };

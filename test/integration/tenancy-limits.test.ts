@@ -167,6 +167,14 @@ describe('tenancy: bounded requests, clean errors, safe headers and look-ups', (
       expect(JSON.stringify(e).length).to.be.below(30_000);
     });
 
+    it('the duplicates a submit reports back are capped at 100; duplicates_removed has the total', async () => {
+      const twice = Array.from({ length: 300 }, (_, i) => `dup-${i}.example`);
+      const res = await submit(sys, acme, { gaining_reseller: 'beta', domains: [...twice, ...twice], dry_run: true });
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).to.equal(200);
+      expect(res.body.duplicates_removed).to.equal(300);
+      expect(res.body.duplicates).to.have.length(100);
+    });
+
     it('a body with thousands of wrong fields answers at most 100 field errors and the total', async () => {
       const e = await refused(
         () => submit(sys, acme, { gaining_reseller: 'beta', domains: Array.from({ length: 3000 }, (_, i) => i) }),

@@ -266,8 +266,8 @@ describe('resume soon after suspend, with a chunk still in hand', function () {
     expect(s.status).to.equal(202);
     // The other slot drains what was queued (nothing may start), the stalled chunk is still in hand.
     await waitUntil('the queue to drain while suspended', async () => {
-      const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active');
-      return q.waiting === 0 && q.active === 1;
+      const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'prioritized', 'active');
+      return q.waiting + q.prioritized === 0 && q.active === 1;
     });
     const inHand = (await sys.db('bulk_job_items').where({ job_id: id, status: 'running' }).pluck('domain_name')) as string[];
     expect(inHand).to.include(domains[0]);
@@ -335,8 +335,8 @@ describe('cancel of a job no worker has started', function () {
     expect(mail.subject).to.include('cancelled');
     expect(csvAttachment(mail).map((r) => r.status)).to.deep.equal(Array(25).fill('cancelled'));
     await waitUntil('the queued chunks to be consumed', async () => {
-      const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed');
-      return c.waiting + c.active + c.delayed === 0;
+      const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+      return c.waiting + c.prioritized + c.active + c.delayed === 0;
     });
     expect(await domainRows(sys, domains)).to.deep.equal(before);
     expect((await allItems(sys, losing, id)).every((i) => i.status === 'cancelled')).to.equal(true);

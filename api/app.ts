@@ -2,13 +2,17 @@ import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Deps } from '../shared/platform/deps';
 import { Forbidden, InvalidRequest, Unauthorized } from '../shared/platform/errors';
+import type { BulkDeps } from '../shared/bulk/kind';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { safeEqual } from '../shared/platform/secrets';
 import { jsonDepth } from '../shared/platform/validation';
 import { requireOperatorOrBasic, withRequestInfo } from './auth';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
+import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
+import { accessLog, requireJsonBody } from './http-basics';
+import { MAILBOX_PATH, mailboxRouter } from './mailbox';
 import { apiRoutes, jobStreams } from './routes';
 
 /** Deeper than any body this API takes; a hostile nesting stops here, before anything walks it. */
@@ -84,11 +88,13 @@ function metricsAuth(deps: Deps): RequestHandler {
 }
 
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
-export function createApp(deps: Deps) {
+export function createApp(deps: BulkDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(accessLog(deps.log));
   app.use(apiHeaders);
+  app.use('/v1', requireJsonBody);
   app.use(bodyParsers(deps));
   app.use(boundedDepth);
   app.use(withRequestInfo);
@@ -129,6 +135,8 @@ export function createApp(deps: Deps) {
     ...(deps.config.DASHBOARD_READ_ONLY ? [readOnly] : []),
     dashboardRouter(deps.queues.all(), { readOnly: deps.config.DASHBOARD_READ_ONLY }),
   );
+  app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!, deps.authThrottle), mailboxRouter(deps));
+  app.use(docsRouter(deps));
   // Kept on the app so a test (or a diagnostics hook) can see how many polls serve how many streams.
   const streams = jobStreams(deps);
   app.locals.jobStreams = streams;

@@ -23,7 +23,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         fields: [{ path: 'body', message: 'not valid for its Content-Encoding' }],
       });
     else {
-      log.error(
+      (req.log ?? log).error(
         { err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' },
         'unhandled error',
       );

@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps } from '../shared/bulk/kind';
 import {
   allowReseller,
   allowResellerInput,
@@ -45,7 +45,6 @@ import {
   updateReseller,
   updateResellerInput,
 } from '../shared/accounts/resellers';
-import type { BulkKind } from '../shared/platform/queues';
 import { idempotencyKey, parseInput } from '../shared/platform/validation';
 import { me, requireOperator, requireReseller, throttledByStatus } from './auth';
 import { JobStreams } from './sse';
@@ -58,7 +57,7 @@ const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req
 };
 
 /** Reads like the API reference: method, path, auth, the one call into shared/. */
-export function apiRoutes(deps: Deps, streams: JobStreams = jobStreams(deps)): Router {
+export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)): Router {
   const { db } = deps;
   const operator = requireOperator(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
   const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
@@ -88,12 +87,12 @@ export function apiRoutes(deps: Deps, streams: JobStreams = jobStreams(deps)): R
     send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]),
   );
   r.get(
-    ['/v1/admin/emails', '/admin/emails'],
+    '/v1/admin/emails',
     operator,
     send(async (req) => [200, await listEmails(db, req.query)]),
   );
   r.get(
-    ['/v1/admin/emails/:id', '/admin/emails/:id'],
+    '/v1/admin/emails/:id',
     operator,
     send(async (req) => [200, await getEmail(db, String(req.params.id))]),
   );
@@ -249,33 +248,32 @@ export function apiRoutes(deps: Deps, streams: JobStreams = jobStreams(deps)): R
 /** The same views for `/v1/jobs` (every kind) and `/v1/bulk-pushes` (push only). */
 function jobRoutes(
   r: Router,
-  deps: Deps,
+  deps: BulkDeps,
   auth: ReturnType<typeof requireReseller>,
   base: string,
-  kind: BulkKind | undefined,
+  kind: string | undefined,
   now: () => Date,
   streams: JobStreams,
 ) {
-  const { db } = deps;
   const id = (req: Request) => String(req.params.id);
   r.get(
     base,
     auth,
-    send(async (req, res) => [200, await listJobs(db, me(res), req.query, kind, now())]),
+    send(async (req, res) => [200, await listJobs(deps, me(res), req.query, kind, now())]),
   );
   r.get(
     `${base}/:id`,
     auth,
-    send(async (req, res) => [200, await getJob(db, me(res), id(req), kind, now())]),
+    send(async (req, res) => [200, await getJob(deps, me(res), id(req), kind, now())]),
   );
   r.get(`${base}/:id/items`, auth, async (req, res) => {
     if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
-      const csv = await itemsCsvFor(db, me(res), id(req), req.query, kind);
+      const csv = await itemsCsvFor(deps, me(res), id(req), req.query, kind);
       res.status(200).type('text/csv').attachment(csv.filename);
       for await (const part of csv.rows) if (!res.write(part)) await new Promise((ok) => res.once('drain', ok));
       return res.end();
     }
-    res.json(await listItems(db, me(res), id(req), req.query, kind));
+    res.json(await listItems(deps, me(res), id(req), req.query, kind));
   });
   r.post(
     `${base}/:id/cancel`,
@@ -298,7 +296,7 @@ function jobRoutes(
       res,
       id(req),
       res.locals.apiKeyId,
-      () => getJob(db, me(res), id(req), kind, now()),
+      () => getJob(deps, me(res), id(req), kind, now()),
       // A suspended job ends its stream too: nothing moves until someone resumes it.
       (s) => FINISHED_JOB.includes(s as JobStatus) || s === 'suspended',
     ),
@@ -306,9 +304,9 @@ function jobRoutes(
 }
 
 /** One hub per app: streams of the same job share one poll of its view (access is checked per stream). */
-export function jobStreams(deps: Deps): JobStreams {
+export function jobStreams(deps: BulkDeps): JobStreams {
   const now = () => deps.clock();
   const { config } = deps;
   const limits = { maxPerKey: config.SSE_MAX_STREAMS_PER_KEY, maxSeconds: config.SSE_MAX_STREAM_SECONDS, pollMs: config.SSE_POLL_MS };
-  return new JobStreams(deps.redis, config.QUEUE_PREFIX, limits, deps.log, (ids) => jobViewsById(deps.db, ids, now()));
+  return new JobStreams(deps.redis, config.QUEUE_PREFIX, limits, deps.log, (ids) => jobViewsById(deps, ids, now()));
 }

@@ -41,10 +41,23 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** Runs a process entry point; a start-up failure prints its message and exits 1. */
+/** An error with its stack (where it came from), or whatever was thrown. */
+function describe(err: unknown): unknown {
+  return err instanceof Error ? (err.stack ?? err.message) : err;
+}
+
+/**
+ * Runs a process entry point: a start-up failure prints its stack and exits 1. A promise rejected
+ * with nobody listening is a bug: it is logged with its stack, and the process exits 1 as Node
+ * would, so a supervisor restarts it (its chunks are taken over as stalled).
+ */
 export function runMain(main: () => Promise<void>) {
+  process.on('unhandledRejection', (reason) => {
+    console.error('unhandled promise rejection:', describe(reason));
+    process.exit(1);
+  });
   main().catch((err) => {
-    console.error(err?.message ?? err);
+    console.error(describe(err));
     process.exit(1);
   });
 }

@@ -1,9 +1,9 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { failChunk, processChunk } from '../shared/bulk/process';
-import { advanceFairClock, CHUNK_JOB_NAMES, type ChunkPayload } from '../shared/platform/queues';
+import { advanceFairClock, type ChunkPayload } from '../shared/platform/queues';
 
-type Processor = (deps: Deps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
+type Processor = (deps: BulkDeps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
 function decode(job: Job<ChunkPayload>): ChunkPayload {
   const { jobId, chunk } = job.data ?? ({} as ChunkPayload);
@@ -23,24 +23,17 @@ const chunkProcessor: Processor = async (deps, job, token, signal) => {
   return `${outcome.status}: ${outcome.done} item(s)`;
 };
 
-/** A processor is to a queue what a route is to HTTP: decode, call shared/, done. */
-export const PROCESSORS: Record<string, Processor> = {
-  [CHUNK_JOB_NAMES.push]: chunkProcessor,
-  [CHUNK_JOB_NAMES.release]: chunkProcessor,
-};
-
-/** Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. */
-export async function onChunkExhausted(deps: Deps, job: Job<ChunkPayload>, err: Error) {
-  const { jobId, chunk } = decode(job);
-  await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
+/**
+ * A processor is to a queue what a route is to HTTP: decode, call shared/, done. Every kind's
+ * chunk job name gets the one chunk processor (the kind's item handler is chosen from the job row),
+ * so a new kind in the table needs nothing here. Job names are unique: `kindTable` checks it.
+ */
+export function processorsFor(kinds: KindTable): Record<string, Processor> {
+  return Object.fromEntries(Object.values(kinds).map((k) => [k.jobName, chunkProcessor]));
 }
 
-/** Boot check: every chunk job name has exactly one processor, and every processor a job name. */
-export function assertHandlersComplete() {
-  for (const name of Object.values(CHUNK_JOB_NAMES)) {
-    if (!PROCESSORS[name]) throw new Error(`no processor for job name ${name}`);
-  }
-  for (const name of Object.keys(PROCESSORS)) {
-    if (!Object.values(CHUNK_JOB_NAMES).includes(name as never)) throw new Error(`processor ${name} has no queue job name`);
-  }
+/** Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. */
+export async function onChunkExhausted(deps: BulkDeps, job: Job<ChunkPayload>, err: Error) {
+  const { jobId, chunk } = decode(job);
+  await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
 }

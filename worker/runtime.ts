@@ -1,11 +1,14 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Deps } from '../shared/platform/deps';
+import type { BulkDeps } from '../shared/bulk/kind';
 import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy } from '../shared/platform/redis';
-import { assertHandlersComplete, onChunkExhausted, PROCESSORS } from './processors';
+import { onChunkExhausted, processorsFor } from './processors';
+
+/** A chunk whose worker died this often (lock lost each time) fails instead of being retried again. */
+const MAX_STALLED_COUNT = 5;
 
 export interface WorkerRuntime {
   worker: Worker<ChunkPayload>;
@@ -33,8 +36,8 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
  * The BullMQ worker plus two pollers: the outbox relay (email) and the reconciler. Neither poller
  * depends on Redis state, so a flushed Redis cannot stop them.
  */
-export async function startWorker(deps: Deps, connection: Redis): Promise<WorkerRuntime> {
-  assertHandlersComplete();
+export async function startWorker(deps: BulkDeps, connection: Redis): Promise<WorkerRuntime> {
+  const processors = processorsFor(deps.kinds);
   const { config, log } = deps;
   const policy = await evictionPolicy(connection).catch(() => undefined);
   if (policy && policy !== 'noeviction') {
@@ -44,7 +47,7 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
   const worker = new Worker<ChunkPayload>(
     QUEUE_NAMES.bulk,
     async (job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => {
-      const processor = PROCESSORS[job.name];
+      const processor = processors[job.name];
       if (!processor) throw new Error(`no processor for ${job.name}`);
       return processor(deps, job, token, signal);
     },
@@ -54,7 +57,7 @@ export async function startWorker(deps: Deps, connection: Redis): Promise<Worker
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: Math.max(500, Math.floor(config.WORKER_LOCK_MS / 2)),
-      maxStalledCount: 5,
+      maxStalledCount: MAX_STALLED_COUNT,
     },
   );
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));

@@ -1,36 +1,43 @@
 import type { Knex } from 'knex';
-import type { Deps } from '../platform/deps';
 import { queueEmail } from '../mail/outbox';
-import { releaseFinished } from '../customers/release';
-import { gainingNotification, resultsEmail, type JobSummary } from '../mail/templates';
-import { countItems, DONE_STATUS, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
+import { PROBLEM_ROWS, resultsEmail, type JobSummary } from '../mail/templates';
+import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
+import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { collectCsv } from './views';
 
-/** Extra work a job kind does in the transaction that ends it (a release marks the customer). */
-type FinishHook = (deps: Deps, trx: Knex.Transaction, job: BulkJob, status: string) => Promise<void>;
-const finishHooks: Partial<Record<BulkJob['kind'], FinishHook>> = { release: releaseFinished };
-
 /**
- * Ends the job once every item is terminal and every domain it unlocked is locked again. Runs in
+ * Ends the job once every item is terminal and its kind owes nothing more (a push: every domain it
+ * unlocked is locked again), then runs the kind's finish hook and writes the emails. Runs in
  * its own transaction after the items' commit, so of two chunks finishing together the later one
  * sees both; the row lock makes the end (and its emails, written in the same transaction) happen once.
  */
-export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean> {
+export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boolean> {
   // Most chunks end while others are open: answer that without queueing for the job row lock
-  // (claims in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
+  // (takes in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
   // chunk to commit sees everything.
-  if (await hasOpenWork(deps.db, jobId)) return false;
+  if (await hasOpenWork(deps.kinds, deps.db, jobId)) return false;
   const ended = await deps.db.transaction(async (trx) => {
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forUpdate().first();
     if (!job || FINISHED_JOB.includes(job.status)) return null;
-    if (await hasOpenWork(trx, jobId)) return null;
+    if (await hasOpenWork(deps.kinds, trx, jobId)) return null;
     const status = job.status === 'cancelling' ? 'cancelled' : job.error ? 'failed' : 'completed';
     const [done]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: jobId })
       .update({ status, finished_at: trx.fn.now(), started_at: trx.raw('coalesce(started_at, now())') })
       .returning('*');
-    await finishHooks[job.kind]?.(deps, trx, done, status);
-    await queueJobEmails(trx, done);
+    const kind = kindOf(deps.kinds, done.kind);
+    const summary = await summarize(trx, kind, done);
+    await kind.finish?.(deps, trx, done, summary);
+    if (done.options.email_results_to) {
+      const problems = await trx('bulk_job_items')
+        .where({ job_id: done.id })
+        .whereIn('status', ['failed', 'skipped'])
+        .orderBy('id')
+        .limit(PROBLEM_ROWS)
+        .select('domain_name as domain', 'status', 'reason', 'message');
+      const csv = await collectCsv(trx, done.id);
+      await queueEmail(trx, resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), csv, problems));
+    }
     return done;
   });
   if (!ended) return false;
@@ -44,20 +51,25 @@ export async function finalizeIfDone(deps: Deps, jobId: string): Promise<boolean
   return true;
 }
 
-/** Two probes, each served by its own partial index, instead of one OR that scans the job. */
-async function hasOpenWork(db: Knex, jobId: string): Promise<boolean> {
-  const open =
-    (await db('bulk_job_items').where({ job_id: jobId }).whereIn('status', OPEN_ITEM).first('id')) ??
-    (await db('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id'));
-  return !!open;
+/**
+ * Open items, then what any kind's sweep still owes: separate probes, each served by its own
+ * partial index, instead of one OR that scans the job. A sweep finds nothing on another kind's
+ * job, so the job's kind need not be read first.
+ */
+async function hasOpenWork(kinds: KindTable, db: Knex, jobId: string): Promise<boolean> {
+  if (await db('bulk_job_items').where({ job_id: jobId }).whereIn('status', OPEN_ITEM).first('id')) return true;
+  for (const kind of Object.values(kinds)) if (kind.sweep && (await kind.sweep.owes(db, jobId))) return true;
+  return false;
 }
 
-async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {
+/** What the emails say about an ended job. */
+async function summarize(trx: Knex.Transaction, kind: BulkKindDef, job: BulkJob): Promise<JobSummary> {
   const counts = await countItems(trx, job.id);
   const { losing, gaining } = await jobParties(trx, job);
-  const summary: JobSummary = {
+  return {
     id: job.id,
     kind: job.kind,
+    doneStatus: kind.doneStatus,
     status: job.status,
     total: job.total,
     counts,
@@ -68,12 +80,4 @@ async function queueJobEmails(trx: Knex.Transaction, job: BulkJob) {
     finished_at: job.finished_at,
     error: job.error,
   };
-  if (job.options.email_results_to) {
-    await queueEmail(trx, resultsEmail(job.options.email_results_to, summary, await collectCsv(trx, job.id)));
-  }
-  const done = DONE_STATUS[job.kind];
-  if (job.kind === 'push' && gaining?.push_notification_email && (counts[done] ?? 0) > 0) {
-    const names = await trx('bulk_job_items').where({ job_id: job.id, status: done }).orderBy('id').pluck('domain_name');
-    await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, names));
-  }
 }

@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
 import type { Db } from '../platform/db';
 import { NotFound } from '../platform/errors';
-import type { BulkKind } from '../platform/queues';
 
 export type JobStatus = 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
-export type ItemStatus = 'pending' | 'running' | 'pushed' | 'released' | 'skipped' | 'failed' | 'cancelled';
+/**
+ * The engine's item statuses; each kind adds its done status (push: `pushed`, release:
+ * `released`), so the type stays open to strings.
+ */
+export type ItemStatus = 'pending' | 'running' | 'skipped' | 'failed' | 'cancelled' | (string & Record<never, never>);
 
 export const FINISHED_JOB: readonly JobStatus[] = ['completed', 'cancelled', 'failed'];
 export const OPEN_ITEM: readonly ItemStatus[] = ['pending', 'running'];
@@ -14,17 +17,23 @@ export function leaseFree(q: Knex.QueryBuilder, db: Knex): Knex.QueryBuilder {
   return q.where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', db.fn.now()));
 }
 
-/** The item status that means "done" for each kind of bulk job. */
-export const DONE_STATUS: Record<BulkKind, ItemStatus> = { push: 'pushed', release: 'released' };
+/** What the engine itself reads from any job's options; the rest belongs to the kind. */
+export type JobOptions = { email_results_to?: string | null } & Record<string, unknown>;
 
 export interface BulkJob {
   id: string;
   seq: number;
-  kind: BulkKind;
+  /** A name in the kind table (`shared/kinds.ts`). */
+  kind: string;
   status: JobStatus;
+  /** The reseller who started the job: the pushing one, or the one releasing a customer. */
   losing_reseller_id: number;
+  /** The receiving reseller of a push; null for a release. */
   gaining_reseller_id: number | null;
-  options: Record<string, any>;
+  /** The customer a release acts for; null for a push. */
+  customer_id: number | null;
+  /** Checked against the kind's schema when the job is created; a kind reads them with `kind.options.parse`. */
+  options: JobOptions;
   total: number;
   chunk_count: number;
   generation: number;
@@ -34,6 +43,8 @@ export interface BulkJob {
   created_at: Date;
   started_at: Date | null;
   suspended_at: Date | null;
+  /** Time spent suspended after the start, summed at each resume (not running time). */
+  suspended_seconds: number;
   cancel_requested_at: Date | null;
   finished_at: Date | null;
 }
@@ -42,6 +53,7 @@ export interface ItemRow {
   id: number;
   job_id: string;
   chunk: number;
+  /** The domain; a release's package item stores `package:<service package id>` here. */
   domain_name: string;
   /** `domain` (push and release) or `package` (release; product_id is the service package). */
   product: 'domain' | 'package';
@@ -71,7 +83,7 @@ export async function jobFor(
   resellerId: number,
   id: string,
   access: Access,
-  opts: { kind?: BulkKind; forUpdate?: boolean } = {},
+  opts: { kind?: string; forUpdate?: boolean } = {},
 ): Promise<BulkJob> {
   const job = await loadJob(db, id, opts.forUpdate);
   const visible =
@@ -85,7 +97,7 @@ export async function jobFor(
 export async function countItems(db: Db | Knex.Transaction, jobId: string): Promise<Record<string, number>> {
   const rows = await db('bulk_job_items').where({ job_id: jobId }).groupBy('status').select('status').count('* as n');
   const out: Record<string, number> = {};
-  for (const r of rows as any[]) out[r.status] = Number(r.n);
+  for (const r of rows as { status: string; n: number | string }[]) out[r.status] = Number(r.n);
   return out;
 }
 

@@ -1,21 +1,10 @@
 import type { Deps } from '../platform/deps';
-import type { BulkKind } from '../platform/queues';
-import { claimChunk, keepLease, lockChunk, type ItemHandler } from './claim';
+import { keepLease, lockChunk, takeChunk } from './take';
 import { finalizeIfDone } from './finalize';
+import { kindOf, type BulkDeps, type SweepScope } from './kind';
 import { leaseFree } from './model';
-import { pendingRelocks, pushHandler, relock } from '../push/handler';
-import { releaseHandler } from '../customers/release';
 
-/** Every kind of bulk job and how it does its items (the type makes a missing kind a compile error). */
-const handlers: Record<BulkKind, ItemHandler> = { push: pushHandler, release: releaseHandler };
-
-function handlerFor(kind: BulkKind): ItemHandler {
-  const handler = handlers[kind];
-  if (!handler) throw new Error(`no item handler for bulk job kind ${kind}`);
-  return handler;
-}
-
-function countProcessed(deps: Deps, kind: BulkKind, counts: Record<string, number>) {
+function countProcessed(deps: Deps, kind: string, counts: Record<string, number>) {
   for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind, status }, n);
 }
 
@@ -28,49 +17,48 @@ export interface ChunkOutcome {
 
 /**
  * One chunk of one bulk job. Safe to run again at any point (a stalled BullMQ job does): finished
- * items are never touched twice, domains a dead attempt unlocked are locked again first, and items
- * a live attempt holds are left to it.
+ * items are never touched twice, what a dead attempt left owed is done first (the kinds' sweeps: a
+ * push relocks the domains it unlocked), and items a live attempt holds are left to it.
  */
-export async function processChunk(deps: Deps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
-  const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
-  if (owed.length) await relock(deps, owed);
+export async function processChunk(deps: BulkDeps, jobId: string, chunk: number, signal?: AbortSignal): Promise<ChunkOutcome> {
+  await sweep(deps, { job_id: jobId, chunk });
   if (signal?.aborted) return { done: 0, status: 'aborted', retryAt: null };
-  const claimed = await claimChunk(deps, handlerFor, jobId, chunk);
-  if (!claimed) return { done: 0, status: 'gone', retryAt: null };
-  const { job, handler, deferred } = claimed;
+  const taken = await takeChunk(deps, (kind) => kindOf(deps.kinds, kind).handler, jobId, chunk);
+  if (!taken) return { done: 0, status: 'gone', retryAt: null };
+  const { job, handler, deferred } = taken;
   const kind = job.kind;
-  countProcessed(deps, kind, claimed.counts);
+  countProcessed(deps, kind, taken.counts);
   if (deferred.length) {
     if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
-    const release = keepLease(deps, deferred);
+    const endLease = keepLease(deps, deferred);
     try {
       countProcessed(deps, kind, await handler.deferred(deps, job, deferred));
     } finally {
-      await release();
+      await endLease();
     }
   }
-  if (claimed.done + deferred.length > 0) {
+  if (taken.done + deferred.length > 0) {
     deps.log.info(
       {
         job_id: jobId,
         chunk,
         kind,
         reseller: job.losing_reseller_id,
-        items: claimed.done + deferred.length,
+        items: taken.done + deferred.length,
         registry_path: deferred.length,
       },
       'chunk processed',
     );
   }
   await finalizeIfDone(deps, jobId);
-  return { done: claimed.done + deferred.length, status: job.status, retryAt: claimed.heldElsewhereUntil };
+  return { done: taken.done + deferred.length, status: job.status, retryAt: taken.heldElsewhereUntil };
 }
 
 /**
  * Retries ran out: a job-level fault. The chunk's unfinished items fail with the error and the job
  * is marked so that it ends `failed`, with every item still accounted for.
  */
-export async function failChunk(deps: Deps, jobId: string, chunk: number, message: string): Promise<void> {
+export async function failChunk(deps: BulkDeps, jobId: string, chunk: number, message: string): Promise<void> {
   const text = message.slice(0, 1000);
   await deps.db.transaction(async (trx) => {
     await lockChunk(trx, jobId, chunk);
@@ -86,7 +74,17 @@ export async function failChunk(deps: Deps, jobId: string, chunk: number, messag
         .whereNull('error')
         .update({ error: `chunk ${chunk}: ${text}` });
   });
-  const owed = await pendingRelocks(deps, { job_id: jobId, chunk });
-  if (owed.length) await relock(deps, owed).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'relock failed'));
+  await sweep(deps, { job_id: jobId, chunk }).catch((err) => deps.log.error({ job_id: jobId, err: err.message }, 'sweep failed'));
   await finalizeIfDone(deps, jobId);
+}
+
+/**
+ * Does the work kinds owe for a scope (push: relock what a dead attempt left unlocked) before the
+ * chunk is taken again. Every kind's sweep runs: one indexed probe each, and a sweep finds nothing
+ * on another kind's job, so the chunk's kind need not be read first.
+ */
+export async function sweep(deps: BulkDeps, scope: SweepScope): Promise<number> {
+  let done = 0;
+  for (const kind of Object.values(deps.kinds)) if (kind.sweep) done += await kind.sweep.run(deps, scope);
+  return done;
 }

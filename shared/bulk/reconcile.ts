@@ -1,19 +1,19 @@
-import type { Deps } from '../platform/deps';
 import { chunkJobId, enqueueChunks } from '../platform/queues';
-import { pendingRelocks, relock } from '../push/handler';
 import { cancelJob, openChunks } from './control';
 import { finalizeIfDone } from './finalize';
+import { kindOf, type BulkDeps } from './kind';
 import { OPEN_ITEM, type BulkJob } from './model';
 
 const LIVE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
 /**
  * Postgres is the truth, Redis only holds work. Re-enqueues every chunk of an unfinished job that
- * has no live BullMQ job (Redis restarted or flushed), relocks what a dead attempt left unlocked,
- * ends jobs whose items are all done, and cancels jobs suspended longer than SUSPEND_TTL.
+ * has no live BullMQ job (Redis restarted or flushed), runs each kind's sweep (push: relocks what a
+ * dead attempt left unlocked), ends jobs whose items are all done, and cancels jobs suspended
+ * longer than SUSPEND_TTL.
  */
-export async function reconcile(deps: Deps) {
-  const report = { requeued: 0, relocked: 0, finalized: 0, expired: 0 };
+export async function reconcile(deps: BulkDeps) {
+  const report = { requeued: 0, swept: 0, finalized: 0, expired: 0 };
   const { db, config } = deps;
 
   const expired: BulkJob[] = await db('bulk_jobs')
@@ -35,7 +35,7 @@ export async function reconcile(deps: Deps) {
     const missing = chunks.filter((c) => !live.has(`${job.id}:${c}`));
     if (missing.length) {
       const [row] = await db('bulk_jobs').where({ id: job.id }).increment('generation', 1).returning('*');
-      await enqueueChunks(deps.queues, row, missing);
+      await enqueueChunks(deps.queues, kindOf(deps.kinds, row.kind).jobName, row, missing);
       deps.log.warn(
         { job_id: job.id, chunks: missing.length, first: chunkJobId(job.id, row.generation, missing[0]) },
         'reconciler re-enqueued chunks',
@@ -45,10 +45,13 @@ export async function reconcile(deps: Deps) {
   }
 
   // After the re-enqueue, so a registry outage cannot hold up recovery from a Redis loss.
-  const owed = await pendingRelocks(deps, {});
-  if (owed.length) {
-    await relock(deps, owed).catch((err) => deps.log.error({ err: err.message }, 'reconciler relock failed'));
-    report.relocked = owed.length;
+  for (const kind of Object.values(deps.kinds)) {
+    if (!kind.sweep) continue;
+    try {
+      report.swept += await kind.sweep.run(deps, {});
+    } catch (err) {
+      deps.log.error({ kind: kind.name, err: (err as Error).message }, 'reconciler sweep failed');
+    }
   }
   for (const job of unfinished) if (await finalizeIfDone(deps, job.id)) report.finalized++;
   return report;

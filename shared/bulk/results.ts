@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { unnest } from '../platform/sql';
 import type { ItemRow, ItemStatus } from './model';
 
 export interface ItemResult {
@@ -8,7 +9,7 @@ export interface ItemResult {
   message: string | null;
 }
 
-/** Re-reads the claimed items under lock: another attempt may have finished some of them meanwhile. */
+/** Re-reads the taken items under lock: another attempt may have finished some of them meanwhile. */
 export function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<ItemRow[]> {
   return trx('bulk_job_items')
     .whereIn(
@@ -23,11 +24,17 @@ export function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<
 /** Writes every item's outcome in one statement; returns the count per status (for metrics). */
 export async function recordResults(trx: Knex.Transaction, results: ItemResult[]): Promise<Record<string, number>> {
   if (results.length) {
+    const u = unnest('u', {
+      id: ['bigint', results.map((r) => r.id)],
+      status: ['text', results.map((r) => r.status)],
+      reason: ['text', results.map((r) => r.reason)],
+      message: ['text', results.map((r) => r.message)],
+    });
     await trx.raw(
       `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message,
          started_at = coalesce(i.started_at, now()), finished_at = now()
-       from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as u(id, status, reason, message) where i.id = u.id`,
-      [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.reason), results.map((r) => r.message)] as any[],
+       from ${u.sql} where i.id = u.id`,
+      u.bindings,
     );
   }
   const counts: Record<string, number> = {};

@@ -1,5 +1,9 @@
+/** A registry call is tried this often, 50, 100, 200 ms apart, before its item fails. */
+export const RETRY_ATTEMPTS = 4;
+export const RETRY_BASE_MS = 50;
+
 /** Retries a transient operation with exponential backoff; the last error is rethrown. */
-export async function withRetry<T>(fn: () => Promise<T>, attempts = 4, baseMs = 50): Promise<T> {
+export async function withRetry<T>(fn: () => Promise<T>, attempts = RETRY_ATTEMPTS, baseMs = RETRY_BASE_MS): Promise<T> {
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     try {

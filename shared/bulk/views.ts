@@ -1,41 +1,27 @@
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { csvLine } from '../platform/csv';
-import type { BulkKind } from '../platform/queues';
 import type { Reseller } from '../accounts/resellers';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
-import { countItems, DONE_STATUS, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
+import { listQuery, parseInput } from '../platform/validation';
+import { paginate } from '../platform/sql';
+import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
+import { countItems, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
-function publicOptions(job: BulkJob) {
-  const { profile, ...rest } = job.options;
-  // The stored profile never holds the password; the internal id is not part of the public view.
-  if (!profile) return rest;
-  return {
-    ...rest,
-    profile:
-      profile.mode === 'existing' ? { mode: profile.mode, domain: profile.domain, username: profile.username } : { mode: profile.mode },
-  };
-}
+/** Views need the database and the kind table (done status, links, public options). */
+export type ViewDeps = Pick<BulkDeps, 'db' | 'kinds'>;
 
 type Parties = { losing?: { username: string }; gaining?: { username: string } };
 
-export async function jobView(db: Db, job: BulkJob, now: Date) {
-  return buildJobView(job, await countItems(db, job.id), await jobParties(db, job), now);
+export async function jobView(deps: ViewDeps, job: BulkJob, now: Date) {
+  return buildJobView(deps.kinds, job, await countItems(deps.db, job.id), await jobParties(deps.db, job), now);
 }
 
-function buildJobView(job: BulkJob, raw: Record<string, number>, parties: Parties, now: Date) {
-  const done = DONE_STATUS[job.kind];
+function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number>, parties: Parties, now: Date) {
+  const kind = kindOf(kinds, job.kind);
+  const done = kind.doneStatus;
   const counts: Record<string, number> = { pending: 0, running: 0, [done]: 0, skipped: 0, failed: 0, cancelled: 0 };
   for (const [k, v] of Object.entries(raw)) counts[k] = v;
-  const finished = counts[done] + counts.skipped + counts.failed + counts.cancelled;
-  let rate: number | null = null;
-  let eta: number | null = null;
-  if (job.started_at && finished > 0) {
-    const end = job.finished_at ?? now;
-    const seconds = Math.max(0.001, (end.getTime() - new Date(job.started_at).getTime()) / 1000);
-    rate = Math.round((finished / seconds) * 10) / 10;
-    if (job.status === 'running') eta = Math.ceil((job.total - finished) / (finished / seconds));
-  }
+  const { rate, eta } = pace(job, counts[done] + counts.skipped + counts.failed, counts.pending + counts.running, now);
   return {
     id: job.id,
     kind: job.kind,
@@ -44,7 +30,7 @@ function buildJobView(job: BulkJob, raw: Record<string, number>, parties: Partie
     gaining_reseller: parties.gaining?.username ?? null,
     total: job.total,
     counts,
-    options: publicOptions(job),
+    options: kind.publicOptions ? kind.publicOptions(job) : job.options,
     created_at: job.created_at,
     started_at: job.started_at,
     suspended_at: job.suspended_at,
@@ -52,43 +38,52 @@ function buildJobView(job: BulkJob, raw: Record<string, number>, parties: Partie
     rate,
     eta_seconds: eta,
     error: job.error,
-    links: jobLinks(job),
+    links: jobLinks(kind, job),
   };
 }
 
-export function jobLinks(job: Pick<BulkJob, 'id' | 'kind'>) {
-  const base = job.kind === 'push' ? `/v1/bulk-pushes/${job.id}` : `/v1/jobs/${job.id}`;
+/**
+ * `rate`: items the workers finished (done, skipped or failed — not cancelled, which no worker
+ * touched) per second of running time: from the start to the end, or to now, less the time spent
+ * suspended (a suspended job's clock stops at `suspended_at`). `eta_seconds` only while running.
+ */
+function pace(job: BulkJob, worked: number, open: number, now: Date): { rate: number | null; eta: number | null } {
+  if (!job.started_at || worked === 0) return { rate: null, eta: null };
+  const start = new Date(job.started_at).getTime();
+  const end = Math.max(start, new Date(job.suspended_at ?? job.finished_at ?? now).getTime());
+  const running = (end - start) / 1000 - Number(job.suspended_seconds ?? 0);
+  const perSecond = worked / Math.max(0.001, running);
+  return {
+    rate: Math.round(perSecond * 10) / 10,
+    eta: job.status === 'running' ? Math.ceil(open / perSecond) : null,
+  };
+}
+
+/** A job's links, under its kind's API path. */
+export function jobLinks(kind: Pick<BulkKindDef, 'path'>, job: Pick<BulkJob, 'id'>) {
+  const base = `${kind.path}/${job.id}`;
   return { self: base, items: `${base}/items`, events: `${base}/events`, cancel: `${base}/cancel` };
 }
 
-export async function getJob(db: Db, me: Reseller, id: string, kind: BulkKind | undefined, now: Date) {
-  return jobView(db, await jobFor(db, me.id, id, 'view', { kind }), now);
+export async function getJob(deps: ViewDeps, me: Reseller, id: string, kind: string | undefined, now: Date) {
+  return jobView(deps, await jobFor(deps.db, me.id, id, 'view', { kind }), now);
 }
 
-export async function listJobs(db: Db, me: Reseller, query: unknown, kind: BulkKind | undefined, now: Date) {
+export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kind: string | undefined, now: Date) {
+  const { db } = deps;
   const q = parseInput(listQuery, query, 'query');
-  const before = decodeCursor(q.cursor);
-  const rows: BulkJob[] = await db('bulk_jobs')
+  const rows = db('bulk_jobs')
     .where((b) => b.where('losing_reseller_id', me.id).orWhere('gaining_reseller_id', me.id))
-    .modify((b) => {
-      if (kind) b.where({ kind });
-      if (before) b.where('seq', '<', before);
-    })
-    .orderBy('seq', 'desc')
-    .limit(q.limit + 1);
-  const page = pageOf(
-    rows,
-    q.limit,
-    (r) => r.seq,
-    (r) => r,
-  );
-  return { items: await jobViews(db, page.items, now), next_cursor: page.next_cursor };
+    .modify((b) => (kind ? b.where({ kind }) : b));
+  const page = await paginate(rows, q, { column: 'seq', key: (r: BulkJob) => r.seq, order: 'desc' }, (r) => r);
+  return { items: await jobViews(deps, page.items, now), next_cursor: page.next_cursor };
 }
 
 /** Views of many jobs in two queries, not two per job (a page of the list; the event streams' shared poll). */
-export async function jobViews(db: Db, jobs: BulkJob[], now: Date) {
+export async function jobViews(deps: ViewDeps, jobs: BulkJob[], now: Date) {
+  const { db } = deps;
   const ids = jobs.map((j) => j.id);
-  const counted: any[] = ids.length
+  const counted: { job_id: string; status: string; n: number | string }[] = ids.length
     ? await db('bulk_job_items')
         .whereRaw('job_id = any(?::uuid[])', [ids])
         .groupBy('job_id', 'status')
@@ -104,34 +99,34 @@ export async function jobViews(db: Db, jobs: BulkJob[], now: Date) {
       losing: names.get(Number(j.losing_reseller_id)),
       gaining: j.gaining_reseller_id === null ? undefined : names.get(Number(j.gaining_reseller_id)),
     };
-    return buildJobView(j, raw, parties, now);
+    return buildJobView(deps.kinds, j, raw, parties, now);
   });
 }
 
 /** The current views of the given jobs (no access check: the caller did it), by id. */
-export async function jobViewsById(db: Db, ids: string[], now: Date) {
-  const jobs: BulkJob[] = ids.length ? await db('bulk_jobs').whereRaw('id = any(?::uuid[])', [ids]) : [];
-  const views = await jobViews(db, jobs, now);
+export async function jobViewsById(deps: ViewDeps, ids: string[], now: Date) {
+  const jobs: BulkJob[] = ids.length ? await deps.db('bulk_jobs').whereRaw('id = any(?::uuid[])', [ids]) : [];
+  const views = await jobViews(deps, jobs, now);
   return new Map(views.map((v) => [v.id, v]));
 }
 
-const itemStatus = z.enum(['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled']);
-export const itemsQuery = listQuery.extend({ status: itemStatus.optional() });
-
-export async function listItems(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
-  const q = parseInput(itemsQuery, query, 'query');
-  const job = await jobFor(db, me.id, id, 'view', { kind });
-  const after = decodeCursor(q.cursor);
-  const rows: ItemRow[] = await db('bulk_job_items')
-    .where({ job_id: job.id })
-    .modify((b) => {
-      if (q.status) b.where({ status: q.status });
-      if (after) b.where('id', '>', after);
-    })
-    .orderBy('id')
-    .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, itemView);
+/** `?status=` takes any item status of any kind. */
+export function itemsQuery(kinds: KindTable) {
+  return listQuery.extend({ status: z.enum(itemStatuses(kinds)).optional() });
 }
+
+export async function listItems(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
+  const { db } = deps;
+  const q = parseInput(itemsQuery(deps.kinds), query, 'query');
+  const job = await jobFor(db, me.id, id, 'view', { kind });
+  const rows = db('bulk_job_items')
+    .where({ job_id: job.id })
+    .modify((b) => (q.status ? b.where({ status: q.status }) : b));
+  return paginate(rows, q, { column: 'id', key: (r: ItemRow) => r.id }, itemView);
+}
+
+/** Rows per read of a CSV export: a 50,000-item job is ten reads, never all in memory at once. */
+export const CSV_PAGE_ROWS = 5000;
 
 /** Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. */
 export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGenerator<string> {
@@ -143,7 +138,7 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
       .modify((b) => (status ? b.where({ status }) : b))
       .where('id', '>', after)
       .orderBy('id')
-      .limit(5000);
+      .limit(CSV_PAGE_ROWS);
     if (rows.length === 0) return;
     let out = '';
     for (const r of rows) {
@@ -155,8 +150,9 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
   }
 }
 
-export async function itemsCsvFor(db: Db, me: Reseller, id: string, query: unknown, kind?: BulkKind) {
-  const q = parseInput(itemsQuery, query, 'query');
+export async function itemsCsvFor(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
+  const { db } = deps;
+  const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
   return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q.status) };
 }

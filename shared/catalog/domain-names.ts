@@ -52,23 +52,38 @@ export function normalizeNameList(values: unknown[]): NameListResult {
   return { names, invalid, duplicates: [...duplicates] };
 }
 
-/** `domain_list`: one name per line or separated by commas; blank entries are ignored. */
+/** An entry of a pasted `domain_list` with the 1-based line it came from. */
+export interface ListEntry {
+  value: string;
+  line: number;
+}
+
+/**
+ * `domain_list` is what people paste: a spreadsheet column (one per line), a row (tabs), or a
+ * sentence-like list (commas, semicolons, spaces). Any run of those separates names; blank entries
+ * are ignored. Each entry keeps its line so errors can point at it.
+ */
+export function splitDomainListLines(text: string): ListEntry[] {
+  const out: ListEntry[] = [];
+  text.split(/\r\n|\r|\n/).forEach((row, i) => {
+    for (const value of row.split(/[,;\s]+/)) if (value !== '') out.push({ value, line: i + 1 });
+  });
+  return out;
+}
+
 export function splitDomainList(text: string): string[] {
-  return text
-    .split(/[\r\n,]+/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  return splitDomainListLines(text).map((e) => e.value);
 }
 
 /**
  * `invalid_domains` with a bounded body: the first MAX_ERROR_ENTRIES bad entries (values and
  * reasons cut to a sane length) and the total, however long the submitted list was.
  */
-export function invalidDomainsError(message: string, invalid: NameListResult['invalid']): InvalidRequest {
+export function invalidDomainsError(message: string, invalid: (NameListResult['invalid'][number] & { line?: number })[]): InvalidRequest {
   return new InvalidRequest(
     message,
     {
-      invalid: invalid.slice(0, MAX_ERROR_ENTRIES).map((i) => ({ position: i.position, value: clip(i.value), reason: clip(i.reason) })),
+      invalid: invalid.slice(0, MAX_ERROR_ENTRIES).map((i) => ({ ...i, value: clip(i.value), reason: clip(i.reason) })),
       invalid_count: invalid.length,
     },
     'invalid_domains',

@@ -5,7 +5,8 @@ import { invalidDomainsError, normalizeDomainName, normalizeNameList } from './d
 import type { Reseller } from '../accounts/resellers';
 import { hashPassword } from '../platform/secrets';
 import { contactSchema } from './profiles';
-import { decodeCursor, listQuery, pageOf, parseInput, settingsJson } from '../platform/validation';
+import { listQuery, parseInput, settingsJson } from '../platform/validation';
+import { paginate, unnest } from '../platform/sql';
 
 export const domainListQuery = listQuery.extend({
   locked: z.enum(['true', 'false']).optional(),
@@ -52,17 +53,13 @@ export function domainsQuery(db: Db, withLayout = true) {
 
 export async function listDomains(db: Db, me: Reseller, query: unknown) {
   const q = parseInput(domainListQuery, query, 'query');
-  const after = decodeCursor(q.cursor);
-  const rows = await domainsQuery(db, false)
+  const rows = domainsQuery(db, false)
     .where('d.reseller_id', me.id)
     .modify((b) => {
-      if (after) b.where('d.id', '>', after);
       if (q.locked) b.where('d.locked', q.locked === 'true');
       if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
-    })
-    .orderBy('d.id')
-    .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, domainListView);
+    });
+  return paginate(rows, q, { column: 'd.id', key: (r: { id: number }) => r.id }, domainListView);
 }
 
 export async function getDomain(db: Db, me: Reseller, name: string) {
@@ -206,11 +203,20 @@ export async function importDomains(db: Db, rows: z.infer<typeof importDomainsIn
       settings.push(JSON.stringify(r.settings ?? {}));
       customerOf.push(r.customer === undefined ? null : customerKey(r.customer));
     });
+    const values = unnest('t', {
+      name: ['text', names],
+      reseller_id: ['bigint', owners],
+      locked: ['boolean', locked],
+      brand_id: ['bigint', brands],
+      profile_id: ['bigint', profiles],
+      expires_at: ['timestamptz', expires],
+      settings: ['jsonb', settings],
+      customer_id: ['bigint', customerOf],
+    });
     const inserted = await trx.raw(
       `insert into domains (name, reseller_id, locked, brand_id, profile_id, expires_at, settings, customer_id)
-       select * from unnest(?::text[], ?::bigint[], ?::boolean[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::jsonb[], ?::bigint[])
-       on conflict (name) do nothing returning name`,
-      [names, owners, locked, brands, profiles, expires, settings, customerOf] as any[],
+       select * from ${values.sql} on conflict (name) do nothing returning name`,
+      values.bindings,
     );
     const got = new Set(inserted.rows.map((r: any) => r.name));
     return { imported: got.size, already_present: names.filter((n) => !got.has(n)) };

@@ -5,7 +5,8 @@ import { Conflict, InvalidRequest } from '../platform/errors';
 import { normalizeDomainName } from './domain-names';
 import type { Reseller } from '../accounts/resellers';
 import { hashPassword, verifyPassword } from '../platform/secrets';
-import { decodeCursor, listQuery, pageOf, parseInput } from '../platform/validation';
+import { listQuery, parseInput } from '../platform/validation';
+import { paginate } from '../platform/sql';
 
 export const contactSchema = z
   .object({
@@ -60,13 +61,7 @@ export async function createProfile(db: Db | Knex.Transaction, resellerId: numbe
 
 export async function listProfiles(db: Db, me: Reseller, query: unknown) {
   const q = parseInput(listQuery, query, 'query');
-  const after = decodeCursor(q.cursor);
-  const rows = await db('profiles')
-    .where({ reseller_id: me.id })
-    .modify((b) => (after ? b.where('id', '>', after) : b))
-    .orderBy('id')
-    .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, profileView);
+  return paginate(db('profiles').where({ reseller_id: me.id }), q, { column: 'id', key: (r: ProfileRow) => r.id }, profileView);
 }
 
 /**

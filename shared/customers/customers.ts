@@ -7,9 +7,11 @@ import { AppError, Conflict, Gone, NotFound, Unprocessable } from '../platform/e
 import { createBulkJob } from '../bulk/create';
 import { FINISHED_JOB, type BulkJob } from '../bulk/model';
 import { jobLinks } from '../bulk/views';
+import { releaseKind } from './kind';
 import type { Reseller } from '../accounts/resellers';
 import { hashSecret } from '../platform/secrets';
-import { clip, decodeCursor, email, listQuery, pageOf, parseInput, plainName } from '../platform/validation';
+import { isUniqueViolation, paginate } from '../platform/sql';
+import { clip, email, listQuery, parseInput, plainName } from '../platform/validation';
 
 type Conn = Db | Knex.Transaction;
 
@@ -84,8 +86,7 @@ async function customerFor(db: Conn, me: Reseller, id: string, forUpdate = false
 
 async function runningRelease(db: Conn, customerId: number, exceptJob?: string): Promise<BulkJob | undefined> {
   return db('bulk_jobs')
-    .where({ kind: 'release' })
-    .whereRaw(`options->>'customer_id' = ?`, [String(customerId)])
+    .where({ kind: releaseKind.name, customer_id: customerId })
     .whereNotIn('status', [...FINISHED_JOB])
     .modify((b) => (exceptJob ? b.whereNot({ id: exceptJob }) : b))
     .first();
@@ -117,27 +118,20 @@ export async function createCustomer(db: Db, me: Reseller, input: z.infer<typeof
 
 export async function listCustomers(db: Db, me: Reseller, query: unknown) {
   const q = parseInput(customerListQuery, query, 'query');
-  const after = decodeCursor(q.cursor);
-  const rows: CustomerRow[] = await customersQuery(db)
+  const rows = customersQuery(db)
     .where('c.reseller_id', me.id)
-    .modify((b) => {
-      if (after) b.where('c.id', '>', after);
-      if (q.status) b.where('c.status', q.status);
-    })
-    .orderBy('c.id')
-    .limit(q.limit + 1);
-  return pageOf(rows, q.limit, (r) => r.id, customerView);
+    .modify((b) => (q.status ? b.where('c.status', q.status) : b));
+  return paginate(rows, q, { column: 'c.id', key: (r: CustomerRow) => r.id }, customerView);
 }
 
 export async function getCustomer(db: Db, me: Reseller, id: string) {
   const c = await customerFor(db, me, id);
   const row: CustomerRow = await customersQuery(db).where('c.id', c.id).first();
   const last: BulkJob | undefined = await db('bulk_jobs')
-    .where({ kind: 'release', losing_reseller_id: me.id })
-    .whereRaw(`options->>'customer_id' = ?`, [String(c.id)])
+    .where({ kind: releaseKind.name, losing_reseller_id: me.id, customer_id: c.id })
     .orderBy('seq', 'desc')
     .first();
-  return { ...customerView(row), last_release: last ? { id: last.id, status: last.status, links: jobLinks(last) } : null };
+  return { ...customerView(row), last_release: last ? { id: last.id, status: last.status, links: jobLinks(releaseKind, last) } : null };
 }
 
 /** Fixing contact details before a release (the invitation goes to the email on file). */
@@ -164,7 +158,13 @@ interface PackageRow {
   released_at: Date | null;
 }
 
-function packageDomainView(pd: any) {
+interface PackageDomainRow {
+  domain_name: string;
+  virtual: boolean;
+  created_at: Date;
+}
+
+function packageDomainView(pd: PackageDomainRow) {
   return { domain: pd.domain_name, virtual: pd.virtual, added_at: pd.created_at };
 }
 
@@ -205,18 +205,8 @@ export async function createPackage(db: Db, me: Reseller, customerId: string, in
 export async function listPackages(db: Db, me: Reseller, customerId: string, query: unknown) {
   const q = parseInput(listQuery, query, 'query');
   const c = await customerFor(db, me, customerId);
-  const after = decodeCursor(q.cursor);
-  const rows: PackageRow[] = await db('service_packages')
-    .where({ customer_id: c.id, reseller_id: me.id })
-    .modify((b) => (after ? b.where('id', '>', after) : b))
-    .orderBy('id')
-    .limit(q.limit + 1);
-  const page = pageOf(
-    rows,
-    q.limit,
-    (r) => r.id,
-    (r) => r,
-  );
+  const rows = db('service_packages').where({ customer_id: c.id, reseller_id: me.id });
+  const page = await paginate(rows, q, { column: 'id', key: (r: PackageRow) => r.id }, (r) => r);
   return { items: await packageViews(db, page.items), next_cursor: page.next_cursor };
 }
 
@@ -279,7 +269,7 @@ export async function addPackageDomain(
         .returning('*');
       return packageDomainView(row);
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') throw new Conflict('conflict', `${name} is already in a service package.`);
+      if (isUniqueViolation(err)) throw new Conflict('conflict', `${name} is already in a service package.`);
       throw err;
     }
   });
@@ -334,12 +324,12 @@ export async function releaseCustomer(deps: Deps, me: Reseller, customerId: stri
 
   const job = await createBulkJob(
     deps,
+    releaseKind,
     {
-      kind: 'release',
       losingResellerId: me.id,
       gainingResellerId: null,
+      customerId: Number(c.id),
       options: {
-        customer_id: String(c.id),
         customer_name: c.name,
         domains: domains.length,
         packages: packages.length,
@@ -362,7 +352,7 @@ export async function releaseCustomer(deps: Deps, me: Reseller, customerId: stri
     customer_id: String(c.id),
     domains: domains.length,
     packages: packages.length,
-    links: jobLinks(job),
+    links: jobLinks(releaseKind, job),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
-import type { ItemHandler } from '../bulk/claim';
+import type { FinishHook } from '../bulk/kind';
+import type { ItemHandler } from '../bulk/take';
 import { recordResults, type ItemResult } from '../bulk/results';
 import type { BulkJob, ItemRow } from '../bulk/model';
 import { queueEmail } from '../mail/outbox';
@@ -8,21 +9,21 @@ import { claimInvitation } from '../mail/templates';
 import { hashSecret, newSecret } from '../platform/secrets';
 
 /**
- * Releases the claimed products of one chunk of a customer release, set-based in one transaction
+ * Releases the taken products of one chunk of a customer release, set-based in one transaction
  * with the items' results. A domain leaves the reseller (reseller_id null) but keeps its customer;
  * its registrant profile is detached too, because that profile is the reseller's and may be shared
  * with domains the reseller keeps: editing it must not reach a released domain. A package leaves
  * the reseller with its domains (virtual ones included).
  */
 export const releaseHandler: ItemHandler = {
-  async inClaim(_deps, trx, job, items) {
+  async inTake(_deps, trx, job, items) {
     return { deferred: [], counts: await applyRelease(trx, job, items) };
   },
 };
 
 async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]): Promise<Record<string, number>> {
   const reseller = Number(job.losing_reseller_id);
-  const customer = Number(job.options.customer_id);
+  const customer = Number(job.customer_id);
   if (live.length === 0) return {};
   const domainItems = live.filter((i) => i.product !== 'package');
   const packageItems = live.filter((i) => i.product === 'package');
@@ -109,9 +110,9 @@ export function claimUrl(deps: Pick<Deps, 'config'>, token: string): string {
  * failed on an error, leaves the customer active (products already released stay released) and the
  * reseller can release again for what is left. The token exists in clear only in the email.
  */
-export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: BulkJob, status: string): Promise<void> {
-  if (status !== 'completed') return;
-  const customer = await trx('customers').where({ id: job.options.customer_id }).forUpdate().first();
+export const releaseFinished: FinishHook = async (deps, trx, job, summary) => {
+  if (summary.status !== 'completed') return;
+  const customer = await trx('customers').where({ id: job.customer_id }).forUpdate().first();
   if (!customer || customer.status === 'released') return;
   const errored = await trx('bulk_job_items').where({ job_id: job.id, status: 'failed', reason: 'error' }).first('id');
   if (errored) {
@@ -153,4 +154,4 @@ export async function releaseFinished(deps: Deps, trx: Knex.Transaction, job: Bu
       packages: packageNames,
     }),
   );
-}
+};

@@ -80,7 +80,9 @@ export async function relayOutbox(deps: RelayDeps, batch = 20): Promise<{ sent: 
           lease_until: null,
           last_error: null,
           transport: mailer.kind,
-          ...(row.contains_secret ? { text: SECRET_REMOVED, html: null } : {}),
+          // Sent over SMTP, the secret lives on in the recipient's mailbox only. Captured (no
+          // SMTP_URL), this row IS the recipient's copy: it keeps its link so the flow can be tried.
+          ...(row.contains_secret && mailer.kind === 'smtp' ? { text: SECRET_REMOVED, html: null } : {}),
         });
       sent++;
     } catch (err) {

@@ -1,22 +1,24 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Unavailable } from './errors';
+import type { Logger } from './logger';
+import { connectionErrorLogger } from './redis';
 
 export const QUEUE_NAMES = { bulk: 'bulk' } as const;
-
-/** Each bulk job kind has a chunk job name; the worker checks at boot that each has one handler. */
-export const CHUNK_JOB_NAMES = { push: 'push-chunk', release: 'release-chunk' } as const;
-export type BulkKind = keyof typeof CHUNK_JOB_NAMES;
 
 export interface ChunkPayload {
   jobId: string;
   chunk: number;
 }
 
+/** Tries of one chunk before its unfinished items fail (`failChunk`), 1 s apart then doubling. */
+export const CHUNK_ATTEMPTS = 5;
+export const CHUNK_BACKOFF_MS = 1000;
+
 /** Redis keeps work, not history: finished BullMQ jobs are trimmed by count and age. */
 export const CHUNK_JOB_OPTIONS: JobsOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1000 },
+  attempts: CHUNK_ATTEMPTS,
+  backoff: { type: 'exponential', delay: CHUNK_BACKOFF_MS },
   removeOnComplete: { count: 1000, age: 24 * 3600 },
   removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
 };
@@ -30,13 +32,14 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, prefix: string): Queues {
+export function createQueues(connection: Redis, prefix: string, log: Logger): Queues {
   const bulk = new Queue<ChunkPayload>(QUEUE_NAMES.bulk, {
     connection,
     prefix,
     defaultJobOptions: CHUNK_JOB_OPTIONS,
   });
-  bulk.on('error', () => undefined); // producer errors surface per call
+  // Each call also fails on its own (a submit answers 503); the log says why the queue is failing.
+  bulk.on('error', connectionErrorLogger(log, 'bulk queue'));
   return {
     bulk,
     connection,
@@ -96,9 +99,11 @@ export async function advanceFairClock(queues: Queues, priority: number | undefi
   await queues.connection.eval(ADVANCE, 1, k.clock, priority);
 }
 
+/** `name` is the BullMQ job name of the job's kind (its `jobName` in the kind table). */
 export async function enqueueChunks(
   queues: Queues,
-  job: { id: string; kind: BulkKind; generation: number; losing_reseller_id?: number },
+  name: string,
+  job: { id: string; generation: number; losing_reseller_id?: number },
   chunks: number[],
 ): Promise<void> {
   if (chunks.length === 0) return;
@@ -106,7 +111,7 @@ export async function enqueueChunks(
     const base = await reservePriorities(queues, job.losing_reseller_id, chunks.length);
     await queues.bulk.addBulk(
       chunks.map((chunk, i) => ({
-        name: CHUNK_JOB_NAMES[job.kind],
+        name,
         data: { jobId: job.id, chunk },
         opts: { jobId: chunkJobId(job.id, job.generation, chunk), priority: Math.min(MAX_PRIORITY, base + i + 1) },
       })),

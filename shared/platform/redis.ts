@@ -10,8 +10,23 @@ export function workerConnection(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
 }
 
+/**
+ * Logs a connection's errors without flooding: ioredis emits one per reconnect attempt while Redis
+ * is away, so a message is logged when first seen and then at most once per `everyMs`.
+ */
+export function connectionErrorLogger(log: Logger, what: string, everyMs = 30_000): (err: Error) => void {
+  const last = new Map<string, number>();
+  return (err) => {
+    const now = Date.now();
+    const seen = last.get(err.message);
+    if (seen !== undefined && now - seen < everyMs) return;
+    last.set(err.message, now);
+    log.warn({ err: err.message }, `${what} error`);
+  };
+}
+
 /** The API's producer fails fast instead of queueing commands while Redis is away. */
-export function producerConnection(url: string): Redis {
+export function producerConnection(url: string, log: Logger): Redis {
   const opts: RedisOptions = {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -20,7 +35,8 @@ export function producerConnection(url: string): Redis {
     retryStrategy: (times) => Math.min(times * 200, 2000),
   };
   const r = new Redis(url, opts);
-  r.on('error', () => undefined); // surfaced per request as 503 queue_unavailable
+  // Each request also gets its own 503 queue_unavailable; the log says why the producer is failing.
+  r.on('error', connectionErrorLogger(log, 'redis producer connection'));
   return r;
 }
 

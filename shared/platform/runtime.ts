@@ -3,18 +3,20 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
-import type { Deps } from './deps';
 import { createLogger, type Logger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
-import { ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
+import { connectionErrorLogger, ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
+import type { BulkDeps } from '../bulk/kind';
+import { KINDS } from '../kinds';
 import { newSecret } from './secrets';
 import { createAuthThrottle } from './throttle';
 
 export interface Runtime {
-  deps: Deps;
+  /** The platform's parts plus the bulk kind table: everything a process hands its services. */
+  deps: BulkDeps;
   redisHandle: RedisHandle;
   /** Long-lived connection for workers (maxRetriesPerRequest: null). */
   workerRedis(): Redis;
@@ -52,11 +54,11 @@ export async function createRuntime(
   const db = opts.db ?? createDb(config);
   if (opts.migrate) await migrate(db);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-  const redis = producerConnection(redisHandle.url);
-  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const redis = producerConnection(redisHandle.url, log);
+  const queues = createQueues(redis, config.QUEUE_PREFIX, log);
   const mailer = createMailer(config.SMTP_URL);
   const workerConns: Redis[] = [];
-  const deps: Deps = {
+  const deps: BulkDeps = {
     config,
     db,
     redis,
@@ -67,13 +69,14 @@ export async function createRuntime(
     log,
     authThrottle: createAuthThrottle(redis, config, log),
     clock: opts.clock ?? (() => new Date()),
+    kinds: KINDS,
   };
   return {
     deps,
     redisHandle,
     workerRedis() {
       const c = workerConnection(redisHandle.url);
-      c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+      c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;
     },

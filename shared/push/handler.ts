@@ -2,13 +2,18 @@ import type { Knex } from 'knex';
 import { nextCycleStart } from './billing';
 import type { Deps } from '../platform/deps';
 import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
-import type { ItemHandler } from '../bulk/claim';
+import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { withRetry } from '../bulk/retry';
+import { pushOptions } from './options';
 import { settleEach } from '../platform/concurrency';
+import { unnest } from '../platform/sql';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
 const REGISTRY_PARALLELISM = 16;
+/** A relock tries harder than an unlock: a domain left unlocked is the worse outcome. */
+const RELOCK_ATTEMPTS = 5;
+const RELOCK_BACKOFF_MS = 100;
 
 interface DomainRow {
   id: number;
@@ -47,14 +52,14 @@ function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow
 }
 
 /**
- * The push rules for one chunk. In the claim transaction every item is decided and applied with a
+ * The push rules for one chunk. In the take transaction every item is decided and applied with a
  * handful of set-based statements, together with its result, except locked domains to be pushed
  * with apply_to_locked: those go unlock → push → relock outside it (the registry is external), and
  * `was_locked` is written before the unlock so that whatever happens next, a later attempt or the
  * reconciler knows to lock the domain again.
  */
 export const pushHandler: ItemHandler = {
-  async inClaim(deps, trx, job, items) {
+  async inTake(deps, trx, job, items) {
     const byName = new Map((await lockDomains(trx, items)).map((d) => [d.name, d]));
     const applyToLocked = job.options.apply_to_locked === true;
     const losing = Number(job.losing_reseller_id);
@@ -119,16 +124,16 @@ async function applyPush(
   if (eligible.length) {
     const profileFor = await profilesForPush(trx, job, eligible, gaining);
     const brandFor = await brandCopies(trx, job, eligible, gaining);
+    const u = unnest('u', {
+      id: ['bigint', eligible.map((d) => d.id)],
+      profile_id: ['bigint', eligible.map((d) => profileFor.get(d.name) ?? null)],
+      brand_id: ['bigint', eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null))],
+    });
     await trx.raw(
       // The customer and packages are the losing reseller's: the domain leaves them.
       `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, customer_id = null, updated_at = now()
-       from unnest(?::bigint[], ?::bigint[], ?::bigint[]) as u(id, profile_id, brand_id) where d.id = u.id`,
-      [
-        gaining,
-        eligible.map((d) => d.id),
-        eligible.map((d) => profileFor.get(d.name) ?? null),
-        eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null)),
-      ] as any[],
+       from ${u.sql} where d.id = u.id`,
+      [gaining, ...u.bindings],
     );
     await trx('package_domains')
       .whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)])
@@ -153,7 +158,7 @@ async function applyPush(
  */
 async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: DomainRow[], gaining: number) {
   const out = new Map<string, number | null>();
-  const profile = job.options.profile ?? { mode: 'new' };
+  const { profile } = pushOptions.parse(job.options);
   if (profile.mode === 'existing') {
     for (const d of domains) out.set(d.name, Number(profile.profile_id));
     return out;
@@ -225,7 +230,9 @@ async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainI
 export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
   const done: number[] = [];
   const errors: string[] = [];
-  const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.lock(item.domain_name), 5, 100));
+  const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) =>
+    withRetry(() => deps.registry.lock(item.domain_name), RELOCK_ATTEMPTS, RELOCK_BACKOFF_MS),
+  );
   locks.forEach((r, i) => {
     if (r.status === 'fulfilled') done.push(Number(items[i].id));
     else errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);

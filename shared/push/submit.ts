@@ -2,15 +2,19 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../platform/errors';
-import { invalidDomainsError, normalizeNameList, splitDomainList } from '../catalog/domain-names';
+import { invalidDomainsError, normalizeNameList, splitDomainListLines } from '../catalog/domain-names';
 import { findProfileByCredentials } from '../catalog/profiles';
 import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
 import { decideItem } from './handler';
-import { email, MAX_ERROR_ENTRIES } from '../platform/validation';
+import { clip, email, MAX_ERROR_ENTRIES } from '../platform/validation';
+import { isUniqueViolation } from '../platform/sql';
 import { createBulkJob } from '../bulk/create';
-import { jobLinks, jobView } from '../bulk/views';
+import { jobLinks } from '../bulk/views';
+import type { BulkDeps } from '../bulk/kind';
 import type { BulkJob } from '../bulk/model';
+import { pushKind } from './kind';
+import type { PushOptions } from './options';
 
 const profileInput = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('new') }),
@@ -53,17 +57,38 @@ function requestHash(input: SubmitPushInput): string {
 async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput) {
   if (input.all_domains) {
     const rows = await deps.db('domains').where({ reseller_id: losing.id }).orderBy('name').pluck('name');
+    if (rows.length === 0) {
+      throw new InvalidRequest('all_domains: the list of domains is empty: you hold no domains, so there is nothing to push.', {
+        fields: [{ path: 'body.all_domains', message: 'you hold no domains' }],
+      });
+    }
     return { names: rows as string[], duplicates: [] as string[] };
   }
-  const raw = input.domains ?? splitDomainList(input.domain_list ?? '');
+  const entries = input.domain_list !== undefined ? splitDomainListLines(input.domain_list) : undefined;
+  const raw = input.domains ?? entries!.map((e) => e.value);
   const max = deps.config.MAX_DOMAINS_PER_JOB;
   // Refuse absurd lists before normalizing them; the exact limit applies after duplicates collapse.
   if (raw.length > max * 2) throw new InvalidRequest(`At most ${max} domains per job.`, { max, given: raw.length }, 'too_many_domains');
   const list = normalizeNameList(raw);
   if (list.invalid.length) {
-    throw invalidDomainsError(`${list.invalid.length} domain name(s) are not valid.`, list.invalid);
+    // A pasted list is read by lines: say on which line each bad entry is.
+    const invalid = entries ? list.invalid.map((i) => ({ ...i, line: entries[i.position - 1].line })) : list.invalid;
+    const lines = entries
+      ? ` (${list.invalid
+          .slice(0, 5)
+          .map((i) => `line ${entries[i.position - 1].line}: "${clip(i.value, 40)}"`)
+          .join(', ')}${invalid.length > 5 ? ', …' : ''})`
+      : '';
+    throw invalidDomainsError(`${list.invalid.length} domain name(s) are not valid${lines}.`, invalid);
   }
   return { names: list.names, duplicates: list.duplicates };
+}
+
+/** Duplicates as the first answer reported them, recomputed from the (identical) replayed body. */
+function duplicatesOf(input: SubmitPushInput): string[] {
+  if (input.all_domains) return [];
+  const raw = input.domains ?? splitDomainListLines(input.domain_list ?? '').map((e) => e.value);
+  return normalizeNameList(raw).duplicates;
 }
 
 /** Every submit-time rule of the spec, in one place; returns what the worker needs. */
@@ -90,7 +115,7 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
   if (names.length > max)
     throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
 
-  let profile: Record<string, unknown> = { mode: 'new' };
+  let profile: PushOptions['profile'] = { mode: 'new' };
   if (input.profile.mode === 'existing') {
     // Guessing a gaining reseller's profile password is throttled per (losing, gaining) pair.
     const pair = `${losing.id}:${gaining.id}`;
@@ -123,7 +148,7 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
 
 export type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
 
-export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
+export async function submitPush(deps: BulkDeps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
   const hash = requestHash(input);
   // A replay answers with the job it made, whatever changed since (an authorization revoked, say).
   if (idempotencyKey && !input.dry_run) {
@@ -131,7 +156,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
       .db('bulk_jobs')
       .where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey })
       .first();
-    if (existing) return replay(deps, existing, hash);
+    if (existing) return replay(deps, existing, hash, input);
   }
   const checked = await checkPush(deps, losing, input);
   if (input.dry_run) {
@@ -153,8 +178,7 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
 
   let job: BulkJob;
   try {
-    job = await createBulkJob(deps, {
-      kind: 'push',
+    job = await createBulkJob(deps, pushKind, {
       losingResellerId: losing.id,
       gainingResellerId: checked.gaining.id,
       itemNames: checked.names,
@@ -170,29 +194,35 @@ export async function submitPush(deps: Deps, losing: Reseller, input: SubmitPush
     });
   } catch (err) {
     // Two requests with the same key raced: the loser answers with the winner's job.
-    if (idempotencyKey && (err as { code?: string }).code === '23505') {
+    if (idempotencyKey && isUniqueViolation(err)) {
       const existing = await deps.db('bulk_jobs').where({ losing_reseller_id: losing.id, idempotency_key: idempotencyKey }).first();
-      if (existing) return replay(deps, existing, hash);
+      if (existing) return replay(deps, existing, hash, input);
     }
     throw err;
   }
   return {
     kind: 'created',
-    body: {
-      id: job.id,
-      status: job.status,
-      total: job.total,
-      duplicates_removed: checked.duplicates.length,
-      duplicates: checked.duplicates.slice(0, MAX_ERROR_ENTRIES),
-      links: jobLinks(job),
-    },
+    body: submitted(job, job.status, checked.duplicates),
   };
 }
 
-async function replay(deps: Deps, existing: BulkJob, hash: string): Promise<SubmitResult> {
+/** A replay answers the shape of the first 202 (with the job's current status), not a job view. */
+async function replay(deps: BulkDeps, existing: BulkJob, hash: string, input: SubmitPushInput): Promise<SubmitResult> {
   if (existing.request_hash !== hash) {
     throw new Conflict('idempotency_conflict', 'This Idempotency-Key was already used with a different request body.');
   }
-  const view = await jobView(deps.db, existing, deps.clock());
-  return { kind: 'replayed', body: { ...view, duplicates_removed: existing.options.duplicates_removed ?? 0 } };
+  const current = (await deps.db('bulk_jobs').where({ id: existing.id }).first('status')) ?? existing;
+  return { kind: 'replayed', body: submitted(existing, current.status, duplicatesOf(input)) };
+}
+
+function submitted(job: BulkJob, status: string, duplicates: string[]) {
+  // The list of duplicates is capped like error lists; duplicates_removed has the total.
+  return {
+    id: job.id,
+    status,
+    total: job.total,
+    duplicates_removed: duplicates.length,
+    duplicates: duplicates.slice(0, MAX_ERROR_ENTRIES),
+    links: jobLinks(pushKind, job),
+  };
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { normalizeDomainName, normalizeNameList, splitDomainList } from '../../shared/catalog/domain-names';
+import { normalizeDomainName, normalizeNameList, splitDomainList, splitDomainListLines } from '../../shared/catalog/domain-names';
 
 function nameOf(input: unknown): string {
   const r = normalizeDomainName(input);
@@ -135,8 +135,26 @@ describe('domain names: splitDomainList', () => {
     ]);
   });
 
-  it('keeps an entry with an inner space as one entry, so it is reported as invalid rather than split', () => {
-    expect(splitDomainList('a b.com\nok.example')).to.deep.equal(['a b.com', 'ok.example']);
+  it('splits a pasted spreadsheet row or column: tabs, semicolons and spaces separate names too', () => {
+    expect(splitDomainList('a.example\tb.example\tc.example\nd.example; e.example f.example\n')).to.deep.equal([
+      'a.example',
+      'b.example',
+      'c.example',
+      'd.example',
+      'e.example',
+      'f.example',
+    ]);
+    expect(splitDomainList('a b.com\nok.example')).to.deep.equal(['a', 'b.com', 'ok.example']);
+  });
+
+  it('keeps the 1-based line of each entry, counting blank lines and any newline style', () => {
+    expect(splitDomainListLines('a.example, b.example\r\n\r\nc.example\rd.example\te.example')).to.deep.equal([
+      { value: 'a.example', line: 1 },
+      { value: 'b.example', line: 1 },
+      { value: 'c.example', line: 3 },
+      { value: 'd.example', line: 4 },
+      { value: 'e.example', line: 4 },
+    ]);
   });
 
   it('gives nothing for an empty or blank list', () => {

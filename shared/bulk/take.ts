@@ -5,23 +5,23 @@ import { leaseFree, type BulkJob, type ItemRow } from './model';
 /** How one kind of bulk job does its items. */
 export interface ItemHandler {
   /**
-   * Runs in the claiming transaction (job row held FOR SHARE, items locked): decides and records
+   * Runs in the taking transaction (job row held FOR SHARE, items locked): decides and records
    * every item it can finish there, and returns those that need steps outside a transaction.
    */
-  inClaim(
+  inTake(
     deps: Deps,
     trx: Knex.Transaction,
     job: BulkJob,
     items: ItemRow[],
   ): Promise<{ deferred: ItemRow[]; counts: Record<string, number> }>;
-  /** Finishes the returned items after the claim committed; they are `running`, under a lease. */
+  /** Finishes the returned items after the take committed; they are `running`, under a lease. */
   deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
 }
 
-export interface Claim {
+export interface Taken {
   job: BulkJob;
   handler: ItemHandler;
-  /** Items finished inside the claim transaction, by status (counted once it committed). */
+  /** Items finished inside the take transaction, by status (counted once it committed). */
   counts: Record<string, number>;
   done: number;
   /** Items left `running` under a lease for the handler's deferred step. */
@@ -33,18 +33,18 @@ export interface Claim {
 const leaseExpr = (db: Knex, ms: number) => db.raw(`now() + (? * interval '1 millisecond')`, [ms]);
 
 /**
- * Claims a chunk's items and lets the handler finish what it can in the same transaction. The
- * job row is held FOR SHARE, so a cancel or suspend (which updates that row) waits for claims in
+ * Takes a chunk's items and lets the handler finish what it can in the same transaction. The
+ * job row is held FOR SHARE, so a cancel or suspend (which updates that row) waits for takes in
  * flight and no item starts after it is acknowledged. A `running` item (a deferred one) is taken
  * over only when its lease ran out, i.e. its attempt died; a cancelling or suspended job only gets
  * such in-hand items back, never new ones.
  */
-export async function claimChunk(
+export async function takeChunk(
   deps: Deps,
   handlerFor: (kind: BulkJob['kind']) => ItemHandler,
   jobId: string,
   chunk: number,
-): Promise<Claim | null> {
+): Promise<Taken | null> {
   const { db } = deps;
   const leaseMs = deps.config.WORKER_LOCK_MS;
   await db('bulk_jobs')
@@ -65,7 +65,7 @@ export async function claimChunk(
         b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
       .orderBy('id');
-    const { deferred, counts } = items.length ? await handler.inClaim(deps, trx, job, items) : { deferred: [], counts: {} };
+    const { deferred, counts } = items.length ? await handler.inTake(deps, trx, job, items) : { deferred: [], counts: {} };
     if (deferred.length) {
       await trx('bulk_job_items')
         .whereIn(

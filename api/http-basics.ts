@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import { AppError } from '../shared/platform/errors';
+import type { Logger } from '../shared/platform/logger';
+
+/** A caller's own request id is kept when it is a sane token, so logs can be joined across hops. */
+const CALLER_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+/**
+ * One access log line per request (pino-http) with a request id, also sent back as X-Request-Id
+ * and bound to `req.log`, so an error logged while serving carries it too. Headers are not logged
+ * (the Authorization header never reaches a log line) and neither are query strings (cursors).
+ */
+export function accessLog(log: Logger): RequestHandler {
+  return pinoHttp({
+    logger: log,
+    genReqId(req: IncomingMessage, res: ServerResponse) {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && CALLER_ID.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    customSuccessMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: pathOf(req.url),
+        remote: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+    },
+  }) as unknown as RequestHandler;
+}
+
+// A claim link's token is a credential: the access log names the route, never the token.
+const pathOf = (url: string | undefined) => (url ?? '').split('?')[0].replace(/^(\/v1\/claims\/)[^/]+/, '$1[redacted]');
+
+/**
+ * A body sent without `Content-Type: application/json` (curl's `-d` sends a form type) would be
+ * ignored and then fail validation with a misleading message; say what is wrong instead.
+ * Bodiless requests (POST …/cancel) pass whatever their headers say.
+ */
+export const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const length = Number(req.headers['content-length'] ?? 0);
+  const hasBody = req.headers['transfer-encoding'] !== undefined || length > 0;
+  if (!hasBody || req.is(['application/json', 'application/*+json'])) return next();
+  throw new AppError(415, 'unsupported_media_type', 'Send JSON with Content-Type: application/json.', {
+    content_type: (req.get('content-type') ?? '').slice(0, 100) || null,
+  });
+};

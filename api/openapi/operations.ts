@@ -1,0 +1,410 @@
+import { z } from 'zod';
+import { allowResellerInput, notificationEmailInput } from '../../shared/accounts/push-settings';
+import { createResellerInput, updateResellerInput } from '../../shared/accounts/resellers';
+import { itemsQuery } from '../../shared/bulk/views';
+import { KINDS } from '../../shared/kinds';
+import { createBrandInput, updateBrandInput } from '../../shared/catalog/brands';
+import { domainListQuery, importDomainsInput } from '../../shared/catalog/domains';
+import { contactSchema, createProfileInput } from '../../shared/catalog/profiles';
+import {
+  addPackageDomainInput,
+  claimInput,
+  createCustomerInput,
+  createPackageInput,
+  customerListQuery,
+  releaseCustomerInput,
+  updateCustomerInput,
+} from '../../shared/customers/customers';
+import { listQuery } from '../../shared/platform/validation';
+import { submitPushInput } from '../../shared/push/submit';
+import * as R from './responses';
+
+export type Auth = 'reseller' | 'operator' | 'none';
+
+export interface Reply {
+  description: string;
+  schema?: z.ZodType;
+  /** Other media types this status answers with, as text (CSV export, event stream, metrics). */
+  media?: string[];
+}
+
+/** One route of the route table, as the reference describes it. Body and query are the validators the route uses. */
+export interface Operation {
+  summary: string;
+  description?: string;
+  tag: string;
+  auth: Auth;
+  body?: z.ZodType;
+  bodyRequired?: boolean;
+  query?: z.ZodObject;
+  replies: Record<number, Reply>;
+  /** Error codes by status, beyond the ones every route of its kind has (added by the builder). */
+  errors?: Record<number, string[]>;
+  /** The route reads a body but has no validator for all of it (never set today). */
+  headers?: { name: string; description: string }[];
+}
+
+const json = (description: string, schema: z.ZodType): Reply => ({ description, schema });
+
+/** The views every bulk job has, under /v1/bulk-pushes (push only) and /v1/jobs (every kind). */
+function jobOperations(base: string, what: string, one: string, tag: string): Record<string, Operation> {
+  const id = `${base}/:id`;
+  return {
+    [`GET ${base}`]: {
+      summary: `List ${what} you submitted or received, newest first`,
+      tag,
+      auth: 'reseller',
+      query: listQuery,
+      replies: { 200: json('a page of jobs', R.page(R.Job)) },
+    },
+    [`GET ${id}`]: {
+      summary: `One ${one}: status, counts, rate, eta_seconds, options, timestamps`,
+      tag,
+      auth: 'reseller',
+      replies: { 200: json('the job', R.Job) },
+    },
+    [`GET ${id}/items`]: {
+      summary: 'Per-item results, cursor-paginated; `Accept: text/csv` streams every item as CSV',
+      tag,
+      auth: 'reseller',
+      query: itemsQuery(KINDS),
+      replies: { 200: { description: 'a page of items (JSON) or every item (CSV)', schema: R.page(R.Item), media: ['text/csv'] } },
+    },
+    [`POST ${id}/cancel`]: {
+      summary: 'Cancel: no item starts after this answer; items not started end cancelled',
+      tag,
+      auth: 'reseller',
+      replies: { 202: json('`cancelled`, or `cancelling` until items in hand finish', R.ControlAnswer) },
+      errors: { 409: ['job_finished'] },
+    },
+    [`POST ${id}/suspend`]: {
+      summary: 'Suspend: no item starts until resumed; items in hand finish',
+      tag,
+      auth: 'reseller',
+      replies: { 202: json('suspended', R.ControlAnswer) },
+      errors: { 409: ['invalid_state'] },
+    },
+    [`POST ${id}/resume`]: {
+      summary: 'Resume a suspended job where it stopped',
+      tag,
+      auth: 'reseller',
+      replies: { 202: json('running or queued again', R.ControlAnswer) },
+      errors: { 409: ['invalid_state'], 503: ['queue_unavailable'] },
+    },
+    [`GET ${id}/events`]: {
+      summary: 'Server-Sent Events: `progress` (the job) when it changes, then `end` with the final state or on suspend',
+      description:
+        'At most SSE_MAX_STREAMS_PER_KEY streams per API key (429 `too_many_streams`); a stream lasts SSE_MAX_STREAM_SECONDS, starts with `retry:`, and each event has an `id:` a reconnect sends back as `Last-Event-ID`.',
+      tag,
+      auth: 'reseller',
+      replies: { 200: { description: 'text/event-stream; each `data:` is a Job', media: ['text/event-stream'] } },
+      errors: { 429: ['too_many_streams'] },
+    },
+  };
+}
+
+/**
+ * Every route of api/routes.ts, keyed `METHOD /express/path`. The document is built by walking
+ * the route table and looking each route up here; a route missing here still appears (marked
+ * undocumented) and fails test/e2e/openapi.test.ts, so a new route cannot ship undocumented.
+ */
+export const OPERATIONS: Record<string, Operation> = {
+  'POST /v1/admin/resellers': {
+    summary: 'Create a reseller (push is off until enabled)',
+    tag: 'Operator',
+    auth: 'operator',
+    body: createResellerInput,
+    replies: { 201: json('the reseller, with its API key shown once', R.ResellerCreated) },
+    errors: { 409: ['username_taken'] },
+  },
+  'GET /v1/admin/resellers': {
+    summary: 'All resellers',
+    tag: 'Operator',
+    auth: 'operator',
+    replies: { 200: json('every reseller (one page)', R.page(R.Reseller)) },
+  },
+  'PATCH /v1/admin/resellers/:username': {
+    summary: 'Enable push, change settings',
+    tag: 'Operator',
+    auth: 'operator',
+    body: updateResellerInput,
+    replies: { 200: json('the reseller', R.Reseller) },
+    errors: { 404: ['unknown_reseller'] },
+  },
+  'POST /v1/admin/domains/import': {
+    summary: 'Load domains (brand by name, profile by username or created)',
+    tag: 'Operator',
+    auth: 'operator',
+    body: importDomainsInput,
+    replies: { 201: json('how many were imported', R.ImportResult) },
+    errors: { 400: ['invalid_domains', 'unknown_reseller'] },
+  },
+  'GET /v1/admin/emails': {
+    summary: 'The outbox: every email, sent or not (the HTML mailbox is at /admin/emails)',
+    tag: 'Operator',
+    auth: 'operator',
+    query: listQuery,
+    replies: { 200: json('a page of emails, newest first', R.page(R.EmailSummary)) },
+  },
+  'GET /v1/admin/emails/:id': {
+    summary: 'One email with its text, HTML and attachments',
+    tag: 'Operator',
+    auth: 'operator',
+    replies: { 200: json('the email', R.Email) },
+  },
+
+  'GET /v1/me': { summary: 'The calling reseller', tag: 'Account', auth: 'reseller', replies: { 200: json('you', R.Reseller) } },
+  'GET /v1/domains': {
+    summary: 'Your domains, filterable by `locked` and `q` (substring)',
+    tag: 'Domains',
+    auth: 'reseller',
+    query: domainListQuery,
+    replies: { 200: json('a page of domains (without layouts: see one domain)', R.page(R.DomainListItem)) },
+  },
+  'GET /v1/domains/:name': {
+    summary: 'One of your domains',
+    tag: 'Domains',
+    auth: 'reseller',
+    replies: { 200: json('the domain', R.Domain) },
+  },
+  'PUT /v1/domains/:name/contact': {
+    summary: 'Change the registrant contact of your domain',
+    description:
+      'Contact fields (all optional strings): `first_name`, `last_name`, `org_name` (≤ 200), `email` (≤ 320), `phone` (≤ 50), `address` (≤ 500), `country` (ISO 3166-1 alpha-2). Unknown fields are refused.',
+    tag: 'Domains',
+    auth: 'reseller',
+    body: contactSchema,
+    bodyRequired: true,
+    replies: { 200: json('the domain and its registrant profile', R.DomainContact) },
+    errors: { 409: ['invalid_state'] },
+  },
+  'GET /v1/profiles': {
+    summary: 'Registrant profiles (user accounts)',
+    tag: 'Profiles',
+    auth: 'reseller',
+    query: listQuery,
+    replies: { 200: json('a page of profiles', R.page(R.Profile)) },
+  },
+  'POST /v1/profiles': {
+    summary: 'Create a registrant profile (the password is stored as a scrypt hash)',
+    description:
+      '`contact` fields (all optional strings): `first_name`, `last_name`, `org_name`, `email`, `phone`, `address`, `country` (ISO 3166-1 alpha-2).',
+    tag: 'Profiles',
+    auth: 'reseller',
+    body: createProfileInput,
+    replies: { 201: json('the profile', R.Profile) },
+    errors: { 409: ['conflict'] },
+  },
+  'GET /v1/brands': {
+    summary: 'Your brands',
+    tag: 'Brands',
+    auth: 'reseller',
+    replies: { 200: json('every brand (one page)', R.page(R.Brand)) },
+  },
+  'POST /v1/brands': {
+    summary: 'Create a brand',
+    tag: 'Brands',
+    auth: 'reseller',
+    body: createBrandInput,
+    replies: { 201: json('the brand', R.Brand) },
+  },
+  'PATCH /v1/brands/:id': {
+    summary: 'Edit a brand (a copy made by a push is read-only)',
+    tag: 'Brands',
+    auth: 'reseller',
+    body: updateBrandInput,
+    replies: { 200: json('the brand', R.Brand) },
+    errors: { 409: ['brand_not_editable'] },
+  },
+  'GET /v1/push-settings': {
+    summary: 'Your company_id, allowed resellers and notification email',
+    tag: 'Push settings',
+    auth: 'reseller',
+    replies: { 200: json('push settings', R.PushSettings) },
+  },
+  'POST /v1/push-settings/allowed-resellers': {
+    summary: 'Allow a reseller (username or company_id) to push to you; idempotent',
+    tag: 'Push settings',
+    auth: 'reseller',
+    body: allowResellerInput,
+    replies: { 201: json('the allowed reseller', R.AllowedReseller) },
+    errors: { 404: ['unknown_reseller'] },
+  },
+  'DELETE /v1/push-settings/allowed-resellers/:username': {
+    summary: 'Revoke an allowed reseller',
+    tag: 'Push settings',
+    auth: 'reseller',
+    replies: { 204: { description: 'revoked' } },
+  },
+  'PUT /v1/push-settings/notification-email': {
+    summary: 'Where to notify you of domains received (`null` for nowhere)',
+    tag: 'Push settings',
+    auth: 'reseller',
+    body: notificationEmailInput,
+    replies: { 200: json('the notification email', R.NotificationEmail) },
+  },
+
+  'POST /v1/bulk-pushes': {
+    summary: 'Submit a bulk push ("Move to another reseller")',
+    description: [
+      'Exactly one of `domains` (array), `domain_list` (text: names separated by newlines, commas, semicolons, tabs or spaces; errors name the line) or `all_domains: true`.',
+      '`profile` is `{"mode": "new"}` (default) or `{"mode": "existing", "domain", "username", "password"}` naming a profile of the gaining reseller; the password is checked and dropped.',
+      "Header `Idempotency-Key`: the same key and body answers 200 with the first answer's shape (current status); another body → 409 `idempotency_conflict`.",
+      '`dry_run: true` answers 200 with the predicted outcome of each domain and changes nothing.',
+    ].join('\n\n'),
+    tag: 'Bulk pushes',
+    auth: 'reseller',
+    body: submitPushInput,
+    bodyRequired: true,
+    headers: [{ name: 'Idempotency-Key', description: 'makes a retried submit return the same job' }],
+    replies: {
+      202: json('the job is queued', R.Submitted),
+      200: json('an idempotent replay (same shape as the 202), or a dry run', z.union([R.Submitted, R.DryRun])),
+    },
+    errors: {
+      400: ['invalid_domains', 'too_many_domains'],
+      403: ['feature_disabled', 'not_authorized'],
+      409: ['idempotency_conflict'],
+      422: ['unknown_reseller', 'invalid_profile_credentials'],
+      429: ['too_many_jobs', 'too_many_attempts'],
+      503: ['queue_unavailable'],
+    },
+  },
+  ...jobOperations('/v1/bulk-pushes', 'bulk pushes', 'bulk push', 'Bulk pushes'),
+  ...jobOperations('/v1/jobs', 'bulk jobs of every kind (push, release)', 'bulk job of any kind', 'Bulk jobs'),
+
+  'POST /v1/customers': {
+    summary: 'Create a customer',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: createCustomerInput,
+    replies: { 201: json('the customer', R.Customer) },
+  },
+  'GET /v1/customers': {
+    summary: 'Your customers, `?status=active|released`',
+    tag: 'Customers',
+    auth: 'reseller',
+    query: customerListQuery,
+    replies: { 200: json('a page of customers', R.page(R.Customer)) },
+  },
+  'GET /v1/customers/:id': {
+    summary: 'One customer with its last release',
+    tag: 'Customers',
+    auth: 'reseller',
+    replies: { 200: json('the customer', R.Customer) },
+  },
+  'PATCH /v1/customers/:id': {
+    summary: 'Fix contact details',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: updateCustomerInput,
+    replies: { 200: json('the customer', R.Customer) },
+    errors: { 409: ['already_released', 'conflict'] },
+  },
+  'POST /v1/customers/:id/packages': {
+    summary: 'Create a service package',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: createPackageInput,
+    replies: { 201: json('the package', R.Package) },
+    errors: { 409: ['already_released', 'conflict'] },
+  },
+  'GET /v1/customers/:id/packages': {
+    summary: "A customer's service packages",
+    tag: 'Customers',
+    auth: 'reseller',
+    query: listQuery,
+    replies: { 200: json('a page of packages', R.page(R.Package)) },
+  },
+  'GET /v1/customers/:id/packages/:pid': {
+    summary: 'One service package',
+    tag: 'Customers',
+    auth: 'reseller',
+    replies: { 200: json('the package', R.Package) },
+  },
+  'POST /v1/customers/:id/packages/:pid/domains': {
+    summary: 'Assign a registered domain (registrant = this customer) or a virtual one',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: addPackageDomainInput,
+    replies: { 201: json('the package domain', R.PackageDomain) },
+    errors: { 400: ['invalid_domains'], 409: ['conflict', 'already_released'], 422: ['wrong_registrant', 'registered_domain'] },
+  },
+  'DELETE /v1/customers/:id/packages/:pid/domains/:domain': {
+    summary: 'Remove a domain from a package',
+    tag: 'Customers',
+    auth: 'reseller',
+    replies: { 204: { description: 'removed' } },
+    errors: { 409: ['already_released', 'conflict'] },
+  },
+  'POST /v1/customers/:id/release': {
+    summary: 'Release a customer with all their products (a bulk job of kind release)',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: releaseCustomerInput,
+    replies: { 202: json('the release job; view it under /v1/jobs/{id}', R.ReleaseAccepted) },
+    errors: { 409: ['already_released', 'conflict'], 422: ['invalid_contact'], 429: ['too_many_jobs'], 503: ['queue_unavailable'] },
+  },
+  'GET /v1/claims/:token': {
+    summary: 'What a claim link offers (no auth: the token is the credential)',
+    tag: 'Claims',
+    auth: 'none',
+    replies: { 200: json('the customer and products to claim', R.ClaimInfo) },
+    errors: { 410: ['token_used', 'token_expired'] },
+  },
+  'POST /v1/claims/:token': {
+    summary: 'Claim: a new account, or import into an existing one with matching contact email',
+    tag: 'Claims',
+    auth: 'none',
+    body: claimInput,
+    bodyRequired: true,
+    replies: { 201: json('the account', R.ClaimResult) },
+    errors: { 410: ['token_used', 'token_expired'], 422: ['contact_mismatch'] },
+  },
+};
+
+/** Tags in reading order, with what each groups. */
+export const TAGS: Record<string, string> = {
+  'Bulk pushes': 'Move to another reseller: submit, watch, cancel, suspend, resume, read per-domain results.',
+  'Bulk jobs': 'The same views for every kind of bulk job (push and release).',
+  'Push settings': 'Who may push to you (allowed resellers) and where to notify you.',
+  Domains: 'Your domains and their registrant contact.',
+  Profiles: 'Registrant profiles (user accounts).',
+  Brands: 'Brands; a copy made by a push is unlabelled and read-only.',
+  Customers: 'Customers of a reseller, service packages, release.',
+  Claims: "A released customer's single-use claim link.",
+  Account: 'The calling reseller.',
+  Operator: 'Platform operator: resellers, domain import, the outbox.',
+  Operations: 'Health, readiness, metrics, this document.',
+  Undocumented: 'Routes of the route table missing from api/openapi/operations.ts (a test fails while any is listed).',
+};
+
+/** Routes served outside the route table (api/app.ts and api/docs.ts). */
+export const EXTRA_OPERATIONS: Record<string, Operation> = {
+  'GET /': {
+    summary: 'Where to go: links to the docs, dashboard, mailbox and health',
+    tag: 'Operations',
+    auth: 'none',
+    replies: { 200: json('links (an HTML page for a browser)', R.Index) },
+  },
+  'GET /healthz': { summary: 'Liveness', tag: 'Operations', auth: 'none', replies: { 200: json('alive', R.Health) } },
+  'GET /readyz': {
+    summary: 'Readiness: Postgres, Redis and its maxmemory-policy',
+    tag: 'Operations',
+    auth: 'none',
+    replies: { 200: json('ready', R.Ready), 503: json('a check failed; `checks` says which', R.Ready) },
+  },
+  'GET /metrics': {
+    summary: 'Prometheus metrics (text exposition format)',
+    description: 'Bearer METRICS_TOKEN (what Prometheus is given) or the operator key.',
+    tag: 'Operations',
+    auth: 'operator',
+    replies: { 200: { description: 'Prometheus text format', media: ['text/plain'] } },
+  },
+  'GET /v1/openapi.json': {
+    summary: 'This document (OpenAPI 3.1)',
+    tag: 'Operations',
+    auth: 'none',
+    replies: { 200: { description: 'the OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
+  },
+};

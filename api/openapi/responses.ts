@@ -1,0 +1,261 @@
+import { z } from 'zod';
+import { contactSchema } from '../../shared/catalog/profiles';
+
+/**
+ * The shapes the API answers with, for the OpenAPI document. Requests are described by the very
+ * schemas that validate them (imported from shared/); responses have no validator of their own,
+ * so these are checked against real answers by test/e2e/openapi.test.ts (it cannot drift quietly).
+ * The central shapes (job, item, submit, error) are strict: a new field fails that test until it
+ * is documented here.
+ */
+const ts = z.string().meta({ format: 'date-time', description: 'ISO 8601 timestamp (UTC)' });
+const id = z.string().describe('opaque id');
+const settings = z.record(z.string(), z.unknown());
+
+export const ErrorBody = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.string().describe('snake_case error code; see the list per status'),
+      message: z.string().describe('for people'),
+      details: z
+        .unknown()
+        .optional()
+        .describe('machine-readable details: `fields[]` (path, message) for invalid_request, `invalid[]` for invalid_domains'),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.strictObject({
+    items: z.array(item),
+    next_cursor: z.string().nullable().describe('pass as ?cursor= for the next page; null on the last'),
+  });
+
+export const Reseller = z
+  .strictObject({
+    username: z.string(),
+    company_id: z.string().describe('public id another reseller uses to authorize you'),
+    name: z.string(),
+    email: z.string(),
+    domain_push_enabled: z.boolean(),
+    push_notification_email: z.string().nullable(),
+    billing_anchor_day: z.number().int(),
+    default_settings: settings,
+    created_at: ts,
+  })
+  .meta({ id: 'Reseller' });
+export const ResellerCreated = Reseller.extend({ api_key: z.string().describe('shown once; only its hash is stored') }).meta({
+  id: 'ResellerCreated',
+});
+
+export const Contact = contactSchema
+  .describe('registrant contact: first_name, last_name, org_name, email, phone, address, country (ISO 3166-1 alpha-2); all optional')
+  .meta({ id: 'Contact' });
+
+export const Domain = z
+  .object({
+    name: z.string(),
+    locked: z.boolean(),
+    status: z.string(),
+    expires_at: ts.nullable(),
+    brand: z.object({ id, name: z.string().nullable(), editable: z.boolean() }).nullable(),
+    profile: z.object({ id, username: z.string() }).loose().nullable(),
+    customer_id: z.string().nullable().optional(),
+    layout: settings.nullable().describe("the brand's settings, or the owner's default_settings when unbranded"),
+    settings: settings.nullable(),
+  })
+  .meta({ id: 'Domain' });
+
+/** A row of the domain list: the brand by reference, no layout (a page must not repeat settings blobs). */
+export const DomainListItem = Domain.omit({ layout: true }).meta({ id: 'DomainListItem' });
+
+export const Profile = z
+  .object({ id, domain: z.string(), username: z.string(), contact: Contact, created_at: ts })
+  .loose()
+  .meta({ id: 'Profile' });
+
+export const Brand = z
+  .object({
+    id,
+    name: z.string().nullable().describe('null for a copy made by a push (unlabelled)'),
+    settings,
+    editable: z.boolean(),
+    copied_from_job: z.string().nullable(),
+    created_at: ts,
+  })
+  .meta({ id: 'Brand' });
+
+export const PushSettings = z
+  .strictObject({
+    company_id: z.string(),
+    domain_push_enabled: z.boolean(),
+    allowed_resellers: z.array(z.object({ username: z.string(), company_id: z.string(), name: z.string(), authorized_at: ts })),
+    notification_email: z.string().nullable(),
+  })
+  .meta({ id: 'PushSettings' });
+export const AllowedReseller = z.strictObject({ username: z.string(), company_id: z.string(), name: z.string() });
+
+const counts = z
+  .object({
+    pending: z.number().int(),
+    running: z.number().int(),
+    skipped: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+  })
+  .catchall(z.number().int())
+  .describe('items by status; `pushed` for a push, `released` for a release');
+const links = z.strictObject({ self: z.string(), items: z.string(), events: z.string(), cancel: z.string() });
+const jobStatus = z.enum(['queued', 'running', 'suspended', 'cancelling', 'completed', 'cancelled', 'failed']);
+
+export const Job = z
+  .strictObject({
+    id: z.uuid(),
+    kind: z.enum(['push', 'release']),
+    status: jobStatus,
+    losing_reseller: z.string().nullable(),
+    gaining_reseller: z.string().nullable(),
+    total: z.number().int(),
+    counts,
+    options: settings.describe('as submitted, never the password'),
+    created_at: ts,
+    started_at: ts.nullable(),
+    suspended_at: ts.nullable(),
+    finished_at: ts.nullable(),
+    rate: z
+      .number()
+      .nullable()
+      .describe('items the workers finished (done, skipped, failed; not cancelled) per second of running time (suspended time excluded)'),
+    eta_seconds: z.number().int().nullable().describe('only while running'),
+    error: z.string().nullable().describe('why a job failed'),
+    links,
+  })
+  .meta({ id: 'Job' });
+
+export const Item = z
+  .strictObject({
+    domain: z.string().describe('a package item reads `package:<id>`'),
+    product: z.enum(['domain', 'package']).optional(),
+    status: z.enum(['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled']),
+    reason: z.string().nullable(),
+    message: z.string().nullable(),
+    was_locked: z.boolean().nullable(),
+    relocked: z.boolean().nullable(),
+    finished_at: ts.nullable(),
+  })
+  .meta({ id: 'Item' });
+
+export const Submitted = z
+  .strictObject({
+    id: z.uuid(),
+    status: jobStatus,
+    total: z.number().int(),
+    duplicates_removed: z.number().int(),
+    duplicates: z.array(z.string()),
+    links,
+  })
+  .meta({ id: 'Submitted' });
+
+export const DryRun = z
+  .strictObject({
+    dry_run: z.literal(true),
+    total: z.number().int(),
+    duplicates_removed: z.number().int(),
+    duplicates: z.array(z.string()),
+    predicted: z.strictObject({ pushed: z.number().int(), skipped: z.number().int(), failed: z.number().int() }),
+    items: z.array(z.strictObject({ domain: z.string(), status: z.string(), reason: z.string().nullable(), was_locked: z.boolean() })),
+  })
+  .meta({ id: 'DryRun' });
+
+export const ControlAnswer = z.strictObject({ status: jobStatus });
+
+export const Customer = z
+  .object({
+    id,
+    name: z.string(),
+    email: z.string().nullable(),
+    phone: z.string().nullable(),
+    address: z.string().nullable(),
+    country: z.string().nullable(),
+    status: z.enum(['active', 'released']),
+    released_at: ts.nullable(),
+    created_at: ts,
+    domains: z.number().int().describe('domains you still hold for this customer'),
+    packages: z.number().int(),
+    last_release: z.object({ id: z.uuid(), status: jobStatus, links }).nullable().optional(),
+  })
+  .meta({ id: 'Customer' });
+
+const PackageDomain = z.object({ domain: z.string(), virtual: z.boolean(), added_at: ts }).meta({ id: 'PackageDomain' });
+export const Package = z
+  .object({ id, customer_id: z.string(), name: z.string(), created_at: ts, domains: z.array(PackageDomain) })
+  .loose()
+  .meta({ id: 'Package' });
+export { PackageDomain };
+
+export const ReleaseAccepted = z
+  .strictObject({
+    id: z.uuid(),
+    status: jobStatus,
+    total: z.number().int(),
+    customer_id: z.string(),
+    domains: z.number().int(),
+    packages: z.number().int(),
+    links,
+  })
+  .meta({ id: 'ReleaseAccepted' });
+
+const claimSummary = {
+  customer: z.object({ id, name: z.string(), email: z.string().nullable(), status: z.string() }),
+  products: z.object({ domains: z.number().int(), packages: z.number().int() }),
+};
+export const ClaimInfo = z
+  .object({ ...claimSummary, expires_at: ts, choices: z.array(z.enum(['new_account', 'import'])) })
+  .meta({ id: 'ClaimInfo' });
+export const ClaimResult = z
+  .object({
+    account: z.object({ id, email: z.string(), mode: z.string(), created_at: ts }),
+    ...claimSummary,
+  })
+  .meta({ id: 'ClaimResult' });
+
+export const ImportResult = z
+  .object({ imported: z.number().int(), already_present: z.array(z.string()).describe('names that were already on the platform') })
+  .loose();
+
+export const EmailSummary = z
+  .object({
+    id,
+    to: z.string(),
+    subject: z.string(),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    sent_at: ts.nullable(),
+    transport: z.enum(['smtp', 'capture']).nullable(),
+    created_at: ts,
+    dedupe_key: z.string(),
+    attachment_count: z.number().int(),
+    has_html: z.boolean(),
+  })
+  .meta({ id: 'EmailSummary' });
+export const Email = z
+  .object({
+    id,
+    to: z.string(),
+    subject: z.string(),
+    text: z.string(),
+    html: z.string().nullable(),
+    attachments: z.array(z.object({ filename: z.string(), content: z.string(), contentType: z.string().optional() })),
+  })
+  .loose()
+  .describe('the outbox row; a claim link is masked unless this is a captured copy')
+  .meta({ id: 'Email' });
+
+export const DomainContact = z.strictObject({
+  name: z.string(),
+  profile: z.strictObject({ id, username: z.string(), contact: Contact }),
+});
+export const NotificationEmail = z.strictObject({ notification_email: z.string().nullable() });
+export const Health = z.object({ status: z.literal('ok') });
+export const Ready = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.string()) }).loose();
+export const Index = z.object({ name: z.string(), links: z.record(z.string(), z.string()) });

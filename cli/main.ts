@@ -1,0 +1,142 @@
+import { Command, CommanderError, Option } from 'commander';
+import * as commands from './commands';
+import { CliError, EXIT, type ExitCode } from './exit-codes';
+
+const HELP_FOOTER = `
+Environment:
+  DOMAIN_PUSH_URL               the API's base URL (default http://127.0.0.1:3000)
+  DOMAIN_PUSH_API_KEY           your reseller API key (required; never given as an argument)
+  DOMAIN_PUSH_PROFILE_PASSWORD  the existing profile's password for --existing-profile
+                                (otherwise asked for at the terminal)
+
+Exit codes:
+  0  done: every item pushed (push --watch/--wait, watch, status), or the request succeeded
+  1  the job ended with items failed, skipped or cancelled (or a dry run predicts so)
+  2  refused: the API said no (4xx, including 429 too many requests) or a usage error
+  3  unreachable: network error, timeout, or the service failed (5xx)
+  130  interrupted (Ctrl-C); a job being watched goes on
+
+A push cannot be undone: try it with --dry-run first.`;
+
+/** The program; `run` parses argv with it and turns every outcome into an exit code. */
+export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): Command {
+  const program = new Command('domain-push')
+    .description('Move domains to another reseller from scripts and terminals (a client of the /v1 API).')
+    .option('--json', 'machine-readable output (JSON; watch prints one JSON line per update)')
+    .option('--url <url>', 'API base URL (overrides DOMAIN_PUSH_URL)')
+    .addHelpText('after', HELP_FOOTER)
+    .showHelpAfterError('(run domain-push --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+  const g = (cmd: Command) => cmd.optsWithGlobals() as commands.GlobalOptions;
+  const act =
+    <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) =>
+    async (...args: A) =>
+      done(await fn(...args));
+
+  program
+    .command('push')
+    .description('submit a bulk push ("Move to another reseller")')
+    .requiredOption('--to <username>', "the gaining reseller's username")
+    .option('--file <path>', 'the domains: text (one per line or comma-separated) or CSV (first column); - reads stdin')
+    .option('--all', 'every domain you hold at submit time')
+    .addOption(new Option('--format <format>', 'how to read --file').choices(['auto', 'text', 'csv']).default('auto'))
+    .option('--apply-to-locked', 'unlock, push and relock locked domains (otherwise they are skipped)')
+    .option('--existing-profile <domain,username>', "put the accounts into this profile of the gaining reseller's")
+    .option('--email-results-to <email>', 'email the results (with a CSV) here when the job ends')
+    .option('--dry-run', 'check everything and predict each outcome; change nothing')
+    .option('--idempotency-key <key>', 'the same key and request return the same job instead of a second one')
+    .option('--watch', 'then follow the job with a progress bar; exit code follows the outcome')
+    .option('--wait', 'then wait quietly for the job to end; exit code follows the outcome')
+    .action(act((o: commands.PushOptions, cmd: Command) => commands.push(io, g(cmd), o)));
+
+  program
+    .command('status <id>')
+    .description("a job's status, counts, rate and ETA")
+    .action(act((id: string, _o: unknown, cmd: Command) => commands.status(io, g(cmd), id)));
+
+  program
+    .command('watch <id>')
+    .description('follow a job to its end (progress bar in a terminal, plain lines otherwise)')
+    .action(act((id: string, _o: unknown, cmd: Command) => commands.watch(io, g(cmd), id)));
+
+  program
+    .command('items <id>')
+    .description("a job's per-domain results")
+    .addOption(
+      new Option('--status <status>', 'only items in this status').choices([
+        'pending',
+        'running',
+        'pushed',
+        'released',
+        'skipped',
+        'failed',
+        'cancelled',
+      ]),
+    )
+    .option('--csv', 'CSV as the API streams it (domain,status,reason,message,was_locked,relocked,finished_at)')
+    .action(act((id: string, o: { status?: string; csv?: boolean }, cmd: Command) => commands.items(io, g(cmd), id, o)));
+
+  for (const [verb, what] of [
+    ['cancel', 'cancel a queued or running job (items already pushed stay pushed)'],
+    ['suspend', 'suspend a job: no item starts until it is resumed'],
+    ['resume', 'resume a suspended job'],
+  ] as const) {
+    program
+      .command(`${verb} <id>`)
+      .description(what)
+      .action(act((id: string, _o: unknown, cmd: Command) => commands.control(io, g(cmd), id, verb)));
+  }
+
+  program
+    .command('jobs')
+    .description('your bulk jobs, submitted and received, newest first')
+    .option('--limit <n>', 'how many', '20')
+    .option('--cursor <cursor>', 'the next page, as printed after a full page')
+    .action(act((o: { limit: string; cursor?: string }, cmd: Command) => commands.jobs(io, g(cmd), o)));
+
+  return program;
+}
+
+/** Runs the CLI and resolves with the exit code; prints errors as one message, never a stack. */
+export async function main(argv: string[], io: commands.Io): Promise<ExitCode> {
+  let code: ExitCode = EXIT.ok;
+  const program = buildProgram(io, (c) => (code = c));
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are successes; any other usage error is a refusal before any request.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.ok : EXIT.refused;
+    }
+    if (e instanceof CliError) {
+      if (json && e.body !== undefined) io.stdout.write(`${JSON.stringify(e.body)}\n`);
+      io.stderr.write(`domain-push: ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.stderr.write(`domain-push: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return EXIT.unreachable;
+  }
+}
+
+/** The process entry: real streams, Ctrl-C stops a watch cleanly. */
+export function run() {
+  const ctl = new AbortController();
+  process.once('SIGINT', () => {
+    // A watch stops cleanly on the abort (restores the cursor, says how to watch again); any other
+    // command is simply ended, as Ctrl-C would without this handler.
+    ctl.abort(new Error('SIGINT'));
+    setTimeout(() => process.exit(EXIT.interrupted), 500).unref();
+  });
+  // `domain-push items <id> | head`: the reader left, which is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  const io: commands.Io = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, signal: ctl.signal };
+  main(process.argv, io).then((code) => {
+    process.exitCode = code;
+  });
+}

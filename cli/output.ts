@@ -1,0 +1,160 @@
+import cliProgress from 'cli-progress';
+import { EXIT, type ExitCode } from './exit-codes';
+import type { JobState } from './sse';
+
+/** A job as the API shows it (spec §8); only what the CLI prints is typed. */
+export interface JobView extends JobState {
+  kind: string;
+  losing_reseller: string | null;
+  gaining_reseller: string | null;
+  options?: Record<string, unknown>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error?: string | null;
+}
+
+export interface ItemView {
+  domain: string;
+  status: string;
+  reason: string | null;
+  message: string | null;
+  was_locked: boolean;
+  relocked: boolean;
+  finished_at: string | null;
+}
+
+const doneStatus = (job: Pick<JobView, 'kind'> | JobState) => ((job as JobView).kind === 'release' ? 'released' : 'pushed');
+export const finishedCount = (job: JobState) => job.total - (job.counts.pending ?? 0) - (job.counts.running ?? 0);
+
+/** 0 when every item of a finished job was done; 1 when some failed, were skipped or cancelled. */
+export function outcomeCode(job: JobState): ExitCode {
+  if (!['completed', 'cancelled', 'failed'].includes(job.status)) return EXIT.ok;
+  return job.status === 'completed' && (job.counts[doneStatus(job)] ?? 0) === job.total ? EXIT.ok : EXIT.partial;
+}
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '--';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+const rateText = (rate: number | null) => (rate === null ? '-- /s' : `${rate}/s`);
+
+export function countsText(job: JobState): string {
+  // Items in flight are worth a word only while there are some.
+  const inFlight = ['running', 'pending'].filter((k) => (job.counts[k] ?? 0) > 0);
+  return [doneStatus(job), 'skipped', 'failed', 'cancelled', ...inFlight].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ');
+}
+
+/** One line per state, for logs and pipes: stable words, no control characters. */
+export function progressLine(job: JobState): string {
+  const done = finishedCount(job);
+  const pct = job.total ? Math.floor((done / job.total) * 100) : 100;
+  const tail = job.status === 'running' ? ` | ${rateText(job.rate)} | ETA ${duration(job.eta_seconds)}` : '';
+  return `${job.status} ${done}/${job.total} (${pct}%) | ${countsText(job)}${tail}`;
+}
+
+export function describeJob(job: JobView): string {
+  const lines = [
+    `Job ${job.id} (${job.kind}): ${job.status}`,
+    `  from ${job.losing_reseller ?? '-'} to ${job.gaining_reseller ?? '-'}`,
+    `  ${finishedCount(job)}/${job.total} done: ${countsText(job)}`,
+  ];
+  if (job.rate !== null) lines.push(`  rate ${rateText(job.rate)}${job.status === 'running' ? `, ETA ${duration(job.eta_seconds)}` : ''}`);
+  lines.push(
+    `  created ${job.created_at}${job.started_at ? `, started ${job.started_at}` : ''}${job.finished_at ? `, finished ${job.finished_at}` : ''}`,
+  );
+  const o = job.options ?? {};
+  const profile = o.profile as { mode?: string; domain?: string; username?: string } | undefined;
+  const opts = [
+    `apply to locked: ${o.apply_to_locked ? 'yes' : 'no'}`,
+    profile
+      ? `profile: ${profile.mode === 'existing' ? `existing ${profile.domain}, ${profile.username}` : 'new for each domain'}`
+      : undefined,
+    o.email_results_to ? `results to ${o.email_results_to}` : undefined,
+  ].filter(Boolean);
+  if (job.kind === 'push') lines.push(`  ${opts.join('; ')}`);
+  if (job.error) lines.push(`  error: ${job.error}`);
+  return lines.join('\n');
+}
+
+/** Columns padded to the widest cell, for `items` and `jobs`. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n');
+}
+
+export interface ProgressView {
+  update(job: JobState): void;
+  note(text: string): void;
+  stop(): void;
+}
+
+/** A live bar with the API's rate and ETA, redrawn in place; for a terminal. */
+export function barView(stream: NodeJS.WriteStream): ProgressView {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: '{bar} {percentage}% | {value}/{total} | {rateText} | ETA {etaText} | {statusText}',
+      barCompleteChar: '\u2588',
+      barIncompleteChar: '\u2591',
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      fps: 10,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(job) {
+      const payload = {
+        rateText: rateText(job.rate),
+        etaText: job.status === 'running' ? duration(job.eta_seconds) : '--',
+        statusText: `${job.status}: ${countsText(job)}`,
+      };
+      if (!started) {
+        bar.start(job.total, finishedCount(job), payload);
+        started = true;
+      } else {
+        bar.setTotal(job.total);
+        bar.update(finishedCount(job), payload);
+      }
+    },
+    note(text) {
+      if (started) bar.updateETA();
+      stream.write(`\r\x1b[2K${text}\n`);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** A line each time the state changes; for pipes and logs. */
+export function lineView(write: (s: string) => void): ProgressView {
+  let last = '';
+  return {
+    update(job) {
+      const line = progressLine(job);
+      if (line !== last) write(`${line}\n`);
+      last = line;
+    },
+    note: (text) => write(`${text}\n`),
+    stop() {},
+  };
+}
+
+/** One JSON document per state (NDJSON), for scripts. */
+export function jsonView(write: (s: string) => void): ProgressView {
+  return { update: (job) => write(`${JSON.stringify(job)}\n`), note() {}, stop() {} };
+}

@@ -1,0 +1,98 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { Deps } from '../platform/deps';
+import type { JobSummary } from '../mail/templates';
+import type { BulkJob } from './model';
+import type { ItemHandler } from './take';
+
+/** Options every kind's jobs carry: where the results email goes (null: nowhere). */
+export const baseOptions = z.object({ email_results_to: z.string().nullable() });
+export type BaseOptions = z.infer<typeof baseOptions>;
+
+/**
+ * Runs in the transaction that ends a job, after its items are counted and before the results
+ * email is written (a release marks the customer released and writes the claim invitation; a push
+ * tells the gaining reseller).
+ */
+export type FinishHook = (deps: Deps, trx: Knex.Transaction, job: BulkJob, summary: JobSummary) => Promise<void>;
+
+/** Which items a sweep looks at: one chunk of one job, one job, or every job. */
+export interface SweepScope {
+  job_id?: string;
+  chunk?: number;
+}
+
+/**
+ * Work a kind owes outside its items' status, done again until it succeeds (push: relock the
+ * domains it unlocked). The engine runs every kind's sweep for a chunk before taking it and after
+ * failing it, and for everything on each reconcile; a job stays open while its kind's sweep `owes`.
+ * Both are scoped by job id, so a sweep finds nothing owed on another kind's jobs.
+ */
+export interface Sweep {
+  owes(db: Knex, jobId: string): Promise<boolean>;
+  /** Does what is owed in the scope (left by attempts that ended); throws if some is still owed. */
+  run(deps: Deps, scope: SweepScope): Promise<number>;
+}
+
+/**
+ * Everything the engine knows about one kind of bulk job. A kind is defined once, in its own
+ * folder, and listed in the table of `shared/kinds.ts`; the engine reaches it only through the
+ * table it is handed (`BulkDeps.kinds`), never by importing it.
+ */
+export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
+  /** `bulk_jobs.kind`. */
+  name: string;
+  /** The BullMQ job name of its chunks; kept stable, since queued chunks carry it. */
+  jobName: string;
+  /** The item status that means the item was done (counted, shown, emailed). */
+  doneStatus: string;
+  /** `bulk_jobs.options` of its jobs, checked when a job is created. */
+  options: z.ZodType<O>;
+  handler: ItemHandler;
+  finish?: FinishHook;
+  sweep?: Sweep;
+  /** Where its jobs are seen in the API (`/v1/bulk-pushes`, `/v1/jobs`): the base of their links. */
+  path: string;
+  /** The options as the job view shows them (hide what is internal). Default: all of them. */
+  publicOptions?(job: BulkJob): Record<string, unknown>;
+  /** What the results email calls the job ("Bulk push to acme"). */
+  resultsTitle(summary: JobSummary): string;
+}
+
+export type KindTable = Readonly<Record<string, BulkKindDef>>;
+
+/** The platform's parts plus the kind table: what the engine's entry points take. */
+export interface BulkDeps extends Deps {
+  kinds: KindTable;
+}
+
+/**
+ * Builds the table and checks it, so a half-defined kind stops the process at start rather than
+ * a job at run time: every part present, names and BullMQ job names unique.
+ */
+export function kindTable(defs: BulkKindDef[]): KindTable {
+  const table: Record<string, BulkKindDef> = {};
+  const jobNames = new Set<string>();
+  for (const def of defs) {
+    for (const part of ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle'] as const) {
+      if (!def[part]) throw new Error(`bulk kind ${def.name ?? '?'} has no ${part}`);
+    }
+    if (typeof def.handler.inTake !== 'function') throw new Error(`bulk kind ${def.name} has no item handler (inTake)`);
+    if (table[def.name]) throw new Error(`bulk kind ${def.name} is defined twice`);
+    if (jobNames.has(def.jobName)) throw new Error(`BullMQ job name ${def.jobName} is used by two bulk kinds`);
+    table[def.name] = def;
+    jobNames.add(def.jobName);
+  }
+  return Object.freeze(table);
+}
+
+export function kindOf(kinds: KindTable, name: string): BulkKindDef {
+  const def = kinds[name];
+  if (!def) throw new Error(`unknown bulk job kind ${name}`);
+  return def;
+}
+
+/** Item statuses a filter may name: the engine's own plus every kind's done status. */
+export function itemStatuses(kinds: KindTable): string[] {
+  return ['pending', 'running', ...new Set(Object.values(kinds).map((k) => k.doneStatus)), 'skipped', 'failed', 'cancelled'];
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { baseOptions, type BulkKindDef } from '../bulk/kind';
+import { releaseFinished, releaseHandler } from './release';
+
+/** What a release job shows of itself; the customer is the job's `customer_id` column. */
+export const releaseOptions = baseOptions.extend({
+  customer_name: z.string(),
+  domains: z.number().int(),
+  packages: z.number().int(),
+});
+
+export type ReleaseOptions = z.infer<typeof releaseOptions>;
+
+/**
+ * A customer release: every product (domain or service package) the reseller holds for the
+ * customer leaves the reseller; the job's items are those products.
+ */
+export const releaseKind: BulkKindDef<ReleaseOptions> = {
+  name: 'release',
+  jobName: 'release-chunk',
+  doneStatus: 'released',
+  options: releaseOptions,
+  handler: releaseHandler,
+  finish: releaseFinished,
+  path: '/v1/jobs',
+  publicOptions: (job) => ({ customer_id: job.customer_id === null ? null : String(job.customer_id), ...job.options }),
+  resultsTitle: () => 'Customer release',
+};

@@ -1,0 +1,55 @@
+import type { Knex } from 'knex';
+import { decodeCursor, pageOf, type Page } from './validation';
+
+type Scalar = string | number | boolean | Date | null;
+
+/** One column of an `unnest`: its Postgres element type and its values, one per row. */
+export type UnnestColumn = readonly [pgType: string, values: readonly Scalar[]];
+
+/**
+ * Many rows in one statement: `unnest(?::text[], ?::bigint[]) as alias(a, b)` and its bindings,
+ * one array per column. Knex's binding type has no arrays holding nulls (pg sends them as NULL
+ * elements), so the cast lives here once; the columns must be equally long, since unnest would pad
+ * the short ones with nulls.
+ */
+export function unnest(alias: string, columns: Record<string, UnnestColumn>): { sql: string; bindings: Knex.Value[] } {
+  const entries = Object.entries(columns);
+  const rows = entries[0]?.[1][1].length ?? 0;
+  for (const [name, [, values]] of entries) {
+    if (values.length !== rows) throw new Error(`unnest column ${name} has ${values.length} values, not ${rows}`);
+  }
+  return {
+    sql: `unnest(${entries.map(([, [type]]) => `?::${type}[]`).join(', ')}) as ${alias}(${entries.map(([name]) => name).join(', ')})`,
+    bindings: entries.map(([, [, values]]) => values as unknown as Knex.Value),
+  };
+}
+
+/** A unique constraint refused the row (SQLSTATE 23505): a race the caller answers, not a fault. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505';
+}
+
+/** Where a list is ordered: the column to page on, the row's value of it, and the direction. */
+export interface PageKey<R> {
+  column: string;
+  key: (row: R) => string | number;
+  /** `desc` lists newest first (jobs, emails); the default is oldest first. */
+  order?: 'asc' | 'desc';
+}
+
+/**
+ * Keyset pagination, the one way every list pages: rows after the cursor's key, `limit + 1` of
+ * them to know whether there is a next page without a count. A bad cursor is a 400.
+ */
+export async function paginate<R, T>(
+  query: Knex.QueryBuilder,
+  page: { limit: number; cursor?: string },
+  by: PageKey<R>,
+  view: (row: R) => T,
+): Promise<Page<T>> {
+  const order = by.order ?? 'asc';
+  const after = decodeCursor(page.cursor);
+  if (after) query.where(by.column, order === 'asc' ? '>' : '<', after);
+  const rows = (await query.orderBy(by.column, order).limit(page.limit + 1)) as R[];
+  return pageOf(rows, page.limit, by.key, view);
+}

@@ -1,0 +1,49 @@
+import type { BulkKindDef, FinishHook, Sweep } from '../bulk/kind';
+import { jobParties } from '../bulk/model';
+import { queueEmail } from '../mail/outbox';
+import { gainingNotification } from '../mail/templates';
+import { pendingRelocks, pushHandler, relock } from './handler';
+import { pushOptions, type PushOptions } from './options';
+
+/** The gaining reseller hears about the domains it received, if it gave a notification email. */
+const notifyGaining: FinishHook = async (_deps, trx, job, summary) => {
+  const { gaining } = await jobParties(trx, job);
+  if (!gaining?.push_notification_email || (summary.counts.pushed ?? 0) === 0) return;
+  const names = await trx('bulk_job_items').where({ job_id: job.id, status: 'pushed' }).orderBy('id').pluck('domain_name');
+  await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, names));
+};
+
+/** A domain the push unlocked is locked again, whatever happened to the attempt that unlocked it. */
+const relockSweep: Sweep = {
+  async owes(db, jobId) {
+    return !!(await db('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id'));
+  },
+  async run(deps, scope) {
+    const owed = await pendingRelocks(deps, scope);
+    if (owed.length) await relock(deps, owed);
+    return owed.length;
+  },
+};
+
+/** "Move to another reseller": domains leave the losing reseller for the gaining one. */
+export const pushKind: BulkKindDef<PushOptions> = {
+  name: 'push',
+  jobName: 'push-chunk',
+  doneStatus: 'pushed',
+  options: pushOptions,
+  handler: pushHandler,
+  finish: notifyGaining,
+  sweep: relockSweep,
+  path: '/v1/bulk-pushes',
+  publicOptions(job) {
+    // The stored profile never holds the password; the internal id is not part of the public view.
+    const { profile, ...rest } = job.options as { profile?: PushOptions['profile'] };
+    if (!profile) return rest;
+    return {
+      ...rest,
+      profile:
+        profile.mode === 'existing' ? { mode: profile.mode, domain: profile.domain, username: profile.username } : { mode: profile.mode },
+    };
+  },
+  resultsTitle: (summary) => `Bulk push to ${summary.gaining}`,
+};

@@ -1,0 +1,304 @@
+import type { Server } from 'node:http';
+import { expect } from 'chai';
+import request from 'supertest';
+import { createApp } from '../../api/app';
+import { openApiDocument } from '../../api/docs';
+import { listRoutes, openApiPath, routeKey } from '../../api/openapi/document';
+import { OPERATIONS } from '../../api/openapi/operations';
+import { apiRoutes } from '../../api/routes';
+import { authorize, makeReseller, names, type TestReseller, waitForJob } from '../helpers/fixtures';
+import { checkAgainst, type Recorded, recordingServer } from '../helpers/openapi';
+import { waitUntil } from '../helpers/resilience';
+import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
+
+/**
+ * Issue 9 §5: the OpenAPI document covers the route table, and real answers of the main flows
+ * (successes and refusals) match it — a shape or an error code that drifts fails here.
+ */
+describe('OpenAPI document', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let server: Server;
+  let recorded: Recorded[];
+  let http: () => ReturnType<typeof request>;
+  // The parsed document: JSON walked by path below, not worth a full OpenAPI type here.
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON document
+  let doc: any;
+
+  before(async () => {
+    sys = await startSystem({ config: { CHUNK_SIZE: 5 } });
+    const rec = await recordingServer(createApp(sys.rt.deps));
+    server = rec.server;
+    recorded = rec.recorded;
+    http = () => request(rec.url);
+    doc = (await http().get('/v1/openapi.json').expect(200)).body;
+  });
+  after(async () => {
+    await new Promise((r) => server?.close(r));
+    await sys?.stop();
+  });
+
+  it('is OpenAPI 3.1 and lists every route of the route table, each documented, and nothing that is not a route', () => {
+    expect(doc.openapi).to.equal('3.1.0');
+    const routes = listRoutes(apiRoutes(sys.rt.deps));
+    expect(routes.length).to.be.above(40);
+    for (const r of routes) {
+      const op = doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()];
+      expect(op, routeKey(r)).to.be.an('object');
+      expect(op['x-undocumented'], `${routeKey(r)} has no entry in api/openapi/operations.ts`).to.equal(undefined);
+    }
+    const live = new Set(routes.map(routeKey));
+    expect(
+      Object.keys(OPERATIONS).filter((k) => !live.has(k)),
+      'documented routes that do not exist',
+    ).to.deep.equal([]);
+    expect(doc).to.deep.equal(JSON.parse(JSON.stringify(openApiDocument(sys.rt.deps))));
+  });
+
+  it('describes request bodies with the validators the routes use (profile contact fields, domain_list, Idempotency-Key)', () => {
+    const contact = doc.components.schemas.Contact.properties;
+    expect(Object.keys(contact)).to.deep.equal(['first_name', 'last_name', 'org_name', 'email', 'phone', 'address', 'country']);
+    const profileBody = doc.paths['/v1/profiles'].post.requestBody.content['application/json'].schema;
+    expect(Object.keys(profileBody.properties.contact.properties)).to.deep.equal(Object.keys(contact));
+    const submit = doc.paths['/v1/bulk-pushes'].post;
+    const body = submit.requestBody.content['application/json'].schema;
+    expect(body.additionalProperties).to.equal(false);
+    expect(Object.keys(body.properties)).to.include.members(['gaining_reseller', 'domains', 'domain_list', 'all_domains', 'profile']);
+    expect(submit.parameters.map((p: any) => p.name)).to.include('Idempotency-Key');
+    expect(submit.responses['400'].content['application/json'].schema.properties.error.properties.code.enum).to.include.members([
+      'invalid_request',
+      'invalid_domains',
+      'too_many_domains',
+    ]);
+    expect(submit.responses['415']).to.be.an('object');
+    expect(doc.paths['/v1/jobs/{id}/items'].get.parameters.map((p: any) => p.name)).to.include.members(['id', 'limit', 'cursor', 'status']);
+  });
+
+  describe('real answers match it', () => {
+    let losing: TestReseller;
+    let gaining: TestReseller;
+    const op = () => ({ Authorization: `Bearer ${OPERATOR_KEY}` });
+    const as = (who: TestReseller) => ({ Authorization: `Bearer ${who.key}` });
+
+    before(async () => {
+      losing = await makeReseller(sys, 'losing');
+      gaining = await makeReseller(sys, 'gaining');
+      await authorize(sys, gaining, losing);
+    });
+
+    it('operator, account, catalog and push settings', async () => {
+      await http().post('/v1/admin/resellers').set(op()).send({ username: 'third', name: 'Third', email: 'ops@third.example' }).expect(201);
+      await http().post('/v1/admin/resellers').set(op()).send({ username: 'third', name: 'Third', email: 'ops@third.example' }).expect(409);
+      await http().post('/v1/admin/resellers').set(op()).send({ username: 'x', bogus: 1 }).expect(400);
+      await http().post('/v1/admin/resellers').send({}).expect(401);
+      await http().get('/v1/admin/resellers').set(op()).expect(200);
+      await http().patch('/v1/admin/resellers/third').set(op()).send({ domain_push_enabled: false }).expect(200);
+      await http().patch('/v1/admin/resellers/nobody').set(op()).send({ name: 'N' }).expect(404);
+      await http()
+        .post('/v1/admin/domains/import')
+        .set(op())
+        .send([
+          ...names('oa', 6).map((name, i) => ({
+            name,
+            reseller: 'losing',
+            locked: i === 5,
+            brand: 'Blue',
+            profile: { username: `oa-${i}`, password: 'secret-pw-1' },
+          })),
+          { name: 'theirs.example', reseller: 'gaining' },
+        ])
+        .expect(201);
+      await http()
+        .post('/v1/admin/domains/import')
+        .set(op())
+        .send([{ name: 'bad..name', reseller: 'losing' }])
+        .expect(400);
+      await http().get('/v1/me').set(as(losing)).expect(200);
+      await http().get('/v1/domains').set(as(losing)).query({ locked: 'true', limit: 2 }).expect(200);
+      await http().get('/v1/domains').set(as(losing)).query({ limit: 0 }).expect(400);
+      await http()
+        .get(`/v1/domains/${names('oa', 1)[0]}`)
+        .set(as(losing))
+        .expect(200);
+      await http().get('/v1/domains/theirs.example').set(as(losing)).expect(404);
+      await http()
+        .put(`/v1/domains/${names('oa', 1)[0]}/contact`)
+        .set(as(losing))
+        .send({ email: 'r@oa.example', country: 'DE' })
+        .expect(200);
+      await http()
+        .post('/v1/profiles')
+        .set(as(losing))
+        .send({ domain: 'p.example', username: 'p-user', password: 'secret-pw-2', contact: { first_name: 'P' } })
+        .expect(201);
+      await http()
+        .post('/v1/profiles')
+        .set(as(losing))
+        .send({ domain: 'p.example', username: 'p-user', password: 'secret-pw-2' })
+        .expect(409);
+      await http().get('/v1/profiles').set(as(losing)).expect(200);
+      const brand = await http()
+        .post('/v1/brands')
+        .set(as(losing))
+        .send({ name: 'Green', settings: { color: 'green' } })
+        .expect(201);
+      await http().get('/v1/brands').set(as(losing)).expect(200);
+      await http().patch(`/v1/brands/${brand.body.id}`).set(as(losing)).send({ name: 'Greener' }).expect(200);
+      await http().get('/v1/push-settings').set(as(gaining)).expect(200);
+      await http().post('/v1/push-settings/allowed-resellers').set(as(gaining)).send({ reseller: 'third' }).expect(201);
+      await http().post('/v1/push-settings/allowed-resellers').set(as(gaining)).send({ reseller: 'nobody' }).expect(404);
+      await http().delete('/v1/push-settings/allowed-resellers/third').set(as(gaining)).expect(204);
+      await http().delete('/v1/push-settings/allowed-resellers/third').set(as(gaining)).expect(404);
+      await http().put('/v1/push-settings/notification-email').set(as(gaining)).send({ email: 'in@gaining.example' }).expect(200);
+      await http().put('/v1/push-settings/notification-email').set(as(gaining)).set('Content-Type', 'text/plain').send('{}').expect(415);
+    });
+
+    it('a bulk push from submit to results, with its refusals', async () => {
+      const domains = names('oa', 6);
+      const body = {
+        gaining_reseller: 'gaining',
+        domains: [...domains, 'theirs.example', domains[0]],
+        email_results_to: 'ops@losing.example',
+      };
+      const dry = await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ ...body, dry_run: true })
+        .expect(200);
+      expect(dry.body.dry_run).to.equal(true);
+      const sent = await http().post('/v1/bulk-pushes').set(as(losing)).set('Idempotency-Key', 'oa-1').send(body).expect(202);
+      await http().post('/v1/bulk-pushes').set(as(losing)).set('Idempotency-Key', 'oa-1').send(body).expect(200);
+      await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .set('Idempotency-Key', 'oa-1')
+        .send({ ...body, apply_to_locked: true })
+        .expect(409);
+      await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ gaining_reseller: 'gaining', domain_list: 'ok.example\nbad..name' })
+        .expect(400);
+      await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ gaining_reseller: 'nobody', domains: ['x.example'] })
+        .expect(422);
+      await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ gaining_reseller: 'third', domains: ['x.example'] })
+        .expect(403);
+      await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({
+          gaining_reseller: 'gaining',
+          domains: ['x.example'],
+          profile: { mode: 'existing', domain: 'a.example', username: 'u', password: 'p' },
+        })
+        .expect(422);
+      const id = sent.body.id;
+      await waitForJob(sys, losing, id);
+      for (const base of ['/v1/bulk-pushes', '/v1/jobs']) {
+        await http().get(base).set(as(losing)).query({ limit: 1 }).expect(200);
+        await http().get(`${base}/${id}`).set(as(gaining)).expect(200);
+        await http().get(`${base}/${id}`).set(as(losing)).expect(200);
+        await http().get(`${base}/not-a-job`).set(as(losing)).expect(404);
+        await http().get(`${base}/${id}/items`).set(as(losing)).query({ status: 'failed' }).expect(200);
+        await http().get(`${base}/${id}/items`).set(as(losing)).query({ status: 'bogus' }).expect(400);
+        await http().get(`${base}/${id}/items`).set(as(losing)).set('Accept', 'text/csv').expect(200);
+        await http().get(`${base}/${id}/events`).set(as(losing)).expect(200);
+        await http().post(`${base}/${id}/cancel`).set(as(losing)).expect(409);
+        await http().post(`${base}/${id}/suspend`).set(as(losing)).expect(409);
+        await http().post(`${base}/${id}/resume`).set(as(losing)).expect(409);
+      }
+      // The copy of a brand made by the push is read-only for the gaining side.
+      const brands = await http().get('/v1/brands').set(as(gaining)).expect(200);
+      const copy = brands.body.items.find((b: any) => b.editable === false);
+      await http().patch(`/v1/brands/${copy.id}`).set(as(gaining)).send({ name: 'Mine' }).expect(409);
+
+      // A job that can be suspended, resumed and cancelled while it waits for a worker.
+      await sys.stopWorker();
+      await http()
+        .post('/v1/admin/domains/import')
+        .set(op())
+        .send([{ name: 'held.example', reseller: 'losing' }])
+        .expect(201);
+      const held = await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ gaining_reseller: 'gaining', domains: ['held.example'] })
+        .expect(202);
+      await http().post(`/v1/jobs/${held.body.id}/suspend`).set(as(losing)).expect(202);
+      await http().post(`/v1/bulk-pushes/${held.body.id}/resume`).set(as(losing)).expect(202);
+      await http().post(`/v1/bulk-pushes/${held.body.id}/suspend`).set(as(losing)).expect(202);
+      await http().post(`/v1/jobs/${held.body.id}/resume`).set(as(losing)).expect(202);
+      await http().post(`/v1/bulk-pushes/${held.body.id}/cancel`).set(as(losing)).expect(202);
+      await sys.startWorker();
+      await waitForJob(sys, losing, held.body.id);
+    });
+
+    it('customers, packages, release and claim; the outbox; operations endpoints', async () => {
+      const c = await http().post('/v1/customers').set(as(losing)).send({ name: 'Ada', email: 'ada@customer.example' }).expect(201);
+      const cid = c.body.id;
+      await http().post('/v1/customers').set(as(losing)).send({ nope: true }).expect(400);
+      await http().get('/v1/customers').set(as(losing)).query({ status: 'active' }).expect(200);
+      await http().get(`/v1/customers/${cid}`).set(as(losing)).expect(200);
+      await http().patch(`/v1/customers/${cid}`).set(as(losing)).send({ phone: '+49 1' }).expect(200);
+      const pkg = await http().post(`/v1/customers/${cid}/packages`).set(as(losing)).send({ name: 'Web' }).expect(201);
+      const pid = pkg.body.id;
+      await http().get(`/v1/customers/${cid}/packages`).set(as(losing)).expect(200);
+      await http().get(`/v1/customers/${cid}/packages/${pid}`).set(as(losing)).expect(200);
+      await http()
+        .post(`/v1/customers/${cid}/packages/${pid}/domains`)
+        .set(as(losing))
+        .send({ domain: 'elsewhere.example', virtual: true })
+        .expect(201);
+      await http()
+        .post(`/v1/customers/${cid}/packages/${pid}/domains`)
+        .set(as(losing))
+        .send({ domain: 'gone.example', virtual: true })
+        .expect(201);
+      await http().post(`/v1/customers/${cid}/packages/${pid}/domains`).set(as(losing)).send({ domain: 'theirs.example' }).expect(422);
+      await http().delete(`/v1/customers/${cid}/packages/${pid}/domains/gone.example`).set(as(losing)).expect(204);
+      const noMail = await http().post('/v1/customers').set(as(losing)).send({ name: 'No Mail' }).expect(201);
+      await http().post(`/v1/customers/${noMail.body.id}/release`).set(as(losing)).expect(422);
+      const rel = await http().post(`/v1/customers/${cid}/release`).set(as(losing)).send({}).expect(202);
+      await waitForJob(sys, losing, rel.body.id);
+      await http().post(`/v1/customers/${cid}/release`).set(as(losing)).expect(409);
+
+      const row = await waitUntil('the claim invitation', async () =>
+        sys.db('outbound_emails').where('dedupe_key', 'like', 'claim:%').first(),
+      );
+      const mail = await sys.smtp.waitFor((m) => String(m.subject).includes('Claim your account'));
+      const token = mail.text!.match(/\/v1\/claims\/(claim_[A-Za-z0-9_-]+)/)![1];
+      await http().get(`/v1/claims/${token}`).expect(200);
+      await http().post(`/v1/claims/${token}`).send({ choice: 'import', email: 'else@where.example' }).expect(422);
+      await http().post(`/v1/claims/${token}`).send({ choice: 'new_account' }).expect(201);
+      await http().post(`/v1/claims/${token}`).send({ choice: 'new_account' }).expect(410);
+      await http().get('/v1/claims/claim_nothing').expect(404);
+
+      await http().get('/v1/admin/emails').set(op()).expect(200);
+      await http().get(`/v1/admin/emails/${row.id}`).set(op()).expect(200);
+      await http().get('/v1/admin/emails/999999').set(op()).expect(404);
+      await http().get('/').expect(200);
+      await http().get('/healthz').expect(200);
+      await http().get('/readyz').expect(200);
+      await http().get('/metrics').expect(401);
+      await http().get('/metrics').set(op()).expect(200);
+    });
+
+    it('every answer above is documented (status, media type) and matches its schema; every route was exercised', () => {
+      const { problems, covered } = checkAgainst(doc, recorded);
+      expect(problems).to.deep.equal([]);
+      const exercised = new Set([...covered].map((c) => c.split(' ').slice(0, 2).join(' ')));
+      const missing = Object.keys(OPERATIONS)
+        .map((k) => `${k.split(' ')[0]} ${openApiPath(k.split(' ')[1])}`)
+        .filter((k) => !exercised.has(k));
+      expect(missing, 'routes no flow exercised').to.deep.equal([]);
+      // Refusals were checked too, not only successes.
+      expect([...covered].filter((c) => /\s4\d\d$/.test(c)).length).to.be.above(25);
+    });
+  });
+});

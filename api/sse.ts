@@ -85,15 +85,22 @@ export class JobStreams {
     let lastId = req.get('last-event-id') ?? '';
     let closed = false;
     const timers: NodeJS.Timeout[] = [];
+    let latest = view;
+    let lastWrite = 0;
+    const write = (v: JobStreamView, done: boolean) => {
+      res.write(`${retry}id: ${eventId(v)}\nevent: ${done ? 'end' : 'progress'}\ndata: ${JSON.stringify(v)}\n\n`);
+      retry = '';
+      lastWrite = Date.now();
+    };
     const sub: Subscriber = {
       send: (v) => {
         if (closed) return;
+        latest = v;
         const id = eventId(v);
         const done = isEnd(v.status);
         if (id === lastId && !done) return;
         lastId = id;
-        res.write(`${retry}id: ${id}\nevent: ${done ? 'end' : 'progress'}\ndata: ${JSON.stringify(v)}\n\n`);
-        retry = '';
+        write(v, done);
         if (done) close();
       },
     };
@@ -108,11 +115,18 @@ export class JobStreams {
     req.on('close', close);
     // The lifetime cap: the client reconnects after `retry` and, with Last-Event-ID, gets only news.
     timers.push(setTimeout(close, this.limits.maxSeconds * 1000));
-    const heartbeat = setInterval(() => !closed && res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    // A quiet job (queued, suspended soon) still shows signs of life: its state again, same id, so a
+    // client's idle timer and any proxy see traffic; a comment line would not reset a client's timer.
+    const heartbeat = setInterval(() => {
+      if (!closed && Date.now() - lastWrite >= HEARTBEAT_MS) write(latest, false);
+    }, HEARTBEAT_MS);
     timers.push(heartbeat as unknown as NodeJS.Timeout);
     heartbeat.unref();
     sub.send(view);
-    if (retry && !closed) res.write(`${retry}\n`);
+    if (retry && !closed) {
+      res.write(`${retry}\n`);
+      retry = '';
+    }
     if (!closed) this.subscribe(jobId, sub);
   }
 

@@ -1,5 +1,15 @@
 # One image for both the API and the worker; the compose file picks the command.
 # The project runs its TypeScript through tsx (a runtime dependency), so there is no build step.
+# The reseller console is built with Vite (a dev dependency) in a stage of its own; only the
+# static result (console/dist) goes into the image.
+FROM node:20-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY console ./console
+COPY bin/build-console.ts ./bin/
+RUN node --import tsx bin/build-console.ts --force
+
 FROM node:20-slim
 
 ENV NODE_ENV=production \
@@ -15,6 +25,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .
+COPY --from=console /app/console/dist ./console/dist
 RUN mkdir -p /app/data && chown node:node /app/data
 
 USER node

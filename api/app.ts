@@ -8,6 +8,7 @@ import { evictionPolicy } from '../shared/platform/redis';
 import { safeEqual } from '../shared/platform/secrets';
 import { jsonDepth } from '../shared/platform/validation';
 import { requireOperatorOrBasic, withRequestInfo } from './auth';
+import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
@@ -137,6 +138,7 @@ export function createApp(deps: BulkDeps) {
   );
   app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!, deps.authThrottle), mailboxRouter(deps));
   app.use(docsRouter(deps));
+  app.use(CONSOLE_PATH, consoleRouter());
   // Kept on the app so a test (or a diagnostics hook) can see how many polls serve how many streams.
   const streams = jobStreams(deps);
   app.locals.jobStreams = streams;

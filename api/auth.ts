@@ -2,8 +2,10 @@ import type { Request, RequestHandler } from 'express';
 import type { Db } from '../shared/platform/db';
 import { Unauthorized } from '../shared/platform/errors';
 import { authenticate, type Reseller } from '../shared/accounts/resellers';
+import { resellerForSession } from '../shared/accounts/sessions';
 import { hashSecret, safeEqual } from '../shared/platform/secrets';
 import { type AuthThrottle, type CredentialKind, requestInfo, secretPrefix } from '../shared/platform/throttle';
+import { assertSameOrigin, readSessionCookie } from './session-cookie';
 
 function bearer(req: Request): string | undefined {
   const h = req.get('authorization');
@@ -40,8 +42,25 @@ async function guarded<T>(
   }
 }
 
-export function requireReseller(db: Db, operatorKey: string, guard?: AuthThrottle): RequestHandler {
+/** How the console's session cookie is accepted where no Authorization header is sent. */
+export interface SessionAuth {
+  publicUrl: string | undefined;
+  clock: () => Date;
+}
+
+export function requireReseller(db: Db, operatorKey: string, session?: SessionAuth, guard?: AuthThrottle): RequestHandler {
   return async (req, res, next) => {
+    // A bearer key wins; the cookie is used only when there is none (a browser on the console).
+    const cookie = session && !req.get('authorization') ? readSessionCookie(req) : undefined;
+    if (session && cookie) {
+      const found = await resellerForSession(db, cookie, session.clock());
+      if (!found) throw new Unauthorized('Your console session has expired or ended; sign in again.');
+      assertSameOrigin(req, session.publicUrl);
+      res.locals.reseller = found;
+      res.locals.sessionToken = cookie;
+      res.locals.apiKeyId = hashSecret(cookie).slice(0, 32);
+      return next();
+    }
     const key = bearer(req);
     const caller = await guarded(guard, 'api_key', req, key, () => authenticate(db, key, operatorKey));
     if (caller.kind !== 'reseller')

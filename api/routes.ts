@@ -48,6 +48,8 @@ import {
 import { idempotencyKey, parseInput } from '../shared/platform/validation';
 import { me, requireOperator, requireReseller, throttledByStatus } from './auth';
 import { JobStreams } from './sse';
+import { createSession, createSessionInput, endSession } from '../shared/accounts/sessions';
+import { assertSameOrigin, clearSessionCookie, setSessionCookie } from './session-cookie';
 
 type Reply = [status: number, body: unknown];
 const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req: Request, res: Response) => {
@@ -60,7 +62,8 @@ const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req
 export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)): Router {
   const { db } = deps;
   const operator = requireOperator(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
-  const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
+  const session = { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock };
+  const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, session, deps.authThrottle);
   const claimGuard = throttledByStatus(deps.authThrottle, 'claim_token', [404]);
   const r = Router();
   const now = () => deps.clock();
@@ -95,6 +98,27 @@ export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)
     '/v1/admin/emails/:id',
     operator,
     send(async (req) => [200, await getEmail(db, String(req.params.id))]),
+  );
+
+  // Console sign-in: an API key exchanged for a session cookie (see api/session-cookie.ts)
+  r.post(
+    '/v1/sessions',
+    send(async (req, res) => {
+      assertSameOrigin(req, deps.config.PUBLIC_URL, { allowMissing: true });
+      const attempt = { ip: req.socket.remoteAddress, userAgent: req.get('user-agent') };
+      const s = await createSession(deps, parseInput(createSessionInput, req.body).api_key, attempt);
+      setSessionCookie(req, res, s.token, deps.config.PUBLIC_URL);
+      return [201, { username: s.username, expires_at: s.expires_at }];
+    }),
+  );
+  r.delete(
+    '/v1/sessions/current',
+    reseller,
+    send(async (req, res) => {
+      if (res.locals.sessionToken) await endSession(db, res.locals.sessionToken);
+      clearSessionCookie(req, res, deps.config.PUBLIC_URL);
+      return [204, null];
+    }),
   );
 
   // Reseller: account, domains, profiles, brands, push settings
@@ -267,7 +291,8 @@ function jobRoutes(
     send(async (req, res) => [200, await getJob(deps, me(res), id(req), kind, now())]),
   );
   r.get(`${base}/:id/items`, auth, async (req, res) => {
-    if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+    // ?format=csv lets a plain download link (which cannot set Accept) get the CSV.
+    if (req.query.format === 'csv' || req.accepts(['application/json', 'text/csv']) === 'text/csv') {
       const csv = await itemsCsvFor(deps, me(res), id(req), req.query, kind);
       res.status(200).type('text/csv').attachment(csv.filename);
       for await (const part of csv.rows) if (!res.write(part)) await new Promise((ok) => res.once('drain', ok));

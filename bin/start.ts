@@ -3,12 +3,14 @@ import { createApp } from '../api/app';
 import { isEmbedded } from '../shared/platform/db';
 import { createRuntime } from '../shared/platform/runtime';
 import { startWorker } from '../worker/runtime';
+import { ensureConsoleBuilt } from './build-console';
 import { seedDemo } from './demo-data';
 import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
 
 /** Everything in one process for a newcomer: migrations, API, worker, dashboard, email capture. */
 async function main() {
   const config = configOrExit();
+  await buildConsoleIfStale();
   const rt = await createRuntime(config, { role: 'all', migrate: true });
   const { deps } = rt;
   const worker = await startWorker(deps, rt.workerRedis());
@@ -20,6 +22,7 @@ async function main() {
     '',
     'domain-push is running',
     `  API:            ${base}/v1   (health ${base}/healthz, metrics ${base}/metrics)`,
+    `  Console:        ${base}/console   (sign in with a reseller API key)`,
     `  API docs:       ${base}/docs   (OpenAPI 3.1 at ${base}/v1/openapi.json)`,
     `  Dashboard:      ${base}/admin/queues   (basic auth: any user, the operator key as password)`,
     `  Mailbox:        ${base}/admin/emails   (${config.SMTP_URL ? `the outbox; sending through ${new URL(config.SMTP_URL).host}` : 'email capture'}; basic auth like the dashboard)`,
@@ -49,6 +52,15 @@ async function main() {
     await worker.stop();
     await rt.close();
   }, config.SHUTDOWN_TIMEOUT_MS);
+}
+
+/** A fresh clone, a pull or an edit of console/ rebuilds it here; a failure leaves the API running. */
+async function buildConsoleIfStale() {
+  try {
+    if (await ensureConsoleBuilt({ quiet: true })) console.log('Reseller console built (console/dist).');
+  } catch (err) {
+    console.error(`The reseller console could not be built (${(err as Error).message}); /console will say so. The API runs anyway.`);
+  }
 }
 
 runMain(main);

@@ -1,7 +1,16 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { BulkDeps, KindTable } from '../shared/bulk/kind';
-import { failChunk, processChunk } from '../shared/bulk/process';
+import { failChunk, processChunk, type ChunkOutcome } from '../shared/bulk/process';
 import { advanceFairClock, type ChunkPayload } from '../shared/platform/queues';
+import { isTransientFault } from '../shared/platform/faults';
+
+/** Backoff of an attempt cut short by a transient fault: 0.5 s doubling up to 10 s, for ever. */
+const TRANSIENT_BACKOFF_MS = { base: 500, max: 10_000 };
+
+function transientDelay(job: Job<ChunkPayload>): number {
+  const n = Math.max(0, (job.attemptsStarted ?? 1) - 1);
+  return Math.min(TRANSIENT_BACKOFF_MS.max, TRANSIENT_BACKOFF_MS.base * 2 ** Math.min(n, 10));
+}
 
 type Processor = (deps: BulkDeps, job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => Promise<string>;
 
@@ -11,10 +20,28 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
   return { jobId, chunk };
 }
 
+/**
+ * A transient fault (Postgres restarting, a connection reset, a serialization failure) does not
+ * use up an attempt: the chunk comes back after a backoff, however long the outage lasts, and
+ * its items stay open. Only other errors count against the chunk's attempts.
+ */
 const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
   await advanceFairClock(deps.queues, job.priority).catch(() => undefined); // fairness is best effort
-  const outcome = await processChunk(deps, jobId, chunk, signal);
+  let outcome: ChunkOutcome;
+  try {
+    outcome = await processChunk(deps, jobId, chunk, signal);
+  } catch (err) {
+    if (!token || !isTransientFault(err)) throw err;
+    const delay = transientDelay(job);
+    deps.log.warn(
+      { job_id: jobId, chunk, retry_in_ms: delay, err: (err as Error).message },
+      'chunk interrupted by a transient fault; retrying later',
+    );
+    // If Redis is the one away this fails too; the chunk then stalls and is taken up again.
+    await job.moveToDelayed(Date.now() + delay, token);
+    throw new DelayedError();
+  }
   if (outcome.retryAt && token) {
     // Another live attempt holds some items: come back when its lease ends, without using up an attempt.
     await job.moveToDelayed(outcome.retryAt.getTime() + 100, token);
@@ -32,8 +59,16 @@ export function processorsFor(kinds: KindTable): Record<string, Processor> {
   return Object.fromEntries(Object.values(kinds).map((k) => [k.jobName, chunkProcessor]));
 }
 
-/** Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. */
+/**
+ * Called once BullMQ has given up on a chunk: its unfinished items fail so the job can end. Not
+ * when the last error was a transient fault or workers dying under it (stalled): that is no
+ * verdict on the items, so they stay open and the reconciler enqueues the chunk again.
+ */
 export async function onChunkExhausted(deps: BulkDeps, job: Job<ChunkPayload>, err: Error) {
   const { jobId, chunk } = decode(job);
+  if (isTransientFault(err) || /stalled more than allowable limit/i.test(err.message)) {
+    deps.log.warn({ job_id: jobId, chunk, err: err.message }, 'chunk given up by the queue on a transient fault; left to the reconciler');
+    return;
+  }
   await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { allowResellerInput, notificationEmailInput } from '../../shared/accounts/push-settings';
 import { createResellerInput, updateResellerInput } from '../../shared/accounts/resellers';
+import { createSessionInput } from '../../shared/accounts/sessions';
 import { itemsQuery } from '../../shared/bulk/views';
 import { KINDS } from '../../shared/kinds';
 import { createBrandInput, updateBrandInput } from '../../shared/catalog/brands';
@@ -153,13 +154,35 @@ export const OPERATIONS: Record<string, Operation> = {
     replies: { 200: json('the email', R.Email) },
   },
 
+  'POST /v1/sessions': {
+    summary: 'Console sign-in: exchange an API key for an httpOnly, SameSite=Strict session cookie (12 h)',
+    description: 'Sets the `dp_session` cookie. A request authenticated by that cookie that changes state must carry a matching `Origin`.',
+    tag: 'Account',
+    auth: 'none',
+    body: createSessionInput,
+    bodyRequired: true,
+    replies: { 201: json('signed in', z.strictObject({ username: z.string(), expires_at: z.string() })) },
+    errors: { 401: ['unauthorized'], 403: ['origin_mismatch'] },
+  },
+  'DELETE /v1/sessions/current': {
+    summary: 'Console sign-out: ends the session and clears its cookie',
+    tag: 'Account',
+    auth: 'reseller',
+    replies: { 204: { description: 'signed out' } },
+    errors: { 403: ['origin_mismatch'] },
+  },
   'GET /v1/me': { summary: 'The calling reseller', tag: 'Account', auth: 'reseller', replies: { 200: json('you', R.Reseller) } },
   'GET /v1/domains': {
     summary: 'Your domains, filterable by `locked` and `q` (substring)',
     tag: 'Domains',
     auth: 'reseller',
     query: domainListQuery,
-    replies: { 200: json('a page of domains (without layouts: see one domain)', R.page(R.DomainListItem)) },
+    replies: {
+      200: json(
+        'a page of domains (without layouts: see one domain), with `total`: every domain matching the filter',
+        R.page(R.DomainListItem).extend({ total: z.number().int().describe('domains matching the filter, all pages') }),
+      ),
+    },
   },
   'GET /v1/domains/:name': {
     summary: 'One of your domains',

@@ -26,8 +26,11 @@ export interface NewBulkJob<O extends BaseOptions> {
 
 /**
  * Writes the job and all its items in one transaction, then enqueues its chunks. Redis is checked
- * first so an unreachable queue refuses the request before anything is written; if enqueueing
- * still fails after the commit, the job is removed again and the caller gets 503.
+ * first so an unreachable queue refuses the request (503) before anything is written. Once the
+ * transaction has committed the job exists and runs: the enqueue is only a wake-up. If it fails
+ * (Redis gone, or its reply lost after it did the work) the job is never removed, since workers may
+ * already be pushing its domains; it is enqueued again shortly, and the reconciler enqueues
+ * whatever Redis still lacks.
  */
 export async function createBulkJob<O extends BaseOptions>(
   deps: Deps,
@@ -77,12 +80,29 @@ export async function createBulkJob<O extends BaseOptions>(
     if (inTx) await inTx(trx, row);
     return row as BulkJob;
   });
+  const chunks = [...Array(chunkCount).keys()];
   try {
-    await enqueueChunks(deps.queues, kind.jobName, job, [...Array(chunkCount).keys()]);
+    await enqueueChunks(deps.queues, kind.jobName, job, chunks);
   } catch (err) {
-    await db('bulk_jobs').where({ id: job.id }).del();
-    throw err;
+    deps.log.warn({ job_id: job.id, err: (err as Error).message }, 'bulk job committed but not known to be enqueued; enqueueing again');
+    reEnqueueLater(deps, kind.jobName, job, chunks);
   }
   deps.log.info({ job_id: job.id, kind: job.kind, total: job.total, chunks: chunkCount }, 'bulk job queued');
   return job;
+}
+
+/** Chunk job ids are deterministic, so adding again what Redis already has is a no-op. */
+const RE_ENQUEUE_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000];
+
+function reEnqueueLater(deps: Deps, jobName: string, job: BulkJob, chunks: number[], attempt = 0) {
+  if (attempt >= RE_ENQUEUE_DELAYS_MS.length) {
+    deps.log.warn({ job_id: job.id }, 'bulk job still not enqueued; the reconciler will enqueue it');
+    return;
+  }
+  setTimeout(() => {
+    enqueueChunks(deps.queues, jobName, job, chunks).then(
+      () => deps.log.info({ job_id: job.id, attempt: attempt + 1 }, 'bulk job enqueued again'),
+      () => reEnqueueLater(deps, jobName, job, chunks, attempt + 1),
+    );
+  }, RE_ENQUEUE_DELAYS_MS[attempt]).unref();
 }

@@ -13,7 +13,7 @@ export interface ItemHandler {
     trx: Knex.Transaction,
     job: BulkJob,
     items: ItemRow[],
-  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number> }>;
+  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null }>;
   /** Finishes the returned items after the take committed; they are `running`, under a lease. */
   deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
 }
@@ -26,7 +26,10 @@ export interface Taken {
   done: number;
   /** Items left `running` under a lease for the handler's deferred step. */
   deferred: ItemRow[];
-  /** When another live attempt holds some of the chunk's items: the end of its lease. */
+  /**
+   * When some of the chunk's items are in other hands (another live attempt's lease, or a domain
+   * another job holds): when to look again.
+   */
   heldElsewhereUntil: Date | null;
 }
 
@@ -65,7 +68,7 @@ export async function takeChunk(
         b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
       .orderBy('id');
-    const { deferred, counts } = items.length ? await handler.inTake(deps, trx, job, items) : { deferred: [], counts: {} };
+    const { deferred, counts, retryAt } = items.length ? await handler.inTake(deps, trx, job, items) : { deferred: [], counts: {} };
     if (deferred.length) {
       await trx('bulk_job_items')
         .whereIn(
@@ -82,8 +85,10 @@ export async function takeChunk(
       )
       .max('lease_until as until')
       .first();
-    const heldElsewhereUntil = held?.until ? new Date(held.until) : null;
-    return { job, handler, counts, done: items.length - deferred.length, deferred, heldElsewhereUntil };
+    const until = [held?.until ? new Date(held.until) : null, retryAt ?? null].filter((d): d is Date => d !== null);
+    const heldElsewhereUntil = until.length ? new Date(Math.min(...until.map((d) => d.getTime()))) : null;
+    const waiting = items.length - deferred.length - Object.values(counts).reduce((a, b) => a + b, 0);
+    return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, heldElsewhereUntil };
   });
 }
 

@@ -53,13 +53,20 @@ export function domainsQuery(db: Db, withLayout = true) {
 
 export async function listDomains(db: Db, me: Reseller, query: unknown) {
   const q = parseInput(domainListQuery, query, 'query');
-  const rows = domainsQuery(db, false)
-    .where('d.reseller_id', me.id)
-    .modify((b) => {
-      if (q.locked) b.where('d.locked', q.locked === 'true');
-      if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
-    });
-  return paginate(rows, q, { column: 'd.id', key: (r: { id: number }) => r.id }, domainListView);
+  const filter = (b: ReturnType<typeof domainsQuery>) => {
+    b.where('d.reseller_id', me.id);
+    if (q.locked) b.where('d.locked', q.locked === 'true');
+    if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
+  };
+  const page = await paginate(
+    domainsQuery(db, false).modify(filter),
+    q,
+    { column: 'd.id', key: (r: { id: number }) => r.id },
+    domainListView,
+  );
+  // `total` counts every domain matching the filter (all pages), for "select all N matching".
+  const counted = await db('domains as d').modify(filter).count('* as n').first();
+  return { ...page, total: Number(counted?.n ?? 0) };
 }
 
 export async function getDomain(db: Db, me: Reseller, name: string) {

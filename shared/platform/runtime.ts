@@ -51,7 +51,7 @@ export async function createRuntime(
 ): Promise<Runtime> {
   const config: Config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base) });
   const log = opts.log ?? createLogger(config.LOG_LEVEL, { role: opts.role });
-  const db = opts.db ?? createDb(config);
+  const db = opts.db ?? createDb(config, log);
   if (opts.migrate) await migrate(db);
   const redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
   const redis = producerConnection(redisHandle.url, log);

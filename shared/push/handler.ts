@@ -8,6 +8,7 @@ import { withRetry } from '../bulk/retry';
 import { pushOptions } from './options';
 import { settleEach } from '../platform/concurrency';
 import { unnest } from '../platform/sql';
+import { isTransientFault, TransientFault } from '../platform/faults';
 
 /** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
 const REGISTRY_PARALLELISM = 16;
@@ -22,6 +23,22 @@ interface DomainRow {
   locked: boolean;
   profile_id: number | null;
   brand_id: number | null;
+  /** The item that last took the domain on the registry path, and whether that hold still stands. */
+  held_by_item: number | null;
+  hold_live: boolean;
+}
+
+/**
+ * A domain another item holds on the registry path (it may be unlocked at the registry right now)
+ * is locked for everyone else until that item has ended and locked it again.
+ */
+export function heldElsewhere(d: Pick<DomainRow, 'held_by_item' | 'hold_live'> | undefined, itemId: number | null): boolean {
+  return !!d?.hold_live && Number(d.held_by_item) !== Number(itemId);
+}
+
+/** The domain as the push rules must see it from one item: held by another item = locked. */
+function asSeenBy<T extends Pick<DomainRow, 'locked' | 'held_by_item' | 'hold_live'>>(d: T | undefined, itemId: number | null) {
+  return d && { ...d, locked: d.locked || heldElsewhere(d, itemId) };
 }
 
 export type Decision =
@@ -42,14 +59,43 @@ export function decideItem(
   return { status: 'pushed', reason: null, message: null };
 }
 
-/** The domains behind a set of items, locked in id order (two jobs never deadlock on them). */
-function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {
-  return trx('domains')
-    .whereRaw('name = any(?::text[])', [items.map((i) => i.domain_name)])
+/**
+ * The domains behind some names with their holds; with `forUpdate`, row-locked in id order (two
+ * jobs never deadlock on them), which also serializes the hold: it is read and written under it.
+ */
+export async function domainsWithHolds(db: Knex, names: string[], forUpdate: boolean): Promise<DomainRow[]> {
+  const q = db('domains')
+    .whereRaw('name = any(?::text[])', [names])
     .orderBy('id')
-    .forUpdate()
-    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id');
+    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id', 'held_by_item');
+  const rows: DomainRow[] = await (forUpdate ? q.forUpdate() : q);
+  // A second statement, hence (read committed) a snapshot taken after the row locks were granted:
+  // a join in the locking statement would check the holder against the snapshot from before a
+  // wait on the row, and miss a hold committed meanwhile.
+  const holders = [...new Set(rows.filter((d) => d.held_by_item !== null).map((d) => Number(d.held_by_item)))];
+  const live = new Set<number>(
+    holders.length
+      ? (
+          await db('bulk_job_items')
+            .whereRaw('id = any(?::bigint[])', [holders])
+            .where((b) => b.whereIn('status', OPEN_ITEM).orWhereRaw('was_locked and relocked is not true'))
+            .pluck('id')
+        ).map(Number)
+      : [],
+  );
+  return rows.map((d) => ({ ...d, hold_live: d.held_by_item !== null && live.has(Number(d.held_by_item)) }));
 }
+
+function lockDomains(trx: Knex.Transaction, items: ItemRow[]): Promise<DomainRow[]> {
+  return domainsWithHolds(
+    trx,
+    items.map((i) => i.domain_name),
+    true,
+  );
+}
+
+/** How long an item waits before looking again at a domain another job holds. */
+const HELD_RETRY_MS = 1000;
 
 /**
  * The push rules for one chunk. In the take transaction every item is decided and applied with a
@@ -65,12 +111,31 @@ export const pushHandler: ItemHandler = {
     const losing = Number(job.losing_reseller_id);
     const deferred: ItemRow[] = [];
     const now: ItemRow[] = [];
+    let waiting = 0;
     for (const i of items) {
       const d = byName.get(i.domain_name);
-      const viaRegistry = !!i.was_locked || (applyToLocked && !!d?.locked && Number(d.reseller_id) === losing);
+      const owned = !!d && Number(d.reseller_id) === losing;
+      if (applyToLocked && owned && heldElsewhere(d, i.id)) {
+        // Another job has it on the registry path: this item waits (stays pending) until it is done.
+        waiting++;
+        continue;
+      }
+      const viaRegistry = !!i.was_locked || (applyToLocked && owned && !!d?.locked);
       (viaRegistry ? deferred : now).push(i);
     }
-    return { deferred, counts: await applyPush(deps, trx, job, now, byName, new Map()) };
+    // The hold is taken in the transaction that decides the unlock, under the domains' row locks.
+    const holds = deferred.filter((i) => byName.has(i.domain_name));
+    if (holds.length) {
+      await trx.raw(
+        `update domains d set held_by_item = u.item from unnest(?::text[], ?::bigint[]) as u(name, item) where d.name = u.name`,
+        [holds.map((i) => i.domain_name), holds.map((i) => Number(i.id))],
+      );
+    }
+    return {
+      deferred,
+      counts: await applyPush(deps, trx, job, now, byName, new Map()),
+      retryAt: waiting ? new Date(Date.now() + HELD_RETRY_MS) : null,
+    };
   },
 
   async deferred(deps, job, items) {
@@ -82,17 +147,30 @@ export const pushHandler: ItemHandler = {
       )
       .update({ was_locked: true, relocked: false });
     const unlockFailed = new Map<number, string>();
+    // Items whose unlock met a transient fault (our database or network, not the registry's
+    // answer) are not decided now: they stay running and this attempt ends as retry-later.
+    const unsure = new Set<number>();
+    let fault: unknown;
     const unlocks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.unlock(item.domain_name)));
     unlocks.forEach((r, i) => {
-      if (r.status === 'rejected') unlockFailed.set(Number(items[i].id), `registry unlock failed: ${(r.reason as Error).message}`);
+      if (r.status === 'fulfilled') return;
+      if (isTransientFault(r.reason)) {
+        unsure.add(Number(items[i].id));
+        fault ??= r.reason;
+      } else unlockFailed.set(Number(items[i].id), `registry unlock failed: ${(r.reason as Error).message}`);
     });
-    const counts = await deps.db.transaction(async (trx) => {
-      const live = await lockLiveItems(trx, items);
-      if (live.length === 0) return {};
-      const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
-      return applyPush(deps, trx, job, live, byName, unlockFailed);
-    });
+    const decided = items.filter((i) => !unsure.has(Number(i.id)));
+    const counts = decided.length
+      ? await deps.db.transaction(async (trx) => {
+          const live = await lockLiveItems(trx, decided);
+          if (live.length === 0) return {};
+          const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
+          return applyPush(deps, trx, job, live, byName, unlockFailed);
+        })
+      : {};
+    // Every domain is locked again, the undecided ones too (their unlock may have happened).
     await relock(deps, items);
+    if (fault) throw new TransientFault(`registry unlock interrupted: ${(fault as Error).message}`, { cause: fault });
     return counts;
   },
 };
@@ -113,8 +191,9 @@ async function applyPush(
   for (const item of live) {
     const d = byName.get(item.domain_name);
     const id = Number(item.id);
-    // A registry-path item was unlocked for this push; any other locked domain is skipped.
-    const decision = decideItem(d, losing, !!item.was_locked);
+    // A registry-path item was unlocked for this push; any other locked domain (or one another
+    // item holds on the registry path) is skipped.
+    const decision = decideItem(asSeenBy(d, id), losing, !!item.was_locked);
     const failedUnlock = unlockFailed.get(id);
     if (decision.status === 'pushed' && failedUnlock) results.push({ id, status: 'failed', reason: 'error', message: failedUnlock });
     else results.push({ id, ...decision });
@@ -230,15 +309,22 @@ async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainI
 export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
   const done: number[] = [];
   const errors: string[] = [];
+  let allTransient = true;
   const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) =>
     withRetry(() => deps.registry.lock(item.domain_name), RELOCK_ATTEMPTS, RELOCK_BACKOFF_MS),
   );
   locks.forEach((r, i) => {
     if (r.status === 'fulfilled') done.push(Number(items[i].id));
-    else errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
+    else {
+      errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
+      allTransient &&= isTransientFault(r.reason);
+    }
   });
   if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true });
-  if (errors.length) throw new Error(`relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`);
+  if (errors.length) {
+    const message = `relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`;
+    throw allTransient ? new TransientFault(message) : new Error(message);
+  }
 }
 
 /**

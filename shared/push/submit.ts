@@ -6,7 +6,7 @@ import { invalidDomainsError, normalizeNameList, splitDomainListLines } from '..
 import { findProfileByCredentials } from '../catalog/profiles';
 import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
-import { decideItem } from './handler';
+import { decideItem, domainsWithHolds, heldElsewhere } from './handler';
 import { clip, email, MAX_ERROR_ENTRIES } from '../platform/validation';
 import { isUniqueViolation } from '../platform/sql';
 import { createBulkJob } from '../bulk/create';
@@ -137,10 +137,11 @@ type Outcome = { domain: string; status: string; reason: string | null; was_lock
 
 /** What the worker would do with each domain if the push ran now; changes nothing. */
 async function predict(deps: Deps, losing: Reseller, names: string[], applyToLocked: boolean): Promise<Outcome[]> {
-  const rows = await deps.db('domains').whereRaw('name = any(?::text[])', [names]).select('name', 'reseller_id', 'locked');
-  const byName = new Map(rows.map((r) => [r.name, r]));
+  const rows = await domainsWithHolds(deps.db, names, false);
+  const byName = new Map(rows.map((r) => [r.name, { ...r, locked: r.locked || heldElsewhere(r, null) }]));
   return names.map((name) => {
     const d = byName.get(name);
+    // A domain another job holds on the registry path counts as locked, as the worker sees it.
     const { status, reason } = decideItem(d, losing.id, applyToLocked);
     return { domain: name, status, reason, was_locked: reason === 'not_owned' ? false : !!d?.locked };
   });

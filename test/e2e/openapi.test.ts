@@ -24,12 +24,14 @@ describe('OpenAPI document', function () {
   // The parsed document: JSON walked by path below, not worth a full OpenAPI type here.
   // biome-ignore lint/suspicious/noExplicitAny: parsed JSON document
   let doc: any;
+  let origin: string;
 
   before(async () => {
     sys = await startSystem({ config: { CHUNK_SIZE: 5 } });
     const rec = await recordingServer(createApp(sys.rt.deps));
     server = rec.server;
     recorded = rec.recorded;
+    origin = rec.url;
     http = () => request(rec.url);
     doc = (await http().get('/v1/openapi.json').expect(200)).body;
   });
@@ -114,6 +116,13 @@ describe('OpenAPI document', function () {
         .send([{ name: 'bad..name', reseller: 'losing' }])
         .expect(400);
       await http().get('/v1/me').set(as(losing)).expect(200);
+      const signIn = await http().post('/v1/sessions').send({ api_key: losing.key }).expect(201);
+      await http().post('/v1/sessions').send({ api_key: 'not-a-key' }).expect(401);
+      await http()
+        .delete('/v1/sessions/current')
+        .set('Cookie', signIn.headers['set-cookie'][0].split(';')[0])
+        .set('Origin', origin)
+        .expect(204);
       await http().get('/v1/domains').set(as(losing)).query({ locked: 'true', limit: 2 }).expect(200);
       await http().get('/v1/domains').set(as(losing)).query({ limit: 0 }).expect(400);
       await http()

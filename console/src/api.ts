@@ -1,0 +1,163 @@
+/** The console talks only to the public /v1 API, signed in by the session cookie (sent same-origin). */
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  /** The request fields the API named as wrong (`details.fields[].path`, e.g. `body.gaining_reseller`). */
+  fieldMessages(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const fields = (this.details as { fields?: { path: string; message: string }[] } | undefined)?.fields;
+    for (const f of fields ?? []) {
+      const key = f.path.replace(/^(body|query)\./, '');
+      out[key] ??= `${f.message}`;
+    }
+    return out;
+  }
+}
+
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(fn: () => void) {
+  onUnauthorized = fn;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: ApiErrorBody } | undefined)?.error;
+    if (res.status === 401 && path !== '/v1/sessions') onUnauthorized();
+    throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `The server answered ${res.status}.`, e?.details);
+  }
+  return parsed as T;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Me {
+  username: string;
+  company_id: string;
+  name: string;
+  email: string;
+  domain_push_enabled: boolean;
+}
+
+export interface Domain {
+  name: string;
+  locked: boolean;
+  status: string;
+  expires_at: string | null;
+  brand: { id: string; name: string | null; editable: boolean } | null;
+  profile: { id: string; username: string } | null;
+}
+
+export type JobStatus = 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+export const FINISHED: JobStatus[] = ['completed', 'cancelled', 'failed'];
+
+export interface Job {
+  id: string;
+  kind: 'push' | 'release';
+  status: JobStatus;
+  losing_reseller: string;
+  gaining_reseller: string | null;
+  total: number;
+  counts: Record<string, number>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  rate: number | null;
+  eta_seconds: number | null;
+}
+
+export interface Item {
+  domain: string;
+  status: string;
+  reason: string | null;
+  message: string | null;
+  was_locked: boolean;
+  relocked: boolean;
+  finished_at: string | null;
+}
+
+export interface PushSettings {
+  company_id: string;
+  domain_push_enabled: boolean;
+  allowed_resellers: { username: string; company_id: string; name: string; authorized_at: string }[];
+  notification_email: string | null;
+}
+
+export interface Customer {
+  id: string;
+  name: string;
+  email: string | null;
+  status: 'active' | 'released';
+  domains: number;
+  packages: number;
+}
+
+export interface ServicePackage {
+  id: string;
+  name: string;
+  domains: { domain: string; virtual: boolean }[];
+}
+
+export interface Profile {
+  id: string;
+  domain: string;
+  username: string;
+  created_at: string;
+}
+
+export interface Brand {
+  id: string;
+  name: string | null;
+  editable: boolean;
+  copied_from_job: string | null;
+  settings: Record<string, unknown>;
+}
+
+/** Finished share of a job, 0..100 (every item not pending or running is finished). */
+export function progressOf(job: Pick<Job, 'total' | 'counts' | 'status'>): number {
+  if (FINISHED.includes(job.status)) return 100;
+  if (!job.total) return 0;
+  const open = (job.counts.pending ?? 0) + (job.counts.running ?? 0);
+  return Math.floor(((job.total - open) / job.total) * 100);
+}
+
+export function formatEta(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—';
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${(seconds / 3600).toFixed(1)} h`;
+}
+
+export function formatDate(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}

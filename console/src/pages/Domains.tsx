@@ -1,0 +1,240 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { type KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { type Domain, type Me, type Page, api } from '../api';
+import { ErrorBox, Field } from '../ui';
+import { MoveForm, type Selection } from './MoveForm';
+
+const PAGE_SIZE = 50;
+
+export interface DomainFilter {
+  q: string;
+  locked: '' | 'true' | 'false';
+}
+
+export function domainsUrl(filter: DomainFilter, limit: number, cursor?: string | null) {
+  const p = new URLSearchParams({ limit: String(limit) });
+  if (filter.q) p.set('q', filter.q);
+  if (filter.locked) p.set('locked', filter.locked);
+  if (cursor) p.set('cursor', cursor);
+  return `/v1/domains?${p}`;
+}
+
+export function DomainsPage({ me }: { me: Me }) {
+  const [search, setSearch] = useState('');
+  const [filter, setFilter] = useState<DomainFilter>({ q: '', locked: '' });
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [selection, setSelection] = useState<Selection>({ all: false, names: new Set() });
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [form, setForm] = useState<null | 'selection' | 'list'>(null);
+  const page = cursors.length - 1;
+
+  // The name search applies as the reseller types, after a short pause.
+  useEffect(() => {
+    const t = setTimeout(() => setFilter((f) => (f.q === search.trim() ? f : { ...f, q: search.trim() })), 250);
+    return () => clearTimeout(t);
+  }, [search]);
+  // A new filter starts again at the first page with nothing selected.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reset on filter change only
+  useEffect(() => {
+    setCursors([null]);
+    setSelection({ all: false, names: new Set() });
+  }, [filter]);
+
+  const list = useQuery({
+    queryKey: ['domains', filter, cursors[page]],
+    queryFn: () => api<Page<Domain> & { total: number }>('GET', domainsUrl(filter, PAGE_SIZE, cursors[page])),
+    placeholderData: keepPreviousData,
+  });
+  const rows = list.data?.items ?? [];
+  const total = list.data?.total ?? 0;
+  const selectedCount = selection.all ? total : selection.names.size;
+  const pageAllSelected = rows.length > 0 && rows.every((d) => selection.all || selection.names.has(d.name));
+
+  const toggle = (name: string) =>
+    setSelection((s) => {
+      if (s.all) return s;
+      const names = new Set(s.names);
+      if (names.has(name)) names.delete(name);
+      else names.add(name);
+      return { all: false, names };
+    });
+  const togglePage = () =>
+    setSelection((s) => {
+      if (s.all) return { all: false, names: new Set() };
+      const names = new Set(s.names);
+      for (const d of rows) pageAllSelected ? names.delete(d.name) : names.add(d.name);
+      return { all: false, names };
+    });
+
+  return (
+    <section aria-labelledby="domains-title">
+      <div className="title-row">
+        <h1 id="domains-title">Domains</h1>
+        <BulkActionsMenu
+          open={menuOpen}
+          setOpen={setMenuOpen}
+          onMove={() => {
+            setForm(selectedCount > 0 ? 'selection' : 'list');
+            setMenuOpen(false);
+          }}
+        />
+      </div>
+
+      {form && (
+        <MoveForm
+          me={me}
+          initialSource={form}
+          selection={selection}
+          selectedCount={selectedCount}
+          filter={filter}
+          onClose={() => setForm(null)}
+        />
+      )}
+
+      <form className="filters" aria-label="Filter domains" onSubmit={(e) => e.preventDefault()}>
+        <Field label="Search domains">
+          {(p) => <input {...p} type="search" value={search} onChange={(e) => setSearch(e.target.value)} />}
+        </Field>
+        <Field label="Locked">
+          {(p) => (
+            <select
+              {...p}
+              value={filter.locked}
+              onChange={(e) => setFilter((f) => ({ ...f, locked: e.target.value as DomainFilter['locked'] }))}
+            >
+              <option value="">Any</option>
+              <option value="true">Yes</option>
+              <option value="false">No</option>
+            </select>
+          )}
+        </Field>
+      </form>
+
+      <div className="selection-bar" aria-live="polite">
+        <span>
+          {selectedCount} selected
+          {selection.all ? ` (all ${total} matching)` : ''}
+        </span>
+        {pageAllSelected && !selection.all && total > rows.length && (
+          <button type="button" className="link" onClick={() => setSelection({ all: true, names: new Set() })}>
+            Select all {total} matching
+          </button>
+        )}
+        {selectedCount > 0 && (
+          <button type="button" className="link" onClick={() => setSelection({ all: false, names: new Set() })}>
+            Clear selection
+          </button>
+        )}
+      </div>
+
+      <ErrorBox error={list.error} />
+      <div className="table-wrap">
+        <table>
+          <caption className="visually-hidden">Your domains</caption>
+          <thead>
+            <tr>
+              <th scope="col" className="check">
+                <input type="checkbox" aria-label="Select all on this page" checked={pageAllSelected} onChange={togglePage} />
+              </th>
+              <th scope="col">Domain</th>
+              <th scope="col">Locked</th>
+              <th scope="col" className="wide-only">
+                Brand
+              </th>
+              <th scope="col" className="wide-only">
+                Profile
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((d) => (
+              <tr key={d.name}>
+                <td className="check">
+                  <input
+                    type="checkbox"
+                    aria-label={`Select ${d.name}`}
+                    checked={selection.all || selection.names.has(d.name)}
+                    disabled={selection.all}
+                    onChange={() => toggle(d.name)}
+                  />
+                </td>
+                <td>{d.name}</td>
+                <td>{d.locked ? 'Yes' : 'No'}</td>
+                <td className="wide-only">{d.brand ? (d.brand.name ?? '(copied brand)') : '—'}</td>
+                <td className="wide-only">{d.profile?.username ?? '—'}</td>
+              </tr>
+            ))}
+            {rows.length === 0 && !list.isPending && (
+              <tr>
+                <td colSpan={5}>No domain matches.</td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+      <nav className="pager" aria-label="Domain pages">
+        <button type="button" className="secondary" disabled={page === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
+          Previous page
+        </button>
+        <span>{total === 0 ? 'No domains' : `${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + rows.length} of ${total}`}</span>
+        <button
+          type="button"
+          className="secondary"
+          disabled={!list.data?.next_cursor}
+          onClick={() => setCursors((c) => [...c, list.data?.next_cursor ?? null])}
+        >
+          Next page
+        </button>
+      </nav>
+    </section>
+  );
+}
+
+/** A menu button (WAI-ARIA menu pattern): Enter/Space/ArrowDown opens, Escape closes and returns focus. */
+function BulkActionsMenu({ open, setOpen, onMove }: { open: boolean; setOpen: (o: boolean) => void; onMove: () => void }) {
+  const button = useRef<HTMLButtonElement>(null);
+  const first = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (open) first.current?.focus();
+  }, [open]);
+  const close = () => {
+    setOpen(false);
+    button.current?.focus();
+  };
+  return (
+    <div className="menu-wrap">
+      <button
+        ref={button}
+        type="button"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls="bulk-actions-menu"
+        onClick={() => setOpen(!open)}
+        onKeyDown={(e: KeyboardEvent) => {
+          if (e.key === 'ArrowDown') {
+            e.preventDefault();
+            setOpen(true);
+          } else if (e.key === 'Escape') close();
+        }}
+      >
+        Bulk actions ▾
+      </button>
+      {open && (
+        <div
+          className="menu"
+          role="menu"
+          id="bulk-actions-menu"
+          aria-label="Bulk actions"
+          tabIndex={-1}
+          onKeyDown={(e: KeyboardEvent) => {
+            if (e.key === 'Escape') close();
+          }}
+        >
+          <button ref={first} type="button" role="menuitem" onClick={onMove}>
+            Move to another reseller
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}

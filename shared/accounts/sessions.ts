@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { Db } from '../platform/db';
+import type { Deps } from '../platform/deps';
+import { Unauthorized } from '../platform/errors';
+import { hashSecret, newSecret } from '../platform/secrets';
+import type { Reseller } from './resellers';
+
+/** A console session lasts 12 h from sign-in, whatever happens in between (no sliding renewal). */
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+export const createSessionInput = z.strictObject({ api_key: z.string().trim().min(1).max(200) });
+
+export interface SignInAttempt {
+  /** Client address as the socket sees it (the app does not trust proxy headers). */
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
+/**
+ * The one place a failed console sign-in is reported. It logs a JSON line without the key, and
+ * is where the shared auth throttle (Redis-backed, per client) is called to count the failure and
+ * refuse with 429 once the limit is reached: wiring that limiter in is a one-line change here.
+ */
+export async function throttleFailedSignIn(deps: Pick<Deps, 'log'>, attempt: SignInAttempt): Promise<void> {
+  deps.log.warn({ event: 'sign_in_failed', ip: attempt.ip, user_agent: attempt.userAgent?.slice(0, 200) }, 'console sign-in failed');
+}
+
+/**
+ * Exchanges a reseller API key for a session token (returned once, stored hashed). The operator
+ * key acts for no reseller, so it cannot sign in to the console.
+ */
+export async function createSession(deps: Pick<Deps, 'db' | 'log' | 'clock'>, apiKey: string, attempt: SignInAttempt) {
+  const key = await deps
+    .db('api_keys as k')
+    .join('resellers as r', 'r.id', 'k.reseller_id')
+    .where({ 'k.key_hash': hashSecret(apiKey) })
+    .whereNull('k.revoked_at')
+    .first('k.id as key_id', 'r.id as reseller_id', 'r.username');
+  if (!key) {
+    await throttleFailedSignIn(deps, attempt);
+    throw new Unauthorized('The API key is not valid.');
+  }
+  const token = newSecret('dps');
+  const expiresAt = new Date(deps.clock().getTime() + SESSION_TTL_MS);
+  await deps.db('console_sessions').insert({
+    token_hash: hashSecret(token),
+    reseller_id: key.reseller_id,
+    api_key_id: key.key_id,
+    expires_at: expiresAt,
+  });
+  // Expired sessions of this reseller go here, so the table does not grow with history.
+  await deps.db('console_sessions').where({ reseller_id: key.reseller_id }).where('expires_at', '<=', deps.clock()).del();
+  deps.log.info({ event: 'sign_in', reseller: key.username }, 'console sign-in');
+  return { token, username: key.username as string, expires_at: expiresAt };
+}
+
+/** The reseller a live session acts for; an expired, ended or revoked-key session is no session. */
+export async function resellerForSession(db: Db, token: string, now: Date): Promise<Reseller | undefined> {
+  return db('console_sessions as s')
+    .join('api_keys as k', 'k.id', 's.api_key_id')
+    .join('resellers as r', 'r.id', 's.reseller_id')
+    .where({ 's.token_hash': hashSecret(token) })
+    .where('s.expires_at', '>', now)
+    .whereNull('k.revoked_at')
+    .first('r.*');
+}
+
+/** Sign-out: the session row goes, so the cookie is worthless even if a copy of it survives. */
+export async function endSession(db: Db, token: string): Promise<void> {
+  await db('console_sessions')
+    .where({ token_hash: hashSecret(token) })
+    .del();
+}

@@ -111,6 +111,20 @@ describe('tenancy: failed authentication is throttled and logged', () => {
     expect(JSON.stringify(lines)).to.not.include('gggggggggg');
   });
 
+  it('console sign-in (POST /v1/sessions) uses the same throttle: 401s, then 429 with Retry-After, even for a good key', async () => {
+    const bad = 'dpk_signinSIGNINsigninSIGNINsignin012345';
+    for (let i = 0; i < LIMIT; i++) {
+      expect((await sys.http().post('/v1/sessions').send({ api_key: bad })).status).to.equal(401);
+    }
+    expect429(await sys.http().post('/v1/sessions').send({ api_key: bad }));
+    expect429(await sys.http().post('/v1/sessions').send({ api_key: acme.key }));
+    expect(await sys.db('console_sessions').count('* as n').first()).to.deep.equal({ n: 0 });
+    const logged = failures('sign_in');
+    expect(logged).to.have.length(LIMIT);
+    expect(logged[0]).to.include({ ip: '127.0.0.1', route: 'POST /v1/sessions', key_prefix: bad.slice(0, 8) });
+    expect(JSON.stringify(lines)).to.not.include(bad.slice(8, 20));
+  });
+
   it('existing-profile passwords are throttled per (losing, gaining) pair, and the refusal changes nothing', async () => {
     const profile = { domain: 'home.example', username: 'target', password: 'the-right-password' };
     expect((await sys.http().post('/v1/profiles').set('Authorization', `Bearer ${beta.key}`).send(profile)).status).to.equal(201);

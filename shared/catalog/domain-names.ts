@@ -1,4 +1,6 @@
 import { domainToASCII } from 'node:url';
+import { InvalidRequest } from '../platform/errors';
+import { clip, MAX_ERROR_ENTRIES } from '../platform/validation';
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
@@ -72,4 +74,19 @@ export function splitDomainListLines(text: string): ListEntry[] {
 
 export function splitDomainList(text: string): string[] {
   return splitDomainListLines(text).map((e) => e.value);
+}
+
+/**
+ * `invalid_domains` with a bounded body: the first MAX_ERROR_ENTRIES bad entries (values and
+ * reasons cut to a sane length) and the total, however long the submitted list was.
+ */
+export function invalidDomainsError(message: string, invalid: (NameListResult['invalid'][number] & { line?: number })[]): InvalidRequest {
+  return new InvalidRequest(
+    message,
+    {
+      invalid: invalid.slice(0, MAX_ERROR_ENTRIES).map((i) => ({ ...i, value: clip(i.value), reason: clip(i.reason) })),
+      invalid_count: invalid.length,
+    },
+    'invalid_domains',
+  );
 }

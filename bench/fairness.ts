@@ -301,6 +301,7 @@ async function main() {
     );
     const t0 = performance.now();
     const submit = await ok('POST', '/v1/bulk-pushes', small.key, { gaining_reseller: 'gaining', domains: smallNames }, [202]);
+    // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
     let view: any;
     for (;;) {
       view = (await ok('GET', `/v1/jobs/${submit.body.id}`, small.key, undefined, [200])).body;

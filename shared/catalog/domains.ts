@@ -50,7 +50,7 @@ function domainView(r: DomainRow) {
  * A list row references its brand by id and leaves the layout out: a page of 1,000 domains must not
  * repeat a brand's settings 1,000 times. GET /v1/domains/:name has the layout.
  */
-function domainListView(r: any) {
+function domainListView(r: DomainRow) {
   const { layout: _layout, ...rest } = domainView(r);
   return rest;
 }

@@ -12,6 +12,7 @@ const LIMIT = 5;
 
 /** A logger that keeps its JSON lines, so the test reads exactly what an operator's log would hold. */
 function capturingLogger() {
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
   const lines: any[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -34,6 +35,7 @@ describe('tenancy: failed authentication is throttled and logged', () => {
   let sys: TestSystem;
   let acme: TestReseller;
   let beta: TestReseller;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
   let lines: any[];
 
   before(async () => {
@@ -73,6 +75,7 @@ describe('tenancy: failed authentication is throttled and logged', () => {
     }
     // The counters live in Redis: another API process (a second throttle on the same Redis) sees the block.
     const other = createAuthThrottle(sys.rt.deps.redis, sys.config, pino({ level: 'silent' }));
+    // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
     let refused: any;
     await other.assertAllowed('api_key', '127.0.0.1').catch((e) => (refused = e));
     expect(refused?.status).to.equal(429);

@@ -12,8 +12,10 @@ function expectError(res: Response, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body).slice(0, 2000)).to.equal(status);
   expect(res.body.error.code, JSON.stringify(res.body).slice(0, 2000)).to.equal(code);
   expect(res.body.error.message).to.be.a('string').and.not.equal('');
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
   return res.body.error as { code: string; message: string; details?: any };
 }
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
 const paths = (e: { details?: any }) => (e.details?.fields ?? []).map((f: { path: string }) => f.path);
 
 function nested(depth: number): Record<string, unknown> {
@@ -132,9 +134,11 @@ describe('tenancy: bounded requests, clean errors, safe headers and look-ups', (
       }
       const first = await sys.http().get('/v1/brands').query({ limit: 2 }).set(as(beta));
       expect(first.status).to.equal(200);
+      // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
       expect(first.body.items.map((b: any) => b.name)).to.deep.equal(['Page A', 'Page B']);
       expect(first.body.next_cursor).to.be.a('string');
       const second = await sys.http().get('/v1/brands').query({ limit: 2, cursor: first.body.next_cursor }).set(as(beta));
+      // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
       expect(second.body.items.map((b: any) => b.name)).to.deep.equal(['Page C']);
       expect(second.body.next_cursor).to.equal(null);
       const resellers = await sys.http().get('/v1/admin/resellers').query({ limit: 1 }).set(op);
@@ -272,6 +276,7 @@ describe('tenancy: bounded requests, clean errors, safe headers and look-ups', (
       const before = await snapshot(sys);
       const refusedBomb = await gzipped(bomb);
       expect(refusedBomb.status).to.equal(413);
+      // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
       expect(((await refusedBomb.json()) as any).error.code).to.equal('payload_too_large');
       expect(await snapshot(sys)).to.deep.equal(before);
     });
@@ -393,6 +398,7 @@ describe('tenancy: bounded requests, clean errors, safe headers and look-ups', (
       const byName = await sys.http().post('/v1/push-settings/allowed-resellers').set(as(gaining)).send({ reseller: 'beta' });
       expect(byName.body).to.include({ username: 'beta' });
       const allowed = await sys.http().get('/v1/push-settings').set(as(gaining));
+      // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
       expect(allowed.body.allowed_resellers.map((r: any) => r.username)).to.deep.equal(['acme', 'beta']);
     });
 
@@ -405,10 +411,13 @@ describe('tenancy: bounded requests, clean errors, safe headers and look-ups', (
       expect(renamed.body.name).to.equal('Acme Injected: yes');
       const rel = await sys.http().post(`/v1/customers/${customer.body.id}/release`).set(as(acme)).send({});
       expect(rel.status, JSON.stringify(rel.body)).to.equal(202);
+      // biome-ignore lint/suspicious/noExplicitAny: JSON answers and log lines, read field by field in the assertions
       const mail: ParsedMail = await sys.smtp.waitFor((m) => String((m.to as any)?.text) === 'eve@customer.example');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the control characters that must be stripped
       expect(mail.subject).to.not.match(/[\u0000-\u001f\u202e]/);
       expect(mail.text).to.include('Hello Eve Bcc: victim@elsewhere.example Ltd,');
       expect(mail.headers.has('bcc')).to.equal(false);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the control characters that must be stripped
       expect(mail.text).to.not.match(/[\u0007\u202e]/);
     });
   });

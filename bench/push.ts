@@ -185,7 +185,8 @@ async function tupleStats(db: Db): Promise<TupleStats> {
             s.n_tup_del::bigint as del, (select count(*) from pg_index i where i.indrelid = s.relid)::int as indexes
      from pg_stat_user_tables s`,
   );
-  return new Map(rows.map((r: any) => [r.relname, { ins: +r.ins, upd: +r.upd, hot: +r.hot, del: +r.del, indexes: r.indexes }]));
+  type Row = { relname: string; ins: string; upd: string; hot: string; del: string; indexes: number };
+  return new Map((rows as Row[]).map((r) => [r.relname, { ins: +r.ins, upd: +r.upd, hot: +r.hot, del: +r.del, indexes: r.indexes }]));
 }
 
 /**

@@ -450,7 +450,9 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
        select ?, name, (row_number() over (order by name) - 1) / ?, 'domain' from domains where reseller_id = ?`,
       [jobId, CHUNK_SIZE, losingId],
     );
-    const cpu0 = postgresCpu();
+    // CPU of this transaction's own backend (the pool's other backends may come and go).
+    const backend = Number((await trx.raw('select pg_backend_pid() as pid')).rows[0].pid);
+    const cpu0 = cpuSeconds(backend);
     const t0 = performance.now();
     const moved =
       mode === 'new'
@@ -486,7 +488,7 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
       [jobId],
     );
     const s = (performance.now() - t0) / 1000;
-    const pgCpu = postgresCpu() - cpu0;
+    const pgCpu = cpuSeconds(backend) - cpu0;
     return {
       mode,
       seconds: round(s, 3),

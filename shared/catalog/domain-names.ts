@@ -7,8 +7,21 @@ const TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
 
 export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
 
+/**
+ * A name already in canonical form (lowercase ASCII, valid labels and TLD, no trailing dot): what
+ * the full check below would return unchanged. Submit normalizes up to 50,000 names per request,
+ * and nearly all arrive like this; one regex instead of a dozen string steps per name.
+ */
+const CANONICAL = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{0,58}[a-z0-9])$/;
+
 /** Lowercases, strips a trailing dot and converts IDNs to punycode, then checks the syntax. */
 export function normalizeDomainName(input: unknown): NameCheck {
+  if (typeof input === 'string' && input.length <= 253 && CANONICAL.test(input)) return { ok: true, name: input };
+  return checkDomainName(input);
+}
+
+/** The full normalization and check (exported so tests can hold the fast path to it). */
+export function checkDomainName(input: unknown): NameCheck {
   if (typeof input !== 'string') return { ok: false, reason: 'not a string' };
   let raw = input.trim().toLowerCase();
   if (raw.endsWith('.')) raw = raw.slice(0, -1);

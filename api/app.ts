@@ -1,16 +1,93 @@
-import express from 'express';
+import express, { type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Deps } from '../shared/platform/deps';
+import { Forbidden, InvalidRequest, Unauthorized } from '../shared/platform/errors';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { outboxSummary } from '../shared/mail/outbox-summary';
-import { requireOperatorOrBasic } from './auth';
+import { safeEqual } from '../shared/platform/secrets';
+import { jsonDepth } from '../shared/platform/validation';
+import { requireOperatorOrBasic, withRequestInfo } from './auth';
 import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
 import { accessLog, requireJsonBody } from './http-basics';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
-import { apiRoutes } from './routes';
+import { apiRoutes, jobStreams } from './routes';
+
+/** Deeper than any body this API takes; a hostile nesting stops here, before anything walks it. */
+const MAX_BODY_DEPTH = 32;
+
+/**
+ * Body limits per route: a submit carries up to MAX_DOMAINS_PER_JOB names (about 100 bytes each
+ * at worst), the operator's import up to 100,000 rows; every other body is small.
+ */
+function bodyParsers(deps: Deps): RequestHandler {
+  const small = express.json({ limit: '64kb' });
+  const submit = express.json({ limit: Math.max(1024 * 1024, deps.config.MAX_DOMAINS_PER_JOB * 100) });
+  const bulkImport = express.json({ limit: '25mb' });
+  return (req, res, next) => {
+    if (req.method === 'POST' && req.path === '/v1/bulk-pushes') return submit(req, res, next);
+    if (req.method === 'POST' && req.path === '/v1/admin/domains/import') return bulkImport(req, res, next);
+    return small(req, res, next);
+  };
+}
+
+const boundedDepth: RequestHandler = (req, _res, next) => {
+  if (req.body && typeof req.body === 'object' && jsonDepth(req.body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH)
+    throw new InvalidRequest(`The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`, {
+      fields: [{ path: 'body', message: `nested deeper than ${MAX_BODY_DEPTH} levels` }],
+    });
+  next();
+};
+
+/** API answers are never sniffed as another type nor cached (a 201 carries an api_key). */
+const apiHeaders: RequestHandler = (req, res, next) => {
+  if (!req.path.startsWith(DASHBOARD_PATH)) res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+  next();
+};
+
+/** bull-board's page: no framing, scripts and styles from itself only (fonts from Google's CDN). */
+const dashboardHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+      fontSrc: ["'self'", 'https://fonts.gstatic.com', 'data:'],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  frameguard: { action: 'deny' },
+});
+
+/** An operator who should only watch: the dashboard refuses every change (and hides its buttons). */
+const readOnly: RequestHandler = (req, _res, next) => {
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    throw new Forbidden('dashboard_read_only', 'The dashboard is read-only in this deployment (DASHBOARD_READ_ONLY).');
+  next();
+};
+
+/**
+ * /metrics tells queue depths and volumes: it needs METRICS_TOKEN (what Prometheus is given) or
+ * the operator key.
+ */
+function metricsAuth(deps: Deps): RequestHandler {
+  const tokens = [deps.config.METRICS_TOKEN, deps.config.ADMIN_API_KEY].filter((t): t is string => !!t);
+  return (req, _res, next) => {
+    const presented = req.get('authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    if (presented && tokens.some((t) => safeEqual(presented, t))) return next();
+    throw new Unauthorized('/metrics needs Authorization: Bearer <METRICS_TOKEN> (or the operator key).');
+  };
+}
 
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
 export function createApp(deps: BulkDeps) {
@@ -18,42 +95,57 @@ export function createApp(deps: BulkDeps) {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(accessLog(deps.log));
+  app.use(apiHeaders);
   app.use('/v1', requireJsonBody);
-  app.use(express.json({ limit: '25mb' }));
+  app.use(bodyParsers(deps));
+  app.use(boundedDepth);
+  app.use(withRequestInfo);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
+    // The answer says what is down, never how (hosts, ports, driver messages): those go to the log.
     const checks: Record<string, string> = {};
     try {
       await deps.db.raw('select 1');
       checks.postgres = 'ok';
     } catch (err) {
-      checks.postgres = `down: ${(err as Error).message}`;
+      deps.log.warn({ err: (err as Error).message }, 'readiness: postgres down');
+      checks.postgres = 'down';
     }
     try {
       await deps.redis.ping();
       const policy = await evictionPolicy(deps.redis);
       checks.redis = policy === 'noeviction' ? 'ok' : `wrong maxmemory-policy ${policy} (BullMQ needs noeviction)`;
     } catch (err) {
-      checks.redis = `down: ${(err as Error).message}`;
+      deps.log.warn({ err: (err as Error).message }, 'readiness: redis down');
+      checks.redis = 'down';
     }
     const ok = Object.values(checks).every((v) => v === 'ok');
     // Informational: email waits out an SMTP outage, so the outbox never makes the system unready.
     const outbox = checks.postgres === 'ok' ? await outboxSummary(deps.db).catch(() => null) : null;
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks, outbox });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', metricsAuth(deps), async (_req, res) => {
     const scraped = await scrapeMetrics(deps);
     res.type(scraped.contentType).send(scraped.body);
   });
 
-  app.use(DASHBOARD_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), dashboardRouter(deps.queues.all()));
-  app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!), mailboxRouter(deps));
+  app.use(
+    DASHBOARD_PATH,
+    dashboardHeaders,
+    requireOperatorOrBasic(deps.config.ADMIN_API_KEY!, deps.authThrottle),
+    ...(deps.config.DASHBOARD_READ_ONLY ? [readOnly] : []),
+    dashboardRouter(deps.queues.all(), { readOnly: deps.config.DASHBOARD_READ_ONLY }),
+  );
+  app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!, deps.authThrottle), mailboxRouter(deps));
   app.use(docsRouter(deps));
   app.use(CONSOLE_PATH, consoleRouter());
-  app.use(apiRoutes(deps));
+  // Kept on the app so a test (or a diagnostics hook) can see how many polls serve how many streams.
+  const streams = jobStreams(deps);
+  app.locals.jobStreams = streams;
+  app.use(apiRoutes(deps, streams));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;

@@ -3,7 +3,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -33,15 +33,18 @@ function withLocalFonts(_req: Request, res: Response, next: NextFunction) {
 }
 
 /** bull-board with every queue the system has; mounted behind operator auth by the app. */
-export function dashboardRouter(queues: Queue[]): Router {
+export function dashboardRouter(queues: Queue[], opts: { readOnly?: boolean } = {}): Router {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(DASHBOARD_PATH);
-  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: adapter });
+  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: !!opts.readOnly })), serverAdapter: adapter });
+  const board = adapter.getRouter() as Express;
+  // bull-board mounts an Express app of its own, which would announce itself again.
+  board.disable?.('x-powered-by');
   const router = express.Router();
   for (const { pkg } of FONTS) {
     const dir = path.dirname(require.resolve(`${pkg}/package.json`));
     router.use(`/fonts/${path.basename(pkg)}`, express.static(dir, { index: false, fallthrough: false }));
   }
-  router.use(withLocalFonts, adapter.getRouter());
+  router.use(withLocalFonts, board);
   return router;
 }

@@ -37,7 +37,8 @@ export function accessLog(log: Logger): RequestHandler {
   }) as unknown as RequestHandler;
 }
 
-const pathOf = (url: string | undefined) => (url ?? '').split('?')[0];
+// A claim link's token is a credential: the access log names the route, never the token.
+const pathOf = (url: string | undefined) => (url ?? '').split('?')[0].replace(/^(\/v1\/claims\/)[^/]+/, '$1[redacted]');
 
 /**
  * A body sent without `Content-Type: application/json` (curl's `-d` sends a form type) would be

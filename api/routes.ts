@@ -34,7 +34,7 @@ import { getDomain, importDomains, importDomainsInput, listDomains, setDomainCon
 import { cancelJob, resumeJob, suspendJob } from '../shared/bulk/control';
 import { FINISHED_JOB, type JobStatus } from '../shared/bulk/model';
 import { submitPush, submitPushInput } from '../shared/push/submit';
-import { getJob, itemsCsvFor, listItems, listJobs } from '../shared/bulk/views';
+import { getJob, itemsCsvFor, jobViewsById, listItems, listJobs } from '../shared/bulk/views';
 import { listEmails, getEmail } from '../shared/mail/capture';
 import { createProfile, createProfileInput, listProfiles } from '../shared/catalog/profiles';
 import {
@@ -45,9 +45,9 @@ import {
   updateReseller,
   updateResellerInput,
 } from '../shared/accounts/resellers';
-import { parseInput } from '../shared/platform/validation';
-import { me, requireOperator, requireReseller } from './auth';
-import { streamJob } from './sse';
+import { idempotencyKey, parseInput } from '../shared/platform/validation';
+import { me, requireOperator, requireReseller, throttledByStatus } from './auth';
+import { JobStreams } from './sse';
 import { createSession, createSessionInput, endSession } from '../shared/accounts/sessions';
 import { assertSameOrigin, clearSessionCookie, setSessionCookie } from './session-cookie';
 
@@ -59,10 +59,12 @@ const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req
 };
 
 /** Reads like the API reference: method, path, auth, the one call into shared/. */
-export function apiRoutes(deps: BulkDeps): Router {
+export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)): Router {
   const { db } = deps;
-  const operator = requireOperator(db, deps.config.ADMIN_API_KEY!);
-  const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock });
+  const operator = requireOperator(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
+  const session = { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock };
+  const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, session, deps.authThrottle);
+  const claimGuard = throttledByStatus(deps.authThrottle, 'claim_token', [404]);
   const r = Router();
   const now = () => deps.clock();
 
@@ -75,7 +77,7 @@ export function apiRoutes(deps: BulkDeps): Router {
   r.get(
     '/v1/admin/resellers',
     operator,
-    send(async () => [200, await listResellers(db)]),
+    send(async (req) => [200, await listResellers(db, req.query)]),
   );
   r.patch(
     '/v1/admin/resellers/:username',
@@ -153,7 +155,7 @@ export function apiRoutes(deps: BulkDeps): Router {
   r.get(
     '/v1/brands',
     reseller,
-    send(async (_q, res) => [200, await listBrands(db, me(res))]),
+    send(async (req, res) => [200, await listBrands(db, me(res), req.query)]),
   );
   r.post(
     '/v1/brands',
@@ -194,13 +196,13 @@ export function apiRoutes(deps: BulkDeps): Router {
     '/v1/bulk-pushes',
     reseller,
     send(async (req, res) => {
-      const key = req.get('idempotency-key')?.trim() || undefined;
+      const key = idempotencyKey(req.get('idempotency-key'));
       const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key);
       return [result.kind === 'created' ? 202 : 200, result.body];
     }),
   );
-  jobRoutes(r, deps, reseller, '/v1/bulk-pushes', 'push', now);
-  jobRoutes(r, deps, reseller, '/v1/jobs', undefined, now);
+  jobRoutes(r, deps, reseller, '/v1/bulk-pushes', 'push', now, streams);
+  jobRoutes(r, deps, reseller, '/v1/jobs', undefined, now, streams);
 
   // Customers, service packages, release (a bulk job of kind release, viewed under /v1/jobs/:id)
   const p = (req: Request, name: string) => String(req.params[name]);
@@ -262,10 +264,12 @@ export function apiRoutes(deps: BulkDeps): Router {
   );
   r.get(
     '/v1/claims/:token',
+    claimGuard,
     send(async (req) => [200, await claimInfo(deps, p(req, 'token'))]),
   );
   r.post(
     '/v1/claims/:token',
+    claimGuard,
     send(async (req) => [201, await claim(deps, p(req, 'token'), parseInput(claimInput, req.body))]),
   );
   return r;
@@ -279,6 +283,7 @@ function jobRoutes(
   base: string,
   kind: string | undefined,
   now: () => Date,
+  streams: JobStreams,
 ) {
   const id = (req: Request) => String(req.params.id);
   r.get(
@@ -317,11 +322,22 @@ function jobRoutes(
     send(async (req, res) => [202, await resumeJob(deps, me(res), id(req), kind)]),
   );
   r.get(`${base}/:id/events`, auth, (req, res) =>
-    streamJob(
+    streams.stream(
       req,
       res,
+      id(req),
+      res.locals.apiKeyId,
       () => getJob(deps, me(res), id(req), kind, now()),
-      (s) => FINISHED_JOB.includes(s as JobStatus),
+      // A suspended job ends its stream too: nothing moves until someone resumes it.
+      (s) => FINISHED_JOB.includes(s as JobStatus) || s === 'suspended',
     ),
   );
+}
+
+/** One hub per app: streams of the same job share one poll of its view (access is checked per stream). */
+export function jobStreams(deps: BulkDeps): JobStreams {
+  const now = () => deps.clock();
+  const { config } = deps;
+  const limits = { maxPerKey: config.SSE_MAX_STREAMS_PER_KEY, maxSeconds: config.SSE_MAX_STREAM_SECONDS, pollMs: config.SSE_POLL_MS };
+  return new JobStreams(deps.redis, config.QUEUE_PREFIX!, limits, deps.log, (ids) => jobViewsById(deps, ids, now()));
 }

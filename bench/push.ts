@@ -6,9 +6,13 @@
  * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2), BENCH_MODES ("new,existing"),
  * BENCH_POLL_MS (250), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
  * (redis://127.0.0.1:6379), BENCH_EXPERIMENT_SQL (run on the throwaway database after migrating, to
- * measure a schema change before writing its migration).
+ * measure a schema change before writing its migration), BENCH_LOCKED ("1": also push N locked
+ * domains with apply_to_locked through the database registry), BENCH_TUPLES ("1": count the heap
+ * tuples and index entries each run writes, from pg_stat_user_tables; adds ~10 s per run while
+ * Postgres flushes its counters). A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,41 +24,301 @@ import { createApp } from '../api/app';
 import { loadConfig } from '../shared/platform/config';
 import { createDb, migrate, type Db } from '../shared/platform/db';
 import { createRuntime, type Runtime } from '../shared/platform/runtime';
-import {
-  cpuSeconds,
-  DB_NAME,
-  deletePrefix,
-  domainNames,
-  importBatch,
-  log,
-  N,
-  ok,
-  OPERATOR_KEY,
-  PG_BASE,
-  postgresCpu,
-  PREFIX,
-  prefixKeys,
-  procStatus,
-  REDIS_URL,
-  reseller,
-  ROOT,
-  round,
-  sampler,
-  setBaseUrl,
-  sleep,
-  table,
-  usedMemory,
-  workerPid,
-} from './lib';
 
+const N = Number(process.env.BENCH_DOMAINS ?? 50_000);
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
 const MODES = (process.env.BENCH_MODES ?? 'new,existing')
   .split(',')
   .map((m) => m.trim())
   .filter(Boolean) as ('new' | 'existing')[];
+const PG_BASE = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DB_NAME = `dp_bench_${process.pid}`;
+const PREFIX = `{bench-${process.pid}}`;
+const OPERATOR_KEY = `bench-operator-key-${process.pid}-0123456789`;
 // Each GET counts the job's items; polling much faster than this takes CPU from the run it measures.
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
+const IMPORT_BATCH = 10_000;
+const LOCKED_RUN = (process.env.BENCH_LOCKED ?? '1') !== '0';
+const TUPLES = (process.env.BENCH_TUPLES ?? '1') !== '0';
+const PROFILES = 1000;
+const ROOT = path.resolve(__dirname, '..');
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+// ---------------------------------------------------------------- process and Redis sampling
+
+function procStatus(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+      const m = /^(Vm\w+):\s+(\d+) kB/.exec(line);
+      if (m) out[m[1]] = Number(m[2]) / 1024;
+    }
+  } catch {
+    // process gone
+  }
+  return out;
+}
+
+/**
+ * The process whose memory we report: the spawned one, or, if a wrapper such as the `tsx` CLI
+ * started node as its child, the deepest descendant running bin/worker.ts.
+ */
+function workerPid(rootPid: number): number {
+  const children = (pid: number) => {
+    const out: number[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+      } catch {
+        // raced with an exiting process
+      }
+    }
+    return out;
+  };
+  const runsWorker = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bin/worker.ts');
+    } catch {
+      return false;
+    }
+  };
+  let found = rootPid;
+  let level = [rootPid];
+  while (level.length) {
+    level = level.flatMap(children).filter(runsWorker);
+    if (level.length) found = level[0];
+  }
+  return found;
+}
+
+/** utime + stime in seconds (USER_HZ is 100 on Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU of the Postgres backends serving the bench database (their title names it). */
+function postgresCpu(): number {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${DB_NAME} `)) total += cpuSeconds(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)![1]);
+}
+
+async function prefixKeys(redis: Redis): Promise<{ keys: number; bytes: number }> {
+  let cursor = '0';
+  let keys = 0;
+  let bytes = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    for (const k of batch) {
+      keys++;
+      bytes += Number((await redis.memory('USAGE', k)) ?? 0);
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  return { keys, bytes };
+}
+
+async function deletePrefix(redis: Redis): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    if (keys.length) n += await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return n;
+}
+
+/** Samples until stopped; the caller reads peaks. */
+function sampler(redis: Redis, pid: number) {
+  let redisPeak = 0;
+  let rssPeak = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      redisPeak = Math.max(redisPeak, await usedMemory(redis).catch(() => 0));
+      rssPeak = Math.max(rssPeak, procStatus(pid).VmRSS ?? 0);
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { redisPeak, rssPeak };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- heap tuples and index entries
+
+type TupleStats = Map<string, { ins: number; upd: number; hot: number; del: number; indexes: number }>;
+
+async function tupleStats(db: Db): Promise<TupleStats> {
+  const { rows } = await db.raw(
+    `select s.relname, s.n_tup_ins::bigint as ins, s.n_tup_upd::bigint as upd, s.n_tup_hot_upd::bigint as hot,
+            s.n_tup_del::bigint as del, (select count(*) from pg_index i where i.indrelid = s.relid)::int as indexes
+     from pg_stat_user_tables s`,
+  );
+  type Row = { relname: string; ins: string; upd: string; hot: string; del: string; indexes: number };
+  return new Map((rows as Row[]).map((r) => [r.relname, { ins: +r.ins, upd: +r.upd, hot: +r.hot, del: +r.del, indexes: r.indexes }]));
+}
+
+/**
+ * Backends publish their counters at most once a second, and an idle one only after 10 s: read
+ * until two reads a second apart agree (and at least 11 s passed since the run ended).
+ */
+async function settledTupleStats(db: Db): Promise<TupleStats> {
+  const t0 = performance.now();
+  let prev = JSON.stringify([...(await tupleStats(db))]);
+  for (;;) {
+    await sleep(1000);
+    const now = await tupleStats(db);
+    const cur = JSON.stringify([...now]);
+    if (cur === prev && performance.now() - t0 > 11_000) return now;
+    prev = cur;
+  }
+}
+
+/** Per pushed domain: heap tuples written (insert + update + delete) and index entries (insert + non-HOT update, every index). */
+function tupleDelta(before: TupleStats, after: TupleStats, n: number) {
+  const out: Record<string, { ins: number; upd: number; hot: number; del: number; indexes: number; index_entries: number }> = {};
+  for (const [rel, a] of after) {
+    const b = before.get(rel) ?? { ins: 0, upd: 0, hot: 0, del: 0, indexes: a.indexes };
+    const d = { ins: a.ins - b.ins, upd: a.upd - b.upd, hot: a.hot - b.hot, del: a.del - b.del };
+    if (d.ins + d.upd + d.del === 0) continue;
+    out[rel] = {
+      ins: round(d.ins / n, 2),
+      upd: round(d.upd / n, 2),
+      hot: round(d.hot / n, 2),
+      del: round(d.del / n, 2),
+      indexes: a.indexes,
+      // An upper bound for partial indexes, whose entries exist only when the predicate holds.
+      index_entries: round(((d.ins + d.upd - d.hot) * a.indexes) / n, 2),
+    };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- HTTP
+
+let baseUrl = '';
+/** Server-side time of the last POST /v1/bulk-pushes (request received → response finished), ms. */
+let lastSubmitServerMs = 0;
+/** Time spent in the API process's own SQL statements during the last submit, by statement head. */
+let submitSql: Record<string, number> = {};
+let inSubmit = false;
+
+function timeSubmits(server: Server, db: Db) {
+  server.prependListener('request', (req, res) => {
+    if (req.method !== 'POST' || !req.url?.startsWith('/v1/bulk-pushes')) return;
+    const t0 = performance.now();
+    submitSql = {};
+    inSubmit = true;
+    res.once('finish', () => {
+      lastSubmitServerMs = performance.now() - t0;
+      inSubmit = false;
+    });
+  });
+  const started = new Map<string, number>();
+  db.on('query', (q: { __knexQueryUid: string }) => {
+    if (inSubmit) started.set(q.__knexQueryUid, performance.now());
+  });
+  db.on('query-response', (_r: unknown, q: { __knexQueryUid: string; sql: string }) => {
+    const t0 = started.get(q.__knexQueryUid);
+    if (t0 === undefined) return;
+    started.delete(q.__knexQueryUid);
+    const head = q.sql.replace(/\s+/g, ' ').slice(0, 40);
+    submitSql[head] = (submitSql[head] ?? 0) + performance.now() - t0;
+  });
+}
+
+/** The API answers with JSON objects; each caller reads the fields it asked for. */
+type Json = Record<string, unknown>;
+
+async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: Json; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(baseUrl + url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  return { status: res.status, body: text ? JSON.parse(text) : null, ms };
+}
+
+async function ok(method: string, url: string, key: string, body: unknown, expected: number[]) {
+  const res = await call(method, url, key, body);
+  if (!expected.includes(res.status)) throw new Error(`${method} ${url} → ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+  return res;
+}
+
+async function reseller(username: string) {
+  const res = await ok(
+    'POST',
+    '/v1/admin/resellers',
+    OPERATOR_KEY,
+    {
+      username,
+      name: `${username} Ltd`,
+      email: `ops@${username}.example`,
+      domain_push_enabled: true,
+    },
+    [201],
+  );
+  return { username, key: res.body.api_key as string, company_id: res.body.company_id as string };
+}
+
+function domainNames(batch: string) {
+  return Array.from({ length: N }, (_, i) => `bench-${batch}-${String(i).padStart(6, '0')}.example`);
+}
+
+/** 1,000 distinct registrant profiles; a few carry a password so its hash travels with `new` profiles. */
+async function importBatch(names: string[], owner: string, batch: string, locked = false) {
+  for (let start = 0; start < names.length; start += IMPORT_BATCH) {
+    const rows = names.slice(start, start + IMPORT_BATCH).map((name, j) => {
+      const p = (start + j) % PROFILES;
+      return {
+        name,
+        reseller: owner,
+        locked,
+        profile: {
+          username: `${batch}-reg-${p}`,
+          ...(p % 100 === 0 ? { password: `secret-${p}-pw` } : {}),
+          contact: { first_name: 'Reg', last_name: `Nr ${p}`, email: `reg${p}@${owner}.example`, country: 'NL' },
+        },
+      };
+    });
+    const res = await ok('POST', '/v1/admin/domains/import', OPERATOR_KEY, rows, [201]);
+    if (res.body.imported !== rows.length) throw new Error(`import: ${res.body.imported} of ${rows.length} imported`);
+  }
+}
 
 // ---------------------------------------------------------------- the run
 
@@ -62,6 +326,8 @@ interface RunResult {
   mode: string;
   domains: number;
   submit_ms: number;
+  submit_server_ms: number;
+  submit_sql_ms: Record<string, number>;
   end_to_end_s: number;
   domains_per_s: number;
   server_s: number;
@@ -76,22 +342,34 @@ interface RunResult {
   bench_keys_after_kb: number;
   cpu_s: { worker: number; postgres: number; api: number };
   counts: Record<string, number>;
+  tuples?: ReturnType<typeof tupleDelta>;
 }
 
 async function pushRun(
-  mode: 'new' | 'existing',
+  mode: string,
   losing: { key: string },
   gaining: { username: string },
   names: string[],
   profile: Record<string, unknown>,
   redis: Redis,
   workerProc: number,
+  db: Db,
+  applyToLocked = false,
 ): Promise<RunResult> {
+  const tuples0 = TUPLES ? await tupleStats(db) : undefined;
   const before = await usedMemory(redis);
   const sample = sampler(redis, workerProc);
   const cpu0 = { worker: cpuSeconds(workerProc), pg: postgresCpu(), api: process.cpuUsage() };
   const t0 = performance.now();
-  const submit = await ok('POST', '/v1/bulk-pushes', losing.key, { gaining_reseller: gaining.username, domains: names, profile }, [202]);
+  const submit = await ok(
+    'POST',
+    '/v1/bulk-pushes',
+    losing.key,
+    { gaining_reseller: gaining.username, domains: names, profile, apply_to_locked: applyToLocked },
+    [202],
+  );
+  const submitServer = lastSubmitServerMs;
+  const sqlMs = Object.fromEntries(Object.entries(submitSql).map(([k, v]) => [k, round(v, 1)]));
   const jobId = submit.body.id as string;
   let view: { status: string; counts: Record<string, number>; created_at: string; finished_at: string };
   for (;;) {
@@ -112,6 +390,7 @@ async function pushRun(
   if (view.status !== 'completed' || view.counts.pushed !== names.length) {
     throw new Error(`job ${jobId} ended ${view.status} with ${JSON.stringify(view.counts)}`);
   }
+  const tuples = tuples0 ? tupleDelta(tuples0, await settledTupleStats(db), names.length) : undefined;
   const e2e = (t1 - t0) / 1000;
   const server = (new Date(view.finished_at).getTime() - new Date(view.created_at).getTime()) / 1000;
   const mb = (b: number) => round(b / 1024 / 1024, 2);
@@ -119,6 +398,8 @@ async function pushRun(
     mode,
     domains: names.length,
     submit_ms: round(submit.ms, 0),
+    submit_server_ms: round(submitServer, 0),
+    submit_sql_ms: sqlMs,
     end_to_end_s: round(e2e, 3),
     domains_per_s: Math.round(names.length / e2e),
     server_s: round(server, 3),
@@ -133,6 +414,7 @@ async function pushRun(
     bench_keys_after_kb: round(footprint.bytes / 1024, 1),
     cpu_s: cpu,
     counts: Object.fromEntries(Object.entries(view.counts as Record<string, number>).filter(([, v]) => v > 0)),
+    tuples,
   };
 }
 
@@ -143,6 +425,89 @@ async function setBased(db: Db, losingId: number, gainingId: number, expected: n
   const s = (performance.now() - t0) / 1000;
   if (res.rowCount !== expected) throw new Error(`set-based update moved ${res.rowCount}, expected ${expected}`);
   return { rows: res.rowCount as number, seconds: round(s, 3), domains_per_s: Math.round(expected / s) };
+}
+
+/**
+ * The full-writes limit: the rows a push writes, set-based, in one transaction that is rolled
+ * back — new profiles (mode `new`), the domain's owner/profile/brand/customer, its package links,
+ * two billing events, and the item results. The job and its pending items (what submit writes) are
+ * inserted first in the same transaction, untimed; the timed part starts after them.
+ */
+async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, gainingId: number, targetProfile: number, expected: number) {
+  await db.raw('vacuum analyze');
+  const trx = await db.transaction();
+  try {
+    const jobId = crypto.randomUUID();
+    await trx('bulk_jobs').insert({
+      id: jobId,
+      kind: 'push',
+      status: 'running',
+      losing_reseller_id: losingId,
+      gaining_reseller_id: gainingId,
+      options: '{}',
+      total: expected,
+      chunk_count: Math.ceil(expected / CHUNK_SIZE),
+    });
+    await trx.raw(
+      `insert into bulk_job_items (job_id, domain_name, chunk, product)
+       select ?, name, (row_number() over (order by name) - 1) / ?, 'domain' from domains where reseller_id = ?`,
+      [jobId, CHUNK_SIZE, losingId],
+    );
+    // CPU of this transaction's own backend (the pool's other backends may come and go).
+    const backend = Number((await trx.raw('select pg_backend_pid() as pid')).rows[0].pid);
+    const cpu0 = cpuSeconds(backend);
+    const t0 = performance.now();
+    const moved =
+      mode === 'new'
+        ? await trx.raw(
+            `with np as (
+               insert into profiles (reseller_id, domain, username, password_hash, contact, source_domain, created_by_job_seq)
+               select ?, d.name, coalesce(p.username, 'registrant') || '-' || d.name, p.password_hash, coalesce(p.contact, '{}'::jsonb), d.name, 0
+               from domains d left join profiles p on p.id = d.profile_id where d.reseller_id = ?
+               returning id, source_domain)
+             update domains d set reseller_id = ?, profile_id = np.id, brand_id = null, customer_id = null, updated_at = now()
+             from np where d.name = np.source_domain`,
+            [gainingId, losingId, gainingId],
+          )
+        : await trx.raw(
+            `update domains set reseller_id = ?, profile_id = ?, brand_id = null, customer_id = null, updated_at = now()
+             where reseller_id = ?`,
+            [gainingId, targetProfile, losingId],
+          );
+    if (moved.rowCount !== expected) throw new Error(`full writes moved ${moved.rowCount}, expected ${expected}`);
+    await trx.raw(
+      `delete from package_domains where domain_id in (select d.id from domains d join bulk_job_items i on i.domain_name = d.name where i.job_id = ?)`,
+      [jobId],
+    );
+    await trx.raw(
+      `insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)
+       select r, d.id, ?::uuid, k, now() from bulk_job_items i join domains d on d.name = i.domain_name,
+         (values (?::bigint, 'push_in'), (?::bigint, 'push_out')) as v(r, k)
+       where i.job_id = ?`,
+      [jobId, gainingId, losingId, jobId],
+    );
+    await trx.raw(
+      `update bulk_job_items set status = 'pushed', reason = null, message = null, started_at = now(), finished_at = now() where job_id = ?`,
+      [jobId],
+    );
+    const s = (performance.now() - t0) / 1000;
+    const pgCpu = cpuSeconds(backend) - cpu0;
+    return {
+      mode,
+      seconds: round(s, 3),
+      domains_per_s: Math.round(expected / s),
+      pg_cpu_us_per_domain: Math.round((pgCpu * 1e6) / expected),
+    };
+  } finally {
+    await trx.rollback();
+  }
+}
+
+function table(rows: [string, ...unknown[]][], header: string[]) {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
 async function main() {
@@ -206,7 +571,8 @@ async function main() {
     rt = await createRuntime(config, { role: 'bench-api' });
     server = createApp(rt.deps).listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));
-    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    timeSubmits(server, rt.deps.db);
 
     // As `npm run start:worker` runs it, without npm in between.
     worker = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
@@ -238,14 +604,19 @@ async function main() {
 
     const batches: Record<string, string[]> = {};
     const tImport = performance.now();
+    log('importing…');
     for (const mode of MODES) {
       batches[mode] = domainNames(mode);
       await importBatch(batches[mode], losing.username, mode);
     }
+    if (LOCKED_RUN) {
+      batches.locked = domainNames('locked');
+      await importBatch(batches.locked, losing.username, 'locked', true);
+    }
     batches.set = domainNames('set');
     await importBatch(batches.set, setLosing.username, 'set');
     await db.raw('vacuum analyze');
-    log(`imported ${N * (MODES.length + 1)} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
+    log(`imported ${N * (MODES.length + 1 + (LOCKED_RUN ? 1 : 0))} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
 
     for (let i = 0; ; i++) {
       if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
@@ -264,23 +635,58 @@ async function main() {
           ? { mode: 'new' }
           : { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' };
       log(`pushing ${N} domains, profile mode ${mode}…`);
-      const r = await pushRun(mode, losing, gaining, batches[mode], profile, redis, wpid);
+      const r = await pushRun(mode, losing, gaining, batches[mode], profile, redis, wpid, db);
       results.push(r);
-      log(`  ${r.domains_per_s} domains/s end to end`);
+      log(`  ${r.domains_per_s} domains/s end to end, submit ${r.submit_server_ms} ms server side`);
+    }
+    // The locked path: every domain locked, apply_to_locked, the database registry (the default).
+    let locked: RunResult | undefined;
+    if (LOCKED_RUN) {
+      log(`pushing ${N} locked domains with apply_to_locked, profile mode new…`);
+      locked = await pushRun('locked new', losing, gaining, batches.locked, { mode: 'new' }, redis, wpid, db, true);
+      log(`  ${locked.domains_per_s} domains/s end to end`);
     }
 
     const ids = await db('resellers').whereIn('username', [setLosing.username, gaining.username]).select('id', 'username');
     const idOf = (u: string) => Number(ids.find((r) => r.username === u)!.id);
+    const targetProfile = Number((await db('profiles').where({ username: 'bench-target' }).first('id')).id);
+    const full: Record<string, Awaited<ReturnType<typeof fullWrites>>> = {};
+    for (const mode of MODES) {
+      log(`full-writes limit, mode ${mode}…`);
+      full[mode] = await fullWrites(db, mode, idOf(setLosing.username), idOf(gaining.username), targetProfile, N);
+    }
     const set = await setBased(db, idOf(setLosing.username), idOf(gaining.username), N);
+    const unlockedNew = results.find((r) => r.mode === 'new') ?? results[0];
+    const fullOf = (r: RunResult) => full[r.mode.replace('locked ', '')];
 
+    if (locked) results.push(locked);
     const rows: [string, ...unknown[]][] = [
       ['domains', ...results.map((r) => r.domains)],
       ['submit latency (POST /v1/bulk-pushes), ms', ...results.map((r) => r.submit_ms)],
+      ['  server side (request → response sent), ms', ...results.map((r) => r.submit_server_ms)],
+      [
+        '  of which SQL: item insert / other, ms',
+        ...results.map((r) => {
+          const ins = Object.entries(r.submit_sql_ms)
+            .filter(([k]) => k.startsWith('insert into bulk_job_items'))
+            .reduce((a, [, v]) => a + v, 0);
+          const other = Object.values(r.submit_sql_ms).reduce((a, v) => a + v, 0) - ins;
+          return `${round(ins, 0)} / ${round(other, 0)}`;
+        }),
+      ],
       ['end to end (submit → completed seen via GET), s', ...results.map((r) => r.end_to_end_s)],
       ['end to end, domains/s', ...results.map((r) => r.domains_per_s)],
       ['  server side (created_at → finished_at), domains/s', ...results.map((r) => r.server_domains_per_s)],
       ['set-based limit (one UPDATE of N rows), domains/s', ...results.map(() => set.domains_per_s)],
       ['ratio end to end / set-based', ...results.map((r) => round(r.domains_per_s / set.domains_per_s, 3))],
+      ['full-writes limit (same writes, one transaction), domains/s', ...results.map((r) => fullOf(r)?.domains_per_s ?? '-')],
+      ['  Postgres CPU per domain, µs', ...results.map((r) => fullOf(r)?.pg_cpu_us_per_domain ?? '-')],
+      ['ratio end to end / full-writes', ...results.map((r) => (fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : '-'))],
+      [
+        'ratio locked / unlocked (end to end)',
+        ...results.map((r) => (r.mode.startsWith('locked') ? round(r.domains_per_s / unlockedNew.domains_per_s, 3) : '-')),
+      ],
+      ['Postgres CPU per domain in the run, µs', ...results.map((r) => Math.round((r.cpu_s.postgres * 1e6) / r.domains))],
       ['worker peak RSS sampled during run, MB', ...results.map((r) => r.worker_peak_rss_mb)],
       ['worker VmHWM after run (since start), MB', ...results.map((r) => r.worker_vmhwm_mb)],
       ['Redis used_memory before (whole server), MB', ...results.map((r) => r.redis_used_before_mb)],
@@ -308,6 +714,21 @@ async function main() {
     console.log(`set-based limit: ${set.rows} rows in ${set.seconds} s\n`);
     console.log(table(rows, ['', ...results.map((r) => `profile ${r.mode}`)]));
     console.log('');
+    for (const r of results) {
+      if (!r.tuples) continue;
+      console.log(`writes per pushed domain, profile ${r.mode} (pg_stat_user_tables deltas ÷ ${r.domains}):`);
+      const t = Object.entries(r.tuples).map(
+        ([rel, v]) => [rel, v.ins, v.upd, v.hot, v.del, v.indexes, v.index_entries] as [string, ...unknown[]],
+      );
+      const sum = (k: 'ins' | 'upd' | 'del' | 'index_entries') =>
+        round(
+          Object.values(r.tuples!).reduce((a, v) => a + v[k], 0),
+          2,
+        );
+      t.push(['total', sum('ins'), sum('upd'), '', sum('del'), '', sum('index_entries')]);
+      console.log(table(t, ['table', 'insert', 'update', 'of which HOT', 'delete', 'indexes', 'index entries ≤']));
+      console.log('');
+    }
     console.log(
       JSON.stringify({
         bench: 'push',
@@ -317,7 +738,12 @@ async function main() {
         cpus: os.cpus().length,
         worker_boot_rss_mb: round(bootRss.VmRSS ?? 0),
         set_based: set,
-        runs: results.map((r) => ({ ...r, ratio_to_set_based: round(r.domains_per_s / set.domains_per_s, 3) })),
+        full_writes: full,
+        runs: results.map((r) => ({
+          ...r,
+          ratio_to_set_based: round(r.domains_per_s / set.domains_per_s, 3),
+          ratio_to_full_writes: fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : null,
+        })),
         total_s: round((performance.now() - started) / 1000, 1),
       }),
     );

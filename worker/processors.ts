@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { failChunk, processChunk, UnknownBulkJob, type ChunkOutcome } from '../shared/bulk/process';
-import type { ChunkPayload } from '../shared/platform/queues';
+import { advanceFairClock, type ChunkPayload } from '../shared/platform/queues';
 import { isTransientFault } from '../shared/platform/faults';
 
 /** Backoff of an attempt cut short by a transient fault: 0.5 s doubling up to 10 s, for ever. */
@@ -30,6 +30,7 @@ function decode(job: Job<ChunkPayload>): ChunkPayload {
  */
 const chunkProcessor: Processor = async (deps, job, token, signal) => {
   const { jobId, chunk } = decode(job);
+  await advanceFairClock(deps.queues, job.priority).catch(() => undefined); // fairness is best effort
   const progress = (finished: number, inHand: number) =>
     job.updateProgress(inHand ? Math.round((100 * finished) / inHand) : 100).catch(() => undefined);
   let outcome: ChunkOutcome;

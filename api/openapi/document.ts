@@ -32,7 +32,10 @@ function commonErrors(op: Operation, hasParams: boolean): Record<number, string[
   const add = (status: number, code: string) => {
     e[status] = [...(e[status] ?? []), code];
   };
-  if (op.auth !== 'none') add(401, 'unauthorized');
+  if (op.auth !== 'none') {
+    add(401, 'unauthorized');
+    add(429, 'too_many_attempts');
+  }
   if (op.body || op.query) add(400, 'invalid_request');
   if (op.body) {
     add(413, 'payload_too_large');
@@ -90,6 +93,7 @@ const STATUS_TEXT: Record<number, string> = {
   410: 'Gone',
   413: 'Body too large',
   415: 'Body not sent as JSON',
+  429: 'Over a limit (failed authentication, quota, event streams); see Retry-After',
   422: 'A reference does not resolve',
   500: 'Our fault; no internals in the message',
   503: 'A dependency is down; nothing was written',

@@ -93,10 +93,13 @@ function jobOperations(base: string, what: string, one: string, tag: string): Re
       errors: { 409: ['invalid_state'], 503: ['queue_unavailable'] },
     },
     [`GET ${id}/events`]: {
-      summary: 'Server-Sent Events: `progress` (the job, every second) while it runs, then `end` with the final state',
+      summary: 'Server-Sent Events: `progress` (the job) when it changes, then `end` with the final state or on suspend',
+      description:
+        'At most SSE_MAX_STREAMS_PER_KEY streams per API key (429 `too_many_streams`); a stream lasts SSE_MAX_STREAM_SECONDS, starts with `retry:`, and each event has an `id:` a reconnect sends back as `Last-Event-ID`.',
       tag,
       auth: 'reseller',
       replies: { 200: { description: 'text/event-stream; each `data:` is a Job', media: ['text/event-stream'] } },
+      errors: { 429: ['too_many_streams'] },
     },
   };
 }
@@ -176,8 +179,8 @@ export const OPERATIONS: Record<string, Operation> = {
     query: domainListQuery,
     replies: {
       200: json(
-        'a page of domains, with `total`: every domain matching the filter',
-        R.page(R.Domain).extend({ total: z.number().int().describe('domains matching the filter, all pages') }),
+        'a page of domains (without layouts: see one domain), with `total`: every domain matching the filter',
+        R.page(R.DomainListItem).extend({ total: z.number().int().describe('domains matching the filter, all pages') }),
       ),
     },
   },
@@ -286,6 +289,7 @@ export const OPERATIONS: Record<string, Operation> = {
       403: ['feature_disabled', 'not_authorized'],
       409: ['idempotency_conflict'],
       422: ['unknown_reseller', 'invalid_profile_credentials'],
+      429: ['too_many_jobs', 'too_many_attempts'],
       503: ['queue_unavailable'],
     },
   },
@@ -362,7 +366,7 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: 'reseller',
     body: releaseCustomerInput,
     replies: { 202: json('the release job; view it under /v1/jobs/{id}', R.ReleaseAccepted) },
-    errors: { 409: ['already_released', 'conflict'], 422: ['invalid_contact'], 503: ['queue_unavailable'] },
+    errors: { 409: ['already_released', 'conflict'], 422: ['invalid_contact'], 429: ['too_many_jobs'], 503: ['queue_unavailable'] },
   },
   'GET /v1/claims/:token': {
     summary: 'What a claim link offers (no auth: the token is the credential)',
@@ -415,8 +419,9 @@ export const EXTRA_OPERATIONS: Record<string, Operation> = {
   },
   'GET /metrics': {
     summary: 'Prometheus metrics (text exposition format)',
+    description: 'Bearer METRICS_TOKEN (what Prometheus is given) or the operator key.',
     tag: 'Operations',
-    auth: 'none',
+    auth: 'operator',
     replies: { 200: { description: 'Prometheus text format', media: ['text/plain'] } },
   },
   'GET /v1/openapi.json': {

@@ -66,6 +66,9 @@ export const Domain = z
   })
   .meta({ id: 'Domain' });
 
+/** A row of the domain list: the brand by reference, no layout (a page must not repeat settings blobs). */
+export const DomainListItem = Domain.omit({ layout: true }).meta({ id: 'DomainListItem' });
+
 export const Profile = z
   .object({ id, domain: z.string(), username: z.string(), contact: Contact, created_at: ts })
   .loose()

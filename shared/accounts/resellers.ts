@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { Conflict, NotFound, Unauthorized } from '../platform/errors';
 import { hashSecret, newCompanyId, newSecret, safeEqual } from '../platform/secrets';
-import { email, username } from '../platform/validation';
+import { decodeCursor, email, listQuery, pageOf, parseInput, plainName, settingsJson, username } from '../platform/validation';
 
 export interface Reseller {
   id: number;
@@ -22,20 +22,20 @@ export type Caller = { kind: 'operator' } | { kind: 'reseller'; reseller: Resell
 
 export const createResellerInput = z.strictObject({
   username,
-  name: z.string().trim().min(1).max(200),
+  name: plainName(200),
   email,
   domain_push_enabled: z.boolean().optional(),
   billing_anchor_day: z.number().int().min(1).max(31).optional(),
-  default_settings: z.record(z.string(), z.unknown()).optional(),
+  default_settings: settingsJson.optional(),
 });
 
 export const updateResellerInput = z.strictObject({
   domain_push_enabled: z.boolean().optional(),
-  name: z.string().trim().min(1).max(200).optional(),
+  name: plainName(200).optional(),
   email: email.optional(),
   push_notification_email: email.nullable().optional(),
   billing_anchor_day: z.number().int().min(1).max(31).optional(),
-  default_settings: z.record(z.string(), z.unknown()).optional(),
+  default_settings: settingsJson.optional(),
 });
 
 export function resellerView(r: Reseller) {
@@ -98,16 +98,28 @@ export async function getResellerByUsername(db: Db | Knex.Transaction, name: str
   return db('resellers').where({ username: name.trim().toLowerCase() }).first();
 }
 
-/** A losing reseller may be named by username or by the public company_id. */
+/**
+ * A losing reseller may be named by username or by the public company_id. The two never overlap:
+ * a company_id is all digits and a username must contain a letter, so a handle is looked up in
+ * exactly one column and cannot resolve to another tenant by accident.
+ */
 export async function findResellerByHandle(db: Db | Knex.Transaction, handle: string): Promise<Reseller | undefined> {
   const h = handle.trim().toLowerCase();
-  // A username may look like a company_id: the username wins.
-  return (await db('resellers').where({ username: h }).first()) ?? db('resellers').where({ company_id: h }).first();
+  return isCompanyIdForm(h) ? db('resellers').where({ company_id: h }).first() : db('resellers').where({ username: h }).first();
 }
 
-export async function listResellers(db: Db) {
-  const rows: Reseller[] = await db('resellers').orderBy('id');
-  return { items: rows.map(resellerView), next_cursor: null };
+export function isCompanyIdForm(handle: string): boolean {
+  return /^[0-9]+$/.test(handle);
+}
+
+export async function listResellers(db: Db, query: unknown = {}) {
+  const q = parseInput(listQuery, query, 'query');
+  const after = decodeCursor(q.cursor);
+  const rows: Reseller[] = await db('resellers')
+    .modify((b) => (after ? b.where('id', '>', after) : b))
+    .orderBy('id')
+    .limit(q.limit + 1);
+  return pageOf(rows, q.limit, (r) => r.id, resellerView);
 }
 
 export async function authenticate(db: Db, bearer: string | undefined, operatorKey: string): Promise<Caller> {

@@ -3,6 +3,7 @@ import type { Db } from '../platform/db';
 import type { Deps } from '../platform/deps';
 import { Unauthorized } from '../platform/errors';
 import { hashSecret, newSecret } from '../platform/secrets';
+import { secretPrefix } from '../platform/throttle';
 import type { Reseller } from './resellers';
 
 /** A console session lasts 12 h from sign-in, whatever happens in between (no sliding renewal). */
@@ -17,19 +18,24 @@ export interface SignInAttempt {
 }
 
 /**
- * The one place a failed console sign-in is reported. It logs a JSON line without the key, and
- * is where the shared auth throttle (Redis-backed, per client) is called to count the failure and
- * refuse with 429 once the limit is reached: wiring that limiter in is a one-line change here.
+ * The one place a failed console sign-in is reported: a JSON line without the key, and one failure
+ * counted by the shared auth throttle (Redis, per client IP), which answers 429 once past the limit.
  */
-export async function throttleFailedSignIn(deps: Pick<Deps, 'log'>, attempt: SignInAttempt): Promise<void> {
+export async function throttleFailedSignIn(
+  deps: Pick<Deps, 'log' | 'authThrottle'>,
+  attempt: SignInAttempt,
+  apiKey: string,
+): Promise<void> {
   deps.log.warn({ event: 'sign_in_failed', ip: attempt.ip, user_agent: attempt.userAgent?.slice(0, 200) }, 'console sign-in failed');
+  await deps.authThrottle.failed('sign_in', attempt.ip ?? 'unknown', { keyPrefix: secretPrefix(apiKey) });
 }
 
 /**
  * Exchanges a reseller API key for a session token (returned once, stored hashed). The operator
  * key acts for no reseller, so it cannot sign in to the console.
  */
-export async function createSession(deps: Pick<Deps, 'db' | 'log' | 'clock'>, apiKey: string, attempt: SignInAttempt) {
+export async function createSession(deps: Pick<Deps, 'db' | 'log' | 'clock' | 'authThrottle'>, apiKey: string, attempt: SignInAttempt) {
+  await deps.authThrottle.assertAllowed('sign_in', attempt.ip ?? 'unknown');
   const key = await deps
     .db('api_keys as k')
     .join('resellers as r', 'r.id', 'k.reseller_id')
@@ -37,7 +43,7 @@ export async function createSession(deps: Pick<Deps, 'db' | 'log' | 'clock'>, ap
     .whereNull('k.revoked_at')
     .first('k.id as key_id', 'r.id as reseller_id', 'r.username');
   if (!key) {
-    await throttleFailedSignIn(deps, attempt);
+    await throttleFailedSignIn(deps, attempt, apiKey);
     throw new Unauthorized('The API key is not valid.');
   }
   const token = newSecret('dps');

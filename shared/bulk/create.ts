@@ -6,6 +6,7 @@ import { unnest } from '../platform/sql';
 import { enqueueNamedChunks } from './chunk-names';
 import type { BaseOptions, BulkKindDef } from './kind';
 import type { BulkJob } from './model';
+import { assertQuota } from './quota';
 
 /** Item rows per insert statement: a 50,000-item job is five statements, each well under pg's bind limits. */
 export const ITEM_INSERT_BATCH = 10_000;
@@ -60,6 +61,7 @@ export async function createBulkJob<O extends BaseOptions>(
         request_hash: spec.requestHash ?? null,
       })
       .returning('*');
+    await assertQuota(trx, config, spec.losingResellerId, row.id, spec.itemNames.length);
     const chunks = spec.itemNames.map((_, i) => Math.floor(i / chunkSize));
     const products = spec.itemProducts ?? spec.itemNames.map(() => ({ product: 'domain' as const, id: null }));
     for (let start = 0; start < spec.itemNames.length; start += ITEM_INSERT_BATCH) {

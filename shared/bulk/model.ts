@@ -94,11 +94,27 @@ export async function jobFor(
   return job;
 }
 
-export async function countItems(db: Db | Knex.Transaction, jobId: string): Promise<Record<string, number>> {
-  const rows = await db('bulk_job_items').where({ job_id: jobId }).groupBy('status').select('status').count('* as n');
-  const out: Record<string, number> = {};
-  for (const r of rows as { status: string; n: number | string }[]) out[r.status] = Number(r.n);
+/**
+ * Items per status, for each of the jobs: summed from the per-chunk counters the item triggers keep
+ * (migration 20261123200100), at most one row per chunk instead of every item.
+ */
+export async function countItemsOf(db: Db | Knex.Transaction, jobIds: string[]): Promise<Map<string, Record<string, number>>> {
+  const out = new Map<string, Record<string, number>>(jobIds.map((id) => [id, {}]));
+  if (jobIds.length === 0) return out;
+  const { rows } = await db.raw(
+    `select c.job_id, e.key as status, sum(e.value::bigint) as n
+     from bulk_job_chunk_counts c, jsonb_each_text(c.counts) e
+     where c.job_id = any(?::uuid[]) group by c.job_id, e.key`,
+    [jobIds],
+  );
+  for (const r of rows as { job_id: string; status: string; n: number | string }[]) {
+    if (Number(r.n) !== 0) out.get(r.job_id)![r.status] = Number(r.n);
+  }
   return out;
+}
+
+export async function countItems(db: Db | Knex.Transaction, jobId: string): Promise<Record<string, number>> {
+  return (await countItemsOf(db, [jobId])).get(jobId)!;
 }
 
 /** The two resellers of a job (the gaining one is null for a release), with what views and emails need. */

@@ -5,7 +5,7 @@ import type { Reseller } from '../accounts/resellers';
 import { listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
 import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
-import { countItems, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
+import { countItems, countItemsOf, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
 /** Views need the database and the kind table (done status, links, public options). */
 export type ViewDeps = Pick<BulkDeps, 'db' | 'kinds'>;
@@ -76,27 +76,32 @@ export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kin
     .where((b) => b.where('losing_reseller_id', me.id).orWhere('gaining_reseller_id', me.id))
     .modify((b) => (kind ? b.where({ kind }) : b));
   const page = await paginate(rows, q, { column: 'seq', key: (r: BulkJob) => r.seq, order: 'desc' }, (r) => r);
-  // Two queries for the whole page, not two per job.
-  const ids = page.items.map((j) => j.id);
-  const counted: { job_id: string; status: string; n: number | string }[] = ids.length
-    ? await db('bulk_job_items')
-        .whereRaw('job_id = any(?::uuid[])', [ids])
-        .groupBy('job_id', 'status')
-        .select('job_id', 'status')
-        .count('* as n')
-    : [];
-  const resellerIds = [...new Set(page.items.flatMap((j) => [j.losing_reseller_id, j.gaining_reseller_id]).filter((x) => x !== null))];
+  return { items: await jobViews(deps, page.items, now), next_cursor: page.next_cursor };
+}
+
+/** Views of many jobs in two queries, not two per job (a page of the list; the event streams' shared poll). */
+export async function jobViews(deps: ViewDeps, jobs: BulkJob[], now: Date) {
+  const { db } = deps;
+  const ids = jobs.map((j) => j.id);
+  // Per-chunk counters, summed: never a GROUP BY over a big job's items.
+  const counted = await countItemsOf(db, ids);
+  const resellerIds = [...new Set(jobs.flatMap((j) => [j.losing_reseller_id, j.gaining_reseller_id]).filter((x) => x !== null))];
   const names = new Map((await db('resellers').whereIn('id', resellerIds).select('id', 'username')).map((r) => [Number(r.id), r]));
-  const items = page.items.map((j) => {
-    const raw: Record<string, number> = {};
-    for (const c of counted) if (c.job_id === j.id) raw[c.status] = Number(c.n);
+  return jobs.map((j) => {
+    const raw = counted.get(j.id) ?? {};
     const parties = {
       losing: names.get(Number(j.losing_reseller_id)),
       gaining: j.gaining_reseller_id === null ? undefined : names.get(Number(j.gaining_reseller_id)),
     };
     return buildJobView(deps.kinds, j, raw, parties, now);
   });
-  return { items, next_cursor: page.next_cursor };
+}
+
+/** The current views of the given jobs (no access check: the caller did it), by id. */
+export async function jobViewsById(deps: ViewDeps, ids: string[], now: Date) {
+  const jobs: BulkJob[] = ids.length ? await deps.db('bulk_jobs').whereRaw('id = any(?::uuid[])', [ids]) : [];
+  const views = await jobViews(deps, jobs, now);
+  return new Map(views.map((v) => [v.id, v]));
 }
 
 /** `?status=` takes any item status of any kind. */

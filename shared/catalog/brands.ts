@@ -2,14 +2,15 @@ import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { Conflict, NotFound } from '../platform/errors';
 import type { Reseller } from '../accounts/resellers';
+import { decodeCursor, isDbId, listQuery, pageOf, parseInput, plainName, settingsJson } from '../platform/validation';
 
 export const createBrandInput = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  settings: z.record(z.string(), z.unknown()).default({}),
+  name: plainName(200),
+  settings: settingsJson.default({}),
 });
 export const updateBrandInput = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  settings: z.record(z.string(), z.unknown()).optional(),
+  name: plainName(200).optional(),
+  settings: settingsJson.optional(),
 });
 
 /** A brands row as the queries here select it. */
@@ -33,9 +34,15 @@ export function brandView(b: BrandRow) {
   };
 }
 
-export async function listBrands(db: Db, me: Reseller) {
-  const rows = await db('brands').where({ reseller_id: me.id }).orderBy('id');
-  return { items: rows.map(brandView), next_cursor: null };
+export async function listBrands(db: Db, me: Reseller, query: unknown) {
+  const q = parseInput(listQuery, query, 'query');
+  const after = decodeCursor(q.cursor);
+  const rows = await db('brands')
+    .where({ reseller_id: me.id })
+    .modify((b) => (after ? b.where('id', '>', after) : b))
+    .orderBy('id')
+    .limit(q.limit + 1);
+  return pageOf(rows, q.limit, (r) => r.id, brandView);
 }
 
 export async function createBrand(db: Db, me: Reseller, input: z.infer<typeof createBrandInput>) {
@@ -47,7 +54,7 @@ export async function createBrand(db: Db, me: Reseller, input: z.infer<typeof cr
 
 /** A brand copied in by a push is read-only: the gaining reseller makes a new brand to change it. */
 export async function updateBrand(db: Db, me: Reseller, id: string, input: z.infer<typeof updateBrandInput>) {
-  const row = /^[0-9]+$/.test(id) ? await db('brands').where({ id, reseller_id: me.id }).first() : undefined;
+  const row = isDbId(id) ? await db('brands').where({ id, reseller_id: me.id }).first() : undefined;
   if (!row) throw new NotFound('No such brand.');
   if (!row.editable) {
     throw new Conflict(

@@ -1,12 +1,27 @@
 import { domainToASCII } from 'node:url';
+import { InvalidRequest } from '../platform/errors';
+import { clip, MAX_ERROR_ENTRIES } from '../platform/validation';
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const TLD = /^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
 
 export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
 
+/**
+ * A name already in canonical form (lowercase ASCII, valid labels and TLD, no trailing dot): what
+ * the full check below would return unchanged. Submit normalizes up to 50,000 names per request,
+ * and nearly all arrive like this; one regex instead of a dozen string steps per name.
+ */
+const CANONICAL = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{0,58}[a-z0-9])$/;
+
 /** Lowercases, strips a trailing dot and converts IDNs to punycode, then checks the syntax. */
 export function normalizeDomainName(input: unknown): NameCheck {
+  if (typeof input === 'string' && input.length <= 253 && CANONICAL.test(input)) return { ok: true, name: input };
+  return checkDomainName(input);
+}
+
+/** The full normalization and check (exported so tests can hold the fast path to it). */
+export function checkDomainName(input: unknown): NameCheck {
   if (typeof input !== 'string') return { ok: false, reason: 'not a string' };
   let raw = input.trim().toLowerCase();
   if (raw.endsWith('.')) raw = raw.slice(0, -1);
@@ -72,4 +87,19 @@ export function splitDomainListLines(text: string): ListEntry[] {
 
 export function splitDomainList(text: string): string[] {
   return splitDomainListLines(text).map((e) => e.value);
+}
+
+/**
+ * `invalid_domains` with a bounded body: the first MAX_ERROR_ENTRIES bad entries (values and
+ * reasons cut to a sane length) and the total, however long the submitted list was.
+ */
+export function invalidDomainsError(message: string, invalid: (NameListResult['invalid'][number] & { line?: number })[]): InvalidRequest {
+  return new InvalidRequest(
+    message,
+    {
+      invalid: invalid.slice(0, MAX_ERROR_ENTRIES).map((i) => ({ ...i, value: clip(i.value), reason: clip(i.reason) })),
+      invalid_count: invalid.length,
+    },
+    'invalid_domains',
+  );
 }

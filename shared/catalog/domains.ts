@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { Conflict, InvalidRequest, NotFound } from '../platform/errors';
-import { normalizeDomainName, normalizeNameList } from './domain-names';
+import { invalidDomainsError, normalizeDomainName, normalizeNameList } from './domain-names';
 import type { Reseller } from '../accounts/resellers';
 import { hashPassword } from '../platform/secrets';
 import { contactSchema } from './profiles';
-import { listQuery, parseInput } from '../platform/validation';
+import { listQuery, parseInput, settingsJson } from '../platform/validation';
 import { paginate, unnest } from '../platform/sql';
 
 export const domainListQuery = listQuery.extend({
@@ -46,7 +46,16 @@ function domainView(r: DomainRow) {
   };
 }
 
-export function domainsQuery(db: Db) {
+/**
+ * A list row references its brand by id and leaves the layout out: a page of 1,000 domains must not
+ * repeat a brand's settings 1,000 times. GET /v1/domains/:name has the layout.
+ */
+function domainListView(r: DomainRow) {
+  const { layout: _layout, ...rest } = domainView(r);
+  return rest;
+}
+
+export function domainsQuery(db: Db, withLayout = true) {
   return db('domains as d')
     .join('resellers as r', 'r.id', 'd.reseller_id')
     .leftJoin('brands as b', 'b.id', 'd.brand_id')
@@ -55,8 +64,7 @@ export function domainsQuery(db: Db) {
       'd.*',
       'b.name as brand_name',
       'b.editable as brand_editable',
-      'b.settings as brand_settings',
-      'r.default_settings as reseller_defaults',
+      ...(withLayout ? ['b.settings as brand_settings', 'r.default_settings as reseller_defaults'] : []),
       'p.username as profile_username',
     );
 }
@@ -68,7 +76,7 @@ export async function listDomains(db: Db, me: Reseller, query: unknown) {
     if (q.locked) b.where('d.locked', q.locked === 'true');
     if (q.q) b.where('d.name', 'like', `%${q.q.toLowerCase().replace(/[%_\\]/g, '\\$&')}%`);
   };
-  const page = await paginate(domainsQuery(db).modify(filter), q, { column: 'd.id', key: (r: DomainRow) => r.id }, domainView);
+  const page = await paginate(domainsQuery(db, false).modify(filter), q, { column: 'd.id', key: (r: DomainRow) => r.id }, domainListView);
   // `total` counts every domain matching the filter (all pages), for "select all N matching".
   const counted = await db('domains as d').modify(filter).count('* as n').first();
   return { ...page, total: Number(counted?.n ?? 0) };
@@ -101,7 +109,7 @@ export const importDomainsInput = z
       locked: z.boolean().default(false),
       brand: z.string().trim().min(1).max(200).optional(),
       profile: importProfile.optional(),
-      settings: z.record(z.string(), z.unknown()).optional(),
+      settings: settingsJson.optional(),
       expires_at: z.iso.datetime({ offset: true }).optional(),
       /** The registrant customer (its id); must be an active customer of that reseller. */
       customer: z
@@ -126,7 +134,7 @@ export const importDomainsInput = z
 export async function importDomains(db: Db, rows: z.infer<typeof importDomainsInput>) {
   const check = normalizeNameList(rows.map((r) => r.name));
   if (check.invalid.length) {
-    throw new InvalidRequest('Some domain names are not valid.', { invalid: check.invalid }, 'invalid_domains');
+    throw invalidDomainsError(`${check.invalid.length} domain name(s) are not valid.`, check.invalid);
   }
   if (check.duplicates.length) {
     throw new InvalidRequest('The import lists some domains twice.', { duplicates: check.duplicates });

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import type { Deps } from '../platform/deps';
-import { normalizeDomainName } from '../catalog/domain-names';
-import { AppError, Conflict, Gone, InvalidRequest, NotFound, Unprocessable } from '../platform/errors';
+import { invalidDomainsError, normalizeDomainName } from '../catalog/domain-names';
+import { AppError, Conflict, Gone, NotFound, Unprocessable } from '../platform/errors';
 import { createBulkJob } from '../bulk/create';
 import { FINISHED_JOB, type BulkJob } from '../bulk/model';
 import { jobLinks } from '../bulk/views';
@@ -11,7 +11,7 @@ import { releaseKind } from './kind';
 import type { Reseller } from '../accounts/resellers';
 import { hashSecret } from '../platform/secrets';
 import { isUniqueViolation, paginate } from '../platform/sql';
-import { email, listQuery, parseInput } from '../platform/validation';
+import { clip, email, listQuery, parseInput, plainName } from '../platform/validation';
 
 type Conn = Db | Knex.Transaction;
 
@@ -23,10 +23,10 @@ const contactFields = {
   address: z.string().trim().max(500).nullable().optional(),
   country: z.string().trim().max(2).nullable().optional(),
 };
-export const createCustomerInput = z.strictObject({ name: z.string().trim().min(1).max(200), ...contactFields });
-export const updateCustomerInput = z.strictObject({ name: z.string().trim().min(1).max(200).optional(), ...contactFields });
+export const createCustomerInput = z.strictObject({ name: plainName(200), ...contactFields });
+export const updateCustomerInput = z.strictObject({ name: plainName(200).optional(), ...contactFields });
 export const customerListQuery = listQuery.extend({ status: z.enum(['active', 'released']).optional() });
-export const createPackageInput = z.strictObject({ name: z.string().trim().min(1).max(200) });
+export const createPackageInput = z.strictObject({ name: plainName(200) });
 export const addPackageDomainInput = z.strictObject({ domain: z.string().max(300), virtual: z.boolean().default(false) });
 export const releaseCustomerInput = z.strictObject({ email_results_to: email.optional() });
 export const claimInput = z.discriminatedUnion('choice', [
@@ -233,11 +233,9 @@ export async function addPackageDomain(
     await assertChangeable(trx, c);
     const pkg = await packageFor(trx, me, c, pid);
     if (!check.ok) {
-      throw new InvalidRequest(
-        `"${input.domain}" is not a valid domain name: ${check.reason}.`,
-        { invalid: [{ position: 1, value: input.domain, reason: check.reason }] },
-        'invalid_domains',
-      );
+      throw invalidDomainsError(`"${clip(input.domain)}" is not a valid domain name: ${check.reason}.`, [
+        { position: 1, value: input.domain, reason: check.reason },
+      ]);
     }
     const name = check.name;
     const taken = await trx('package_domains').where({ domain_name: name }).first('package_id');

@@ -1,6 +1,6 @@
 import type { Db } from '../platform/db';
 import { NotFound } from '../platform/errors';
-import { listQuery, parseInput } from '../platform/validation';
+import { isDbId, listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
 
 /** A row of the operator's email list. */
@@ -50,7 +50,7 @@ const mask = (text: string | null) => text?.replace(/\/v1\/claims\/[A-Za-z0-9_-]
  * (and, once sent over SMTP, the relay has already removed it).
  */
 export async function getEmail(db: Db, id: string) {
-  const row = /^[0-9]{1,18}$/.test(id) ? await db('outbound_emails').where({ id }).first() : undefined;
+  const row = isDbId(id) ? await db('outbound_emails').where({ id }).first() : undefined;
   if (!row) throw new NotFound('No such email.');
   const masked = row.contains_secret && row.transport !== 'capture';
   return { ...row, id: String(row.id), ...(masked ? { text: mask(row.text), html: mask(row.html) } : {}) };

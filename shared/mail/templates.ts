@@ -1,3 +1,4 @@
+import { stripControl } from '../platform/validation';
 import { html, SafeHtml } from './html';
 import type { EmailDraft } from './outbox';
 
@@ -173,7 +174,9 @@ export interface ClaimInvitation {
 }
 
 /** §7: why they get this, the two ways to take over, the single-use link and its expiry. */
-export function claimInvitation(c: ClaimInvitation): EmailDraft {
+export function claimInvitation(invite: ClaimInvitation): EmailDraft {
+  // Names were typed by a reseller: no control character reaches a subject line or a greeting.
+  const c = { ...invite, customerName: stripControl(invite.customerName), resellerName: stripControl(invite.resellerName) };
   const expires = c.expiresAt.toISOString();
   const text = [
     `Hello ${c.customerName},`,

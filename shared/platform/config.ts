@@ -54,6 +54,20 @@ const schema = z.object({
   WORKER_LOCK_MS: intFrom(30_000, 500, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100, 600_000),
   CLAIM_TOKEN_TTL_SECONDS: intFrom(14 * 24 * 3600, 60, 365 * 24 * 3600),
+  // Sharing a deployment between tenants (README: "Sharing a deployment between tenants").
+  MAX_OPEN_JOBS_PER_RESELLER: intFrom(20, 1, 100_000),
+  MAX_OPEN_ITEMS_PER_RESELLER: intFrom(1_000_000, 1, 100_000_000),
+  SSE_MAX_STREAMS_PER_KEY: intFrom(10, 1, 100_000),
+  SSE_MAX_STREAM_SECONDS: intFrom(300, 1, 24 * 3600),
+  SSE_POLL_MS: intFrom(1000, 50, 60_000),
+  AUTH_MAX_FAILURES: intFrom(20, 1, 100_000),
+  AUTH_FAILURE_WINDOW_SECONDS: intFrom(60, 1, 24 * 3600),
+  AUTH_BLOCK_SECONDS: intFrom(300, 1, 7 * 24 * 3600),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  DASHBOARD_READ_ONLY: z
+    .enum(['true', 'false', '1', '0'], 'must be true or false')
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

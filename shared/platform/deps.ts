@@ -6,6 +6,7 @@ import type { Metrics } from './metrics';
 import type { Queues } from './queues';
 import type { RedisClient } from './redis';
 import type { RegistryGateway } from '../catalog/registry';
+import type { AuthThrottle } from './throttle';
 
 /** Everything a service needs, passed in one object so tests hand in real parts and a chosen clock. */
 export interface Deps {
@@ -18,5 +19,7 @@ export interface Deps {
   mailer: Mailer;
   metrics: Metrics;
   log: Logger;
+  /** Failed-authentication counters shared by every API process (Redis). */
+  authThrottle: AuthThrottle;
   clock: () => Date;
 }

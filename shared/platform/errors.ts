@@ -51,3 +51,14 @@ export class Unavailable extends AppError {
     super(503, code, message);
   }
 }
+/** 429: the caller is over a limit; `retryAfterSeconds` becomes the Retry-After header. */
+export class TooManyRequests extends AppError {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+    details?: unknown,
+  ) {
+    super(429, code, message, details);
+  }
+}

@@ -4,7 +4,7 @@ import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
@@ -22,6 +22,7 @@ import { DbRegistry, type RegistryGateway } from '../catalog/registry';
 import type { BulkDeps } from '../bulk/kind';
 import { KINDS } from '../kinds';
 import { newSecret } from './secrets';
+import { createAuthThrottle } from './throttle';
 
 export interface Runtime {
   /** The platform's parts plus the bulk kind table: everything a process hands its services. */
@@ -50,9 +51,17 @@ export function resolveOperatorKey(config: Config): string {
 
 export async function createRuntime(
   base: Config,
-  opts: { role: string; db?: Db; registry?: (db: Db) => RegistryGateway; clock?: () => Date; migrate?: boolean } = { role: 'all' },
+  opts: {
+    role: string;
+    db?: Db;
+    registry?: (db: Db) => RegistryGateway;
+    clock?: () => Date;
+    migrate?: boolean;
+    /** A logger of the caller's (tests read the JSON lines it writes). */
+    log?: Logger;
+  } = { role: 'all' },
 ): Promise<Runtime> {
-  const log = createLogger(base.LOG_LEVEL, { role: opts.role });
+  const log = opts.log ?? createLogger(base.LOG_LEVEL, { role: opts.role });
   const embedded = opts.db || base.DATABASE_URL ? undefined : await startEmbeddedPostgres(base.DATA_DIR, log);
   const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
   let redisHandle: RedisHandle | undefined;
@@ -95,6 +104,7 @@ export async function createRuntime(
     mailer,
     metrics: createMetrics(),
     log,
+    authThrottle: createAuthThrottle(redis, config, log),
     clock: opts.clock ?? (() => new Date()),
     kinds: KINDS,
   };

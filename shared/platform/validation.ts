@@ -7,20 +7,92 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where
   if (parsed.success) return parsed.data;
   const at = (path: PropertyKey[]) => [where, ...path.map(String)].join('.');
   // An unknown field is named by its own path, one entry per field, not by the object holding it.
-  const problems = parsed.error.issues.flatMap((i) =>
+  const all = parsed.error.issues.flatMap((i) =>
     i.code === 'unrecognized_keys'
       ? i.keys.map((k) => ({ path: at([...i.path, k]), message: 'unknown field' }))
       : [{ path: at(i.path), message: i.message }],
   );
-  throw new InvalidRequest(`Invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { fields: problems });
+  // 50,000 wrong entries must not make a 50,000-entry error: the first ones and the total.
+  const problems = all.slice(0, MAX_ERROR_ENTRIES).map((p) => ({ path: clip(p.path), message: clip(p.message) }));
+  const shown = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+  const more = all.length > problems.length ? ` (and ${all.length - problems.length} more)` : '';
+  throw new InvalidRequest(`Invalid ${where}: ${shown}${more}`, {
+    fields: problems,
+    ...(all.length > problems.length ? { total: all.length } : {}),
+  });
 }
+
+/** Error bodies are bounded: at most this many entries, each value cut to ERROR_VALUE_CHARS. */
+export const MAX_ERROR_ENTRIES = 100;
+export const ERROR_VALUE_CHARS = 100;
+export function clip(value: string, max = ERROR_VALUE_CHARS): string {
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}
+
+/** Database ids are bigints: anything longer than 18 digits cannot be one (and would overflow the cast). */
+const DB_ID = /^[0-9]{1,18}$/;
+export function isDbId(value: string): boolean {
+  return DB_ID.test(value);
+}
+
+/** Idempotency-Key header: trimmed, at most 255 characters (it is stored and indexed). */
+export function idempotencyKey(raw: string | undefined): string | undefined {
+  const key = raw?.trim() || undefined;
+  if (key && key.length > 255)
+    throw new InvalidRequest('The Idempotency-Key header is longer than 255 characters.', {
+      fields: [{ path: 'header.idempotency-key', message: 'at most 255 characters' }],
+    });
+  return key;
+}
+
+/** Depth of a parsed JSON value, iteratively so a hostile nesting cannot blow the stack. */
+export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > stopAt) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/**
+ * A free-form JSON object (brand settings, default settings, domain settings) bounded by size and
+ * depth, so one tenant's blob cannot fill the memory of the processes that read it back.
+ */
+export function boundedJson(limits: { maxBytes: number; maxDepth: number }) {
+  return z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+    if (jsonDepth(v, limits.maxDepth) > limits.maxDepth)
+      ctx.addIssue({ code: 'custom', message: `nested deeper than ${limits.maxDepth} levels` });
+    else if (Buffer.byteLength(JSON.stringify(v)) > limits.maxBytes)
+      ctx.addIssue({ code: 'custom', message: `larger than ${limits.maxBytes} bytes as JSON` });
+  });
+}
+export const SETTINGS_LIMITS = { maxBytes: 16 * 1024, maxDepth: 8 };
+export const settingsJson = boundedJson(SETTINGS_LIMITS);
+
+/**
+ * Names that end up in emails (subjects and greetings): control characters (line breaks, escape
+ * sequences, bidi controls) are stripped so a name cannot forge lines or headers.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+export function stripControl(value: string): string {
+  return value.replace(CONTROL, ' ').replace(/ {2,}/g, ' ').trim();
+}
+export const plainName = (max: number) => z.string().trim().transform(stripControl).pipe(z.string().min(1).max(max));
 
 export const email = z.string().trim().toLowerCase().pipe(z.email());
 export const username = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9_.-]{1,62}$/, 'must be 2-63 characters: letters, digits, _ . -');
+  .regex(/^[a-z0-9][a-z0-9_.-]{1,62}$/, 'must be 2-63 characters: letters, digits, _ . -')
+  // company_ids are all digits: a username never is, so a handle is one or the other, never both.
+  .regex(/[a-z]/, 'must contain at least one letter (all-digit handles are company_ids)');
 
 export const listQuery = z
   .object({
@@ -36,7 +108,7 @@ export function encodeCursor(value: string | number): string {
 export function decodeCursor(cursor: string | undefined): string | undefined {
   if (!cursor) return undefined;
   const v = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9]+$/.test(v))
+  if (!DB_ID.test(v))
     throw new InvalidRequest('Invalid cursor.', { fields: [{ path: 'query.cursor', message: 'not a cursor this API issued' }] });
   return v;
 }

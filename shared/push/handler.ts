@@ -242,8 +242,12 @@ async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: Dom
     for (const d of domains) out.set(d.name, Number(profile.profile_id));
     return out;
   }
+  // The first variant already steps aside from usernames the gaining reseller holds, so one
+  // statement settles nearly every chunk; the others only catch races and rare collisions.
   const variants = [
-    `case when s.n = 1 and s.username is not null then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
+    `case when s.n = 1 and s.username is not null
+            and not exists (select 1 from profiles t where t.reseller_id = ${gaining} and t.username = s.username)
+          then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
     `coalesce(s.username, 'registrant') || '-' || s.name`,
     `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(job.seq)}`,
   ];

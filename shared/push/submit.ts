@@ -2,12 +2,12 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../platform/errors';
-import { normalizeNameList, splitDomainListLines } from '../catalog/domain-names';
+import { invalidDomainsError, normalizeNameList, splitDomainListLines } from '../catalog/domain-names';
 import { findProfileByCredentials } from '../catalog/profiles';
 import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
 import { decideItem, domainsWithHolds, heldElsewhere } from './handler';
-import { email } from '../platform/validation';
+import { clip, email, MAX_ERROR_ENTRIES } from '../platform/validation';
 import { isUniqueViolation } from '../platform/sql';
 import { createBulkJob } from '../bulk/create';
 import { jobLinks } from '../bulk/views';
@@ -76,10 +76,10 @@ async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput)
     const lines = entries
       ? ` (${list.invalid
           .slice(0, 5)
-          .map((i) => `line ${entries[i.position - 1].line}: "${i.value}"`)
+          .map((i) => `line ${entries[i.position - 1].line}: "${clip(i.value, 40)}"`)
           .join(', ')}${invalid.length > 5 ? ', …' : ''})`
       : '';
-    throw new InvalidRequest(`${list.invalid.length} domain name(s) are not valid${lines}.`, { invalid }, 'invalid_domains');
+    throw invalidDomainsError(`${list.invalid.length} domain name(s) are not valid${lines}.`, invalid);
   }
   return { names: list.names, duplicates: list.duplicates };
 }
@@ -117,8 +117,12 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
 
   let profile: PushOptions['profile'] = { mode: 'new' };
   if (input.profile.mode === 'existing') {
+    // Guessing a gaining reseller's profile password is throttled per (losing, gaining) pair.
+    const pair = `${losing.id}:${gaining.id}`;
+    await deps.authThrottle.assertAllowed('profile_password', pair);
     const found = await findProfileByCredentials(deps.db, gaining.id, input.profile);
     if (!found) {
+      await deps.authThrottle.failed('profile_password', pair, { reseller: losing.username, gaining_reseller: gaining.username });
       throw new Unprocessable(
         'invalid_profile_credentials',
         'The profile domain, username and password do not identify a profile of the gaining reseller.',
@@ -166,7 +170,7 @@ export async function submitPush(deps: BulkDeps, losing: Reseller, input: Submit
         dry_run: true,
         total: items.length,
         duplicates_removed: checked.duplicates.length,
-        duplicates: checked.duplicates,
+        duplicates: checked.duplicates.slice(0, MAX_ERROR_ENTRIES),
         predicted,
         items,
       },
@@ -213,5 +217,13 @@ async function replay(deps: BulkDeps, existing: BulkJob, hash: string, input: Su
 }
 
 function submitted(job: BulkJob, status: string, duplicates: string[]) {
-  return { id: job.id, status, total: job.total, duplicates_removed: duplicates.length, duplicates, links: jobLinks(pushKind, job) };
+  // The list of duplicates is capped like error lists; duplicates_removed has the total.
+  return {
+    id: job.id,
+    status,
+    total: job.total,
+    duplicates_removed: duplicates.length,
+    duplicates: duplicates.slice(0, MAX_ERROR_ENTRIES),
+    links: jobLinks(pushKind, job),
+  };
 }

@@ -299,7 +299,8 @@ describe('OpenAPI document', function () {
       await http().get('/').expect(200);
       await http().get('/healthz').expect(200);
       await http().get('/readyz').expect(200);
-      await http().get('/metrics').expect(200);
+      await http().get('/metrics').expect(401);
+      await http().get('/metrics').set(op()).expect(200);
     });
 
     it('every answer above is documented (status, media type) and matches its schema; every route was exercised', () => {

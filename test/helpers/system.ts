@@ -5,6 +5,7 @@ import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../shared/platform/config';
 import type { Db } from '../../shared/platform/db';
 import type { RegistryGateway } from '../../shared/catalog/registry';
+import type { Logger } from '../../shared/platform/logger';
 import { createRuntime, type Runtime } from '../../shared/platform/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
 import { createTestDb, type TestDb } from './db';
@@ -36,6 +37,8 @@ export interface SystemOptions {
   worker?: boolean;
   /** Runs on the system's fresh database before the runtime starts (e.g. to give it its own deployment id). */
   beforeStart?: (db: Db) => Promise<void>;
+  /** Where the system logs (default: silent unless TEST_LOG_LEVEL). */
+  log?: Logger;
 }
 
 /**
@@ -63,7 +66,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       ...opts.config,
     },
   );
-  const rt = await createRuntime(config, { role: 'test', db: testDb.db, registry: opts.registry, clock: opts.clock });
+  const rt = await createRuntime(config, { role: 'test', db: testDb.db, registry: opts.registry, clock: opts.clock, log: opts.log });
   const server = createApp(rt.deps).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

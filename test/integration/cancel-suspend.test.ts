@@ -287,8 +287,8 @@ describe('resume soon after suspend, with a chunk still in hand', function () {
     // The other slot drains what was queued (nothing may start), the stalled chunk is still in hand.
     await waitUntil(
       async () => {
-        const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active');
-        return q.waiting === 0 && q.active === 1;
+        const q = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'prioritized', 'active');
+        return q.waiting + q.prioritized === 0 && q.active === 1;
       },
       { label: 'the queue to drain while suspended' },
     );
@@ -359,8 +359,8 @@ describe('cancel of a job no worker has started', function () {
     expect(csvAttachment(mail).map((r) => r.status)).to.deep.equal(Array(25).fill('cancelled'));
     await waitUntil(
       async () => {
-        const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'active', 'delayed');
-        return c.waiting + c.active + c.delayed === 0;
+        const c = await sys.rt.deps.queues.bulk.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+        return c.waiting + c.prioritized + c.active + c.delayed === 0;
       },
       { label: 'the queued chunks to be consumed' },
     );

@@ -477,7 +477,7 @@ describe('job views, push settings, domain list, operations endpoints and result
     it('/metrics exposes items processed, queue depth and outbox backlog', async () => {
       await importDomains(sys, [{ name: 'metrics-1.example', reseller: 'losing' }]);
       expect((await pushAndWait({ domains: ['metrics-1.example'] })).job.counts.pushed).to.equal(1);
-      const res = await sys.http().get('/metrics');
+      const res = await sys.http().get('/metrics').set('Authorization', `Bearer ${OPERATOR_KEY}`);
       expect(res.status).to.equal(200);
       expect(res.text).to.match(/^domain_push_items_processed_total\{[^}]*status="pushed"[^}]*\} \d+/m);
       expect(res.text).to.match(/^domain_push_queue_depth\{/m);

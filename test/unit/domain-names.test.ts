@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { normalizeDomainName, normalizeNameList, splitDomainList, splitDomainListLines } from '../../shared/catalog/domain-names';
+import {
+  checkDomainName,
+  normalizeDomainName,
+  normalizeNameList,
+  splitDomainList,
+  splitDomainListLines,
+} from '../../shared/catalog/domain-names';
 
 function nameOf(input: unknown): string {
   const r = normalizeDomainName(input);
@@ -80,6 +86,42 @@ describe('domain names: normalizeDomainName', () => {
   it('refuses a numeric or one-letter top-level domain', () => {
     expect(reasonOf('example.123')).to.match(/top-level/);
     expect(reasonOf('example.c')).to.match(/top-level/);
+  });
+
+  it('the canonical-name fast path answers exactly as the full check, at every label and length edge', () => {
+    const l63 = 'a'.repeat(63);
+    const inputs = [
+      'example.com',
+      'a.b.example.com',
+      'a-b.example.com',
+      '-ab.example.com',
+      'ab-.example.com',
+      'a--b.example.com',
+      '1.example.com',
+      'example.c',
+      'example.123',
+      'example.xn--p1ai',
+      'example.xn--',
+      'example.xn--p1ai-',
+      'example.xn--a',
+      `${l63}.com`,
+      `${l63}a.com`,
+      `${l63}.${l63}.${l63}.${'a'.repeat(57)}.com`,
+      `${l63}.${l63}.${l63}.${'a'.repeat(58)}.com`,
+      `x.${'a'.repeat(64)}`,
+      'Example.com',
+      'example.com.',
+      ' example.com',
+      'example..com',
+      '.example.com',
+      'example',
+      'bücher.example',
+      'exa_mple.com',
+      'example.c0m',
+      'example.co-m',
+      'xn--bcher-kva.example',
+    ];
+    for (const input of inputs) expect(normalizeDomainName(input), input).to.deep.equal(checkDomainName(input));
   });
 });
 

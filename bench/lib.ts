@@ -1,5 +1,6 @@
 /**
- * What the bench scenarios share (`bench/push.ts`, `bench/scale.ts`): the throwaway database and
+ * What the bench scenarios share (`bench/scale.ts`, `bench/backlog.ts`; `bench/push.ts` still has its
+ * own copies, to be switched over when its issue-11 changes settle): the throwaway database and
  * queue prefix named after the process, process and Redis sampling from /proc and INFO, the HTTP
  * client of the in-process API, and seeding (resellers, 50,000 imported domains).
  */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/platform/redis';
 import { TooManyRequests } from '../shared/platform/errors';
 import type { Logger } from '../shared/platform/logger';
 
@@ -55,7 +55,7 @@ export class JobStreams {
   private polling = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly limits: StreamLimits,
     private readonly log: Logger,

@@ -1,10 +1,9 @@
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { reconcile } from '../shared/bulk/reconcile';
 import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
-import { evictionPolicy } from '../shared/platform/redis';
+import { evictionPolicy, type RedisClient } from '../shared/platform/redis';
 import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
 import { isTransientFault } from '../shared/platform/faults';
 import { onChunkExhausted, processorOf, processorsFor } from './processors';
@@ -57,7 +56,7 @@ async function untilNoTransientFault<T>(deps: BulkDeps, what: string, step: () =
  * The BullMQ worker plus two pollers: the outbox relay (email) and the reconciler. Neither poller
  * depends on Redis state, so a flushed Redis cannot stop them.
  */
-export async function startWorker(deps: BulkDeps, connection: Redis): Promise<WorkerRuntime> {
+export async function startWorker(deps: BulkDeps, connection: RedisClient): Promise<WorkerRuntime> {
   const processors = processorsFor(deps.kinds);
   const { config, log } = deps;
   const policy = await evictionPolicy(connection).catch(() => undefined);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseClusterNodes } from './redis';
 
 const intFrom = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -22,6 +23,18 @@ const optionalUrl = (protocols: string[]) =>
 const schema = z.object({
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .min(1)
+    .superRefine((v, ctx) => {
+      try {
+        parseClusterNodes(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be host:port[,host:port…] (${(err as Error).message})` });
+      }
+    })
+    .optional(),
   SMTP_URL: optionalUrl(['smtp:', 'smtps:']),
   SMTP_FROM: z.string().default('domain-push <no-reply@domain-push.local>'),
   PORT: intFrom(3000, 0, 65535),
@@ -76,5 +89,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  return Object.freeze({ ...parsed.data, ...overrides });
+  const config = Object.freeze({ ...parsed.data, ...overrides });
+  const problems = crossChecks(config);
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** Rules between variables, checked on the final values (overrides included). */
+function crossChecks(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.REDIS_CLUSTER_NODES) {
+    if (config.REDIS_URL) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES, not both');
+    // BullMQ's Lua scripts touch several keys of a queue at once; on a cluster they must share one slot.
+    // Unset, the prefix is derived from the deployment id and always is one ({push-…}).
+    if (config.QUEUE_PREFIX !== undefined && !/\{[^{}]+\}/.test(config.QUEUE_PREFIX)) {
+      problems.push(
+        `QUEUE_PREFIX: must contain a Redis Cluster hash tag such as {push} when REDIS_CLUSTER_NODES is set (got ${config.QUEUE_PREFIX})`,
+      );
+    }
+  }
+  return problems;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis';
 import type { Db } from './db';
 
 /**
@@ -49,7 +49,7 @@ export class QueuePrefixTaken extends Error {
  * Claims `prefix` for this database (first come, kept for good), or throws QueuePrefixTaken when
  * another database holds it. Every process of one deployment shares the database, so they agree.
  */
-export async function claimQueuePrefix(redis: Redis, prefix: string, fingerprint: string): Promise<void> {
+export async function claimQueuePrefix(redis: RedisClient, prefix: string, fingerprint: string): Promise<void> {
   const key = ownerKey(prefix);
   const set = await redis.set(key, fingerprint, 'NX');
   if (set === 'OK') return;

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import type { Db } from './db';
 import type { Logger } from './logger';
 import type { Mailer } from '../mail/mailer';
 import type { Metrics } from './metrics';
 import type { Queues } from './queues';
+import type { RedisClient } from './redis';
 import type { RegistryGateway } from '../catalog/registry';
 import type { AuthThrottle } from './throttle';
 
@@ -13,7 +13,7 @@ export interface Deps {
   config: Config;
   db: Db;
   /** The producer connection: fails fast when Redis is away. */
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   registry: RegistryGateway;
   mailer: Mailer;

@@ -1,8 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Unavailable } from './errors';
 import type { Logger } from './logger';
-import { connectionErrorLogger } from './redis';
+import { connectionErrorLogger, type RedisClient } from './redis';
 
 export const QUEUE_NAMES = { bulk: 'bulk' } as const;
 
@@ -28,13 +27,13 @@ export const CHUNK_JOB_OPTIONS: JobsOptions = {
 export interface Queues {
   bulk: Queue<ChunkPayload>;
   /** The connection and key prefix the queues use (the fair-share clock lives beside them). */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   all(): Queue[];
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, prefix: string, log: Logger): Queues {
+export function createQueues(connection: RedisClient, prefix: string, log: Logger): Queues {
   const bulk = new Queue<ChunkPayload>(QUEUE_NAMES.bulk, {
     connection,
     prefix,
@@ -125,7 +124,7 @@ export async function enqueueChunks(
 }
 
 /** A cheap round trip so a submit can refuse before writing anything when Redis is down. */
-export async function assertQueueReachable(connection: Redis): Promise<void> {
+export async function assertQueueReachable(connection: RedisClient): Promise<void> {
   try {
     await connection.ping();
   } catch (err) {

@@ -2,12 +2,72 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger';
 
+/** A connection to one Redis or to a Redis Cluster; BullMQ and our few direct commands take either. */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: one server's URL, or a cluster's seed nodes (REDIS_CLUSTER_NODES). */
+export interface RedisTarget {
+  url: string;
+  cluster?: ClusterSeeds;
+}
+
+export interface ClusterSeeds {
+  nodes: { host: string; port: number }[];
+  /** Credentials and TLS of the seed entries, applied to every node the cluster reports. */
+  auth: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
+}
+
+/**
+ * Parses REDIS_CLUSTER_NODES: comma-separated `host:port` or `redis[s]://[user:password@]host:port`.
+ * Credentials (and TLS) come from the first entry that has them; a cluster shares one ACL.
+ */
+export function parseClusterNodes(spec: string): ClusterSeeds {
+  const nodes: ClusterSeeds['nodes'] = [];
+  const auth: ClusterSeeds['auth'] = {};
+  // Errors name the entry by position, never by text: it may carry a password.
+  spec.split(',').forEach((entry, i) => {
+    const raw = entry.trim();
+    if (!raw) return;
+    let u: URL;
+    try {
+      u = new URL(raw.includes('://') ? raw : `redis://${raw}`);
+    } catch {
+      throw new Error(`entry ${i + 1} is not host:port`);
+    }
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`entry ${i + 1} is not redis:// or rediss://`);
+    const port = Number(u.port);
+    if (!u.hostname || !Number.isInteger(port) || port < 1) throw new Error(`entry ${i + 1} has no host:port`);
+    nodes.push({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    if (u.password && auth.password === undefined) {
+      auth.password = decodeURIComponent(u.password);
+      if (u.username) auth.username = decodeURIComponent(u.username);
+    }
+    if (u.protocol === 'rediss:') auth.tls = {};
+  });
+  if (nodes.length === 0) throw new Error('no node given');
+  return { nodes, auth };
+}
+
+const asTarget = (t: string | RedisTarget): RedisTarget => (typeof t === 'string' ? { url: t } : t);
+
 /** Workers wait out Redis blips (BullMQ requires maxRetriesPerRequest: null for blocking commands). */
-export function workerConnection(url: string): Redis {
+export function workerConnection(target: string | RedisTarget): RedisClient {
+  const { url, cluster } = asTarget(target);
+  if (cluster) {
+    return new Cluster(cluster.nodes, { redisOptions: { ...cluster.auth, maxRetriesPerRequest: null, enableReadyCheck: true } });
+  }
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+/** A connection for a few commands at start: one try, no reconnects (the caller disconnects it). */
+export function oneShotConnection(target: string | RedisTarget): RedisClient {
+  const { url, cluster } = asTarget(target);
+  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  if (cluster) return new Cluster(cluster.nodes, { clusterRetryStrategy: () => null, redisOptions: { ...cluster.auth, ...opts } });
+  return new Redis(url, { ...opts, retryStrategy: () => null });
 }
 
 /**
@@ -26,23 +86,33 @@ export function connectionErrorLogger(log: Logger, what: string, everyMs = 30_00
 }
 
 /** The API's producer fails fast instead of queueing commands while Redis is away. */
-export function producerConnection(url: string, log: Logger): Redis {
-  const opts: RedisOptions = {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 2000,
-    commandTimeout: 5000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  };
-  const r = new Redis(url, opts);
+export function producerConnection(target: string | RedisTarget, log: Logger): RedisClient {
+  const { url, cluster } = asTarget(target);
+  const failFast = { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 };
+  const retryStrategy = (times: number) => Math.min(times * 200, 2000);
+  const r: RedisClient = cluster
+    ? new Cluster(cluster.nodes, {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: { ...cluster.auth, ...failFast },
+      })
+    : new Redis(url, { ...failFast, enableOfflineQueue: false, retryStrategy });
   // Each request also gets its own 503 queue_unavailable; the log says why the producer is failing.
   r.on('error', connectionErrorLogger(log, 'redis producer connection'));
   return r;
 }
 
-export async function evictionPolicy(redis: Redis): Promise<string | undefined> {
-  const res = (await redis.config('GET', 'maxmemory-policy')) as string[];
-  return res?.[1];
+/** On a cluster every master must be noeviction: the first master saying otherwise is reported. */
+export async function evictionPolicy(redis: RedisClient): Promise<string | undefined> {
+  const servers: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  if (servers.length === 0) throw new Error('no Redis Cluster master is connected');
+  let policy: string | undefined;
+  for (const server of servers) {
+    const res = (await server.config('GET', 'maxmemory-policy')) as string[];
+    policy = res?.[1];
+    if (policy !== 'noeviction') return policy;
+  }
+  return policy;
 }
 
 function portAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -69,9 +139,18 @@ function freePort(): Promise<number> {
   });
 }
 
-export interface RedisHandle {
-  url: string;
+export interface RedisHandle extends RedisTarget {
   stop(): Promise<void>;
+}
+
+/** A Redis Cluster is always the operator's: nothing to start or stop, only its seeds to describe. */
+export function clusterHandle(spec: string): RedisHandle {
+  const cluster = parseClusterNodes(spec);
+  return {
+    url: `redis-cluster://${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`,
+    cluster,
+    stop: async () => undefined,
+  };
 }
 
 /**

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
@@ -9,7 +8,16 @@ import { createLogger, type Logger } from './logger';
 import { createMailer } from '../mail/mailer';
 import { createMetrics } from './metrics';
 import { createQueues } from './queues';
-import { connectionErrorLogger, ensureRedis, producerConnection, workerConnection, type RedisHandle } from './redis';
+import {
+  clusterHandle,
+  connectionErrorLogger,
+  ensureRedis,
+  oneShotConnection,
+  producerConnection,
+  workerConnection,
+  type RedisClient,
+  type RedisHandle,
+} from './redis';
 import { DbRegistry, type RegistryGateway } from '../catalog/registry';
 import type { BulkDeps } from '../bulk/kind';
 import { KINDS } from '../kinds';
@@ -23,7 +31,7 @@ export interface Runtime {
   /** The embedded Postgres when DATABASE_URL is unset (and no db was handed in). */
   embedded?: EmbeddedPostgres;
   /** Long-lived connection for workers (maxRetriesPerRequest: null). */
-  workerRedis(): Redis;
+  workerRedis(): RedisClient;
   close(): Promise<void>;
 }
 
@@ -57,16 +65,18 @@ export async function createRuntime(
   const embedded = opts.db || base.DATABASE_URL ? undefined : await startEmbeddedPostgres(base.DATA_DIR, log);
   const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
   let redisHandle: RedisHandle | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   let config: Config;
   try {
     if (opts.migrate) await migrate(db);
     const prefix = base.QUEUE_PREFIX ?? prefixFor(await deploymentId(db));
     config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base), QUEUE_PREFIX: prefix });
-    redisHandle = await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
-    redis = producerConnection(redisHandle.url, log);
+    redisHandle = config.REDIS_CLUSTER_NODES
+      ? clusterHandle(config.REDIS_CLUSTER_NODES)
+      : await ensureRedis(config.REDIS_URL, config.DATA_DIR, log);
+    redis = producerConnection(redisHandle, log);
     // Its own short-lived connection: the producer's has no offline queue and is not ready yet.
-    const claimer = new Redis(redisHandle.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null });
+    const claimer = oneShotConnection(redisHandle);
     claimer.on('error', () => undefined);
     await claimQueuePrefix(claimer, prefix, await databaseFingerprint(db))
       .catch((err) => {
@@ -84,7 +94,7 @@ export async function createRuntime(
   }
   const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
   const mailer = createMailer(config.SMTP_URL);
-  const workerConns: Redis[] = [];
+  const workerConns: RedisClient[] = [];
   const deps: BulkDeps = {
     config,
     db,
@@ -104,7 +114,7 @@ export async function createRuntime(
     redisHandle: handle,
     embedded,
     workerRedis() {
-      const c = workerConnection(handle.url);
+      const c = workerConnection(handle);
       c.on('error', connectionErrorLogger(log, 'redis worker connection'));
       workerConns.push(c);
       return c;

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from './config';
 import { TooManyRequests } from './errors';
@@ -40,7 +40,7 @@ export interface AuthThrottle {
  * Failed authentication is counted in Redis, so every API process shares the same counters; if
  * Redis is unreachable an in-memory limiter takes over (per process) instead of failing open.
  */
-export function createAuthThrottle(redis: Redis, config: Config, log: Logger): AuthThrottle {
+export function createAuthThrottle(redis: RedisClient, config: Config, log: Logger): AuthThrottle {
   const perIp: Limit = {
     failures: config.AUTH_MAX_FAILURES,
     windowSeconds: config.AUTH_FAILURE_WINDOW_SECONDS,

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../shared/platform/config';
+import { parseClusterNodes } from '../../shared/platform/redis';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
@@ -135,5 +136,46 @@ describe('configuration: loadConfig', () => {
   it('does not echo a bad DATABASE_URL back, which could carry a password', () => {
     const problems = problemsOf({ DATABASE_URL: 'mysql://admin:hunter2-secret@db/push' });
     expect(problems.join('\n')).to.not.include('hunter2-secret');
+  });
+});
+
+describe('configuration: Redis Cluster (REDIS_CLUSTER_NODES)', () => {
+  it('takes host:port seeds and redis:// seeds with credentials, shared by every node', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis://app:s3cret@10.0.0.2:7001 ' });
+    expect(config.REDIS_CLUSTER_NODES).to.equal('10.0.0.1:7000, redis://app:s3cret@10.0.0.2:7001');
+    expect(parseClusterNodes(config.REDIS_CLUSTER_NODES!)).to.deep.equal({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      auth: { username: 'app', password: 's3cret' },
+    });
+    // Unset, the prefix is derived at start from the deployment id, and is always a hash tag.
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://redis.internal:6380' }).QUEUE_PREFIX).to.equal(undefined);
+    expect(parseClusterNodes('rediss://redis.internal:6380').auth).to.deep.equal({ tls: {} });
+  });
+
+  it('refuses a seed without a port or with another scheme, naming the entry but not echoing it', () => {
+    for (const bad of ['10.0.0.1', 'http://10.0.0.1:7000', 'redis://admin:hunter2-secret@:7000', ',']) {
+      const problems = problemsOf({ REDIS_CLUSTER_NODES: bad });
+      expect(problems, bad).to.have.length(1);
+      expect(problems[0], bad).to.match(/^REDIS_CLUSTER_NODES: must be host:port/);
+      expect(problems[0], bad).to.not.include('hunter2-secret');
+    }
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together: one of them would be silently ignored', () => {
+    const problems = problemsOf({ REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: 'cache:7000' });
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^REDIS_CLUSTER_NODES: set either REDIS_URL .* or REDIS_CLUSTER_NODES, not both/);
+  });
+
+  it('refuses a QUEUE_PREFIX without a hash tag on a cluster (BullMQ scripts need one slot per queue), also as an override', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'cache:7000', QUEUE_PREFIX: 'push' })[0]).to.match(
+      /^QUEUE_PREFIX: must contain a Redis Cluster hash tag/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'cache:7000' }, { QUEUE_PREFIX: 'bench' })).to.throw(ConfigError, /hash tag/);
+    expect(loadConfig({ QUEUE_PREFIX: 'push' }).QUEUE_PREFIX).to.equal('push');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'cache:7000', QUEUE_PREFIX: 'eu-{push}' }).QUEUE_PREFIX).to.equal('eu-{push}');
   });
 });

@@ -3,8 +3,15 @@ import { importDomains } from '../shared/catalog/domains';
 import { allowReseller } from '../shared/accounts/push-settings';
 import { createReseller, getResellerByUsername } from '../shared/accounts/resellers';
 
-/** Two push-enabled resellers, authorized, and 2,000 domains for the losing one (a third locked, some branded). */
-export async function seedDemo(deps: Deps, count = 2000) {
+/**
+ * Two push-enabled resellers, authorized, and 20,000 domains for the losing one (a third locked,
+ * some branded). 20,000, not 2,000: a push of all of them runs long enough (10 to 30 s on the
+ * embedded database) for a person to watch its progress and cancel it while it runs; with
+ * 2,000 both chunks are in a worker's hands at once, so a cancel finds nothing left to cancel.
+ */
+export const DEMO_DOMAINS = 20_000;
+
+export async function seedDemo(deps: Deps, count = DEMO_DOMAINS) {
   const { db } = deps;
   if (await getResellerByUsername(db, 'losing-demo')) {
     return { alreadySeeded: true as const };

@@ -3,7 +3,7 @@ import { createApp } from '../api/app';
 import { createRuntime } from '../shared/platform/runtime';
 import { startWorker } from '../worker/runtime';
 import { ensureConsoleBuilt } from './build-console';
-import { seedDemo } from './demo-data';
+import { DEMO_DOMAINS, seedDemo } from './demo-data';
 import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
 
 /** Everything in one process for a newcomer: migrations, API, worker, dashboard, email capture. */
@@ -37,7 +37,7 @@ async function main() {
     else {
       lines.push(
         '',
-        'Demo: resellers losing-demo and gaining-demo, push enabled and authorized, 2,000 domains (a third locked, some branded).',
+        `Demo: resellers losing-demo and gaining-demo, push enabled and authorized, ${DEMO_DOMAINS.toLocaleString('en-US')} domains (a third locked, some branded).`,
         `  losing-demo key:  ${demo.losingKey}`,
         `  gaining-demo key: ${demo.gainingKey}`,
         '  Push them all:',

@@ -11,6 +11,7 @@ const SWAGGER_UI = path.dirname(require.resolve('swagger-ui-dist/package.json'))
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
 
 export const LINKS = {
+  console: '/console/',
   docs: '/docs',
   openapi: '/v1/openapi.json',
   dashboard: '/admin/queues',
@@ -59,6 +60,7 @@ export function docsRouter(deps: BulkDeps): Router {
   r.get('/', (req, res) => {
     if (req.accepts(['json', 'html']) === 'html') {
       const items = Object.entries({
+        'Reseller console': LINKS.console,
         'API docs (OpenAPI 3.1)': LINKS.docs,
         'OpenAPI document': LINKS.openapi,
         'Queue dashboard (operator)': LINKS.dashboard,

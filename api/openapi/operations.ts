@@ -405,7 +405,7 @@ export const TAGS: Record<string, string> = {
 /** Routes served outside the route table (api/app.ts and api/docs.ts). */
 export const EXTRA_OPERATIONS: Record<string, Operation> = {
   'GET /': {
-    summary: 'Where to go: links to the docs, dashboard, mailbox and health',
+    summary: 'Where to go: links to the console, docs, dashboard, mailbox and health',
     tag: 'Operations',
     auth: 'none',
     replies: { 200: json('links (an HTML page for a browser)', R.Index) },

@@ -46,7 +46,13 @@ describe('the API docs at /docs and the index at /, in Chromium', function () {
     expect(links).to.include.members(['/docs', '/v1/openapi.json', '/admin/queues', '/admin/emails', '/healthz', '/readyz']);
     await page.screenshot({ path: screenshotPath('index') });
     const json = await sys.http().get('/').expect(200);
-    expect(json.body.links).to.include({ docs: '/docs', dashboard: '/admin/queues', mailbox: '/admin/emails', health: '/healthz' });
+    expect(json.body.links).to.include({
+      console: '/console/',
+      docs: '/docs',
+      dashboard: '/admin/queues',
+      mailbox: '/admin/emails',
+      health: '/healthz',
+    });
     const missing = await sys.http().get('/docs/assets/nothing-here.js');
     expect(missing.status).to.equal(404);
   });

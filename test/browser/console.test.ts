@@ -154,8 +154,15 @@ describe('reseller console (browser)', function () {
       domains.map((name, i) => ({ name, reseller: losing.username, locked: i % 2 === 0 })),
     );
     await signIn();
+    // The name search applies after a pause while the locked filter applies at once, and a filter
+    // change clears the selection: wait for the list that has both before selecting.
+    const filtered = page.waitForResponse((r) => {
+      const u = new URL(r.url());
+      return u.pathname === '/v1/domains' && u.searchParams.get('q') === 'selall-' && u.searchParams.get('locked') === 'true';
+    });
     await page.getByLabel('Search domains').fill('selall-');
     await page.getByLabel('Locked').selectOption('true');
+    await filtered;
     await page.getByText('1–50 of 60').waitFor();
     await page.getByLabel('Select all on this page').check();
     await page.getByText('50 selected').waitFor();

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { Cluster } from 'ioredis';
+import pino from 'pino';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startLocalCluster, type LocalCluster } from '../helpers/redis-cluster';
 import { ScriptedRegistry } from '../helpers/registry';
@@ -31,6 +33,18 @@ describe('Redis Cluster: API and workers on a real three-master cluster', functi
   let sys: TestSystem;
   let registry: ScriptedRegistry;
   let losing: TestReseller;
+  // The system's log, kept in memory and printed only when a test fails: a cluster that misbehaves
+  // on a loaded CI machine says why (CLUSTERDOWN, slot refreshes, worker errors) instead of only timing out.
+  const logLines: string[] = [];
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        logLines.push(String(chunk).trimEnd());
+        cb();
+      },
+    }),
+  );
 
   before(async () => {
     cluster = await startLocalCluster(3);
@@ -44,10 +58,17 @@ describe('Redis Cluster: API and workers on a real three-master cluster', functi
         RECONCILE_INTERVAL_MS: 500,
       },
       registry: (db) => (registry = new ScriptedRegistry(db)),
+      log,
     });
     losing = await makeReseller(sys, 'losing');
     const gaining = await makeReseller(sys, 'gaining');
     await authorize(sys, gaining, losing);
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') {
+      console.error(`--- system log (${logLines.length} lines) ---\n${logLines.slice(-300).join('\n')}\n--- end of log ---`);
+    }
+    logLines.length = 0;
   });
   after(async () => {
     await sys?.stop().catch(() => undefined);

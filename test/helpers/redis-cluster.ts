@@ -27,15 +27,27 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** True when nothing listens on `port` of 127.0.0.1 (we can bind it ourselves). */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port for a cluster node: the node also listens on port + 10,000 (the cluster bus), and
+ * redis-server exits when that would pass 65,535, so the kernel's ephemeral ports (up to 60,999)
+ * will not do. Both ports must be free, and distinct from the ones already taken.
+ */
+async function freeNodePort(taken: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const clash = taken.some((t) => Math.abs(t - port) === 10_000 || t === port);
+    if (!clash && (await canBind(port)) && (await canBind(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair (port and port + 10000) for a cluster node');
 }
 
 /** A short-lived plain connection to one node (cluster-unaware: it sees only that node). */
@@ -139,7 +151,7 @@ export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
 
   try {
     for (let i = 0; i < masters; i++) {
-      const port = await freePort();
+      const port = await freeNodePort(cluster.ports);
       cluster.ports.push(port);
       spawnNode(port);
     }

@@ -4,17 +4,19 @@ import type { Deps } from '../platform/deps';
 import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
 import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
-import { withRetry } from '../bulk/retry';
 import { pushOptions } from './options';
-import { settleEach } from '../platform/concurrency';
+import { registryEach, type RegistryCallPolicy } from '../catalog/registry';
 import { unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
 
-/** Registry calls in flight per chunk: a slow registry should not serialize 1,000 round trips. */
-const REGISTRY_PARALLELISM = 16;
-/** A relock tries harder than an unlock: a domain left unlocked is the worse outcome. */
-const RELOCK_ATTEMPTS = 5;
-const RELOCK_BACKOFF_MS = 100;
+/**
+ * Registry calls: one batch per chunk where the registry has a bulk call, else 16 per-domain calls
+ * in flight (a slow registry should not serialize 1,000 round trips). An unlock is tried 4 times,
+ * 50, 100, 200 ms apart, before its item fails; a relock tries harder, since a domain left
+ * unlocked is the worse outcome.
+ */
+const UNLOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 4, backoffMs: 50 };
+const RELOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 5, backoffMs: 100 };
 
 interface DomainRow {
   id: number;
@@ -151,7 +153,12 @@ export const pushHandler: ItemHandler = {
     // answer) are not decided now: they stay running and this attempt ends as retry-later.
     const unsure = new Set<number>();
     let fault: unknown;
-    const unlocks = await settleEach(items, REGISTRY_PARALLELISM, (item) => withRetry(() => deps.registry.unlock(item.domain_name)));
+    const unlocks = await registryEach(
+      deps.registry,
+      'unlock',
+      items.map((i) => i.domain_name),
+      UNLOCK_POLICY,
+    );
     unlocks.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
       if (isTransientFault(r.reason)) {
@@ -314,8 +321,11 @@ export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_nam
   const done: number[] = [];
   const errors: string[] = [];
   let allTransient = true;
-  const locks = await settleEach(items, REGISTRY_PARALLELISM, (item) =>
-    withRetry(() => deps.registry.lock(item.domain_name), RELOCK_ATTEMPTS, RELOCK_BACKOFF_MS),
+  const locks = await registryEach(
+    deps.registry,
+    'lock',
+    items.map((i) => i.domain_name),
+    RELOCK_POLICY,
   );
   locks.forEach((r, i) => {
     if (r.status === 'fulfilled') done.push(Number(items[i].id));

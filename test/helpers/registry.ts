@@ -6,7 +6,7 @@ import { DbRegistry, type RegistryGateway } from '../../shared/catalog/registry'
  * gateway with scripted faults: fail the next N calls for a domain, or make every call slow.
  */
 export class ScriptedRegistry implements RegistryGateway {
-  private readonly inner: DbRegistry;
+  protected readonly inner: DbRegistry;
   readonly failures = new Map<string, { lock: number; unlock: number }>();
   readonly calls: { op: 'lock' | 'unlock'; domain: string; ok: boolean }[] = [];
   delayMs = 0;
@@ -38,5 +38,38 @@ export class ScriptedRegistry implements RegistryGateway {
   }
   unlock(domain: string) {
     return this.run('unlock', domain);
+  }
+}
+
+/**
+ * The same scripted registry with the optional bulk calls (one call per chunk and operation, with
+ * refusals per domain), as a registry with a bulk API offers them. `batches` records each call.
+ */
+export class BatchScriptedRegistry extends ScriptedRegistry {
+  readonly batches: { op: 'lock' | 'unlock'; domains: string[] }[] = [];
+
+  unlockMany(domains: string[]) {
+    return this.runMany('unlock', domains);
+  }
+  lockMany(domains: string[]) {
+    return this.runMany('lock', domains);
+  }
+
+  private async runMany(op: 'lock' | 'unlock', domains: string[]) {
+    this.batches.push({ op, domains });
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const refused = new Map<string, Error>();
+    for (const domain of domains) {
+      const f = this.failures.get(domain);
+      if (f && f[op] > 0) {
+        f[op]--;
+        this.calls.push({ op, domain, ok: false });
+        refused.set(domain, new Error(`registry timeout on ${op} ${domain}`));
+      }
+    }
+    const done = domains.filter((d) => !refused.has(d));
+    if (done.length) await (op === 'lock' ? this.inner.lockMany(done) : this.inner.unlockMany(done));
+    for (const domain of done) this.calls.push({ op, domain, ok: true });
+    return refused;
   }
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
-import { ScriptedRegistry } from '../helpers/registry';
+import { BatchScriptedRegistry, ScriptedRegistry } from '../helpers/registry';
 import { dumpPostgres, dumpRedis, itemCounts, loseRedisData, prefixKeys, relayRuns, resultsMails, waitUntil } from '../helpers/resilience';
 import { toText } from '../helpers/smtp';
 import { startSystem, type TestSystem } from '../helpers/system';
@@ -28,102 +28,130 @@ async function item(sys: TestSystem, jobId: string, domain: string) {
   return sys.db('bulk_job_items').where({ job_id: jobId, domain_name: domain }).first();
 }
 
-describe('registry failures around unlock and relock', function () {
-  this.timeout(120_000);
-  let sys: TestSystem;
-  let registry: ScriptedRegistry;
-  let losing: TestReseller;
+// Every registry failure is tried against both forms of the gateway: per-domain calls (16 in
+// flight) and the optional bulk calls, one per chunk, with refusals per domain.
+for (const [form, Registry] of [
+  ['per-domain calls', ScriptedRegistry],
+  ['bulk calls', BatchScriptedRegistry],
+] as const) {
+  describe(`registry failures around unlock and relock (${form})`, function () {
+    this.timeout(120_000);
+    let sys: TestSystem;
+    let registry: ScriptedRegistry;
+    let losing: TestReseller;
 
-  before(async () => {
-    sys = await startSystem({ registry: (db) => (registry = new ScriptedRegistry(db)) });
-    ({ losing } = await parties(sys));
-    await importDomains(sys, [
-      { name: 'relock-flaky.example', reseller: 'losing', locked: true },
-      { name: 'relock-down.example', reseller: 'losing', locked: true },
-      { name: 'relock-down-peer.example', reseller: 'losing', locked: true },
-      { name: 'unlock-down.example', reseller: 'losing', locked: true },
-      { name: 'unlock-flaky.example', reseller: 'losing', locked: true },
-    ]);
-  });
-  after(() => sys?.stop());
-
-  const push = async (domains: string[]) => {
-    const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true });
-    expect(res.status, JSON.stringify(res.body)).to.equal(202);
-    return res.body.id as string;
-  };
-
-  it('when the registry fails the relock a few times, the relock is retried and the pushed domain ends locked', async () => {
-    registry.failNext('relock-flaky.example', 'lock', 2);
-    const id = await push(['relock-flaky.example']);
-    const job = await waitForJob(sys, losing, id);
-    expect(job.status).to.equal('completed');
-    expect(await item(sys, id, 'relock-flaky.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
-    expect(await domainState(sys, 'relock-flaky.example')).to.deep.equal({ owner: 'gaining', locked: true });
-    expect(registry.calls.filter((c) => c.domain === 'relock-flaky.example' && c.op === 'lock').map((c) => c.ok)).to.deep.equal([
-      false,
-      false,
-      true,
-    ]);
-  });
-
-  it('when the registry keeps failing the relock, the job does not end while the domain is unlocked, and ends once the reconciler has locked it', async () => {
-    registry.failNext('relock-down.example', 'lock', 50);
-    const id = await push(['relock-down.example', 'relock-down-peer.example']);
-
-    // Past the in-process retries and at least one BullMQ retry of the chunk.
-    await waitUntil(async () => registry.calls.filter((c) => c.domain === 'relock-down.example' && c.op === 'lock' && !c.ok).length >= 8, {
-      timeout: 60_000,
-      interval: 50,
-      label: 'repeated failed relocks',
+    before(async () => {
+      sys = await startSystem({ registry: (db) => (registry = new Registry(db)) });
+      ({ losing } = await parties(sys));
+      await importDomains(sys, [
+        { name: 'relock-flaky.example', reseller: 'losing', locked: true },
+        { name: 'relock-down.example', reseller: 'losing', locked: true },
+        { name: 'relock-down-peer.example', reseller: 'losing', locked: true },
+        { name: 'unlock-down.example', reseller: 'losing', locked: true },
+        { name: 'unlock-flaky.example', reseller: 'losing', locked: true },
+      ]);
     });
-    expect(await item(sys, id, 'relock-down.example')).to.include({ status: 'pushed', was_locked: true, relocked: false });
-    expect(await domainState(sys, 'relock-down.example')).to.deep.equal({ owner: 'gaining', locked: false });
-    expect(await domainState(sys, 'relock-down-peer.example')).to.deep.equal({ owner: 'gaining', locked: true });
-    const meanwhile = await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', `Bearer ${losing.key}`);
-    expect(meanwhile.body.status, 'a job with a domain still unlocked has not ended').to.equal('running');
-    expect(meanwhile.body.counts).to.include({ pushed: 2, pending: 0, running: 0 });
+    after(() => sys?.stop());
 
-    registry.failures.delete('relock-down.example');
-    await sys.worker!.reconcileNow();
-    const job = await waitForJob(sys, losing, id);
-    expect(job.status).to.equal('completed');
-    expect(await item(sys, id, 'relock-down.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
-    expect(await domainState(sys, 'relock-down.example')).to.deep.equal({ owner: 'gaining', locked: true });
-    expect(job.counts).to.include({ pushed: 2, failed: 0 });
-  });
+    const push = async (domains: string[]) => {
+      const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains, apply_to_locked: true });
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+      return res.body.id as string;
+    };
 
-  it('when the registry briefly fails the unlock, the unlock is retried and the domain is pushed and locked again', async () => {
-    registry.failNext('unlock-flaky.example', 'unlock', 2);
-    const id = await push(['unlock-flaky.example']);
-    expect((await waitForJob(sys, losing, id)).status).to.equal('completed');
-    expect(await item(sys, id, 'unlock-flaky.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
-    expect(await domainState(sys, 'unlock-flaky.example')).to.deep.equal({ owner: 'gaining', locked: true });
-  });
+    it('when the registry fails the relock a few times, the relock is retried and the pushed domain ends locked', async () => {
+      registry.failNext('relock-flaky.example', 'lock', 2);
+      const id = await push(['relock-flaky.example']);
+      const job = await waitForJob(sys, losing, id);
+      expect(job.status).to.equal('completed');
+      expect(await item(sys, id, 'relock-flaky.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
+      expect(await domainState(sys, 'relock-flaky.example')).to.deep.equal({ owner: 'gaining', locked: true });
+      expect(registry.calls.filter((c) => c.domain === 'relock-flaky.example' && c.op === 'lock').map((c) => c.ok)).to.deep.equal([
+        false,
+        false,
+        true,
+      ]);
+    });
 
-  it('when the registry keeps failing the unlock, the item fails with a registry error, the domain stays locked with the losing reseller, and the job completes', async () => {
-    registry.failNext('unlock-down.example', 'unlock', 50);
-    const id = await push(['unlock-down.example']);
-    const job = await waitForJob(sys, losing, id);
-    expect(job.status).to.equal('completed');
-    expect(job.counts).to.include({ failed: 1, pushed: 0 });
-    const [it] = await allItems(sys, losing, id);
-    expect(it).to.include({ domain: 'unlock-down.example', status: 'failed', reason: 'error' });
-    expect(it.message).to.match(/registry/i);
-    expect(await domainState(sys, 'unlock-down.example')).to.deep.equal({ owner: 'losing', locked: true });
-    expect(
-      Number(
-        (await sys
-          .db('billing_events as b')
-          .join('domains as d', 'd.id', 'b.domain_id')
-          .where('d.name', 'unlock-down.example')
-          .count('* as n')
-          .first())!.n,
-      ),
-    ).to.equal(0);
-    registry.failures.delete('unlock-down.example');
+    it('when the registry keeps failing the relock, the job does not end while the domain is unlocked, and ends once the reconciler has locked it', async () => {
+      registry.failNext('relock-down.example', 'lock', 50);
+      const id = await push(['relock-down.example', 'relock-down-peer.example']);
+
+      // Past the in-process retries and at least one BullMQ retry of the chunk.
+      await waitUntil(
+        async () => registry.calls.filter((c) => c.domain === 'relock-down.example' && c.op === 'lock' && !c.ok).length >= 8,
+        {
+          timeout: 60_000,
+          interval: 50,
+          label: 'repeated failed relocks',
+        },
+      );
+      expect(await item(sys, id, 'relock-down.example')).to.include({ status: 'pushed', was_locked: true, relocked: false });
+      expect(await domainState(sys, 'relock-down.example')).to.deep.equal({ owner: 'gaining', locked: false });
+      expect(await domainState(sys, 'relock-down-peer.example')).to.deep.equal({ owner: 'gaining', locked: true });
+      const meanwhile = await sys.http().get(`/v1/bulk-pushes/${id}`).set('Authorization', `Bearer ${losing.key}`);
+      expect(meanwhile.body.status, 'a job with a domain still unlocked has not ended').to.equal('running');
+      expect(meanwhile.body.counts).to.include({ pushed: 2, pending: 0, running: 0 });
+
+      registry.failures.delete('relock-down.example');
+      await sys.worker!.reconcileNow();
+      const job = await waitForJob(sys, losing, id);
+      expect(job.status).to.equal('completed');
+      expect(await item(sys, id, 'relock-down.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
+      expect(await domainState(sys, 'relock-down.example')).to.deep.equal({ owner: 'gaining', locked: true });
+      expect(job.counts).to.include({ pushed: 2, failed: 0 });
+    });
+
+    it('when the registry briefly fails the unlock, the unlock is retried and the domain is pushed and locked again', async () => {
+      registry.failNext('unlock-flaky.example', 'unlock', 2);
+      const id = await push(['unlock-flaky.example']);
+      expect((await waitForJob(sys, losing, id)).status).to.equal('completed');
+      expect(await item(sys, id, 'unlock-flaky.example')).to.include({ status: 'pushed', was_locked: true, relocked: true });
+      expect(await domainState(sys, 'unlock-flaky.example')).to.deep.equal({ owner: 'gaining', locked: true });
+    });
+
+    it('when the registry keeps failing the unlock, the item fails with a registry error, the domain stays locked with the losing reseller, and the job completes', async () => {
+      registry.failNext('unlock-down.example', 'unlock', 50);
+      const id = await push(['unlock-down.example']);
+      const job = await waitForJob(sys, losing, id);
+      expect(job.status).to.equal('completed');
+      expect(job.counts).to.include({ failed: 1, pushed: 0 });
+      const [it] = await allItems(sys, losing, id);
+      expect(it).to.include({ domain: 'unlock-down.example', status: 'failed', reason: 'error' });
+      expect(it.message).to.match(/registry/i);
+      expect(await domainState(sys, 'unlock-down.example')).to.deep.equal({ owner: 'losing', locked: true });
+      expect(
+        Number(
+          (await sys
+            .db('billing_events as b')
+            .join('domains as d', 'd.id', 'b.domain_id')
+            .where('d.name', 'unlock-down.example')
+            .count('* as n')
+            .first())!.n,
+        ),
+      ).to.equal(0);
+      registry.failures.delete('unlock-down.example');
+    });
+
+    if (Registry === BatchScriptedRegistry) {
+      it('a chunk goes to a registry with bulk calls as one unlock call and one lock call', async () => {
+        const domains = names('bulk-call', 5);
+        await importDomains(
+          sys,
+          domains.map((name) => ({ name, reseller: 'losing', locked: true })),
+        );
+        const id = await push(domains);
+        expect((await waitForJob(sys, losing, id)).counts).to.include({ pushed: 5, failed: 0 });
+        const batches = (registry as BatchScriptedRegistry).batches.filter((b) => b.domains.some((d) => domains.includes(d)));
+        expect(batches.map((b) => [b.op, [...b.domains].sort()])).to.deep.equal([
+          ['unlock', [...domains].sort()],
+          ['lock', [...domains].sort()],
+        ]);
+        for (const d of domains) expect(await domainState(sys, d)).to.deep.equal({ owner: 'gaining', locked: true });
+      });
+    }
   });
-});
+}
 
 describe('SMTP outage', function () {
   this.timeout(60_000);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { unnest } from '../platform/sql';
 import type { ItemRow, ItemStatus } from './model';
+import { lockChunk } from './take';
 
 export interface ItemResult {
   id: number;
@@ -9,16 +10,21 @@ export interface ItemResult {
   message: string | null;
 }
 
-/** Re-reads the taken items under lock: another attempt may have finished some of them meanwhile. */
-export function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<ItemRow[]> {
+/**
+ * Re-reads the taken items under their chunks' locks (the lock every writer of a chunk's items
+ * takes; no row lock, which would write every item row): another attempt may have finished some
+ * of them meanwhile.
+ */
+export async function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<ItemRow[]> {
+  const chunks = [...new Map(items.map((i) => [`${i.job_id}:${i.chunk}`, i])).values()].sort((a, b) => a.chunk - b.chunk);
+  for (const c of chunks) await lockChunk(trx, c.job_id, c.chunk);
   return trx('bulk_job_items')
     .whereIn(
       'id',
       items.map((i) => i.id),
     )
     .where({ status: 'running' })
-    .orderBy('id')
-    .forUpdate();
+    .orderBy('id');
 }
 
 /** Writes every item's outcome in one statement; returns the count per status (for metrics). */

@@ -13,8 +13,11 @@ export interface ItemHandler {
     trx: Knex.Transaction,
     job: BulkJob,
     items: ItemRow[],
-  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null }>;
-  /** Finishes the returned items after the take committed; they are `running`, under a lease. */
+  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null; deferredFields?: Partial<ItemRow> }>;
+  /**
+   * Finishes the returned items after the take committed; they are `running`, under a lease, with
+   * the `deferredFields` inTake asked for written in the same update (one row version, not two).
+   */
   deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
 }
 
@@ -69,14 +72,21 @@ export async function takeChunk(
         b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
       .orderBy('id');
-    const { deferred, counts, retryAt } = items.length ? await handler.inTake(deps, trx, job, items) : { deferred: [], counts: {} };
+    const { deferred, counts, retryAt, deferredFields } = items.length
+      ? await handler.inTake(deps, trx, job, items)
+      : { deferred: [], counts: {}, deferredFields: undefined };
     if (deferred.length) {
       await trx('bulk_job_items')
         .whereIn(
           'id',
           deferred.map((i) => i.id),
         )
-        .update({ status: 'running', started_at: trx.raw('coalesce(started_at, now())'), lease_until: leaseExpr(trx, leaseMs) });
+        .update({
+          ...deferredFields,
+          status: 'running',
+          started_at: trx.raw('coalesce(started_at, now())'),
+          lease_until: leaseExpr(trx, leaseMs),
+        });
     }
     const held = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk, status: 'running' })
@@ -136,6 +146,7 @@ export function keepLease(deps: Deps, items: ItemRow[]): () => Promise<void> {
   timer.unref();
   return async () => {
     clearInterval(timer);
-    await deps.db('bulk_job_items').whereIn('id', ids).update({ lease_until: null });
+    // Items whose last write already ended the lease (a push's relock does) are not written again.
+    await deps.db('bulk_job_items').whereIn('id', ids).whereNotNull('lease_until').update({ lease_until: null });
   };
 }

@@ -67,7 +67,9 @@ export async function registryEach(
       for (const name of todo) errors.set(name, err);
     }
   }
-  return names.map((name) => (errors.has(name) ? { status: 'rejected', reason: errors.get(name) } : { status: 'fulfilled', value: undefined }));
+  return names.map((name) =>
+    errors.has(name) ? { status: 'rejected', reason: errors.get(name) } : { status: 'fulfilled', value: undefined },
+  );
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,9 +98,7 @@ export class DbRegistry implements RegistryGateway {
   }
 
   private async setLocked(domainNames: string[], locked: boolean): Promise<Map<string, Error>> {
-    await this.db('domains')
-      .whereRaw('name = any(?::text[])', [domainNames])
-      .update({ locked, updated_at: this.db.fn.now() });
+    await this.db('domains').whereRaw('name = any(?::text[])', [domainNames]).update({ locked, updated_at: this.db.fn.now() });
     return new Map();
   }
 }

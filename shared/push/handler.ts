@@ -137,17 +137,13 @@ export const pushHandler: ItemHandler = {
       deferred,
       counts: await applyPush(deps, trx, job, now, byName, new Map()),
       retryAt: waiting ? new Date(Date.now() + HELD_RETRY_MS) : null,
+      // Written with the take, before any unlock: whatever happens next, a later attempt or the
+      // reconciler knows to lock these domains again.
+      deferredFields: { was_locked: true, relocked: false },
     };
   },
 
   async deferred(deps, job, items) {
-    await deps
-      .db('bulk_job_items')
-      .whereIn(
-        'id',
-        items.map((i) => i.id),
-      )
-      .update({ was_locked: true, relocked: false });
     const unlockFailed = new Map<number, string>();
     // Items whose unlock met a transient fault (our database or network, not the registry's
     // answer) are not decided now: they stay running and this attempt ends as retry-later.
@@ -334,7 +330,8 @@ export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_nam
       allTransient &&= isTransientFault(r.reason);
     }
   });
-  if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true });
+  // The relock is an item's last step: its lease ends in the same write.
+  if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true, lease_until: null });
   if (errors.length) {
     const message = `relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`;
     throw allTransient ? new TransientFault(message) : new Error(message);

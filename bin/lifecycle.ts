@@ -19,12 +19,12 @@ export function onShutdown(stopAll: () => Promise<void>, boundMs: number) {
   const handler = (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
-    console.error(`${signal}: shutting down`);
+    logLine(30, `${signal}: shutting down`);
     setTimeout(() => process.exit(1), boundMs + 5000).unref();
     stopAll().then(
       () => process.exit(0),
       (err) => {
-        console.error(err);
+        logLine(50, 'shutdown failed', err);
         process.exit(1);
       },
     );
@@ -41,23 +41,27 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** An error with its stack (where it came from), or whatever was thrown. */
-function describe(err: unknown): unknown {
-  return err instanceof Error ? (err.stack ?? err.message) : err;
+/**
+ * One JSON line on stderr, shaped like the pino lines the process logs otherwise (level 30 info,
+ * 50 error, 60 fatal), so a log collector never meets a bare multi-line stack: the stack is a field.
+ */
+function logLine(level: number, msg: string, err?: unknown) {
+  const detail = err === undefined ? {} : err instanceof Error ? { err: err.message, stack: err.stack } : { err: String(err) };
+  process.stderr.write(`${JSON.stringify({ level, time: Date.now(), service: 'domain-push', pid: process.pid, msg, ...detail })}\n`);
 }
 
 /**
- * Runs a process entry point: a start-up failure prints its stack and exits 1. A promise rejected
- * with nobody listening is a bug: it is logged with its stack, and the process exits 1 as Node
- * would, so a supervisor restarts it (its chunks are taken over as stalled).
+ * Runs a process entry point: a start-up failure is logged (JSON, with its stack) and exits 1. A
+ * promise rejected with nobody listening is a bug: it is logged the same way, and the process
+ * exits 1 as Node would, so a supervisor restarts it (its chunks are taken over as stalled).
  */
 export function runMain(main: () => Promise<void>) {
   process.on('unhandledRejection', (reason) => {
-    console.error('unhandled promise rejection:', describe(reason));
+    logLine(60, 'unhandled promise rejection', reason);
     process.exit(1);
   });
   main().catch((err) => {
-    console.error(describe(err));
+    logLine(60, 'start-up failed', err);
     process.exit(1);
   });
 }

@@ -17,17 +17,30 @@ describe('runMain (a real process started the way bin/ entry points start)', () 
     }
   }
 
-  it('a start-up failure prints the error with its stack and exits 1', function () {
+  /** Every line the process wrote to stderr, each of which must be a JSON object. */
+  const jsonLines = (stderr: string) =>
+    stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+
+  it('a start-up failure is logged as one JSON line with the error and its stack, and exits 1', function () {
     this.timeout(20_000);
-    const res = run(`throw new Error('start-up failed');`);
+    const res = run(`throw new Error('the database is away');`);
     expect(res.status).to.equal(1);
-    expect(res.stderr).to.match(/Error: start-up failed\n\s+at /);
+    const [line, ...more] = jsonLines(res.stderr);
+    expect(more).to.deep.equal([]);
+    expect(line).to.include({ level: 60, msg: 'start-up failed', err: 'the database is away' });
+    expect(line.stack).to.match(/Error: the database is away\n\s+at /);
   });
 
-  it('an unhandled rejection is logged with its stack and exits 1', function () {
+  it('an unhandled rejection is logged as one JSON line with its stack and exits 1', function () {
     this.timeout(20_000);
     const res = run(`void Promise.reject(new Error('nobody listens'));\nawait new Promise((r) => setTimeout(r, 5_000));`);
     expect(res.status).to.equal(1);
-    expect(res.stderr).to.match(/unhandled promise rejection: Error: nobody listens\n\s+at /);
+    const [line, ...more] = jsonLines(res.stderr);
+    expect(more).to.deep.equal([]);
+    expect(line).to.include({ level: 60, msg: 'unhandled promise rejection', err: 'nobody listens' });
+    expect(line.stack).to.match(/Error: nobody listens\n\s+at /);
   });
 });

@@ -5,7 +5,7 @@ import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy, type RedisClient } from '../shared/platform/redis';
 import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
-import { isTransientFault } from '../shared/platform/faults';
+import { untilNoTransientFault } from '../shared/platform/faults';
 import { onChunkExhausted, processorOf, processorsFor } from './processors';
 
 /** A chunk whose worker died this often (lock lost each time) fails instead of being retried again. */
@@ -39,19 +39,6 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
   };
 }
 
-/** Start-up steps wait out a Postgres or Redis outage (one JSON line per try) instead of crashing. */
-async function untilNoTransientFault<T>(deps: BulkDeps, what: string, step: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step();
-    } catch (err) {
-      if (!isTransientFault(err)) throw err;
-      deps.log.warn({ err: (err as Error).message, attempt }, `${what}: server unavailable, trying again`);
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
-    }
-  }
-}
-
 /**
  * The BullMQ worker plus two pollers: the outbox relay (email) and the reconciler. Neither poller
  * depends on Redis state, so a flushed Redis cannot stop them.
@@ -65,7 +52,7 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
   }
 
   // Never take chunks from a prefix another database owns (waits for Redis if it is away).
-  await untilNoTransientFault(deps, 'claiming the queue prefix', async () =>
+  await untilNoTransientFault(log, 'claiming the queue prefix', async () =>
     claimQueuePrefix(connection, config.QUEUE_PREFIX!, await databaseFingerprint(deps.db)),
   );
 

@@ -1,3 +1,4 @@
+import type { Logger } from './logger';
 /**
  * Transient faults of the servers we run on (Postgres, Redis): the work was not done, or not
  * known to be done, and doing it again later is right. Such a fault delays an item; it never
@@ -56,4 +57,21 @@ export function isTransientFault(err: unknown, depth = 0): boolean {
   if (typeof e.message === 'string' && MESSAGE_TRANSIENT.some((re) => re.test(e.message as string))) return true;
   if (Array.isArray(e.errors) && e.errors.some((x) => isTransientFault(x, depth + 1))) return true;
   return isTransientFault(e.cause, depth + 1);
+}
+
+/**
+ * Runs a start-up step until it gets past a transient fault (Postgres restarting, Redis away),
+ * logging one JSON line per try, instead of letting a process that starts during an outage die
+ * with a stack trace. Any other error is thrown at once.
+ */
+export async function untilNoTransientFault<T>(log: Pick<Logger, 'warn'>, what: string, step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!isTransientFault(err)) throw err;
+      log.warn({ err: (err as Error).message, attempt }, `${what}: server unavailable, trying again`);
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+    }
+  }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Config } from './config';
 import { createDb, migrate, type Db } from './db';
 import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
+import { untilNoTransientFault } from './faults';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
 import { createLogger, type Logger } from './logger';
 import { createMailer } from '../mail/mailer';
@@ -68,8 +69,9 @@ export async function createRuntime(
   let redis: RedisClient | undefined;
   let config: Config;
   try {
-    if (opts.migrate) await migrate(db);
-    const prefix = base.QUEUE_PREFIX ?? prefixFor(await deploymentId(db));
+    // A process started while Postgres is restarting waits for it (JSON lines), not dies.
+    if (opts.migrate) await untilNoTransientFault(log, 'migrating', () => migrate(db));
+    const prefix = base.QUEUE_PREFIX ?? prefixFor(await untilNoTransientFault(log, 'reading the deployment id', () => deploymentId(db)));
     config = Object.freeze({ ...base, ADMIN_API_KEY: resolveOperatorKey(base), QUEUE_PREFIX: prefix });
     redisHandle = config.REDIS_CLUSTER_NODES
       ? clusterHandle(config.REDIS_CLUSTER_NODES)
@@ -78,7 +80,8 @@ export async function createRuntime(
     // Its own short-lived connection: the producer's has no offline queue and is not ready yet.
     const claimer = oneShotConnection(redisHandle);
     claimer.on('error', () => undefined);
-    await claimQueuePrefix(claimer, prefix, await databaseFingerprint(db))
+    const fingerprint = await untilNoTransientFault(log, 'reading the database fingerprint', () => databaseFingerprint(db));
+    await claimQueuePrefix(claimer, prefix, fingerprint)
       .catch((err) => {
         if (err instanceof QueuePrefixTaken) throw err;
         // Redis is away: the API still starts (and answers 503); a worker claims before taking work.

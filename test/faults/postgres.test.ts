@@ -12,6 +12,8 @@ import {
 import { startFaultSystem, type FaultSystem } from './helpers/system';
 import type { TestReseller } from '../helpers/fixtures';
 import { sleep } from '../helpers/resilience';
+import { waitUntil } from '../helpers/wait';
+import { expect } from 'chai';
 
 describe('faults: Postgres restarted, killed or down mid-job (own cluster)', function () {
   this.timeout(300_000);
@@ -72,5 +74,31 @@ describe('faults: Postgres restarted, killed or down mid-job (own cluster)', fun
       await sys.pg.start();
       return Date.now();
     });
+  });
+
+  it('a worker started while Postgres is down waits for it, logging JSON only, then takes the job', async () => {
+    const { domains, locked } = await lockedDomains(sys, 'pg-late', 200);
+    const id = await submitPush(sys, losing, domains, true);
+    await sys.pg.stop('fast');
+    const worker = sys.spawnWorker();
+    // It says, as JSON, that it is waiting, and stays up (it used to die on its first query).
+    await waitUntil(() => worker.lines.filter((l) => l.includes('server unavailable, trying again')).length >= 2, {
+      timeout: 60_000,
+      interval: 50,
+      label: 'the worker to say twice that it waits for Postgres',
+    });
+    expect(worker.child.exitCode, 'the worker is still running').to.equal(null);
+    await sys.pg.start();
+    const backAt = Date.now();
+    await measureRecovery(sys, 'pg-late', id, backAt);
+    await expectPushPromiseKept(sys, {
+      jobs: [{ id, applyToLocked: true }],
+      domains,
+      originallyLocked: locked,
+      losing: 'losing',
+      gaining: 'gaining',
+      allPushed: true,
+    });
+    expectJsonLogs(sys);
   });
 });

@@ -20,13 +20,13 @@ export async function chunkNames(deps: Deps, job: BulkJob, chunks: number[]): Pr
     job.kind === 'push'
       ? `${username(job.losing_reseller_id)}→${username(job.gaining_reseller_id)}`
       : `${username(job.losing_reseller_id)}, customer ${job.customer_id ?? job.options?.customer_id ?? '?'}`;
-  const counts = await deps
-    .db('bulk_job_items')
-    .where({ job_id: job.id })
-    .whereIn('chunk', chunks)
-    .groupBy('chunk')
-    .select('chunk', deps.db.raw('count(*)::int as n'));
-  const items = new Map(counts.map((r) => [Number(r.chunk), Number(r.n)]));
+  // Items per chunk, whatever their status, from the chunk counters (started or not).
+  const { rows: counts } = await deps.db.raw(
+    `select chunk, (select coalesce(sum(value::int), 0) from jsonb_each_text(counts))::int as n
+     from bulk_job_chunk_counts where job_id = ? and chunk = any(?::int[])`,
+    [job.id, chunks],
+  );
+  const items = new Map((counts as { chunk: number; n: number }[]).map((r) => [Number(r.chunk), Number(r.n)]));
   return new Map(
     chunks.map((chunk) => [
       chunk,

@@ -4,8 +4,9 @@ import type { Reseller } from '../accounts/resellers';
 import { enqueueNamedChunks } from './chunk-names';
 import { finalizeIfDone } from './finalize';
 import { kindOf, type BulkDeps } from './kind';
-import { FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
-import { passJobGate } from './take';
+import { countItems, FINISHED_JOB, jobFor, loadJob, type BulkJob } from './model';
+import { endUnstarted, unstartedChunks } from './unstarted';
+import { passJobGate } from './locks';
 
 /**
  * Pending items a cancel turns `cancelled` within the request. A bigger job's pending items are
@@ -43,8 +44,8 @@ export async function cancelJob(
       throw new Conflict('job_finished', `The job has already ended (${job.status}); there is nothing to cancel.`);
     }
     await trx('bulk_jobs').where({ id: job.id }).update({ status: 'cancelling', cancel_requested_at: trx.fn.now() });
-    const pending = await trx('bulk_job_items').where({ job_id: job.id, status: 'pending' }).count<{ n: number }[]>('* as n');
-    later = Number(pending[0].n) > CANCEL_IN_REQUEST;
+    // Pending items, started or not: the counters have both.
+    later = ((await countItems(trx, job.id)).pending ?? 0) > CANCEL_IN_REQUEST;
     if (!later) await cancelPendingItems(trx, job.id, opts);
   });
   if (later) {
@@ -62,15 +63,28 @@ export async function cancelJob(
   return { status: after!.status };
 }
 
+/** Up to `limit` pending items end `cancelled`: unstarted chunks first (whole chunks), then item rows. */
 async function cancelPendingItems(db: Deps['db'], jobId: string, opts: CancelReason, limit?: number): Promise<number> {
-  const items = db('bulk_job_items').where({ job_id: jobId, status: 'pending' });
-  const scope = limit ? db('bulk_job_items').whereIn('id', items.clone().select('id').limit(limit)).where({ status: 'pending' }) : items;
-  return scope.update({
+  const endedAs = {
     status: 'cancelled',
     reason: opts.reason ?? 'cancelled',
     message: opts.message ?? 'The job was cancelled before this item started.',
-    finished_at: db.fn.now(),
-  });
+  };
+  const unstarted = await endUnstarted(db, jobId, endedAs, limit);
+  if (limit && unstarted >= limit) return unstarted;
+  const items = db('bulk_job_items').where({ job_id: jobId, status: 'pending' });
+  const scope = limit
+    ? db('bulk_job_items')
+        .whereIn(
+          'id',
+          items
+            .clone()
+            .select('id')
+            .limit(limit - unstarted),
+        )
+        .where({ status: 'pending' })
+    : items;
+  return unstarted + (await scope.update({ ...endedAs, finished_at: db.fn.now() }));
 }
 
 /** The pending items of a `cancelling` job, in batches, then the job's end. Also the reconciler's repair. */
@@ -126,7 +140,10 @@ export async function resumeJob(deps: BulkDeps, me: Reseller, id: string, kind?:
   return { status };
 }
 
+/** Chunks with items in any of `statuses`; unstarted chunks count as `pending`. */
 export async function openChunks(deps: Deps, jobId: string, statuses: string[]): Promise<number[]> {
   const rows = await deps.db('bulk_job_items').where({ job_id: jobId }).whereIn('status', statuses).distinct('chunk');
-  return rows.map((r) => Number(r.chunk)).sort((a, b) => a - b);
+  const chunks = new Set(rows.map((r) => Number(r.chunk)));
+  if (statuses.includes('pending')) for (const c of await unstartedChunks(deps.db, jobId)) chunks.add(c);
+  return [...chunks].sort((a, b) => a - b);
 }

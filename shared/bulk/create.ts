@@ -2,14 +2,11 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { assertQueueReachable } from '../platform/queues';
-import { unnest } from '../platform/sql';
 import { enqueueNamedChunks } from './chunk-names';
 import type { BaseOptions, BulkKindDef } from './kind';
 import type { BulkJob } from './model';
 import { assertQuota } from './quota';
-
-/** Item rows per insert statement: a 50,000-item job is five statements, each well under pg's bind limits. */
-export const ITEM_INSERT_BATCH = 10_000;
+import { writeUnstartedChunks } from './unstarted';
 
 export interface NewBulkJob<O extends BaseOptions> {
   losingResellerId: number;
@@ -26,7 +23,8 @@ export interface NewBulkJob<O extends BaseOptions> {
 }
 
 /**
- * Writes the job and all its items in one transaction, then enqueues its chunks. Redis is checked
+ * Writes the job and its items (as unstarted chunks: one row per chunk, see unstarted.ts) in one
+ * transaction, then enqueues its chunks. Redis is checked
  * first so an unreachable queue refuses the request (503) before anything is written. Once the
  * transaction has committed the job exists and runs: the enqueue is only a wake-up. If it fails
  * (Redis gone, or its reply lost after it did the work) the job is never removed, since workers may
@@ -62,22 +60,13 @@ export async function createBulkJob<O extends BaseOptions>(
       })
       .returning('*');
     await assertQuota(trx, config, spec.losingResellerId, row.id, spec.itemNames.length);
-    const chunks = spec.itemNames.map((_, i) => Math.floor(i / chunkSize));
-    const products = spec.itemProducts ?? spec.itemNames.map(() => ({ product: 'domain' as const, id: null }));
-    for (let start = 0; start < spec.itemNames.length; start += ITEM_INSERT_BATCH) {
-      const end = start + ITEM_INSERT_BATCH;
-      const slice = products.slice(start, end);
-      const rows = unnest('t', {
-        n: ['text', spec.itemNames.slice(start, end)],
-        c: ['int', chunks.slice(start, end)],
-        p: ['text', slice.map((x) => x.product)],
-        pid: ['bigint', slice.map((x) => x.id)],
-      });
-      await trx.raw(
-        `insert into bulk_job_items (job_id, domain_name, chunk, product, product_id) select ?, n, c, p, pid from ${rows.sql}`,
-        [row.id, ...rows.bindings],
-      );
-    }
+    const products = spec.itemProducts;
+    await writeUnstartedChunks(
+      trx,
+      row.id,
+      spec.itemNames.map((name, i) => ({ name, product: products?.[i].product, productId: products?.[i].id })),
+      chunkSize,
+    );
     if (inTx) await inTx(trx, row);
     return row as BulkJob;
   });

@@ -3,6 +3,7 @@ import { queueEmail } from '../mail/outbox';
 import { PROBLEM_ROWS, resultsEmail, type JobSummary } from '../mail/templates';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
+import { hasUnstarted } from './unstarted';
 import { collectCsv } from './views';
 
 /**
@@ -52,11 +53,12 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
 }
 
 /**
- * Open items, then what any kind's sweep still owes: separate probes, each served by its own
+ * Unstarted chunks and open items, then what any kind's sweep still owes: separate probes, each served by its own
  * partial index, instead of one OR that scans the job. A sweep finds nothing on another kind's
  * job, so the job's kind need not be read first.
  */
 async function hasOpenWork(kinds: KindTable, db: Knex, jobId: string): Promise<boolean> {
+  if (await hasUnstarted(db, jobId)) return true;
   if (await db('bulk_job_items').where({ job_id: jobId }).whereIn('status', OPEN_ITEM).first('id')) return true;
   for (const kind of Object.values(kinds)) if (kind.sweep && (await kind.sweep.owes(db, jobId))) return true;
   return false;

@@ -1,8 +1,10 @@
 import type { Deps } from '../platform/deps';
-import { keepLease, lockChunk, takeChunk } from './take';
+import { keepLease, takeChunk } from './take';
+import { lockChunk } from './locks';
 import { finalizeIfDone } from './finalize';
 import { kindOf, type BulkDeps, type SweepScope } from './kind';
 import { leaseFree } from './model';
+import { startChunk } from './unstarted';
 
 function countProcessed(deps: Deps, kind: string, counts: Record<string, number>) {
   for (const [status, n] of Object.entries(counts)) deps.metrics.itemsProcessed.inc({ kind, status }, n);
@@ -87,12 +89,18 @@ export async function processChunk(
 export async function failChunk(deps: BulkDeps, jobId: string, chunk: number, message: string): Promise<void> {
   const text = message.slice(0, 1000);
   await deps.db.transaction(async (trx) => {
+    // The job row first, as a cancel takes it (then the chunk): never the other order, which could deadlock.
+    await trx('bulk_jobs').where({ id: jobId }).forShare().first('id');
     await lockChunk(trx, jobId, chunk);
+    const endedAs = { status: 'failed', reason: 'error', message: text };
+    const unstarted = await startChunk(trx, jobId, chunk, endedAs);
     // Items a live attempt still holds (unexpired lease) are left to it.
-    const failed = await trx('bulk_job_items')
-      .where({ job_id: jobId, chunk })
-      .where((b) => b.where({ status: 'pending' }).orWhere((r) => leaseFree(r.where({ status: 'running' }), trx)))
-      .update({ status: 'failed', reason: 'error', message: text, finished_at: trx.fn.now() });
+    const failed =
+      unstarted +
+      (await trx('bulk_job_items')
+        .where({ job_id: jobId, chunk })
+        .where((b) => b.where({ status: 'pending' }).orWhere((r) => leaseFree(r.where({ status: 'running' }), trx)))
+        .update({ ...endedAs, finished_at: trx.fn.now() }));
     // Items all done (only a relock kept failing) is no job-level fault: the reconciler relocks.
     if (failed)
       await trx('bulk_jobs')

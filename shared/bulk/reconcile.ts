@@ -29,7 +29,11 @@ export async function reconcile(deps: BulkDeps) {
   // A cancel answered before its pending items were cancelled, whose process died before it finished.
   const halfCancelled: BulkJob[] = await db('bulk_jobs')
     .where({ status: 'cancelling' })
-    .whereExists(db('bulk_job_items').whereRaw('job_id = bulk_jobs.id').where({ status: 'pending' }))
+    .where((b) =>
+      b
+        .whereExists(db('bulk_job_items').whereRaw('job_id = bulk_jobs.id').where({ status: 'pending' }))
+        .orWhereExists(db('bulk_job_chunks').whereRaw('job_id = bulk_jobs.id')),
+    )
     .select('id');
   for (const j of halfCancelled) await cancelPendingLater(deps, j.id);
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { unnest } from '../platform/sql';
 import type { ItemRow, ItemStatus } from './model';
-import { lockChunk } from './take';
+import { lockChunk } from './locks';
 
 export interface ItemResult {
   id: number;

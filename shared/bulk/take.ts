@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { leaseFree, type BulkJob, type ItemRow } from './model';
+import { startChunk } from './unstarted';
+import { lockChunk, passJobGate } from './locks';
 
 /** How one kind of bulk job does its items. */
 export interface ItemHandler {
@@ -65,6 +67,8 @@ export async function takeChunk(
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
     if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], heldElsewhereUntil: null };
     await lockChunk(trx, jobId, chunk);
+    // The chunk's first take turns its unstarted items into pending item rows.
+    if (takesNew) await startChunk(trx, jobId, chunk);
     const items: ItemRow[] = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
       .where((b) => {
@@ -101,28 +105,6 @@ export async function takeChunk(
     const waiting = items.length - deferred.length - Object.values(counts).reduce((a, b) => a + b, 0);
     return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, heldElsewhereUntil };
   });
-}
-
-/**
- * Row locks let a new FOR SHARE locker join the ones holding a row while a FOR UPDATE waits, so
- * with two or more chunks of a job in flight a cancel could wait for most of the job (7 s for a
- * 20,000-domain push). A heavyweight lock queues in order: claims pass the job's gate shared,
- * cancel and suspend exclusive, so a cancel waits only for the claims already running and no
- * claim starts after it. (Two-key advisory locks do not overlap the one-key chunk locks.)
- */
-export async function passJobGate(trx: Knex.Transaction, jobId: string, mode: 'shared' | 'exclusive'): Promise<void> {
-  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
-  await trx.raw(`select ${fn}(${JOB_GATE_NAMESPACE}, hashtext(?))`, [jobId]);
-}
-const JOB_GATE_NAMESPACE = 7401;
-
-/**
- * One lock per chunk instead of a row lock per item (a row lock is a write): whatever changes a
- * chunk's items takes it, so attempts at the same chunk take turns and the later one reads what the
- * earlier one committed.
- */
-export async function lockChunk(trx: Knex.Transaction, jobId: string, chunk: number): Promise<void> {
-  await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`${jobId}:${chunk}`]);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Reseller } from '../accounts/resellers';
 import { listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
 import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
+import { jobItems } from './unstarted';
 import { countItems, countItemsOf, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
 /** Views need the database and the kind table (done status, links, public options). */
@@ -113,9 +114,7 @@ export async function listItems(deps: ViewDeps, me: Reseller, id: string, query:
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
-  const rows = db('bulk_job_items')
-    .where({ job_id: job.id })
-    .modify((b) => (q.status ? b.where({ status: q.status }) : b));
+  const rows = jobItems(db, job.id).modify((b) => (q.status ? b.where({ status: q.status }) : b));
   return paginate(rows, q, { column: 'id', key: (r: ItemRow) => r.id }, itemView);
 }
 
@@ -127,8 +126,7 @@ export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGe
   yield csvLine([...ITEM_CSV_COLUMNS]);
   let after = 0;
   for (;;) {
-    const rows: ItemRow[] = await db('bulk_job_items')
-      .where({ job_id: jobId })
+    const rows: ItemRow[] = await jobItems(db, jobId)
       .modify((b) => (status ? b.where({ status }) : b))
       .where('id', '>', after)
       .orderBy('id')

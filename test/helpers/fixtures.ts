@@ -156,7 +156,7 @@ export async function allItems(sys: TestSystem, who: TestReseller, id: string): 
 
 /** Row counts of every table that a refused request must leave alone. */
 export async function snapshot(sys: TestSystem) {
-  const tables = ['bulk_jobs', 'bulk_job_items', 'domains', 'outbound_emails', 'billing_events', 'profiles', 'brands'];
+  const tables = ['bulk_jobs', 'bulk_job_items', 'bulk_job_chunks', 'domains', 'outbound_emails', 'billing_events', 'profiles', 'brands'];
   const out: Record<string, unknown> = {};
   for (const t of tables) out[t] = Number((await sys.db(t).count('* as n').first())!.n);
   out.domainState = await sys.db('domains').orderBy('id').select('name', 'reseller_id', 'locked', 'profile_id', 'brand_id');

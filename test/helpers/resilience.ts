@@ -1,4 +1,5 @@
 import type { ParsedMail } from 'mailparser';
+import { jobItems } from '../../shared/bulk/unstarted';
 import { parseCsvRecords } from './csv';
 import type { TestSystem } from './system';
 
@@ -18,9 +19,9 @@ export async function relayRuns(sys: TestSystem, times = 2): Promise<void> {
 
 /** Item counts by status, straight from Postgres (the system of record). */
 export async function itemCounts(sys: TestSystem, jobId: string): Promise<Record<string, number>> {
-  const rows: { status: string; n: string | number }[] = await sys
-    .db('bulk_job_items')
-    .where({ job_id: jobId })
+  // Started or not: a chunk nothing has happened to yet is one row of names (shared/bulk/unstarted.ts).
+  const rows: { status: string; n: string | number }[] = await sys.db
+    .from(jobItems(sys.db, jobId).as('i'))
     .groupBy('status')
     .select('status')
     .count('* as n');

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { jobItems } from '../../shared/bulk/unstarted';
+import type { ItemRow } from '../../shared/bulk/model';
 import {
   allItems,
   authorize,
@@ -78,8 +80,9 @@ function queueDrained(sys: TestSystem) {
   );
 }
 
-async function itemRows(sys: TestSystem, jobId: string) {
-  return sys.db('bulk_job_items').where({ job_id: jobId }).orderBy('id');
+/** Every item of the job, started or not (an unstarted chunk is one row of names). */
+async function itemRows(sys: TestSystem, jobId: string): Promise<ItemRow[]> {
+  return jobItems(sys.db, jobId).orderBy('id');
 }
 
 async function domainRows(sys: TestSystem, domains: string[]) {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { authorize, importDomains, makeReseller, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
+import { jobItems, startChunk } from '../../shared/bulk/unstarted';
 
 /**
  * Job views read per-chunk counters that triggers on bulk_job_items keep. These tests compare
@@ -18,10 +19,12 @@ describe('job counts from the per-chunk item counters', () => {
   });
   after(() => sys?.stop());
 
-  /** Counts straight from the items, zero statuses left out (as the view's non-zero entries). */
+  /** Counts straight from the items, started or not, zero statuses left out (as the view's non-zero entries). */
   async function itemCounts(jobId: string) {
-    const rows = await sys.db('bulk_job_items').where({ job_id: jobId }).groupBy('status').select('status').count('* as n');
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    const rows: { status: string }[] = await jobItems(sys.db, jobId);
+    const out: Record<string, number> = {};
+    for (const r of rows) out[r.status] = (out[r.status] ?? 0) + 1;
+    return out;
   }
 
   async function counterRows(jobId: string) {
@@ -40,6 +43,36 @@ describe('job counts from the per-chunk item counters', () => {
     const job = res.body.items.find((j: { id: string }) => j.id === jobId);
     return Object.fromEntries(Object.entries(job.counts as Record<string, number>).filter(([, n]) => n > 0));
   }
+
+  it('a submit writes one row per chunk and no item rows; the counters and the items list show every item pending, in order', async () => {
+    const domains = ['cnt-u1.example', 'cnt-u2.example', 'cnt-u3.example', 'cnt-u4.example', 'cnt-u5.example'];
+    const res = await submit(sys, losing, { gaining_reseller: 'cnt-gaining', domains });
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    const id = res.body.id as string;
+    expect(await sys.db('bulk_job_items').where({ job_id: id }).pluck('id')).to.deep.equal([]);
+    expect(await sys.db('bulk_job_chunks').where({ job_id: id }).orderBy('chunk').pluck('names')).to.deep.equal([
+      domains.slice(0, 3),
+      domains.slice(3),
+    ]);
+    expect(await viewCounts(id)).to.deep.equal({ pending: 5 });
+    const listed = await sys.http().get(`/v1/jobs/${id}/items`).set('Authorization', `Bearer ${losing.key}`);
+    expect(listed.status).to.equal(200);
+    expect(listed.body.items.map((i: { domain: string; status: string }) => [i.domain, i.status])).to.deep.equal(
+      domains.map((d) => [d, 'pending']),
+    );
+    // Once chunk 0 starts, its items are rows with the ids reserved at submit: the order holds.
+    await sys.db.transaction((trx) => startChunk(trx, id, 0));
+    expect(await sys.db('bulk_job_chunks').where({ job_id: id }).pluck('chunk')).to.deep.equal([1]);
+    expect(await viewCounts(id)).to.deep.equal({ pending: 5 });
+    const again = await sys.http().get(`/v1/jobs/${id}/items`).query({ limit: 2 }).set('Authorization', `Bearer ${losing.key}`);
+    const next = await sys
+      .http()
+      .get(`/v1/jobs/${id}/items`)
+      .query({ limit: 10, cursor: again.body.next_cursor })
+      .set('Authorization', `Bearer ${losing.key}`);
+    expect([...again.body.items, ...next.body.items].map((i: { domain: string }) => i.domain)).to.deep.equal(domains);
+    expect(await itemCounts(id)).to.deep.equal({ pending: 5 });
+  });
 
   it('a queued job shows every item pending; once pushed, the view and the list show exactly the items’ statuses', async () => {
     const owned = ['cnt-a1.example', 'cnt-a2.example', 'cnt-a3.example', 'cnt-a4.example', 'cnt-a5.example'];
@@ -89,6 +122,9 @@ describe('job counts from the per-chunk item counters', () => {
     const res = await submit(sys, losing, { gaining_reseller: 'cnt-gaining', domains });
     expect(res.status).to.equal(202);
     const id = res.body.id as string;
+    // Chunk 1 (cnt-d4) starts as a take starts it: its item becomes a row.
+    await sys.db.transaction((trx) => startChunk(trx, id, 1));
+    expect(await viewCounts(id)).to.deep.equal({ pending: 4 });
     await sys.db('bulk_job_items').where({ job_id: id, domain_name: 'cnt-d4.example' }).del();
     expect(await viewCounts(id)).to.deep.equal({ pending: 3 });
     await sys.db('bulk_jobs').where({ id }).del();

@@ -1,0 +1,135 @@
+import type { Knex } from 'knex';
+import { lockChunk } from './locks';
+
+/**
+ * Unstarted chunks: a chunk nothing has happened to yet is one `bulk_job_chunks` row holding its
+ * items' names and reserved ids, not one row per item (migration 20261205100000). Its items are
+ * pending; they become item rows, with the reserved ids (so in the order they were submitted), when
+ * the chunk is first taken, cancelled or failed. Everything that reads items goes through
+ * `jobItems`, which shows both.
+ */
+
+/** Item rows per chunk row: what the submit gives, per item, in submission order. */
+export interface UnstartedItem {
+  name: string;
+  product?: 'domain' | 'package';
+  productId?: number | null;
+}
+
+/**
+ * Writes a job's chunks (CHUNK_SIZE items each) and their item counters (`pending`), reserving one
+ * item id per item from the items' own sequence, in order: ids stay unique and increasing within a
+ * job, whatever other jobs reserve meanwhile.
+ */
+export async function writeUnstartedChunks(trx: Knex.Transaction, jobId: string, items: UnstartedItem[], chunkSize: number): Promise<void> {
+  if (items.length === 0) return;
+  const { rows } = await trx.raw(`select array_agg(nextval('bulk_job_items_id_seq') order by g) as ids from generate_series(1, ?::int) g`, [
+    items.length,
+  ]);
+  const ids: string[] = rows[0].ids;
+  const allDomains = items.every((i) => (i.product ?? 'domain') === 'domain' && i.productId == null);
+  const chunks: number[] = [];
+  const idArrays: string[][] = [];
+  const nameArrays: string[][] = [];
+  const productArrays: (string[] | null)[] = [];
+  const productIdArrays: ((number | null)[] | null)[] = [];
+  for (let start = 0, chunk = 0; start < items.length; start += chunkSize, chunk++) {
+    const slice = items.slice(start, start + chunkSize);
+    chunks.push(chunk);
+    idArrays.push(ids.slice(start, start + chunkSize));
+    nameArrays.push(slice.map((i) => i.name));
+    productArrays.push(allDomains ? null : slice.map((i) => i.product ?? 'domain'));
+    productIdArrays.push(allDomains ? null : slice.map((i) => i.productId ?? null));
+  }
+  // One statement per chunk keeps the arrays as parameters (a 2-D array parameter would need equal
+  // lengths, and the last chunk is shorter); ~50 statements for a 50,000-item job.
+  for (let k = 0; k < chunks.length; k++) {
+    await trx.raw(
+      `insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids) values (?, ?, ?::bigint[], ?::text[], ?::text[], ?::bigint[])`,
+      [jobId, chunks[k], idArrays[k], nameArrays[k], productArrays[k], productIdArrays[k] as Knex.Value],
+    );
+  }
+  await trx.raw(
+    `insert into bulk_job_chunk_counts (job_id, chunk, counts)
+     select ?, c, jsonb_build_object('pending', n) from unnest(?::int[], ?::int[]) as u(c, n)`,
+    [jobId, chunks, nameArrays.map((a) => a.length)],
+  );
+}
+
+/** The status and wording unstarted items end with when they are not taken (a cancel, a failed chunk). */
+export interface EndedAs {
+  status: string;
+  reason: string;
+  message: string;
+}
+
+/**
+ * Turns an unstarted chunk into item rows: `pending` ones for a take, or already ended ones for a
+ * cancel or a failed chunk. The caller holds the chunk's lock. Returns how many items it wrote (0
+ * when the chunk had already started).
+ */
+export async function startChunk(trx: Knex.Transaction, jobId: string, chunk: number, endedAs?: EndedAs): Promise<number> {
+  const { rows } = await trx.raw(
+    `with c as (delete from bulk_job_chunks where job_id = ? and chunk = ? returning *),
+     ins as (
+       insert into bulk_job_items (id, job_id, chunk, domain_name, product, product_id, status, reason, message, finished_at)
+       select u.id, c.job_id, c.chunk, u.name, coalesce(u.product, 'domain'), u.product_id, ?, ?, ?, ${endedAs ? 'now()' : 'null'}
+       from c, unnest(c.item_ids, c.names, c.products, c.product_ids) with ordinality as u(id, name, product, product_id, pos)
+       order by u.pos
+       returning 1)
+     select count(*)::int as n from ins`,
+    [jobId, chunk, endedAs?.status ?? 'pending', endedAs?.reason ?? null, endedAs?.message ?? null],
+  );
+  const n = Number(rows[0].n);
+  // The submit counted these items pending; the insert's trigger has just counted them again.
+  if (n) await trx.raw(`select bulk_job_chunk_counts_add(?, ?, jsonb_build_object('pending', ?::int))`, [jobId, chunk, -n]);
+  return n;
+}
+
+/**
+ * Ends up to `maxItems` unstarted items of a job (whole chunks, lowest first, at least one) as
+ * `endedAs`, each chunk under its lock; returns how many items it ended.
+ */
+export async function endUnstarted(db: Knex, jobId: string, endedAs: EndedAs, maxItems = Number.POSITIVE_INFINITY): Promise<number> {
+  let ended = 0;
+  for (;;) {
+    const next = await db('bulk_job_chunks').where({ job_id: jobId }).orderBy('chunk').first('chunk');
+    if (!next) return ended;
+    ended += await db.transaction(async (trx) => {
+      await lockChunk(trx, jobId, next.chunk);
+      return startChunk(trx, jobId, Number(next.chunk), endedAs);
+    });
+    if (ended >= maxItems) return ended;
+  }
+}
+
+/** The chunks of a job that have not started. */
+export async function unstartedChunks(db: Knex, jobId: string): Promise<number[]> {
+  return (await db('bulk_job_chunks').where({ job_id: jobId }).orderBy('chunk').pluck('chunk')).map(Number);
+}
+
+export async function hasUnstarted(db: Knex, jobId: string): Promise<boolean> {
+  return !!(await db('bulk_job_chunks').where({ job_id: jobId }).first('chunk'));
+}
+
+/**
+ * Every item of a job as rows, started or not, in one snapshot (a chunk is either still a chunk
+ * row or already item rows, never both): the items list, the CSV and the tests read this.
+ */
+export function jobItems(db: Knex, jobId: string): Knex.QueryBuilder {
+  return db
+    .from(
+      db.raw(
+        `(select id, job_id, chunk, domain_name, product, product_id, status, reason, message, was_locked, relocked,
+                 started_at, finished_at
+          from bulk_job_items where job_id = ?
+          union all
+          select u.id, c.job_id, c.chunk, u.name, coalesce(u.product, 'domain'), u.product_id, 'pending', null, null, null, null,
+                 null::timestamptz, null::timestamptz
+          from bulk_job_chunks c, unnest(c.item_ids, c.names, c.products, c.product_ids) as u(id, name, product, product_id)
+          where c.job_id = ?) as items`,
+        [jobId, jobId],
+      ),
+    )
+    .select('items.*');
+}

@@ -430,8 +430,8 @@ async function setBased(db: Db, losingId: number, gainingId: number, expected: n
 /**
  * The full-writes limit: the rows a push writes, set-based, in one transaction that is rolled
  * back — new profiles (mode `new`), the domain's owner/profile/brand/customer, its package links,
- * two billing events, and the item results. The job and its pending items (what submit writes) are
- * inserted first in the same transaction, untimed; the timed part starts after them.
+ * two billing events, and the item rows with their results (inserted once, as a take of an
+ * unstarted chunk does). The job row (submit's work) is inserted first, untimed.
  */
 async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, gainingId: number, targetProfile: number, expected: number) {
   await db.raw('vacuum analyze');
@@ -448,15 +448,16 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
       total: expected,
       chunk_count: Math.ceil(expected / CHUNK_SIZE),
     });
-    await trx.raw(
-      `insert into bulk_job_items (job_id, domain_name, chunk, product)
-       select ?, name, (row_number() over (order by name) - 1) / ?, 'domain' from domains where reseller_id = ?`,
-      [jobId, CHUNK_SIZE, losingId],
-    );
     // CPU of this transaction's own backend (the pool's other backends may come and go).
     const backend = Number((await trx.raw('select pg_backend_pid() as pid')).rows[0].pid);
     const cpu0 = cpuSeconds(backend);
     const t0 = performance.now();
+    // The item rows with their results (from the losing side's domains, before they move).
+    await trx.raw(
+      `insert into bulk_job_items (job_id, domain_name, chunk, product, status, started_at, finished_at)
+       select ?, name, (row_number() over (order by name) - 1) / ?, 'domain', 'pushed', now(), now() from domains where reseller_id = ?`,
+      [jobId, CHUNK_SIZE, losingId],
+    );
     const moved =
       mode === 'new'
         ? await trx.raw(
@@ -485,10 +486,6 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
          (values (?::bigint, 'push_in'), (?::bigint, 'push_out')) as v(r, k)
        where i.job_id = ?`,
       [jobId, gainingId, losingId, jobId],
-    );
-    await trx.raw(
-      `update bulk_job_items set status = 'pushed', reason = null, message = null, started_at = now(), finished_at = now() where job_id = ?`,
-      [jobId],
     );
     const s = (performance.now() - t0) / 1000;
     const pgCpu = cpuSeconds(backend) - cpu0;
@@ -665,10 +662,10 @@ async function main() {
       ['submit latency (POST /v1/bulk-pushes), ms', ...results.map((r) => r.submit_ms)],
       ['  server side (request → response sent), ms', ...results.map((r) => r.submit_server_ms)],
       [
-        '  of which SQL: item insert / other, ms',
+        '  of which SQL: chunk rows / other, ms',
         ...results.map((r) => {
           const ins = Object.entries(r.submit_sql_ms)
-            .filter(([k]) => k.startsWith('insert into bulk_job_items'))
+            .filter(([k]) => k.startsWith('insert into bulk_job_chunks'))
             .reduce((a, [, v]) => a + v, 0);
           const other = Object.values(r.submit_sql_ms).reduce((a, v) => a + v, 0) - ins;
           return `${round(ins, 0)} / ${round(other, 0)}`;

@@ -65,6 +65,11 @@ export interface ItemRow {
   relocked: boolean | null;
   started_at: Date | null;
   finished_at: Date | null;
+  /**
+   * Not a row yet: taken straight from an unstarted chunk (unstarted.ts). The statement that first
+   * writes it inserts it (with its result, or `running` for later steps) and clears this flag.
+   */
+  fresh?: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

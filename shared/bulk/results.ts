@@ -27,14 +27,21 @@ export async function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Pr
     .orderBy('id');
 }
 
-/** Writes every item's outcome in one statement; returns the count per status (for metrics). */
-export async function recordResults(trx: Knex.Transaction, results: ItemResult[]): Promise<Record<string, number>> {
-  if (results.length) {
+/**
+ * Writes every item's outcome: one UPDATE for item rows, one INSERT for items taken straight from
+ * an unstarted chunk (`fresh`), whose result is their first and only write. Returns the count per
+ * status (for metrics).
+ */
+export async function recordResults(trx: Knex.Transaction, results: ItemResult[], items: ItemRow[]): Promise<Record<string, number>> {
+  const byId = new Map(items.map((i) => [Number(i.id), i]));
+  const fresh = results.filter((r) => byId.get(Number(r.id))?.fresh);
+  const rows = results.filter((r) => !byId.get(Number(r.id))?.fresh);
+  if (rows.length) {
     const u = unnest('u', {
-      id: ['bigint', results.map((r) => r.id)],
-      status: ['text', results.map((r) => r.status)],
-      reason: ['text', results.map((r) => r.reason)],
-      message: ['text', results.map((r) => r.message)],
+      id: ['bigint', rows.map((r) => r.id)],
+      status: ['text', rows.map((r) => r.status)],
+      reason: ['text', rows.map((r) => r.reason)],
+      message: ['text', rows.map((r) => r.message)],
     });
     await trx.raw(
       `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message,
@@ -43,7 +50,59 @@ export async function recordResults(trx: Knex.Transaction, results: ItemResult[]
       u.bindings,
     );
   }
+  if (fresh.length) {
+    const items = fresh.map((r) => byId.get(Number(r.id))!);
+    await insertItems(trx, items, {
+      status: fresh.map((r) => r.status),
+      reason: fresh.map((r) => r.reason),
+      message: fresh.map((r) => r.message),
+      finished: true,
+    });
+  }
   const counts: Record<string, number> = {};
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * Inserts fresh items as rows, each with its status (and result, or lease and extra fields for
+ * items left `running`), and clears their `fresh` flag.
+ */
+export async function insertItems(
+  trx: Knex.Transaction,
+  items: ItemRow[],
+  as: {
+    status: string[];
+    reason?: (string | null)[];
+    message?: (string | null)[];
+    finished?: boolean;
+    leaseMs?: number;
+    wasLocked?: boolean;
+  },
+): Promise<void> {
+  if (items.length === 0) return;
+  const u = unnest('u', {
+    id: ['bigint', items.map((i) => i.id)],
+    job_id: ['uuid', items.map((i) => i.job_id)],
+    chunk: ['int', items.map((i) => i.chunk)],
+    name: ['text', items.map((i) => i.domain_name)],
+    product: ['text', items.map((i) => i.product ?? 'domain')],
+    product_id: ['bigint', items.map((i) => i.product_id ?? null)],
+    status: ['text', as.status],
+    reason: ['text', as.reason ?? items.map(() => null)],
+    message: ['text', as.message ?? items.map(() => null)],
+  });
+  const started = as.status.length && as.status.every((s) => s === 'pending') ? 'null' : 'now()';
+  await trx.raw(
+    `insert into bulk_job_items (id, job_id, chunk, domain_name, product, product_id, status, reason, message,
+                                 started_at, finished_at, lease_until, was_locked, relocked)
+     select u.id, u.job_id, u.chunk, u.name, u.product, u.product_id, u.status, u.reason, u.message,
+            ${started}, ${as.finished ? 'now()' : 'null'},
+            ${as.leaseMs ? `now() + (${Number(as.leaseMs)} * interval '1 millisecond')` : 'null'},
+            ${as.wasLocked === undefined ? 'null' : as.wasLocked ? 'true' : 'false'},
+            ${as.wasLocked ? 'false' : 'null'}
+     from ${u.sql} order by u.id`,
+    u.bindings,
+  );
+  for (const i of items) i.fresh = false;
 }

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { leaseFree, type BulkJob, type ItemRow } from './model';
-import { startChunk } from './unstarted';
+import { takeUnstarted } from './unstarted';
+import { insertItems } from './results';
 import { lockChunk, passJobGate } from './locks';
 
 /** How one kind of bulk job does its items. */
@@ -67,23 +68,26 @@ export async function takeChunk(
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
     if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], heldElsewhereUntil: null };
     await lockChunk(trx, jobId, chunk);
-    // The chunk's first take turns its unstarted items into pending item rows.
-    if (takesNew) await startChunk(trx, jobId, chunk);
-    const items: ItemRow[] = await trx('bulk_job_items')
+    // The chunk's first take reads its unstarted items without writing them: each is inserted
+    // once, with its result (or `running`), instead of a pending row now and its result later.
+    const fresh = takesNew ? await takeUnstarted(trx, jobId, chunk) : [];
+    const rows: ItemRow[] = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk })
       .where((b) => {
         if (takesNew) b.orWhere({ status: 'pending' });
         b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
       })
       .orderBy('id');
+    const items = fresh.length ? [...rows, ...fresh].sort((a, b) => a.id - b.id) : rows;
     const { deferred, counts, retryAt, deferredFields } = items.length
       ? await handler.inTake(deps, trx, job, items)
       : { deferred: [], counts: {}, deferredFields: undefined };
-    if (deferred.length) {
+    const deferredRows = deferred.filter((i) => !i.fresh);
+    if (deferredRows.length) {
       await trx('bulk_job_items')
         .whereIn(
           'id',
-          deferred.map((i) => i.id),
+          deferredRows.map((i) => i.id),
         )
         .update({
           ...deferredFields,
@@ -92,6 +96,15 @@ export async function takeChunk(
           lease_until: leaseExpr(trx, leaseMs),
         });
     }
+    const deferredFresh = deferred.filter((i) => i.fresh);
+    await insertItems(trx, deferredFresh, {
+      status: deferredFresh.map(() => 'running'),
+      leaseMs,
+      wasLocked: deferredFields?.was_locked ?? undefined,
+    });
+    // Fresh items the handler left for later (a domain another job holds) are written pending.
+    const waitingFresh = fresh.filter((i) => i.fresh);
+    await insertItems(trx, waitingFresh, { status: waitingFresh.map(() => 'pending') });
     const held = await trx('bulk_job_items')
       .where({ job_id: jobId, chunk, status: 'running' })
       .whereNotIn(

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { lockChunk } from './locks';
+import type { ItemRow } from './model';
 
 /**
  * Unstarted chunks: a chunk nothing has happened to yet is one `bulk_job_chunks` row holding its
@@ -84,6 +85,41 @@ export async function startChunk(trx: Knex.Transaction, jobId: string, chunk: nu
   // The submit counted these items pending; the insert's trigger has just counted them again.
   if (n) await trx.raw(`select bulk_job_chunk_counts_add(?, ?, jsonb_build_object('pending', ?::int))`, [jobId, chunk, -n]);
   return n;
+}
+
+/**
+ * Takes an unstarted chunk's items as they are, without writing them: the chunk row is deleted and
+ * its items come back `fresh` (pending, not rows yet), so that each is inserted once, with its
+ * result or as `running` (results.ts `insertItems`). The caller holds the chunk's lock and writes
+ * every returned item before it commits.
+ */
+export async function takeUnstarted(trx: Knex.Transaction, jobId: string, chunk: number): Promise<ItemRow[]> {
+  const { rows } = await trx.raw(
+    `with c as (delete from bulk_job_chunks where job_id = ? and chunk = ? returning *)
+     select u.id, u.name, coalesce(u.product, 'domain') as product, u.product_id
+     from c, unnest(c.item_ids, c.names, c.products, c.product_ids) with ordinality as u(id, name, product, product_id, pos)
+     order by u.pos`,
+    [jobId, chunk],
+  );
+  // The submit counted these items pending; each insert's trigger counts them again as written.
+  if (rows.length)
+    await trx.raw(`select bulk_job_chunk_counts_add(?, ?, jsonb_build_object('pending', ?::int))`, [jobId, chunk, -rows.length]);
+  return (rows as { id: string; name: string; product: ItemRow['product']; product_id: string | null }[]).map((r) => ({
+    id: Number(r.id),
+    job_id: jobId,
+    chunk,
+    domain_name: r.name,
+    product: r.product,
+    product_id: r.product_id === null ? null : Number(r.product_id),
+    status: 'pending',
+    reason: null,
+    message: null,
+    was_locked: null,
+    relocked: null,
+    started_at: null,
+    finished_at: null,
+    fresh: true,
+  }));
 }
 
 /**

@@ -95,7 +95,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   if (releasePackages.length) {
     await trx('service_packages').whereIn('id', releasePackages).update({ reseller_id: null, released_at: trx.fn.now() });
   }
-  return recordResults(trx, results);
+  return recordResults(trx, results, live);
 }
 
 export function claimUrl(deps: Pick<Deps, 'config'>, token: string): string {

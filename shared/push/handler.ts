@@ -230,7 +230,7 @@ async function applyPush(
     );
   }
 
-  return recordResults(trx, results);
+  return recordResults(trx, results, live);
 }
 
 /**

@@ -60,7 +60,7 @@ describe('job counts from the per-chunk item counters', () => {
     expect(listed.body.items.map((i: { domain: string; status: string }) => [i.domain, i.status])).to.deep.equal(
       domains.map((d) => [d, 'pending']),
     );
-    // Once chunk 0 starts, its items are rows with the ids reserved at submit: the order holds.
+    // Once chunk 0 is item rows, they carry the ids reserved at submit: the order holds.
     await sys.db.transaction((trx) => startChunk(trx, id, 0));
     expect(await sys.db('bulk_job_chunks').where({ job_id: id }).pluck('chunk')).to.deep.equal([1]);
     expect(await viewCounts(id)).to.deep.equal({ pending: 5 });
@@ -122,7 +122,7 @@ describe('job counts from the per-chunk item counters', () => {
     const res = await submit(sys, losing, { gaining_reseller: 'cnt-gaining', domains });
     expect(res.status).to.equal(202);
     const id = res.body.id as string;
-    // Chunk 1 (cnt-d4) starts as a take starts it: its item becomes a row.
+    // Chunk 1 (cnt-d4) becomes an item row (pending here; a cancel or a failed chunk writes it ended).
     await sys.db.transaction((trx) => startChunk(trx, id, 1));
     expect(await viewCounts(id)).to.deep.equal({ pending: 4 });
     await sys.db('bulk_job_items').where({ job_id: id, domain_name: 'cnt-d4.example' }).del();

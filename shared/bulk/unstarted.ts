@@ -24,36 +24,32 @@ export interface UnstartedItem {
  */
 export async function writeUnstartedChunks(trx: Knex.Transaction, jobId: string, items: UnstartedItem[], chunkSize: number): Promise<void> {
   if (items.length === 0) return;
-  const { rows } = await trx.raw(`select array_agg(nextval('bulk_job_items_id_seq') order by g) as ids from generate_series(1, ?::int) g`, [
-    items.length,
-  ]);
-  const ids: string[] = rows[0].ids;
   const allDomains = items.every((i) => (i.product ?? 'domain') === 'domain' && i.productId == null);
-  const chunks: number[] = [];
-  const idArrays: string[][] = [];
-  const nameArrays: string[][] = [];
-  const productArrays: (string[] | null)[] = [];
-  const productIdArrays: ((number | null)[] | null)[] = [];
-  for (let start = 0, chunk = 0; start < items.length; start += chunkSize, chunk++) {
-    const slice = items.slice(start, start + chunkSize);
-    chunks.push(chunk);
-    idArrays.push(ids.slice(start, start + chunkSize));
-    nameArrays.push(slice.map((i) => i.name));
-    productArrays.push(allDomains ? null : slice.map((i) => i.product ?? 'domain'));
-    productIdArrays.push(allDomains ? null : slice.map((i) => i.productId ?? null));
-  }
-  // One statement per chunk keeps the arrays as parameters (a 2-D array parameter would need equal
-  // lengths, and the last chunk is shorter); ~50 statements for a 50,000-item job.
-  for (let k = 0; k < chunks.length; k++) {
-    await trx.raw(
-      `insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids) values (?, ?, ?::bigint[], ?::text[], ?::text[], ?::bigint[])`,
-      [jobId, chunks[k], idArrays[k], nameArrays[k], productArrays[k], productIdArrays[k] as Knex.Value],
-    );
-  }
+  const chunks = Math.ceil(items.length / chunkSize);
+  // One statement, one pass over the names: ids reserved in submission order (nextval in the inner
+  // select runs in unnest's order; a volatile select list keeps it from being merged into the
+  // grouping, whose sort is not stable), rows grouped by chunk in Postgres (a round trip per chunk, or the ids sent to Node and back, cost
+  // more than the rows themselves).
+  await trx.raw(
+    `insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids)
+     select ?::uuid, u.c, array_agg(u.id order by u.ord), array_agg(u.name order by u.ord),
+            ${allDomains ? 'null, null' : 'array_agg(u.product order by u.ord), array_agg(u.product_id order by u.ord)'}
+     from (select (ord - 1) / ?::int as c, nextval('bulk_job_items_id_seq') as id, name, product, product_id, ord
+           from unnest(?::text[], ?::text[], ?::bigint[]) with ordinality as x(name, product, product_id, ord)) u
+     group by u.c`,
+    [
+      jobId,
+      chunkSize,
+      items.map((i) => i.name),
+      allDomains ? [] : items.map((i) => i.product ?? 'domain'),
+      allDomains ? [] : (items.map((i) => i.productId ?? null) as Knex.Value),
+    ],
+  );
+  // Each chunk's items are counted pending from the start (the take subtracts them as it writes them).
   await trx.raw(
     `insert into bulk_job_chunk_counts (job_id, chunk, counts)
-     select ?, c, jsonb_build_object('pending', n) from unnest(?::int[], ?::int[]) as u(c, n)`,
-    [jobId, chunks, nameArrays.map((a) => a.length)],
+     select ?, c, jsonb_build_object('pending', least(?::int, ?::int - c * ?::int)) from generate_series(0, ?::int - 1) c`,
+    [jobId, chunkSize, items.length, chunkSize, chunks],
   );
 }
 

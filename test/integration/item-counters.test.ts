@@ -74,6 +74,25 @@ describe('job counts from the per-chunk item counters', () => {
     expect(await itemCounts(id)).to.deep.equal({ pending: 5 });
   });
 
+  it('the ids reserved at submit follow the submission order across hundreds of chunks', async () => {
+    const domains = Array.from({ length: 900 }, (_, i) => `cnt-order-${String(899 - i).padStart(3, '0')}.example`);
+    const res = await submit(sys, losing, { gaining_reseller: 'cnt-gaining', domains });
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    const chunks: { chunk: number; item_ids: string[]; names: string[] }[] = await sys
+      .db('bulk_job_chunks')
+      .where({ job_id: res.body.id })
+      .orderBy('chunk')
+      .select('chunk', 'item_ids', 'names');
+    expect(chunks.map((c) => c.chunk)).to.deep.equal([...Array(300).keys()]);
+    expect(chunks.flatMap((c) => c.names)).to.deep.equal(domains);
+    const ids = chunks.flatMap((c) => c.item_ids.map(Number));
+    expect(
+      ids.every((id, i) => i === 0 || id > ids[i - 1]),
+      'ids strictly increasing in submission order',
+    ).to.equal(true);
+    await sys.http().post(`/v1/jobs/${res.body.id}/cancel`).set('Authorization', `Bearer ${losing.key}`);
+  });
+
   it('a queued job shows every item pending; once pushed, the view and the list show exactly the items’ statuses', async () => {
     const owned = ['cnt-a1.example', 'cnt-a2.example', 'cnt-a3.example', 'cnt-a4.example', 'cnt-a5.example'];
     const locked = ['cnt-l1.example', 'cnt-l2.example'];

@@ -204,6 +204,10 @@ async function main() {
 
     const runs: ScaleRun[] = [];
     for (const [i, shape] of plan.entries()) {
+      // What autovacuum does between pushes in production. This machine's Postgres runs with
+      // autovacuum off, and without it each run was about a quarter slower than the one before,
+      // whatever its shape: a later shape lost to the garbage of the earlier ones.
+      await db.raw('vacuum analyze');
       workers = Array.from({ length: shape.processes }, () =>
         spawnWorker({ ...env, WORKER_CONCURRENCY: String(shape.concurrency) }, (code, signal) => {
           if (!interrupted) log(`a worker exited early: code ${code} signal ${signal}`);

@@ -6,7 +6,8 @@
  * creates its own database and queue prefix and removes both.
  *
  * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2, per process),
- * BENCH_SCALE_WORKERS ("1,2": worker processes per run; "1x4" = one process with concurrency 4),
+ * BENCH_SCALE_WORKERS ("1,2,2c2": worker processes per run; "1x4" = one process with concurrency 4;
+ * "2c2" = two processes with MAX_CHUNKS_IN_FLIGHT 2),
  * BENCH_SCALE_ROUNDS (1: the list is run this many times, interleaved, to average out noise),
  * BENCH_SCALE_MODE ("new" or "existing" profile), BENCH_POLL_MS (250), BENCH_PG_URL, BENCH_REDIS_URL.
  */
@@ -54,22 +55,29 @@ const ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 1);
 const MODE = (process.env.BENCH_SCALE_MODE ?? 'new') as 'new' | 'existing';
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
 
-/** "2" = two processes at WORKER_CONCURRENCY; "1x4" = one process at concurrency 4. */
+/**
+ * "2" = two processes at WORKER_CONCURRENCY; "1x4" = one process at concurrency 4; "2c2" = two
+ * processes with MAX_CHUNKS_IN_FLIGHT 2 (at most two chunks in flight between them).
+ */
 interface Shape {
   label: string;
   processes: number;
   concurrency: number;
+  cap?: number;
 }
-const SHAPES: Shape[] = (process.env.BENCH_SCALE_WORKERS ?? '1,2')
+const SHAPES: Shape[] = (process.env.BENCH_SCALE_WORKERS ?? '1,2,2c2')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean)
   .map((s) => {
-    const [p, c] = s.split('x').map(Number);
-    const concurrency = c || CONCURRENCY;
-    if (!Number.isInteger(p) || p < 1 || !Number.isInteger(concurrency) || concurrency < 1)
-      throw new Error(`BENCH_SCALE_WORKERS: bad entry ${s}`);
-    return { label: c ? `${p} × concurrency ${c}` : `${p} process${p > 1 ? 'es' : ''}`, processes: p, concurrency };
+    const m = /^(\d+)(?:x(\d+))?(?:c(\d+))?$/.exec(s);
+    if (!m) throw new Error(`BENCH_SCALE_WORKERS: bad entry ${s}`);
+    const p = Number(m[1]);
+    const concurrency = m[2] ? Number(m[2]) : CONCURRENCY;
+    const cap = m[3] ? Number(m[3]) : undefined;
+    if (p < 1 || concurrency < 1 || cap === 0) throw new Error(`BENCH_SCALE_WORKERS: bad entry ${s}`);
+    const label = `${m[2] ? `${p} × concurrency ${concurrency}` : `${p} process${p > 1 ? 'es' : ''}`}${cap ? `, ≤ ${cap} in flight` : ''}`;
+    return { label, processes: p, concurrency, cap };
   });
 
 interface ScaleRun {
@@ -209,9 +217,12 @@ async function main() {
       // whatever its shape: a later shape lost to the garbage of the earlier ones.
       await db.raw('vacuum analyze');
       workers = Array.from({ length: shape.processes }, () =>
-        spawnWorker({ ...env, WORKER_CONCURRENCY: String(shape.concurrency) }, (code, signal) => {
-          if (!interrupted) log(`a worker exited early: code ${code} signal ${signal}`);
-        }),
+        spawnWorker(
+          { ...env, WORKER_CONCURRENCY: String(shape.concurrency), MAX_CHUNKS_IN_FLIGHT: String(shape.cap ?? '') },
+          (code, signal) => {
+            if (!interrupted) log(`a worker exited early: code ${code} signal ${signal}`);
+          },
+        ),
       );
       for (let t = 0; (await rt.deps.queues.bulk.getWorkersCount()) < shape.processes; t++) {
         if (workers.some((w) => w.exitCode !== null)) throw new Error('a worker process exited before it was ready');

@@ -56,6 +56,16 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     claimQueuePrefix(connection, config.QUEUE_PREFIX!, await databaseFingerprint(deps.db)),
   );
 
+  // Postgres, not the worker count, bounds what runs well at once: past its cores, more chunks in
+  // flight cost each other more than they add. BullMQ's global concurrency caps the deployment's
+  // chunks in flight whatever the number of worker processes; each process writes its setting at
+  // start (unset removes the cap), so they must all be given the same value.
+  await untilNoTransientFault(log, 'setting the cap on chunks in flight', () =>
+    config.MAX_CHUNKS_IN_FLIGHT
+      ? deps.queues.bulk.setGlobalConcurrency(config.MAX_CHUNKS_IN_FLIGHT)
+      : deps.queues.bulk.removeGlobalConcurrency(),
+  );
+
   const worker = new Worker<ChunkPayload>(
     QUEUE_NAMES.bulk,
     async (job: Job<ChunkPayload>, token?: string, signal?: AbortSignal) => {
@@ -95,7 +105,10 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     (e) => log.error({ err: e.message }, 'reconcile failed'),
   );
   await reconciler.run();
-  log.info({ concurrency: config.WORKER_CONCURRENCY, prefix: config.QUEUE_PREFIX }, 'worker started');
+  log.info(
+    { concurrency: config.WORKER_CONCURRENCY, max_chunks_in_flight: config.MAX_CHUNKS_IN_FLIGHT ?? null, prefix: config.QUEUE_PREFIX },
+    'worker started',
+  );
 
   return {
     worker,

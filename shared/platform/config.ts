@@ -42,6 +42,8 @@ const schema = z.object({
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MAX_DOMAINS_PER_JOB: intFrom(50_000, 1, 1_000_000),
   WORKER_CONCURRENCY: intFrom(2, 1, 64),
+  // Chunks in flight across every worker process of the deployment (unset: no cap beyond theirs).
+  MAX_CHUNKS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).optional(),
   CHUNK_SIZE: intFrom(1000, 1, 10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Unset: derived from the deployment's id (shared/platform/deployment.ts) at start.

@@ -12,6 +12,7 @@
  * (10), BENCH_ME_REQUESTS (300), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2), BENCH_PG_URL, BENCH_REDIS_URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { WORKER_NODE_ARGS } from '../bin/worker-command';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -123,7 +124,8 @@ function openStream(url: string, key: string): Promise<{ close(): void; events: 
 }
 
 function spawnProcess(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const args = script === 'bin/worker.ts' ? WORKER_NODE_ARGS : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -5,6 +5,7 @@
  * client of the in-process API, and seeding (resellers, 50,000 imported domains).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { WORKER_NODE_ARGS } from '../bin/worker-command';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
@@ -238,7 +239,7 @@ export function table(rows: [string, ...unknown[]][], header: string[]) {
 
 /** A worker process as `npm run start:worker` runs it, without npm in between. */
 export function spawnWorker(env: Record<string, string>, onEarlyExit: (code: number | null, signal: string | null) => void): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
+  const child = spawn(process.execPath, WORKER_NODE_ARGS, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -12,6 +12,7 @@
  * Postgres flushes its counters). A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { WORKER_NODE_ARGS } from '../bin/worker-command';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
@@ -576,7 +577,7 @@ async function main() {
     timeSubmits(server, rt.deps.db);
 
     // As `npm run start:worker` runs it, without npm in between.
-    worker = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
+    worker = spawn(process.execPath, WORKER_NODE_ARGS, {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -26,10 +26,10 @@ export async function writeUnstartedChunks(trx: Knex.Transaction, jobId: string,
   if (items.length === 0) return;
   const allDomains = items.every((i) => (i.product ?? 'domain') === 'domain' && i.productId == null);
   const chunks = Math.ceil(items.length / chunkSize);
-  // One statement, one pass over the names: ids reserved in submission order (nextval in the inner
-  // select runs in unnest's order; a volatile select list keeps it from being merged into the
-  // grouping, whose sort is not stable), rows grouped by chunk in Postgres (a round trip per chunk, or the ids sent to Node and back, cost
-  // more than the rows themselves).
+  // One statement, one pass over the names, grouped into chunks in Postgres (a round trip per
+  // chunk, or the ids sent to Node and back, cost more than the rows themselves). nextval sits in
+  // the inner select, which runs in unnest's order and is not merged into the grouping (its select
+  // list is volatile), so the ids follow submission order; the grouping's sort is not stable.
   await trx.raw(
     `insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids)
      select ?::uuid, u.c, array_agg(u.id order by u.ord), array_agg(u.name order by u.ord),

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { WORKER_NODE_ARGS } from '../../bin/worker-command';
 import path from 'node:path';
 import { expect } from 'chai';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
@@ -20,7 +21,7 @@ interface WorkerProcess {
  * reaches all of it.
  */
 function spawnWorker(sys: TestSystem, extraEnv: Record<string, string> = {}): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
+  const child = spawn(process.execPath, WORKER_NODE_ARGS, {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

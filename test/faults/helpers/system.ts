@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { WORKER_NODE_ARGS } from '../../../bin/worker-command';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -98,7 +99,7 @@ export async function startFaultSystem(opts: { apiRedisUrl?: (redis: RedisServer
     startWorker: () => Promise.reject(new Error('fault tests run workers as processes: spawnWorker()')),
     stopWorker: async () => undefined,
     spawnWorker(extraEnv = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bin/worker.ts'], {
+      const child = spawn(process.execPath, WORKER_NODE_ARGS, {
         cwd: ROOT,
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ export class ScriptedRegistry implements RegistryGateway {
   readonly failures = new Map<string, { lock: number; unlock: number }>();
   readonly calls: { op: 'lock' | 'unlock'; domain: string; ok: boolean }[] = [];
   delayMs = 0;
+  private readonly held = new Map<string, Promise<void>>();
 
   constructor(db: Db) {
     this.inner = new DbRegistry(db);
@@ -21,7 +22,26 @@ export class ScriptedRegistry implements RegistryGateway {
     this.failures.set(domain, f);
   }
 
+  /**
+   * Unlocks of these domains wait until the returned function is called: their chunk stays in a
+   * worker's hands, `running`, for as long as a test needs to act on it.
+   */
+  holdUnlocks(domains: string[]): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    for (const d of domains) this.held.set(d, gate);
+    return () => {
+      for (const d of domains) this.held.delete(d);
+      release();
+    };
+  }
+
+  protected async heldUnlock(domains: string[]) {
+    await Promise.all(domains.map((d) => this.held.get(d)));
+  }
+
   private async run(op: 'lock' | 'unlock', domain: string) {
+    if (op === 'unlock') await this.heldUnlock([domain]);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const f = this.failures.get(domain);
     if (f && f[op] > 0) {
@@ -57,6 +77,7 @@ export class BatchScriptedRegistry extends ScriptedRegistry {
 
   private async runMany(op: 'lock' | 'unlock', domains: string[]) {
     this.batches.push({ op, domains });
+    if (op === 'unlock') await this.heldUnlock(domains);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const refused = new Map<string, Error>();
     for (const domain of domains) {

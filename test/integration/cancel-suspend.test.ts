@@ -106,7 +106,11 @@ describe('cancel and suspend of a running bulk push', function () {
   after(() => sys?.stop());
 
   it('when a running job is cancelled, pushed items stay pushed, nothing starts after the acknowledgment, the rest is cancelled, locked domains stay locked, and the results email says cancelled', async () => {
-    const { id, domains } = await submitLocked(sys, losing, 'cancel-mid', 60);
+    const domains = names('cancel-mid', 60);
+    // The first chunk (chunks go in order) runs; the next one is kept in hand, at its unlock, until
+    // the cancel has been answered, so the cancel always meets items in hand.
+    const release = registry.holdUnlocks(domains.slice(10));
+    const { id } = await submitLocked(sys, losing, 'cancel-mid', 60);
     await midJob(sys, id);
 
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/cancel`).set('Authorization', `Bearer ${losing.key}`);
@@ -114,6 +118,7 @@ describe('cancel and suspend of a running bulk push', function () {
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     expect(['cancelling', 'cancelled']).to.include(res.body.status);
     const inHand = (await itemRows(sys, id)).filter((i) => i.status === 'running').map((i) => i.domain_name as string);
+    release();
     expect(inHand, 'items in hand at the cancel').to.not.be.empty;
 
     const job = await waitForJob(sys, losing, id);

@@ -175,11 +175,14 @@ describe('cancel and suspend of a running bulk push', function () {
 
   it('when a running job is suspended, no item starts until it is resumed, and then every item is done exactly once', async () => {
     registry.calls.length = 0;
+    // As for the cancel: the chunk after the first is kept in hand until the suspend is answered.
+    const release = registry.holdUnlocks(names('suspend', 50).slice(10));
     const { id, domains } = await submitLocked(sys, losing, 'suspend', 50);
     await midJob(sys, id);
 
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
     const ack = await dbNow(sys);
+    release();
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     expect(res.body.status).to.equal('suspended');
 
@@ -383,18 +386,24 @@ describe('a job left suspended past SUSPEND_TTL', function () {
   const TTL_SECONDS = 3600;
   let sys: TestSystem;
   let losing: TestReseller;
+  let registry: ScriptedRegistry;
   // The app's clock, moved forward instead of waiting the TTL out.
   let ahead = 0;
 
   before(async () => {
-    ({ sys, losing } = await slowSystem({ config: { SUSPEND_TTL_SECONDS: TTL_SECONDS }, clock: () => new Date(Date.now() + ahead) }));
+    ({ sys, losing, registry } = await slowSystem({
+      config: { SUSPEND_TTL_SECONDS: TTL_SECONDS },
+      clock: () => new Date(Date.now() + ahead),
+    }));
   });
   after(() => sys?.stop());
 
   it('is cancelled by the reconciler: pending items end cancelled with reason suspend_expired, pushed ones stay, and the results email goes out', async () => {
+    const release = registry.holdUnlocks(names('ttl', 40).slice(10));
     const { id, domains } = await submitLocked(sys, losing, 'ttl', 40);
     await midJob(sys, id);
     const res = await sys.http().post(`/v1/bulk-pushes/${id}/suspend`).set('Authorization', `Bearer ${losing.key}`);
+    release();
     expect(res.status).to.equal(202);
     await waitUntil(async () => (await itemCounts(sys, id)).running === 0, { label: 'items in hand to finish' });
     await sys.worker!.reconcileNow();

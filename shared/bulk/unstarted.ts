@@ -61,9 +61,10 @@ export interface EndedAs {
 }
 
 /**
- * Turns an unstarted chunk into item rows: `pending` ones for a take, or already ended ones for a
- * cancel or a failed chunk. The caller holds the chunk's lock. Returns how many items it wrote (0
- * when the chunk had already started).
+ * Turns an unstarted chunk into item rows, already ended for a cancel or a failed chunk (a take
+ * uses `takeUnstarted` instead, and writes each item once with its result); without `endedAs` the
+ * rows are `pending`. The caller holds the chunk's lock. Returns how many items it wrote (0 when
+ * the chunk had already started).
  */
 export async function startChunk(trx: Knex.Transaction, jobId: string, chunk: number, endedAs?: EndedAs): Promise<number> {
   const { rows } = await trx.raw(

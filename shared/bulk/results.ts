@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { unnest } from '../platform/sql';
+import { byKey, unnest } from '../platform/sql';
 import type { ItemRow, ItemStatus } from './model';
 import { lockChunk } from './locks';
 
@@ -46,8 +46,8 @@ export async function recordResults(trx: Knex.Transaction, results: ItemResult[]
     await trx.raw(
       `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message,
          started_at = coalesce(i.started_at, now()), finished_at = now()
-       from ${u.sql} where i.id = u.id`,
-      u.bindings,
+       from ${u.sql} where i.id = u.id and ${byKey('i.id', 'bigint')}`,
+      [...u.bindings, rows.map((r) => r.id)],
     );
   }
   if (fresh.length) {

@@ -6,7 +6,7 @@ import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { pushOptions } from './options';
 import { registryEach, type RegistryCallPolicy } from '../catalog/registry';
-import { unnest } from '../platform/sql';
+import { byKey, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
 
 /**
@@ -66,8 +66,14 @@ export function decideItem(
  * jobs never deadlock on them), which also serializes the hold: it is read and written under it.
  */
 export async function domainsWithHolds(db: Knex, names: string[], forUpdate: boolean): Promise<DomainRow[]> {
+  // Each name is one probe of the name index, then each row one probe by id: `name = any(…)` left
+  // the planner free to scan every domain instead (its guess for 1,000 names in 100,000 rows).
   const q = db('domains')
-    .whereRaw('name = any(?::text[])', [names])
+    .whereRaw(
+      `id = any(array(select d.id from unnest(?::text[]) as n(name)
+                      cross join lateral (select id from domains where name = n.name limit 1) d))`,
+      [names],
+    )
     .orderBy('id')
     .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id', 'held_by_item');
   const rows: DomainRow[] = await (forUpdate ? q.forUpdate() : q);
@@ -129,8 +135,9 @@ export const pushHandler: ItemHandler = {
     const holds = deferred.filter((i) => byName.has(i.domain_name));
     if (holds.length) {
       await trx.raw(
-        `update domains d set held_by_item = u.item from unnest(?::text[], ?::bigint[]) as u(name, item) where d.name = u.name`,
-        [holds.map((i) => i.domain_name), holds.map((i) => Number(i.id))],
+        `update domains d set held_by_item = u.item from unnest(?::text[], ?::bigint[]) as u(name, item)
+         where d.name = u.name and ${byKey('d.name', 'text')}`,
+        [holds.map((i) => i.domain_name), holds.map((i) => Number(i.id)), holds.map((i) => i.domain_name)],
       );
     }
     return {
@@ -214,8 +221,8 @@ async function applyPush(
     await trx.raw(
       // The customer and packages are the losing reseller's: the domain leaves them.
       `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, customer_id = null, updated_at = now()
-       from ${u.sql} where d.id = u.id`,
-      [gaining, ...u.bindings],
+       from ${u.sql} where d.id = u.id and ${byKey('d.id', 'bigint')}`,
+      [gaining, ...u.bindings, eligible.map((d) => d.id)],
     );
     await trx('package_domains')
       .whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)])
@@ -246,26 +253,32 @@ async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: Dom
     return out;
   }
   // The first variant already steps aside from usernames the gaining reseller holds, so one
-  // statement settles nearly every chunk; the others only catch races and rare collisions.
+  // statement settles nearly every chunk; the others only catch races and rare collisions. The
+  // source profile and the taken username are each one index probe per domain (lateral, so the
+  // planner cannot hash a scan of every profile instead: the gaining side's profiles grow with
+  // every chunk, and a big reseller has millions).
   const variants = [
-    `case when s.n = 1 and s.username is not null
-            and not exists (select 1 from profiles t where t.reseller_id = ${gaining} and t.username = s.username)
-          then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
-    `coalesce(s.username, 'registrant') || '-' || s.name`,
-    `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(job.seq)}`,
+    {
+      taken: `left join lateral (select true as taken from profiles t
+                                 where t.reseller_id = ${gaining} and t.username = s.username limit 1) t on true`,
+      username: `case when s.n = 1 and s.username is not null and t.taken is null
+                      then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
+    },
+    { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name` },
+    { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(job.seq)}` },
   ];
   let remaining = domains.map((d) => Number(d.id));
-  for (const usernameExpr of variants) {
+  for (const variant of variants) {
     if (remaining.length === 0) break;
     const res = await trx.raw(
       `with src as (
-         select d.name, p.username, p.password_hash, p.contact, p.domain as profile_domain,
-                count(*) over (partition by p.username) as n
-         from domains d left join profiles p on p.id = d.profile_id
+         select d.name, p.username, p.password_hash, p.contact, count(*) over (partition by p.username) as n
+         from domains d
+         left join lateral (select username, password_hash, contact from profiles where id = d.profile_id limit 1) p on true
          where d.id = any(?::bigint[]))
        insert into profiles (reseller_id, domain, username, password_hash, contact, source_domain, created_by_job_seq)
-       select ?, s.name, ${usernameExpr}, s.password_hash, coalesce(s.contact, '{}'::jsonb), s.name, ?
-       from src s
+       select ?, s.name, ${variant.username}, s.password_hash, coalesce(s.contact, '{}'::jsonb), s.name, ?
+       from src s ${variant.taken}
        on conflict (reseller_id, username) do nothing
        returning id, source_domain`,
       [remaining, gaining, job.seq],

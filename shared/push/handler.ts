@@ -6,7 +6,7 @@ import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { pushOptions } from './options';
 import { registryEach, type RegistryCallPolicy } from '../catalog/registry';
-import { byKey, unnest } from '../platform/sql';
+import { byKey, isUniqueViolation, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
 
 /**
@@ -267,10 +267,8 @@ async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: Dom
     { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name` },
     { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(job.seq)}` },
   ];
-  let remaining = domains.map((d) => Number(d.id));
-  for (const variant of variants) {
-    if (remaining.length === 0) break;
-    const res = await trx.raw(
+  const insert = (q: Knex.Transaction, variant: (typeof variants)[number], ids: number[], onConflict: boolean) =>
+    q.raw(
       `with src as (
          select d.name, p.username, p.password_hash, p.contact, count(*) over (partition by p.username) as n
          from domains d
@@ -279,12 +277,25 @@ async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: Dom
        insert into profiles (reseller_id, domain, username, password_hash, contact, source_domain, created_by_job_seq)
        select ?, s.name, ${variant.username}, s.password_hash, coalesce(s.contact, '{}'::jsonb), s.name, ?
        from src s ${variant.taken}
-       on conflict (reseller_id, username) do nothing
+       ${onConflict ? 'on conflict (reseller_id, username) do nothing' : ''}
        returning id, source_domain`,
-      [remaining, gaining, job.seq],
+      [ids, gaining, job.seq],
     );
-    for (const r of res.rows) out.set(r.source_domain, Number(r.id));
+  let remaining = domains.map((d) => Number(d.id));
+  const took = (rows: { id: number; source_domain: string }[]) => {
+    for (const r of rows) out.set(r.source_domain, Number(r.id));
     remaining = domains.filter((d) => !out.has(d.name)).map((d) => Number(d.id));
+  };
+  // First as a plain insert, in a savepoint: ON CONFLICT's speculative insertion costs every row,
+  // and only a race with another chunk (or a rare collision) ever needs it; those go round again.
+  try {
+    took((await trx.transaction((sp) => insert(sp, variants[0], remaining, false))).rows);
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+  }
+  for (const variant of variants) {
+    if (remaining.length === 0) break;
+    took((await insert(trx, variant, remaining, true)).rows);
   }
   if (remaining.length) throw new Error(`could not create profiles for ${remaining.length} domain(s)`);
   return out;

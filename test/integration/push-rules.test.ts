@@ -211,6 +211,47 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       expect(new Set(listedUsernames).size).to.equal(listedUsernames.length);
       for (const u of usernames) expect(listedUsernames).to.include(u);
     });
+
+    it('steps aside again when the stand-in username is taken too, and leaves the gaining reseller’s profiles as they were', async () => {
+      await importDomains(sys, [
+        {
+          name: 'nw-dave.example',
+          reseller: 'losing',
+          profile: { username: 'dave', password: 'dave-old-password', contact: { email: 'dave@example.org' } },
+        },
+      ]);
+      // The gaining reseller holds both "dave" and the name a pushed dave would step aside to.
+      for (const username of ['dave', 'dave-nw-dave.example']) {
+        const res = await sys
+          .http()
+          .post('/v1/profiles')
+          .set('Authorization', `Bearer ${gaining.key}`)
+          .send({ domain: `${username}-own.example`, username, password: `own-${username}-pw` });
+        expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      }
+      const own = await sys
+        .db('profiles')
+        .where({ reseller_id: gaining.id })
+        .whereIn('username', ['dave', 'dave-nw-dave.example'])
+        .select('*');
+      const { id, job, items } = await push({ domains: ['nw-dave.example'], profile: { mode: 'new' } });
+      expect(job.counts.pushed).to.equal(1);
+      expect(items['nw-dave.example'].status).to.equal('pushed');
+      const seq = (await sys.db('bulk_jobs').where({ id }).first('seq')).seq;
+      const view = await domainAs(gaining, 'nw-dave.example');
+      expect(view.status).to.equal(200);
+      expect(view.body.profile.username).to.equal(`dave-nw-dave.example-${seq}`);
+      const p = await sys.db('profiles').where({ id: view.body.profile.id }).first();
+      expect(await verifyPassword('dave-old-password', p.password_hash)).to.equal(true);
+      const ownAfter = await sys
+        .db('profiles')
+        .whereIn(
+          'id',
+          own.map((o) => o.id),
+        )
+        .select('*');
+      expect(ownAfter).to.deep.equal(own);
+    });
   });
 
   describe('brands and layout', () => {

@@ -1,6 +1,5 @@
 /**
- * What the bench scenarios share (`bench/scale.ts`, `bench/backlog.ts`; `bench/push.ts` still has its
- * own copies, to be switched over when its issue-11 changes settle): the throwaway database and
+ * What the bench scenarios share (`bench/push.ts`, `bench/scale.ts`, `bench/backlog.ts`): the throwaway database and
  * queue prefix named after the process, process and Redis sampling from /proc and INFO, the HTTP
  * client of the in-process API, and seeding (resellers, 50,000 imported domains).
  */
@@ -209,13 +208,14 @@ export function domainNames(batch: string) {
 }
 
 /** 1,000 distinct registrant profiles; a few carry a password so its hash travels with `new` profiles. */
-export async function importBatch(names: string[], owner: string, batch: string) {
+export async function importBatch(names: string[], owner: string, batch: string, locked = false) {
   for (let start = 0; start < names.length; start += IMPORT_BATCH) {
     const rows = names.slice(start, start + IMPORT_BATCH).map((name, j) => {
       const p = (start + j) % PROFILES;
       return {
         name,
         reseller: owner,
+        locked,
         profile: {
           username: `${batch}-reg-${p}`,
           ...(p % 100 === 0 ? { password: `secret-${p}-pw` } : {}),

@@ -11,8 +11,7 @@
  * tuples and index entries each run writes, from pg_stat_user_tables; adds ~10 s per run while
  * Postgres flushes its counters). A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { WORKER_NODE_ARGS } from '../bin/worker-command';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
@@ -25,156 +24,44 @@ import { createApp } from '../api/app';
 import { loadConfig } from '../shared/platform/config';
 import { createDb, migrate, type Db } from '../shared/platform/db';
 import { createRuntime, type Runtime } from '../shared/platform/runtime';
+import {
+  cpuSeconds,
+  DB_NAME,
+  deletePrefix,
+  domainNames,
+  importBatch,
+  log,
+  N,
+  ok,
+  OPERATOR_KEY,
+  PG_BASE,
+  postgresCpu,
+  PREFIX,
+  prefixKeys,
+  procStatus,
+  REDIS_URL,
+  reseller,
+  round,
+  sampler,
+  setBaseUrl,
+  sleep,
+  spawnWorker,
+  stopProcess,
+  table,
+  usedMemory,
+  workerPid,
+} from './lib';
 
-const N = Number(process.env.BENCH_DOMAINS ?? 50_000);
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
 const MODES = (process.env.BENCH_MODES ?? 'new,existing')
   .split(',')
   .map((m) => m.trim())
   .filter(Boolean) as ('new' | 'existing')[];
-const PG_BASE = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DB_NAME = `dp_bench_${process.pid}`;
-const PREFIX = `{bench-${process.pid}}`;
-const OPERATOR_KEY = `bench-operator-key-${process.pid}-0123456789`;
 // Each GET counts the job's items; polling much faster than this takes CPU from the run it measures.
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
-const IMPORT_BATCH = 10_000;
 const LOCKED_RUN = (process.env.BENCH_LOCKED ?? '1') !== '0';
 const TUPLES = (process.env.BENCH_TUPLES ?? '1') !== '0';
-const PROFILES = 1000;
-const ROOT = path.resolve(__dirname, '..');
-
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
-
-// ---------------------------------------------------------------- process and Redis sampling
-
-function procStatus(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  try {
-    for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-      const m = /^(Vm\w+):\s+(\d+) kB/.exec(line);
-      if (m) out[m[1]] = Number(m[2]) / 1024;
-    }
-  } catch {
-    // process gone
-  }
-  return out;
-}
-
-/**
- * The process whose memory we report: the spawned one, or, if a wrapper such as the `tsx` CLI
- * started node as its child, the deepest descendant running bin/worker.ts.
- */
-function workerPid(rootPid: number): number {
-  const children = (pid: number) => {
-    const out: number[] = [];
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-      } catch {
-        // raced with an exiting process
-      }
-    }
-    return out;
-  };
-  const runsWorker = (pid: number) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bin/worker.ts');
-    } catch {
-      return false;
-    }
-  };
-  let found = rootPid;
-  let level = [rootPid];
-  while (level.length) {
-    level = level.flatMap(children).filter(runsWorker);
-    if (level.length) found = level[0];
-  }
-  return found;
-}
-
-/** utime + stime in seconds (USER_HZ is 100 on Linux). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU of the Postgres backends serving the bench database (their title names it). */
-function postgresCpu(): number {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${DB_NAME} `)) total += cpuSeconds(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
-
-async function usedMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)![1]);
-}
-
-async function prefixKeys(redis: Redis): Promise<{ keys: number; bytes: number }> {
-  let cursor = '0';
-  let keys = 0;
-  let bytes = 0;
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    for (const k of batch) {
-      keys++;
-      bytes += Number((await redis.memory('USAGE', k)) ?? 0);
-    }
-    cursor = next;
-  } while (cursor !== '0');
-  return { keys, bytes };
-}
-
-async function deletePrefix(redis: Redis): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    if (keys.length) n += await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return n;
-}
-
-/** Samples until stopped; the caller reads peaks. */
-function sampler(redis: Redis, pid: number) {
-  let redisPeak = 0;
-  let rssPeak = 0;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      redisPeak = Math.max(redisPeak, await usedMemory(redis).catch(() => 0));
-      rssPeak = Math.max(rssPeak, procStatus(pid).VmRSS ?? 0);
-      await sleep(50);
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return { redisPeak, rssPeak };
-    },
-  };
-}
 
 // ---------------------------------------------------------------- heap tuples and index entries
 
@@ -228,7 +115,6 @@ function tupleDelta(before: TupleStats, after: TupleStats, n: number) {
 
 // ---------------------------------------------------------------- HTTP
 
-let baseUrl = '';
 /** Server-side time of the last POST /v1/bulk-pushes (request received → response finished), ms. */
 let lastSubmitServerMs = 0;
 /** Time spent in the API process's own SQL statements during the last submit, by statement head. */
@@ -257,68 +143,6 @@ function timeSubmits(server: Server, db: Db) {
     const head = q.sql.replace(/\s+/g, ' ').slice(0, 40);
     submitSql[head] = (submitSql[head] ?? 0) + performance.now() - t0;
   });
-}
-
-/** The API answers with JSON objects; each caller reads the fields it asked for. */
-type Json = Record<string, unknown>;
-
-async function call(method: string, url: string, key: string, body?: unknown): Promise<{ status: number; body: Json; ms: number }> {
-  const t0 = performance.now();
-  const res = await fetch(baseUrl + url, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  const ms = performance.now() - t0;
-  return { status: res.status, body: text ? JSON.parse(text) : null, ms };
-}
-
-async function ok(method: string, url: string, key: string, body: unknown, expected: number[]) {
-  const res = await call(method, url, key, body);
-  if (!expected.includes(res.status)) throw new Error(`${method} ${url} → ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
-  return res;
-}
-
-async function reseller(username: string) {
-  const res = await ok(
-    'POST',
-    '/v1/admin/resellers',
-    OPERATOR_KEY,
-    {
-      username,
-      name: `${username} Ltd`,
-      email: `ops@${username}.example`,
-      domain_push_enabled: true,
-    },
-    [201],
-  );
-  return { username, key: res.body.api_key as string, company_id: res.body.company_id as string };
-}
-
-function domainNames(batch: string) {
-  return Array.from({ length: N }, (_, i) => `bench-${batch}-${String(i).padStart(6, '0')}.example`);
-}
-
-/** 1,000 distinct registrant profiles; a few carry a password so its hash travels with `new` profiles. */
-async function importBatch(names: string[], owner: string, batch: string, locked = false) {
-  for (let start = 0; start < names.length; start += IMPORT_BATCH) {
-    const rows = names.slice(start, start + IMPORT_BATCH).map((name, j) => {
-      const p = (start + j) % PROFILES;
-      return {
-        name,
-        reseller: owner,
-        locked,
-        profile: {
-          username: `${batch}-reg-${p}`,
-          ...(p % 100 === 0 ? { password: `secret-${p}-pw` } : {}),
-          contact: { first_name: 'Reg', last_name: `Nr ${p}`, email: `reg${p}@${owner}.example`, country: 'NL' },
-        },
-      };
-    });
-    const res = await ok('POST', '/v1/admin/domains/import', OPERATOR_KEY, rows, [201]);
-    if (res.body.imported !== rows.length) throw new Error(`import: ${res.body.imported} of ${rows.length} imported`);
-  }
 }
 
 // ---------------------------------------------------------------- the run
@@ -505,13 +329,6 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
   }
 }
 
-function table(rows: [string, ...unknown[]][], header: string[]) {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
-}
-
 async function main() {
   const started = performance.now();
   const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
@@ -522,11 +339,7 @@ async function main() {
   let worker: ChildProcess | undefined;
   let db: Db | undefined;
   const cleanup = async () => {
-    if (worker && worker.exitCode === null) {
-      worker.kill('SIGTERM');
-      const exited = await Promise.race([new Promise((r) => worker!.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
-      if (!exited) worker.kill('SIGKILL');
-    }
+    if (worker) await stopProcess(worker);
     if (server) {
       const s = server;
       await new Promise((r) => {
@@ -573,17 +386,11 @@ async function main() {
     rt = await createRuntime(config, { role: 'bench-api' });
     server = createApp(rt.deps).listen(0, '127.0.0.1');
     await new Promise((r) => server!.once('listening', r));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     timeSubmits(server, rt.deps.db);
 
-    // As `npm run start:worker` runs it, without npm in between.
-    worker = spawn(process.execPath, WORKER_NODE_ARGS, {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    worker.once('exit', (code, signal) => {
-      if (!interrupted && code !== 0 && signal !== 'SIGTERM') log(`worker exited early: code ${code} signal ${signal}`);
+    worker = spawnWorker(env, (code, signal) => {
+      if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
     });
 
     log(`database ${DB_NAME}, prefix ${PREFIX}, ${N} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`);

@@ -203,8 +203,8 @@ export async function reseller(username: string) {
   return { username, key: res.body.api_key as string, company_id: res.body.company_id as string };
 }
 
-export function domainNames(batch: string) {
-  return Array.from({ length: N }, (_, i) => `bench-${batch}-${String(i).padStart(6, '0')}.example`);
+export function domainNames(batch: string, n = N) {
+  return Array.from({ length: n }, (_, i) => `bench-${batch}-${String(i).padStart(6, '0')}.example`);
 }
 
 /** 1,000 distinct registrant profiles; a few carry a password so its hash travels with `new` profiles. */
@@ -226,6 +226,34 @@ export async function importBatch(names: string[], owner: string, batch: string,
     const res = await ok('POST', '/v1/admin/domains/import', OPERATOR_KEY, rows, [201]);
     if (res.body.imported !== rows.length) throw new Error(`import: ${res.body.imported} of ${rows.length} imported`);
   }
+}
+
+/** Submits a push and polls its view until it ends; throws unless every domain was pushed. */
+export async function pushAndWait(losingKey: string, body: Json, pollMs: number): Promise<JobView> {
+  const submit = await ok('POST', '/v1/bulk-pushes', losingKey, body, [202]);
+  for (;;) {
+    const view = (await ok('GET', `/v1/jobs/${submit.body.id}`, losingKey, undefined, [200])).body as unknown as JobView;
+    if (['completed', 'cancelled', 'failed'].includes(view.status)) {
+      const total = (body.domains as string[]).length;
+      if (view.status !== 'completed' || view.counts.pushed !== total)
+        throw new Error(`job ${submit.body.id} ended ${view.status} with ${JSON.stringify(view.counts)}`);
+      return view;
+    }
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Domains pushed through freshly started workers before a measured run (`BENCH_WARMUP` per worker
+ * process, 0 to skip): a deployment's workers run for days, so a run measures them warm (code
+ * compiled and optimized by V8, pools open), not their first seconds, which every extra process
+ * would otherwise pay again inside the figure it is compared on.
+ */
+export const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
+
+export async function warmUp(names: string[], losingKey: string, gaining: string, profile: Json): Promise<void> {
+  if (names.length === 0) return;
+  await pushAndWait(losingKey, { gaining_reseller: gaining, domains: names, profile }, 100);
 }
 
 export function table(rows: [string, ...unknown[]][], header: string[]) {

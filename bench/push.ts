@@ -9,7 +9,8 @@
  * measure a schema change before writing its migration), BENCH_LOCKED ("1": also push N locked
  * domains with apply_to_locked through the database registry), BENCH_TUPLES ("1": count the heap
  * tuples and index entries each run writes, from pg_stat_user_tables; adds ~10 s per run while
- * Postgres flushes its counters). A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
+ * Postgres flushes its counters), BENCH_WARMUP (5000: domains pushed once the worker is up, before
+ * the measured runs; 0 skips it). A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
  */
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -49,6 +50,8 @@ import {
   stopProcess,
   table,
   usedMemory,
+  WARMUP,
+  warmUp,
   workerPid,
 } from './lib';
 
@@ -424,6 +427,8 @@ async function main() {
     }
     batches.set = domainNames('set');
     await importBatch(batches.set, setLosing.username, 'set');
+    batches.warm = domainNames('warm', WARMUP);
+    await importBatch(batches.warm, losing.username, 'warm');
     await db.raw('vacuum analyze');
     log(`imported ${N * (MODES.length + 1 + (LOCKED_RUN ? 1 : 0))} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
 
@@ -436,6 +441,11 @@ async function main() {
     const wpid = workerPid(worker.pid!);
     const bootRss = procStatus(wpid);
     log(`worker pid ${wpid} ready, RSS ${round(bootRss.VmRSS ?? 0)} MB after boot`);
+    await warmUp(batches.warm, losing.key, gaining.username, { mode: 'new' });
+    if (WARMUP) log(`worker warmed up with a push of ${WARMUP} domains`);
+    // Postgres reports table counters lazily: let the warm-up's arrive before the first run's
+    // window opens, or they are counted as that run's writes (each later run waits for its own).
+    if (TUPLES && WARMUP) await settledTupleStats(db);
 
     const results: RunResult[] = [];
     for (const mode of MODES) {

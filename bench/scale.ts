@@ -9,7 +9,8 @@
  * BENCH_SCALE_WORKERS ("1,2,2c2": worker processes per run; "1x4" = one process with concurrency 4;
  * "2c2" = two processes with MAX_CHUNKS_IN_FLIGHT 2),
  * BENCH_SCALE_ROUNDS (1: the list is run this many times, interleaved, to average out noise),
- * BENCH_SCALE_MODE ("new" or "existing" profile), BENCH_POLL_MS (250), BENCH_PG_URL, BENCH_REDIS_URL.
+ * BENCH_SCALE_MODE ("new" or "existing" profile), BENCH_WARMUP (5000 domains per worker process, pushed
+ * before each measured run), BENCH_POLL_MS (250), BENCH_PG_URL, BENCH_REDIS_URL.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -46,6 +47,8 @@ import {
   spawnWorker,
   stopProcess,
   table,
+  WARMUP,
+  warmUp,
   workerPid,
 } from './lib';
 
@@ -207,15 +210,13 @@ async function main() {
     const tImport = performance.now();
     const batches = plan.map((_, i) => domainNames(`scale${i}`));
     for (const [i, names] of batches.entries()) await importBatch(names, losing.username, `scale${i}`);
+    const warm = plan.map((shape, i) => domainNames(`warm${i}`, WARMUP * shape.processes));
+    for (const [i, names] of warm.entries()) await importBatch(names, losing.username, `warm${i}`);
     await db.raw('vacuum analyze');
     log(`imported ${N * plan.length} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
 
     const runs: ScaleRun[] = [];
     for (const [i, shape] of plan.entries()) {
-      // What autovacuum does between pushes in production. This machine's Postgres runs with
-      // autovacuum off, and without it each run was about a quarter slower than the one before,
-      // whatever its shape: a later shape lost to the garbage of the earlier ones.
-      await db.raw('vacuum analyze');
       workers = Array.from({ length: shape.processes }, () =>
         spawnWorker(
           { ...env, WORKER_CONCURRENCY: String(shape.concurrency), MAX_CHUNKS_IN_FLIGHT: String(shape.cap ?? '') },
@@ -229,6 +230,11 @@ async function main() {
         if (t > 600) throw new Error(`${shape.processes} workers did not connect within 60 s`);
         await sleep(100);
       }
+      await warmUp(warm[i], losing.key, gaining.username, profile);
+      // What autovacuum does between pushes in production. This machine's Postgres runs with
+      // autovacuum off, and without it each run was about a quarter slower than the one before,
+      // whatever its shape: a later shape lost to the garbage of the earlier ones.
+      await db.raw('vacuum analyze');
       const pids = workers.map((w) => workerPid(w.pid!));
       const cpu0 = { workers: pids.map(cpuSeconds), pg: postgresCpu() };
       const rss = pids.map(() => 0);

@@ -8,7 +8,7 @@
  * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2, per process),
  * BENCH_SCALE_WORKERS ("1,2,2c2": worker processes per run; "1x4" = one process with concurrency 4;
  * "2c2" = two processes with MAX_CHUNKS_IN_FLIGHT 2),
- * BENCH_SCALE_ROUNDS (1: the list is run this many times, interleaved, to average out noise),
+ * BENCH_SCALE_ROUNDS (3: the list is run this many times, interleaved, and each shape reports its median),
  * BENCH_SCALE_MODE ("new" or "existing" profile), BENCH_WARMUP (5000 domains per worker process, pushed
  * before each measured run), BENCH_POLL_MS (250), BENCH_PG_URL, BENCH_REDIS_URL.
  */
@@ -54,7 +54,7 @@ import {
 
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
-const ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 3);
 const MODE = (process.env.BENCH_SCALE_MODE ?? 'new') as 'new' | 'existing';
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
 

@@ -17,32 +17,37 @@ export interface OutboxSummary {
  * for the operator's mailbox page. Reads only unsent rows (a partial index) and the newest sent one.
  */
 export async function outboxSummary(db: Db): Promise<OutboxSummary> {
+  // One statement, so one snapshot: read separately, a failure recorded between the counts and the
+  // last error answered `failing: 0` next to that error.
   const { rows } = await db.raw(`
-    select count(*)::int as unsent,
-           (count(*) filter (where last_error is not null))::int as failing,
-           min(created_at) as oldest,
-           extract(epoch from now() - min(created_at))::float as age
-    from outbound_emails where sent_at is null`);
-  const lastSent = await db('outbound_emails').whereNotNull('sent_at').orderBy('id', 'desc').first('sent_at');
-  const failing = await db('outbound_emails')
-    .whereNull('sent_at')
-    .whereNotNull('last_error')
-    .orderBy('next_attempt_at', 'desc')
-    .first('id', 'attempts', 'last_error', 'next_attempt_at');
+    with unsent as (
+      select id, created_at, attempts, last_error, next_attempt_at from outbound_emails where sent_at is null),
+    last_failure as (
+      select id, attempts, last_error, next_attempt_at from unsent where last_error is not null
+      order by next_attempt_at desc limit 1)
+    select (select count(*)::int from unsent) as unsent,
+           (select count(*)::int from unsent where last_error is not null) as failing,
+           (select min(created_at) from unsent) as oldest,
+           extract(epoch from now() - (select min(created_at) from unsent))::float as age,
+           (select sent_at from outbound_emails where sent_at is not null order by id desc limit 1) as last_sent_at,
+           f.id as failing_id, f.attempts, f.last_error, f.next_attempt_at
+    from (select) as one left join last_failure f on true`);
+  const r = rows[0];
   const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
   return {
-    unsent: rows[0].unsent,
-    failing: rows[0].failing,
-    oldest_unsent_at: iso(rows[0].oldest),
-    oldest_unsent_age_seconds: rows[0].age === null ? null : Math.round(rows[0].age),
-    last_sent_at: iso(lastSent?.sent_at),
-    last_error: failing
-      ? {
-          email_id: Number(failing.id),
-          attempts: failing.attempts,
-          error: String(failing.last_error).slice(0, 300),
-          next_attempt_at: iso(failing.next_attempt_at)!,
-        }
-      : null,
+    unsent: r.unsent,
+    failing: r.failing,
+    oldest_unsent_at: iso(r.oldest),
+    oldest_unsent_age_seconds: r.age === null ? null : Math.round(r.age),
+    last_sent_at: iso(r.last_sent_at),
+    last_error:
+      r.failing_id === null
+        ? null
+        : {
+            email_id: Number(r.failing_id),
+            attempts: r.attempts,
+            error: String(r.last_error).slice(0, 300),
+            next_attempt_at: iso(r.next_attempt_at)!,
+          },
   };
 }

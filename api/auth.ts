@@ -1,3 +1,4 @@
+import type { Submitter } from '../shared/bulk/model';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../shared/platform/db';
 import { Unauthorized } from '../shared/platform/errors';
@@ -59,6 +60,7 @@ export function requireReseller(db: Db, operatorKey: string, session?: SessionAu
       res.locals.reseller = found;
       res.locals.sessionToken = cookie;
       res.locals.apiKeyId = hashSecret(cookie).slice(0, 32);
+      res.locals.submitter = { via: 'session', key_prefix: null } satisfies Submitter;
       return next();
     }
     const key = bearer(req);
@@ -68,6 +70,8 @@ export function requireReseller(db: Db, operatorKey: string, session?: SessionAu
     res.locals.reseller = caller.reseller;
     // Per-key limits (event streams) count by a hash of the key, never the key itself.
     res.locals.apiKeyId = hashSecret(key!).slice(0, 32);
+    // The key's public prefix (as stored beside its hash), never the key.
+    res.locals.submitter = { via: 'api_key', key_prefix: key!.slice(0, 8) } satisfies Submitter;
     next();
   };
 }
@@ -116,4 +120,9 @@ export function throttledByStatus(guard: AuthThrottle, kind: CredentialKind, fai
 
 export function me(res: { locals: Record<string, unknown> }): Reseller {
   return res.locals.reseller as Reseller;
+}
+
+/** Who is acting: a key (by its prefix) or a console session; recorded with what they submit. */
+export function submitter(res: { locals: Record<string, unknown> }): Submitter | undefined {
+  return res.locals.submitter as Submitter | undefined;
 }

@@ -32,6 +32,7 @@ import {
 } from '../shared/customers/customers';
 import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/catalog/domains';
 import { cancelJob, resumeJob, suspendJob } from '../shared/bulk/control';
+import { rescheduleInput, rescheduleJob } from '../shared/bulk/schedule';
 import { FINISHED_JOB, type JobStatus } from '../shared/bulk/model';
 import { submitPush, submitPushInput } from '../shared/push/submit';
 import { getJob, itemsCsvFor, jobViewsById, listItems, listJobs } from '../shared/bulk/views';
@@ -46,7 +47,7 @@ import {
   updateResellerInput,
 } from '../shared/accounts/resellers';
 import { idempotencyKey, parseInput } from '../shared/platform/validation';
-import { me, requireOperator, requireReseller, throttledByStatus } from './auth';
+import { me, requireOperator, requireReseller, submitter, throttledByStatus } from './auth';
 import { JobStreams } from './sse';
 import { createSession, createSessionInput, endSession } from '../shared/accounts/sessions';
 import { assertSameOrigin, clearSessionCookie, setSessionCookie } from './session-cookie';
@@ -197,7 +198,7 @@ export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)
     reseller,
     send(async (req, res) => {
       const key = idempotencyKey(req.get('idempotency-key'));
-      const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key);
+      const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key, submitter(res));
       return [result.kind === 'created' ? 202 : 200, result.body];
     }),
   );
@@ -320,6 +321,14 @@ function jobRoutes(
     `${base}/:id/resume`,
     auth,
     send(async (req, res) => [202, await resumeJob(deps, me(res), id(req), kind)]),
+  );
+  r.post(
+    `${base}/:id/reschedule`,
+    auth,
+    send(async (req, res) => {
+      const job = await rescheduleJob(deps, me(res), id(req), parseInput(rescheduleInput, req.body ?? {}), kind);
+      return [200, await getJob(deps, me(res), job.id, kind, now())];
+    }),
   );
   r.get(`${base}/:id/events`, auth, (req, res) =>
     streams.stream(

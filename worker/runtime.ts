@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { reconcile } from '../shared/bulk/reconcile';
+import { startDueJobs } from '../shared/bulk/schedule';
 import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy, type RedisClient } from '../shared/platform/redis';
@@ -40,8 +41,9 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
 }
 
 /**
- * The BullMQ worker plus two pollers: the outbox relay (email) and the reconciler. Neither poller
- * depends on Redis state, so a flushed Redis cannot stop them.
+ * The BullMQ worker plus three pollers: the outbox relay (email), the reconciler and the scheduler
+ * (starts scheduled jobs when their time comes). No poller depends on Redis state, so a flushed
+ * Redis cannot stop them.
  */
 export async function startWorker(deps: BulkDeps, connection: RedisClient): Promise<WorkerRuntime> {
   const processors = processorsFor(deps.kinds);
@@ -104,6 +106,12 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     },
     (e) => log.error({ err: e.message }, 'reconcile failed'),
   );
+  // Scheduled jobs start from Postgres alone: any worker, whatever Redis has lost meanwhile.
+  const scheduler = every(
+    config.SCHEDULER_INTERVAL_MS,
+    () => startDueJobs(deps),
+    (e) => log.error({ err: e.message }, 'scheduler failed'),
+  );
   await reconciler.run();
   log.info(
     { concurrency: config.WORKER_CONCURRENCY, max_chunks_in_flight: config.MAX_CHUNKS_IN_FLIGHT ?? null, prefix: config.QUEUE_PREFIX },
@@ -115,7 +123,7 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     reconcileNow: reconciler.run,
     relayNow: relay.run,
     stop: async () => {
-      await Promise.all([relay.stop(), reconciler.stop()]);
+      await Promise.all([relay.stop(), reconciler.stop(), scheduler.stop()]);
       // Stop taking chunks and let the ones in hand finish, within a bound; a cut-off chunk is
       // picked up again as stalled by another worker, without double pushes.
       const closing = worker.close();

@@ -93,12 +93,12 @@ export async function cancelPendingLater(deps: BulkDeps, jobId: string, opts: Ca
   await finalizeIfDone(deps, jobId);
 }
 
-/** A queued or running job stops taking new items; items in hand finish. */
+/** A scheduled, queued or running job stops taking new items; items in hand finish. A scheduled one does not start. */
 export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: string) {
   const job = await deps.db.transaction(async (trx) => {
     await passJobGate(trx, id, 'exclusive');
     const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
-    if (j.status !== 'queued' && j.status !== 'running') {
+    if (j.status !== 'scheduled' && j.status !== 'queued' && j.status !== 'running') {
       throw new Conflict('invalid_state', `A ${j.status} job cannot be suspended.`);
     }
     // The app clock, not the database's: the reconciler measures SUSPEND_TTL against deps.clock().
@@ -110,7 +110,8 @@ export async function suspendJob(deps: Deps, me: Reseller, id: string, kind?: st
 }
 
 /**
- * Continues where it stopped: the chunks that still have pending items are enqueued again. Items
+ * Continues where it stopped: the chunks that still have pending items are enqueued again; a job
+ * suspended before its start waits again for its start time if that is still ahead. Items
  * in hand stay with the attempt holding them (their lease); if it died, BullMQ's stalled recovery
  * or the reconciler picks them up.
  */
@@ -118,10 +119,11 @@ export async function resumeJob(deps: BulkDeps, me: Reseller, id: string, kind?:
   const job = await deps.db.transaction(async (trx) => {
     const j = await jobFor(trx, me.id, id, 'control', { kind, forUpdate: true });
     if (j.status !== 'suspended') throw new Conflict('invalid_state', `A ${j.status} job cannot be resumed.`);
+    const waits = !j.started_at && !!j.start_at && new Date(j.start_at) > deps.clock();
     const [row]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: j.id })
       .update({
-        status: j.started_at ? 'running' : 'queued',
+        status: j.started_at ? 'running' : waits ? 'scheduled' : 'queued',
         suspended_at: null,
         generation: j.generation + 1,
         // Time suspended after the start is not running time (see `rate`).
@@ -132,7 +134,8 @@ export async function resumeJob(deps: BulkDeps, me: Reseller, id: string, kind?:
       .returning('*');
     return row;
   });
-  const chunks = await openChunks(deps, job.id, ['pending']);
+  // A job waiting for its start is enqueued by the scheduler when the time comes.
+  const chunks = job.status === 'scheduled' ? [] : await openChunks(deps, job.id, ['pending']);
   await enqueueNamedChunks(deps, kindOf(deps.kinds, job.kind).jobName, job, chunks);
   await finalizeIfDone(deps, job.id);
   const status = (await loadJob(deps.db, job.id))!.status;

@@ -4,7 +4,7 @@ import type { Deps } from '../platform/deps';
 import { assertQueueReachable } from '../platform/queues';
 import { enqueueNamedChunks } from './chunk-names';
 import type { BaseOptions, BulkKindDef } from './kind';
-import type { BulkJob } from './model';
+import type { BulkJob, Submitter } from './model';
 import { assertQuota } from './quota';
 import { writeUnstartedChunks } from './unstarted';
 
@@ -13,13 +13,17 @@ export interface NewBulkJob<O extends BaseOptions> {
   gainingResellerId: number | null;
   /** The customer a release acts for. */
   customerId?: number | null;
-  options: O;
+  /** The kind's options; when-to-start fields default (at once). */
+  options: Omit<O, 'start_after_seconds' | 'start_at_requested'> & Partial<Pick<BaseOptions, 'start_after_seconds' | 'start_at_requested'>>;
   /** One item per product, in the order the submitter gave them. */
   itemNames: string[];
   /** Per item, same order as itemNames; omitted = every item is a domain. */
   itemProducts?: { product: 'domain' | 'package'; id: number | null }[];
   idempotencyKey?: string;
   requestHash?: string;
+  /** When the job starts; null or past: at once. A job that waits is `scheduled` and enqueued by the scheduler. */
+  startAt?: Date | null;
+  submittedBy?: Submitter | null;
 }
 
 /**
@@ -43,12 +47,15 @@ export async function createBulkJob<O extends BaseOptions>(
   const chunkCount = Math.max(1, Math.ceil(spec.itemNames.length / chunkSize));
   // A wrong option is a programming error in the kind: refused here, before anything is written.
   const options = kind.options.parse(spec.options);
+  const waits = !!spec.startAt && spec.startAt.getTime() > deps.clock().getTime();
   const job = await db.transaction(async (trx) => {
     const [row] = await trx('bulk_jobs')
       .insert({
         id: crypto.randomUUID(),
         kind: kind.name,
-        status: 'queued',
+        status: waits ? 'scheduled' : 'queued',
+        start_at: spec.startAt ?? null,
+        submitted_by: spec.submittedBy ? JSON.stringify(spec.submittedBy) : null,
         losing_reseller_id: spec.losingResellerId,
         gaining_reseller_id: spec.gainingResellerId,
         customer_id: spec.customerId ?? null,
@@ -70,6 +77,10 @@ export async function createBulkJob<O extends BaseOptions>(
     if (inTx) await inTx(trx, row);
     return row as BulkJob;
   });
+  if (waits) {
+    deps.log.info({ job_id: job.id, kind: job.kind, total: job.total, start_at: job.start_at }, 'bulk job scheduled');
+    return job;
+  }
   const chunks = [...Array(chunkCount).keys()];
   try {
     await enqueueNamedChunks(deps, kind.jobName, job, chunks);

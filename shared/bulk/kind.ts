@@ -4,9 +4,18 @@ import type { Deps } from '../platform/deps';
 import type { JobSummary } from '../mail/templates';
 import type { BulkJob } from './model';
 import type { ItemHandler } from './take';
+import type { StartCheck } from './schedule';
 
-/** Options every kind's jobs carry: where the results email goes (null: nowhere). */
-export const baseOptions = z.object({ email_results_to: z.string().nullable() });
+/**
+ * Options every kind's jobs carry: where the results email goes (null: nowhere), and when the job
+ * was asked to start (shown with the job; `start_at` itself is a column the scheduler reads).
+ */
+export const baseOptions = z.object({
+  email_results_to: z.string().nullable(),
+  start_after_seconds: z.number().int().min(0).default(0),
+  /** `next_cycle`, the ISO time asked for, or null (at once, or after the grace window). */
+  start_at_requested: z.string().nullable().default(null),
+});
 export type BaseOptions = z.infer<typeof baseOptions>;
 
 /**
@@ -55,6 +64,10 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
   path: string;
   /** The options as the job view shows them (hide what is internal). Default: all of them. */
   publicOptions?(job: BulkJob): Record<string, unknown>;
+  /** Checked again when a scheduled job starts; a refusal ends every item with its reason. */
+  checkAtStart?: StartCheck;
+  /** The start of the job's next cycle (a push: the gaining reseller's next billing cycle), for `start_at: "next_cycle"`. */
+  nextCycle?(deps: Deps, job: Pick<BulkJob, 'gaining_reseller_id' | 'losing_reseller_id'>, now: Date): Promise<Date>;
   /** What the results email calls the job ("Bulk push to acme"). */
   resultsTitle(summary: JobSummary): string;
 }

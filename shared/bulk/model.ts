@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../platform/db';
 import { NotFound } from '../platform/errors';
 
-export type JobStatus = 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+export type JobStatus = 'scheduled' | 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
 /**
  * The engine's item statuses; each kind adds its done status (push: `pushed`, release:
  * `released`), so the type stays open to strings.
@@ -17,8 +17,14 @@ export function leaseFree(q: Knex.QueryBuilder, db: Knex): Knex.QueryBuilder {
   return q.where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', db.fn.now()));
 }
 
+/** Who submitted a job: never the key, only its public prefix (shown in the console's key list). */
+export interface Submitter {
+  via: 'api_key' | 'session';
+  key_prefix: string | null;
+}
+
 /** What the engine itself reads from any job's options; the rest belongs to the kind. */
-export type JobOptions = { email_results_to?: string | null } & Record<string, unknown>;
+export type JobOptions = { email_results_to?: string | null; start_at_requested?: string | null } & Record<string, unknown>;
 
 export interface BulkJob {
   id: string;
@@ -43,6 +49,10 @@ export interface BulkJob {
   created_at: Date;
   started_at: Date | null;
   suspended_at: Date | null;
+  /** When a job that waits (grace window or schedule) starts; null for a job that started at once. */
+  start_at: Date | null;
+  /** Who submitted it: `{via: 'api_key' | 'session', key_prefix}`; null for older jobs. */
+  submitted_by: Submitter | null;
   /** Time spent suspended after the start, summed at each resume (not running time). */
   suspended_seconds: number;
   cancel_requested_at: Date | null;

@@ -52,6 +52,8 @@ const schema = z.object({
   PUBLIC_URL: z.string().url().optional(),
   SUSPEND_TTL_SECONDS: intFrom(14 * 24 * 3600, 1, 365 * 24 * 3600),
   RECONCILE_INTERVAL_MS: intFrom(30_000, 100, 3_600_000),
+  /** How often each worker starts the scheduled jobs whose time has come (how late a start may be). */
+  SCHEDULER_INTERVAL_MS: intFrom(1_000, 50, 60_000),
   OUTBOX_INTERVAL_MS: intFrom(2_000, 50, 600_000),
   WORKER_LOCK_MS: intFrom(30_000, 500, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100, 600_000),

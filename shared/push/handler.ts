@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { nextCycleStart } from './billing';
+import { billingMoment } from './start';
 import type { Deps } from '../platform/deps';
 import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
 import type { ItemHandler } from '../bulk/take';
@@ -206,7 +207,8 @@ async function applyPush(
     const decision = decideItem(asSeenBy(d, id), losing, !!item.was_locked);
     const failedUnlock = unlockFailed.get(id);
     if (decision.status === 'pushed' && failedUnlock) results.push({ id, status: 'failed', reason: 'error', message: failedUnlock });
-    else results.push({ id, ...decision });
+    // A locked domain left where it is was still locked: its result says so.
+    else results.push({ id, ...decision, ...(decision.reason === 'locked' ? { wasLocked: true } : {}) });
     if (decision.status === 'pushed' && !failedUnlock) eligible.push(d!);
   }
 
@@ -325,7 +327,8 @@ async function brandCopies(trx: Knex.Transaction, job: BulkJob, domains: DomainR
  */
 async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainIds: number[], gaining: number, losing: number) {
   const g = await trx('resellers').where({ id: gaining }).first('billing_anchor_day');
-  const effective = nextCycleStart(deps.clock(), g?.billing_anchor_day ?? 1).toISOString();
+  const anchor = g?.billing_anchor_day ?? 1;
+  const effective = nextCycleStart(billingMoment(job, deps.clock(), anchor), anchor).toISOString();
   const n = domainIds.length;
   await trx.raw(
     `insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)

@@ -4,6 +4,7 @@ import { queueEmail } from '../mail/outbox';
 import { gainingNotification } from '../mail/templates';
 import { pendingRelocks, pushHandler, relock } from './handler';
 import { pushOptions, type PushOptions } from './options';
+import { checkPushAtStart, gainingNextCycle } from './start';
 
 /** The gaining reseller hears about the domains it received, if it gave a notification email. */
 const notifyGaining: FinishHook = async (_deps, trx, job, summary) => {
@@ -34,6 +35,8 @@ export const pushKind: BulkKindDef<PushOptions> = {
   handler: pushHandler,
   finish: notifyGaining,
   sweep: relockSweep,
+  checkAtStart: checkPushAtStart,
+  nextCycle: (deps, job, now) => gainingNextCycle(deps.db, Number(job.gaining_reseller_id), now),
   path: '/v1/bulk-pushes',
   publicOptions(job) {
     // The stored profile never holds the password; the internal id is not part of the public view.

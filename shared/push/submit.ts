@@ -14,6 +14,9 @@ import { jobLinks } from '../bulk/views';
 import type { BulkDeps } from '../bulk/kind';
 import type { BulkJob } from '../bulk/model';
 import { pushKind } from './kind';
+import { resolveStart, startFields } from '../bulk/schedule';
+import type { Submitter } from '../bulk/model';
+import { gainingNextCycle } from './start';
 import type { PushOptions } from './options';
 
 const profileInput = z.discriminatedUnion('mode', [
@@ -34,8 +37,10 @@ export const submitPushInput = z
     all_domains: z.boolean().optional(),
     profile: profileInput.default({ mode: 'new' }),
     apply_to_locked: z.boolean().default(false),
-    email_results_to: email.optional(),
+    /** Omitted: the losing reseller's account email; null: no results email. */
+    email_results_to: email.nullable().optional(),
     dry_run: z.boolean().default(false),
+    ...startFields,
   })
   .refine((b) => [b.domains !== undefined, b.domain_list !== undefined, b.all_domains === true].filter(Boolean).length === 1, {
     message: 'give exactly one of domains, domain_list or all_domains: true',
@@ -149,7 +154,13 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
 
 export type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
 
-export async function submitPush(deps: BulkDeps, losing: Reseller, input: SubmitPushInput, idempotencyKey?: string): Promise<SubmitResult> {
+export async function submitPush(
+  deps: BulkDeps,
+  losing: Reseller,
+  input: SubmitPushInput,
+  idempotencyKey?: string,
+  submittedBy?: Submitter,
+): Promise<SubmitResult> {
   const hash = requestHash(input);
   // A replay answers with the job it made, whatever changed since (an authorization revoked, say).
   if (idempotencyKey && !input.dry_run) {
@@ -160,6 +171,8 @@ export async function submitPush(deps: BulkDeps, losing: Reseller, input: Submit
     if (existing) return replay(deps, existing, hash, input);
   }
   const checked = await checkPush(deps, losing, input);
+  const now = deps.clock();
+  const start = await resolveStart(now, input, () => gainingNextCycle(deps.db, checked.gaining.id, now));
   if (input.dry_run) {
     const items = await predict(deps, losing, checked.names, input.apply_to_locked);
     const predicted: Record<string, number> = { pushed: 0, skipped: 0, failed: 0 };
@@ -172,6 +185,7 @@ export async function submitPush(deps: BulkDeps, losing: Reseller, input: Submit
         duplicates_removed: checked.duplicates.length,
         duplicates: checked.duplicates.slice(0, MAX_ERROR_ENTRIES),
         predicted,
+        start_at: start.startAt,
         items,
       },
     };
@@ -185,10 +199,15 @@ export async function submitPush(deps: BulkDeps, losing: Reseller, input: Submit
       itemNames: checked.names,
       idempotencyKey,
       requestHash: hash,
+      startAt: start.startAt,
+      submittedBy,
       options: {
         profile: checked.profile,
         apply_to_locked: input.apply_to_locked,
-        email_results_to: input.email_results_to ?? null,
+        // Results reach someone unless the submitter chose no one (null).
+        email_results_to: input.email_results_to === undefined ? losing.email : input.email_results_to,
+        start_after_seconds: input.start_after_seconds ?? 0,
+        start_at_requested: start.requested,
         source: input.all_domains ? 'all_domains' : input.domain_list !== undefined ? 'domain_list' : 'domains',
         duplicates_removed: checked.duplicates.length,
       },
@@ -224,6 +243,7 @@ function submitted(job: BulkJob, status: string, duplicates: string[]) {
     total: job.total,
     duplicates_removed: duplicates.length,
     duplicates: duplicates.slice(0, MAX_ERROR_ENTRIES),
+    start_at: job.start_at,
     links: jobLinks(pushKind, job),
   };
 }

@@ -3,6 +3,7 @@ import { allowResellerInput, notificationEmailInput } from '../../shared/account
 import { createResellerInput, updateResellerInput } from '../../shared/accounts/resellers';
 import { createSessionInput } from '../../shared/accounts/sessions';
 import { itemsQuery } from '../../shared/bulk/views';
+import { rescheduleInput } from '../../shared/bulk/schedule';
 import { KINDS } from '../../shared/kinds';
 import { createBrandInput, updateBrandInput } from '../../shared/catalog/brands';
 import { domainListQuery, importDomainsInput } from '../../shared/catalog/domains';
@@ -91,6 +92,15 @@ function jobOperations(base: string, what: string, one: string, tag: string): Re
       auth: 'reseller',
       replies: { 202: json('running or queued again', R.ControlAnswer) },
       errors: { 409: ['invalid_state'], 503: ['queue_unavailable'] },
+    },
+    [`POST ${id}/reschedule`]: {
+      summary: 'Reschedule a job that has not started: `{"start_at": ISO | "next_cycle" | "now"}` or `{"start_after_seconds": n}`',
+      tag,
+      auth: 'reseller',
+      body: rescheduleInput,
+      bodyRequired: true,
+      replies: { 200: json('the job with its new start_at', R.Job) },
+      errors: { 409: ['invalid_state'] },
     },
     [`GET ${id}/events`]: {
       summary: 'Server-Sent Events: `progress` (the job) when it changes, then `end` with the final state or on suspend',
@@ -273,7 +283,9 @@ export const OPERATIONS: Record<string, Operation> = {
       'Exactly one of `domains` (array), `domain_list` (text: names separated by newlines, commas, semicolons, tabs or spaces; errors name the line) or `all_domains: true`.',
       '`profile` is `{"mode": "new"}` (default) or `{"mode": "existing", "domain", "username", "password"}` naming a profile of the gaining reseller; the password is checked and dropped.',
       "Header `Idempotency-Key`: the same key and body answers 200 with the first answer's shape (current status); another body → 409 `idempotency_conflict`.",
-      '`dry_run: true` answers 200 with the predicted outcome of each domain and changes nothing.',
+      '`dry_run: true` answers 200 with the predicted outcome of each domain and changes nothing. Front ends show it as a review step before they submit for real.',
+      '`start_after_seconds` (0–3,600, default 0) is a grace window: the job is `scheduled` and nothing moves until it ends; a cancel in it ends every item `cancelled`. `start_at` (an ISO time up to 30 days ahead, or `"next_cycle"`: the gaining reseller\'s next billing-cycle start) schedules it instead. The push rules are checked again when it starts; what changed becomes item results.',
+      '`email_results_to`: omitted, the results email goes to your account email; `null`, to no one.',
     ].join('\n\n'),
     tag: 'Bulk pushes',
     auth: 'reseller',
@@ -281,7 +293,7 @@ export const OPERATIONS: Record<string, Operation> = {
     bodyRequired: true,
     headers: [{ name: 'Idempotency-Key', description: 'makes a retried submit return the same job' }],
     replies: {
-      202: json('the job is queued', R.Submitted),
+      202: json('the job is queued, or scheduled (a grace window or a schedule)', R.Submitted),
       200: json('an idempotent replay (same shape as the 202), or a dry run', z.union([R.Submitted, R.DryRun])),
     },
     errors: {

@@ -106,19 +106,36 @@ const counts = z
   .catchall(z.number().int())
   .describe('items by status; `pushed` for a push, `released` for a release');
 const links = z.strictObject({ self: z.string(), items: z.string(), events: z.string(), cancel: z.string() });
-const jobStatus = z.enum(['queued', 'running', 'suspended', 'cancelling', 'completed', 'cancelled', 'failed']);
+const jobStatus = z
+  .enum(['scheduled', 'queued', 'running', 'suspended', 'cancelling', 'completed', 'cancelled', 'failed'])
+  .describe('where the job is in its life: `scheduled` waits for `start_at` (grace window or schedule) with nothing moved');
+const outcome = z
+  .string()
+  .nullable()
+  .describe(
+    'what happened to the items, null while the job is open: `all_pushed` (`all_released`), `partly_skipped`, `partly_failed`, `all_skipped`, `all_failed`, `none_pushed` (`none_released`), `cancelled`, `nothing_to_do`',
+  );
 
 export const Job = z
   .strictObject({
     id: z.uuid(),
     kind: z.enum(['push', 'release']),
     status: jobStatus,
+    outcome,
+    outcome_text: z
+      .string()
+      .describe('one line for people: "completed with 2 failures (5 of 7 pushed)", "cancelled after 1,000 of 20,000 pushed"'),
     losing_reseller: z.string().nullable(),
     gaining_reseller: z.string().nullable(),
     total: z.number().int(),
     counts,
     options: settings.describe('as submitted, never the password'),
+    submitted_by: z
+      .strictObject({ via: z.enum(['api_key', 'session']), key_prefix: z.string().nullable() })
+      .nullable()
+      .describe('the key (its public prefix) or console session that submitted the job'),
     created_at: ts,
+    start_at: ts.nullable().describe('when a job that waits (grace window, schedule) starts; null: at once'),
     started_at: ts.nullable(),
     suspended_at: ts.nullable(),
     finished_at: ts.nullable(),
@@ -152,6 +169,7 @@ export const Submitted = z
     total: z.number().int(),
     duplicates_removed: z.number().int(),
     duplicates: z.array(z.string()),
+    start_at: ts.nullable().describe('when the job starts (`scheduled`), or null: at once'),
     links,
   })
   .meta({ id: 'Submitted' });
@@ -163,6 +181,7 @@ export const DryRun = z
     duplicates_removed: z.number().int(),
     duplicates: z.array(z.string()),
     predicted: z.strictObject({ pushed: z.number().int(), skipped: z.number().int(), failed: z.number().int() }),
+    start_at: ts.nullable().describe('when the job would start'),
     items: z.array(z.strictObject({ domain: z.string(), status: z.string(), reason: z.string().nullable(), was_locked: z.boolean() })),
   })
   .meta({ id: 'DryRun' });

@@ -8,6 +8,8 @@ export interface ItemResult {
   status: ItemStatus;
   reason: string | null;
   message: string | null;
+  /** Set when the decision itself knows it (a locked domain skipped): otherwise left as the take wrote it. */
+  wasLocked?: boolean;
 }
 
 /**
@@ -37,14 +39,18 @@ export async function recordResults(trx: Knex.Transaction, results: ItemResult[]
   const fresh = results.filter((r) => byId.get(Number(r.id))?.fresh);
   const rows = results.filter((r) => !byId.get(Number(r.id))?.fresh);
   if (rows.length) {
+    // The was_locked column travels only when some result sets it (the common chunk has none).
+    const lockedKnown = rows.some((r) => r.wasLocked !== undefined);
     const u = unnest('u', {
       id: ['bigint', rows.map((r) => r.id)],
       status: ['text', rows.map((r) => r.status)],
       reason: ['text', rows.map((r) => r.reason)],
       message: ['text', rows.map((r) => r.message)],
+      ...(lockedKnown ? { was_locked: ['boolean', rows.map((r) => r.wasLocked ?? null)] as const } : {}),
     });
     await trx.raw(
       `update bulk_job_items i set status = u.status, reason = u.reason, message = u.message,
+         ${lockedKnown ? 'was_locked = coalesce(u.was_locked, i.was_locked),' : ''}
          started_at = coalesce(i.started_at, now()), finished_at = now()
        from ${u.sql} where i.id = u.id and ${byKey('i.id', 'bigint')}`,
       [...u.bindings, rows.map((r) => r.id)],
@@ -56,6 +62,7 @@ export async function recordResults(trx: Knex.Transaction, results: ItemResult[]
       status: fresh.map((r) => r.status),
       reason: fresh.map((r) => r.reason),
       message: fresh.map((r) => r.message),
+      wasLockedEach: fresh.some((r) => r.wasLocked !== undefined) ? fresh.map((r) => r.wasLocked ?? null) : undefined,
       finished: true,
     });
   }
@@ -78,6 +85,8 @@ export async function insertItems(
     finished?: boolean;
     leaseMs?: number;
     wasLocked?: boolean;
+    /** Per item, for results that know it (a locked domain skipped); wins over wasLocked. */
+    wasLockedEach?: (boolean | null)[];
   },
 ): Promise<void> {
   if (items.length === 0) return;
@@ -91,6 +100,7 @@ export async function insertItems(
     status: ['text', as.status],
     reason: ['text', as.reason ?? items.map(() => null)],
     message: ['text', as.message ?? items.map(() => null)],
+    ...(as.wasLockedEach ? { was_locked: ['boolean', as.wasLockedEach] as const } : {}),
   });
   const started = as.status.length && as.status.every((s) => s === 'pending') ? 'null' : 'now()';
   await trx.raw(
@@ -99,7 +109,7 @@ export async function insertItems(
      select u.id, u.job_id, u.chunk, u.name, u.product, u.product_id, u.status, u.reason, u.message,
             ${started}, ${as.finished ? 'now()' : 'null'},
             ${as.leaseMs ? `now() + (${Number(as.leaseMs)} * interval '1 millisecond')` : 'null'},
-            ${as.wasLocked === undefined ? 'null' : as.wasLocked ? 'true' : 'false'},
+            ${as.wasLockedEach ? 'u.was_locked' : as.wasLocked === undefined ? 'null' : as.wasLocked ? 'true' : 'false'},
             ${as.wasLocked ? 'false' : 'null'}
      from ${u.sql} order by u.id`,
     u.bindings,

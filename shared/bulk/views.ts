@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { csvLine } from '../platform/csv';
@@ -6,6 +7,7 @@ import { listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
 import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { jobItems } from './unstarted';
+import { jobOutcome, outcomeText } from './outcome';
 import { countItems, countItemsOf, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
 
 /** Views need the database and the kind table (done status, links, public options). */
@@ -23,16 +25,21 @@ function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number
   const counts: Record<string, number> = { pending: 0, running: 0, [done]: 0, skipped: 0, failed: 0, cancelled: 0 };
   for (const [k, v] of Object.entries(raw)) counts[k] = v;
   const { rate, eta } = pace(job, counts[done] + counts.skipped + counts.failed, counts.pending + counts.running, now);
+  const told = { status: job.status, total: job.total, counts, doneStatus: done, start_at: job.start_at };
   return {
     id: job.id,
     kind: job.kind,
     status: job.status,
+    outcome: jobOutcome(told),
+    outcome_text: outcomeText(told),
     losing_reseller: parties.losing?.username ?? null,
     gaining_reseller: parties.gaining?.username ?? null,
     total: job.total,
     counts,
     options: kind.publicOptions ? kind.publicOptions(job) : job.options,
+    submitted_by: job.submitted_by ?? null,
     created_at: job.created_at,
+    start_at: job.start_at ?? null,
     started_at: job.started_at,
     suspended_at: job.suspended_at,
     finished_at: job.finished_at,
@@ -105,16 +112,36 @@ export async function jobViewsById(deps: ViewDeps, ids: string[], now: Date) {
   return new Map(views.map((v) => [v.id, v]));
 }
 
-/** `?status=` takes any item status of any kind. */
+/**
+ * `?status=` takes any item status of any kind; `?reason=` a reason code; `?q=` a part of the domain
+ * name (case-insensitive), so one domain is found in a 50,000-item job without paging.
+ */
 export function itemsQuery(kinds: KindTable) {
-  return listQuery.extend({ status: z.enum(itemStatuses(kinds)).optional() });
+  return listQuery.extend({
+    status: z.enum(itemStatuses(kinds)).optional(),
+    reason: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/, 'a reason code: lowercase letters, digits and _')
+      .optional(),
+    q: z.string().trim().toLowerCase().max(253).optional(),
+  });
+}
+
+type ItemFilter = { status?: string; reason?: string; q?: string };
+
+/** The item filters, on `jobItems`' rows. `q` matches as a substring, its LIKE wildcards taken literally. */
+function filtered(b: Knex.QueryBuilder, f: ItemFilter): Knex.QueryBuilder {
+  if (f.status) b.where('status', f.status);
+  if (f.reason) b.where('reason', f.reason);
+  if (f.q) b.where('domain_name', 'like', `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  return b;
 }
 
 export async function listItems(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
-  const rows = jobItems(db, job.id).modify((b) => (q.status ? b.where({ status: q.status }) : b));
+  const rows = jobItems(db, job.id).modify((b) => filtered(b, q));
   return paginate(rows, q, { column: 'id', key: (r: ItemRow) => r.id }, itemView);
 }
 
@@ -122,12 +149,12 @@ export async function listItems(deps: ViewDeps, me: Reseller, id: string, query:
 export const CSV_PAGE_ROWS = 5000;
 
 /** Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. */
-export async function* itemsCsv(db: Db, jobId: string, status?: string): AsyncGenerator<string> {
+export async function* itemsCsv(db: Db, jobId: string, filter: ItemFilter = {}): AsyncGenerator<string> {
   yield csvLine([...ITEM_CSV_COLUMNS]);
   let after = 0;
   for (;;) {
     const rows: ItemRow[] = await jobItems(db, jobId)
-      .modify((b) => (status ? b.where({ status }) : b))
+      .modify((b) => filtered(b, filter))
       .where('id', '>', after)
       .orderBy('id')
       .limit(CSV_PAGE_ROWS);
@@ -146,7 +173,7 @@ export async function itemsCsvFor(deps: ViewDeps, me: Reseller, id: string, quer
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
-  return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q.status) };
+  return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q) };
 }
 
 export async function collectCsv(db: Db, jobId: string): Promise<string> {

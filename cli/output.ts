@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { jobOutcome, outcomeText } from '../shared/bulk/outcome';
 import { EXIT, type ExitCode } from './exit-codes';
 import type { JobState } from './sse';
 
@@ -12,6 +13,9 @@ export interface JobView extends JobState {
   started_at: string | null;
   finished_at: string | null;
   error?: string | null;
+  /** When a scheduled job starts (or started); null without a schedule. */
+  start_at?: string | null;
+  submitted_by?: { via: string; key_prefix: string | null } | null;
 }
 
 export interface ItemView {
@@ -25,12 +29,48 @@ export interface ItemView {
 }
 
 const doneStatus = (job: Pick<JobView, 'kind'> | JobState) => ((job as JobView).kind === 'release' ? 'released' : 'pushed');
-export const finishedCount = (job: JobState) => job.total - (job.counts.pending ?? 0) - (job.counts.running ?? 0);
+/**
+ * Items the workers got to (done, skipped or failed): what a progress figure counts. Cancelled
+ * items are not among them, so a cancelled job never reads 100 %.
+ */
+export const finishedCount = (job: JobState) =>
+  job.total - (job.counts.pending ?? 0) - (job.counts.running ?? 0) - (job.counts.cancelled ?? 0);
 
-/** 0 when every item of a finished job was done; 1 when some failed, were skipped or cancelled. */
+/** The API's outcome, or the same computed here when the server predates it. */
+export function outcomeOf(job: JobState): string | null {
+  if (typeof job.outcome === 'string' || job.outcome === null) return job.outcome as string | null;
+  return jobOutcome({ status: job.status, total: job.total, counts: job.counts, doneStatus: doneStatus(job) });
+}
+
+/** The API's one line for people ("completed with 2 failures (5 of 7 pushed)", "cancelled after ..."). */
+export function outcomeLine(job: JobState): string {
+  if (typeof job.outcome_text === 'string' && job.outcome_text) return job.outcome_text;
+  return outcomeText({
+    status: job.status,
+    total: job.total,
+    counts: job.counts,
+    doneStatus: doneStatus(job),
+    start_at: (job.start_at as string | null | undefined) ?? null,
+  });
+}
+
+/**
+ * The exit code of a job's state (the table in exit-codes.ts): 0 when every item was done, 1 when
+ * it ended otherwise, 4 cancelled, 5 suspended; a job still on its way (scheduled, queued,
+ * running, cancelling) is 0 for `status`, which only reports.
+ */
 export function outcomeCode(job: JobState): ExitCode {
-  if (!['completed', 'cancelled', 'failed'].includes(job.status)) return EXIT.ok;
-  return job.status === 'completed' && (job.counts[doneStatus(job)] ?? 0) === job.total ? EXIT.ok : EXIT.partial;
+  switch (job.status) {
+    case 'completed':
+    case 'failed':
+      return job.status === 'completed' && (job.counts[doneStatus(job)] ?? 0) === job.total ? EXIT.ok : EXIT.partial;
+    case 'cancelled':
+      return EXIT.cancelled;
+    case 'suspended':
+      return EXIT.suspended;
+    default:
+      return EXIT.ok;
+  }
 }
 
 export function duration(seconds: number | null | undefined): string {
@@ -50,20 +90,30 @@ export function countsText(job: JobState): string {
   return [doneStatus(job), 'skipped', 'failed', 'cancelled', ...inFlight].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ');
 }
 
+/** States in which nothing moves for now: the line says until when, or why. */
+const WAITING = new Set(['scheduled', 'suspended']);
+
 /** One line per state, for logs and pipes: stable words, no control characters. */
 export function progressLine(job: JobState): string {
   const done = finishedCount(job);
   const pct = job.total ? Math.floor((done / job.total) * 100) : 100;
-  const tail = job.status === 'running' ? ` | ${rateText(job.rate)} | ETA ${duration(job.eta_seconds)}` : '';
+  const tail =
+    job.status === 'running'
+      ? ` | ${rateText(job.rate)} | ETA ${duration(job.eta_seconds)}`
+      : WAITING.has(job.status)
+        ? ` | ${outcomeLine(job)}`
+        : '';
   return `${job.status} ${done}/${job.total} (${pct}%) | ${countsText(job)}${tail}`;
 }
 
 export function describeJob(job: JobView): string {
   const lines = [
     `Job ${job.id} (${job.kind}): ${job.status}`,
+    `  ${outcomeLine(job)}`,
     `  from ${job.losing_reseller ?? '-'} to ${job.gaining_reseller ?? '-'}`,
-    `  ${finishedCount(job)}/${job.total} done: ${countsText(job)}`,
+    `  ${job.total} domain(s): ${countsText(job)}`,
   ];
+  if (job.start_at) lines.push(`  ${job.started_at || job.status !== 'scheduled' ? 'start was set for' : 'starts at'} ${job.start_at}`);
   if (job.rate !== null) lines.push(`  rate ${rateText(job.rate)}${job.status === 'running' ? `, ETA ${duration(job.eta_seconds)}` : ''}`);
   lines.push(
     `  created ${job.created_at}${job.started_at ? `, started ${job.started_at}` : ''}${job.finished_at ? `, finished ${job.finished_at}` : ''}`,
@@ -75,7 +125,9 @@ export function describeJob(job: JobView): string {
     profile
       ? `profile: ${profile.mode === 'existing' ? `existing ${profile.domain}, ${profile.username}` : 'new for each domain'}`
       : undefined,
-    o.email_results_to ? `results to ${o.email_results_to}` : undefined,
+    o.email_results_to ? `results to ${o.email_results_to}` : 'email_results_to' in o ? 'no results email' : undefined,
+    typeof o.start_after_seconds === 'number' && o.start_after_seconds > 0 ? `grace window ${o.start_after_seconds} s` : undefined,
+    o.start_at_requested ? `start requested: ${o.start_at_requested}` : undefined,
   ].filter(Boolean);
   if (job.kind === 'push') lines.push(`  ${opts.join('; ')}`);
   if (job.error) lines.push(`  error: ${job.error}`);
@@ -120,7 +172,7 @@ export function barView(stream: NodeJS.WriteStream): ProgressView {
       const payload = {
         rateText: rateText(job.rate),
         etaText: job.status === 'running' ? duration(job.eta_seconds) : '--',
-        statusText: `${job.status}: ${countsText(job)}`,
+        statusText: WAITING.has(job.status) ? outcomeLine(job) : `${job.status}: ${countsText(job)}`,
       };
       if (!started) {
         bar.start(job.total, finishedCount(job), payload);

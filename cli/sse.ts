@@ -59,6 +59,11 @@ export interface FollowOptions {
   /** How long to keep trying while the service is unreachable before giving up (exit 3). */
   giveUpMs?: number;
   signal?: AbortSignal;
+  /**
+   * Keep following a suspended job until it is resumed and ends. Without it a suspended job is
+   * where following stops: nothing moves until a person resumes it.
+   */
+  throughSuspension?: boolean;
 }
 
 export interface JobState {
@@ -105,6 +110,7 @@ export async function followJob(client: ApiClient, path: string, opts: FollowOpt
     const onAbort = () => ctl.abort(opts.signal?.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let why = 'the stream ended';
+    let suspended = false;
     try {
       const res = await client.send('GET', path, {
         accept: 'text/event-stream',
@@ -128,7 +134,14 @@ export async function followJob(client: ApiClient, path: string, opts: FollowOpt
         }
         if (typeof job?.status !== 'string' || typeof job.counts !== 'object') continue;
         opts.onState(job);
-        if (ev.event === 'end' || FINISHED.has(job.status)) return job;
+        if (FINISHED.has(job.status)) return job;
+        suspended = job.status === 'suspended';
+        if (suspended) {
+          // The server ends a suspended job's stream; asked to, we reconnect until it goes on.
+          if (!opts.throughSuspension) return job;
+          continue;
+        }
+        if (ev.event === 'end') return job;
       }
     } catch (err) {
       if (opts.signal?.aborted) throw new CliError(EXIT.interrupted, 'Interrupted.');
@@ -150,7 +163,8 @@ export async function followJob(client: ApiClient, path: string, opts: FollowOpt
       opts.signal?.removeEventListener('abort', onAbort);
       ctl.abort();
     }
-    opts.onReconnect?.(why, retryMs);
+    // Waiting through a suspension reconnects every few seconds by design: no note each time.
+    if (!suspended) opts.onReconnect?.(why, retryMs);
     await sleep(retryMs, opts.signal);
   }
 }

@@ -7,8 +7,21 @@ import { readConfig } from './config';
 import { parseDomainList, type DomainList, type ListFormat } from './domain-list';
 import { CliError, EXIT, refused, type ExitCode } from './exit-codes';
 import { ApiClient, unreachable } from './http';
-import { barView, describeJob, jsonView, lineView, outcomeCode, table, type ItemView, type JobView, type ProgressView } from './output';
+import {
+  barView,
+  describeJob,
+  jsonView,
+  lineView,
+  outcomeCode,
+  outcomeLine,
+  table,
+  type ItemView,
+  type JobView,
+  type ProgressView,
+} from './output';
 import { profilePassword } from './password';
+import { ask, canAsk, question, reviewText, type DryRun } from './review';
+import { describeStart, pushSchedule, rescheduleBody, type ScheduleOptions } from './schedule';
 import { followJob } from './sse';
 
 /** What a command may touch: the environment, the standard streams, the global options. */
@@ -31,7 +44,7 @@ const err = (io: Io, s: string) => io.stderr.write(s.endsWith('\n') ? s : `${s}\
 const client = (io: Io, g: GlobalOptions) => new ApiClient(readConfig(io.env, g.url));
 const jobPath = (id: string, rest = '') => `/v1/jobs/${encodeURIComponent(id)}${rest}`;
 
-export interface PushOptions {
+export interface PushOptions extends ScheduleOptions, FollowFlags {
   to: string;
   file?: string;
   all?: boolean;
@@ -39,10 +52,19 @@ export interface PushOptions {
   applyToLocked?: boolean;
   existingProfile?: string;
   emailResultsTo?: string;
+  /** false with --no-email: no results email at all. */
+  email?: boolean;
   dryRun?: boolean;
   idempotencyKey?: string;
+  /** Skip the review and the question: for scripts. */
+  yes?: boolean;
   watch?: boolean;
   wait?: boolean;
+}
+
+export interface FollowFlags {
+  /** --through-suspension: keep waiting while the job is suspended, until it ends. */
+  throughSuspension?: boolean;
 }
 
 async function readList(io: Io, file: string, format: ListFormat): Promise<DomainList> {
@@ -60,12 +82,21 @@ async function readList(io: Io, file: string, format: ListFormat): Promise<Domai
 }
 
 /**
- * `push`: submits one bulk push. Without --watch/--wait it prints the job id and exits 0 once the
- * API accepted the job (202): the job runs on the server whatever the CLI does next. With them,
- * the exit code follows the job's outcome.
+ * `push`: submits one bulk push. A push cannot be undone, so unless --yes (scripts) or --dry-run
+ * it first runs the dry run, prints what will happen and asks on the terminal; without a terminal
+ * and without --yes it is refused before any request. Without --watch/--wait it prints the job id
+ * and exits 0 once the API accepted the job (202): the job runs on the server whatever the CLI
+ * does next. With them, the exit code follows the job's outcome.
  */
 export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<ExitCode> {
   if (!!o.file === !!o.all) throw refused('Give exactly one of --file <path> (or - for stdin) and --all.');
+  if (o.email === false && o.emailResultsTo !== undefined) throw refused('Give --email-results-to or --no-email, not both.');
+  if (o.throughSuspension && !(o.watch || o.wait)) throw refused('--through-suspension goes with --wait or --watch.');
+  const schedule = pushSchedule(o);
+  const review = !o.dryRun && !o.yes;
+  if (review && !canAsk(io, o.file === '-')) {
+    throw refused('refusing to move domains without confirmation: run on a terminal or pass --yes. Nothing was submitted.');
+  }
   const api = client(io, g);
   const list = o.file ? await readList(io, o.file, o.format) : undefined;
   let profile: Record<string, string> = { mode: 'new' };
@@ -77,14 +108,34 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
     const password = await profilePassword(io.env, `${domain}, ${username}`);
     profile = { mode: 'existing', domain, username, password };
   }
+  // Omitted, the API emails the results to the account's email.
+  const emailResultsTo = o.email === false ? null : o.emailResultsTo;
   const body = {
     gaining_reseller: o.to,
     ...(list ? { domains: list.names } : { all_domains: true }),
     profile,
     apply_to_locked: !!o.applyToLocked,
-    ...(o.emailResultsTo !== undefined ? { email_results_to: o.emailResultsTo } : {}),
+    ...(emailResultsTo !== undefined ? { email_results_to: emailResultsTo } : {}),
+    ...schedule,
     ...(o.dryRun ? { dry_run: true } : {}),
   };
+  if (review) {
+    const reviewed = await submitWithRetry(api, { ...body, dry_run: true }, undefined).catch((e) => {
+      throw explainRefusal(e, list, undefined);
+    });
+    const me = await api.json<{ username: string; email?: string }>('GET', '/v1/me');
+    const text = reviewText(reviewed.body as DryRun, {
+      from: me.body.username,
+      to: o.to,
+      schedule,
+      emailResultsTo,
+      accountEmail: me.body.email,
+    });
+    // The review is for the person at the terminal; --json keeps stdout for the job document.
+    (g.json ? err : out)(io, text);
+    const q = question((reviewed.body as DryRun).total, o.to);
+    if (!q.accepts(await ask(q.prompt))) throw refused('Not confirmed: nothing was submitted.');
+  }
   // Our own key unless the user gave one, so that retrying a submit whose answer was lost can
   // never make a second job; a push cannot be undone.
   const key = o.idempotencyKey ?? `cli-${crypto.randomUUID()}`;
@@ -92,18 +143,29 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
     throw explainRefusal(e, list, o.idempotencyKey ? undefined : key);
   });
   if (o.dryRun) return dryRunReport(io, g, o, res.body as DryRun);
-  const job = res.body as { id: string; status: string; total: number; duplicates_removed?: number; duplicates?: string[] };
+  const job = res.body as {
+    id: string;
+    status: string;
+    total: number;
+    duplicates_removed?: number;
+    duplicates?: string[];
+    start_at?: string | null;
+  };
   if (g.json && !(o.watch || o.wait)) out(io, JSON.stringify(job));
   else if (!g.json) {
     if (res.status === 200) out(io, `Job ${job.id} was already submitted with this idempotency key; it is ${job.status}.`);
     else out(io, `Job ${job.id} ${job.status}: ${job.total} domain(s) to ${o.to}.`);
+    if (job.status === 'scheduled') {
+      const when = job.start_at ? `starts at ${job.start_at}` : describeStart(schedule, o.to);
+      out(io, `It ${when}; until then: domain-push cancel ${job.id} (nothing moves), or domain-push reschedule ${job.id}.`);
+    }
     if (job.duplicates_removed) {
       const shown = (job.duplicates ?? []).slice(0, 10).join(', ');
       out(io, `${job.duplicates_removed} duplicate(s) removed${shown ? `: ${shown}${job.duplicates_removed > 10 ? ', ...' : ''}` : ''}.`);
     }
     if (!(o.watch || o.wait)) out(io, `Follow it: domain-push watch ${job.id}`);
   }
-  if (o.watch || o.wait) return follow(io, g, api, job.id, !!o.watch);
+  if (o.watch || o.wait) return follow(io, g, api, job.id, !!o.watch, o);
   return EXIT.ok;
 }
 
@@ -142,13 +204,6 @@ function explainRefusal(e: unknown, list: DomainList | undefined, autoKey: strin
   return e;
 }
 
-interface DryRun {
-  total: number;
-  duplicates_removed: number;
-  predicted: Record<string, number>;
-  items: { domain: string; status: string; reason: string | null; was_locked: boolean }[];
-}
-
 function dryRunReport(io: Io, g: GlobalOptions, o: PushOptions, r: DryRun): ExitCode {
   const code = r.predicted.pushed === r.total ? EXIT.ok : EXIT.partial;
   if (g.json) {
@@ -172,8 +227,12 @@ function dryRunReport(io: Io, g: GlobalOptions, o: PushOptions, r: DryRun): Exit
   return code;
 }
 
-/** Follows a job to its end, drawing progress; the exit code is the job's outcome. */
-async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, showProgress: boolean): Promise<ExitCode> {
+/**
+ * Follows a job to its end, drawing progress; the exit code is the job's outcome. A scheduled job
+ * is waited for until it starts and ends; a suspended one is where following stops (exit 5)
+ * unless --through-suspension.
+ */
+async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, showProgress: boolean, f: FollowFlags): Promise<ExitCode> {
   const quiet: ProgressView = { update() {}, note() {}, stop() {} };
   const view: ProgressView = !showProgress
     ? quiet
@@ -188,6 +247,7 @@ async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, show
       onState: (s) => view.update(s),
       onReconnect: (why, ms) => (g.json ? err(io, `reconnecting in ${ms} ms: ${why}`) : view.note(`(reconnecting in ${ms} ms: ${why})`)),
       signal: io.signal,
+      throughSuspension: f.throughSuspension,
     })) as JobView;
   } catch (e) {
     view.stop();
@@ -199,8 +259,12 @@ async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, show
   view.stop();
   if (g.json && !showProgress) out(io, JSON.stringify(job)); // --wait --json: the final state only
   if (!g.json) {
-    out(io, `Job ${job.id} ${job.status}: ${describeCounts(job)}.`);
+    out(io, `Job ${job.id}: ${outcomeLine(job)}.`);
+    out(io, `  ${describeCounts(job)}.`);
     for (const s of ['failed', 'skipped']) if ((job.counts[s] ?? 0) > 0) out(io, `See why: domain-push items ${job.id} --status ${s}`);
+    if (job.status === 'suspended') {
+      out(io, `Nothing more moves until it is resumed: domain-push resume ${job.id}; to wait through it: --through-suspension.`);
+    }
   }
   return outcomeCode(job);
 }
@@ -210,8 +274,8 @@ function describeCounts(job: JobView) {
   return [done, 'skipped', 'failed', 'cancelled'].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ') + ` of ${job.total}`;
 }
 
-export async function watch(io: Io, g: GlobalOptions, id: string): Promise<ExitCode> {
-  return follow(io, g, client(io, g), id, true);
+export async function watch(io: Io, g: GlobalOptions, id: string, f: FollowFlags = {}): Promise<ExitCode> {
+  return follow(io, g, client(io, g), id, true, f);
 }
 
 /** `status`: the job view; exits with the job's outcome once it has ended, 0 while it runs. */
@@ -262,6 +326,14 @@ export async function control(io: Io, g: GlobalOptions, id: string, verb: 'cance
   return EXIT.ok;
 }
 
+/** `reschedule`: a new start for a job that has not started yet (scheduled, or suspended before its start). */
+export async function reschedule(io: Io, g: GlobalOptions, id: string, o: ScheduleOptions): Promise<ExitCode> {
+  const body = rescheduleBody(o);
+  const { body: job } = await client(io, g).json<JobView>('POST', jobPath(id, '/reschedule'), { body });
+  out(io, g.json ? JSON.stringify(job) : `Job ${id}: ${outcomeLine(job)}.`);
+  return EXIT.ok;
+}
+
 export async function jobs(io: Io, g: GlobalOptions, o: { limit: string; cursor?: string }): Promise<ExitCode> {
   const params = new URLSearchParams({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
   const { body } = await client(io, g).json<{ items: JobView[]; next_cursor: string | null }>('GET', `/v1/jobs?${params}`);
@@ -274,15 +346,17 @@ export async function jobs(io: Io, g: GlobalOptions, o: { limit: string; cursor?
     out(
       io,
       table(
-        ['ID', 'KIND', 'STATUS', 'FROM', 'TO', 'DONE', 'CREATED'],
+        // DONE counts only what was done (pushed, released): a cancelled job never reads n/n.
+        ['ID', 'KIND', 'STATUS', 'FROM', 'TO', 'DONE', 'CREATED', 'OUTCOME'],
         body.items.map((j) => [
           j.id,
           j.kind,
           j.status,
           j.losing_reseller ?? '-',
           j.gaining_reseller ?? '-',
-          `${j.total - (j.counts.pending ?? 0) - (j.counts.running ?? 0)}/${j.total}`,
+          `${j.counts[j.kind === 'release' ? 'released' : 'pushed'] ?? 0}/${j.total}`,
           j.created_at,
+          outcomeLine(j),
         ]),
       ),
     );

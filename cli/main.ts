@@ -1,6 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import * as commands from './commands';
-import { CliError, EXIT, type ExitCode } from './exit-codes';
+import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes';
+import { MAX_START_AFTER_SECONDS } from './schedule';
+import { TYPED_CONFIRMATION_FROM } from './review';
 
 const HELP_FOOTER = `
 Environment:
@@ -9,14 +11,14 @@ Environment:
   DOMAIN_PUSH_PROFILE_PASSWORD  the existing profile's password for --existing-profile
                                 (otherwise asked for at the terminal)
 
-Exit codes:
-  0  done: every item pushed (push --watch/--wait, watch, status), or the request succeeded
-  1  the job ended with items failed, skipped or cancelled (or a dry run predicts so)
-  2  refused: the API said no (4xx, including 429 too many requests) or a usage error
-  3  unreachable: network error, timeout, or the service failed (5xx)
-  130  interrupted (Ctrl-C); a job being watched goes on
+${EXIT_CODES_HELP}
 
-A push cannot be undone: try it with --dry-run first.`;
+A push cannot be undone. On a terminal, push first shows what will happen (from a dry run) and
+asks "Move? [y/N]"; from ${TYPED_CONFIRMATION_FROM.toLocaleString('en-US')} domains on you type the gaining reseller's username instead.
+Scripts pass --yes; without a terminal and without --yes a push is refused (exit 2), nothing sent.
+A push starts at once unless --start-after gives a grace window (cancel inside it and nothing
+moves) or --start-at a time; the results email goes to your account email unless
+--email-results-to or --no-email says otherwise.`;
 
 /** The program; `run` parses argv with it and turns every outcome into an exit code. */
 export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): Command {
@@ -36,29 +38,41 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
 
   program
     .command('push')
-    .description('submit a bulk push ("Move to another reseller")')
+    .description('submit a bulk push ("Move to another reseller"); on a terminal, shows what will happen and asks first')
     .requiredOption('--to <username>', "the gaining reseller's username")
     .option('--file <path>', 'the domains: text (one per line or comma-separated) or CSV (first column); - reads stdin')
     .option('--all', 'every domain you hold at submit time')
     .addOption(new Option('--format <format>', 'how to read --file').choices(['auto', 'text', 'csv']).default('auto'))
     .option('--apply-to-locked', 'unlock, push and relock locked domains (otherwise they are skipped)')
     .option('--existing-profile <domain,username>', "put the accounts into this profile of the gaining reseller's")
-    .option('--email-results-to <email>', 'email the results (with a CSV) here when the job ends')
+    .option('--email-results-to <email>', 'email the results (with a CSV) here when the job ends (default: your account email)')
+    .option('--no-email', 'send no results email at all')
+    .option(
+      '--start-after <seconds>',
+      `a grace window: wait this long (0-${MAX_START_AFTER_SECONDS}) before any domain moves; cancel inside it and nothing moves (default 0: at once)`,
+    )
+    .option(
+      '--start-at <when>',
+      "start at a date-time (ISO 8601; local time without a zone) or next_cycle: the gaining reseller's next billing cycle",
+    )
+    .option('-y, --yes', 'move without the review and the question (for scripts; required when not on a terminal)')
     .option('--dry-run', 'check everything and predict each outcome; change nothing')
     .option('--idempotency-key <key>', 'the same key and request return the same job instead of a second one')
     .option('--watch', 'then follow the job with a progress bar; exit code follows the outcome')
-    .option('--wait', 'then wait quietly for the job to end; exit code follows the outcome')
+    .option('--wait', 'then wait quietly for the job to end (a scheduled one: to start, then end); exit code follows the outcome')
+    .option('--through-suspension', 'with --wait/--watch: keep waiting while the job is suspended instead of stopping with exit 5')
     .action(act((o: commands.PushOptions, cmd: Command) => commands.push(io, g(cmd), o)));
 
   program
     .command('status <id>')
-    .description("a job's status, counts, rate and ETA")
+    .description("a job's status and outcome, counts, rate and ETA, start time when scheduled; exit code follows the state")
     .action(act((id: string, _o: unknown, cmd: Command) => commands.status(io, g(cmd), id)));
 
   program
     .command('watch <id>')
-    .description('follow a job to its end (progress bar in a terminal, plain lines otherwise)')
-    .action(act((id: string, _o: unknown, cmd: Command) => commands.watch(io, g(cmd), id)));
+    .description('follow a job to its end (progress bar in a terminal, plain lines otherwise); stops at a suspension (exit 5)')
+    .option('--through-suspension', 'keep following while the job is suspended, until it is resumed and ends')
+    .action(act((id: string, o: commands.FollowFlags, cmd: Command) => commands.watch(io, g(cmd), id, o)));
 
   program
     .command('items <id>')
@@ -78,8 +92,8 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
     .action(act((id: string, o: { status?: string; csv?: boolean }, cmd: Command) => commands.items(io, g(cmd), id, o)));
 
   for (const [verb, what] of [
-    ['cancel', 'cancel a queued or running job (items already pushed stay pushed)'],
-    ['suspend', 'suspend a job: no item starts until it is resumed'],
+    ['cancel', 'cancel a scheduled, queued or running job (items already pushed stay pushed)'],
+    ['suspend', 'suspend a job (scheduled ones too): no item starts until it is resumed'],
     ['resume', 'resume a suspended job'],
   ] as const) {
     program
@@ -87,6 +101,13 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
       .description(what)
       .action(act((id: string, _o: unknown, cmd: Command) => commands.control(io, g(cmd), id, verb)));
   }
+
+  program
+    .command('reschedule <id>')
+    .description('a new start for a job that has not started yet (scheduled, or suspended before its start)')
+    .option('--start-at <when>', 'a date-time (ISO 8601; local time without a zone), next_cycle, or now')
+    .option('--start-after <seconds>', `start this many seconds from now (0-${MAX_START_AFTER_SECONDS})`)
+    .action(act((id: string, o: { startAt?: string; startAfter?: string }, cmd: Command) => commands.reschedule(io, g(cmd), id, o)));
 
   program
     .command('jobs')

@@ -152,7 +152,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     );
     // One per line, some lines holding several names separated by commas, blank lines, CRLF.
     const text = `${domains.slice(0, 60).join('\n')}\r\n\n${domains.slice(60, 90).join(', ')}\n${domains.slice(90).join(',')}\n`;
-    const pushed = await cli(['push', '--to', GAINING, '--file', listFile('list.txt', text)]);
+    const pushed = await cli(['push', '--yes', '--to', GAINING, '--file', listFile('list.txt', text)]);
     expect(pushed.code, show(pushed)).to.equal(0);
     const id = jobIdIn(pushed.stdout)!;
     expect(id, show(pushed)).to.be.a('string');
@@ -163,7 +163,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     // Not a terminal: plain lines, no control characters, the last one at 100 %.
     expect(watched.stdout).to.not.include(ESC);
     expect(watched.stdout).to.match(/^completed 120\/120 \(100%\) \| pushed 120, skipped 0, failed 0, cancelled 0/m);
-    expect(watched.stdout).to.include(`Job ${id} completed: pushed 120, skipped 0, failed 0, cancelled 0 of 120.`);
+    expect(watched.stdout).to.include(`Job ${id}: completed: all 120 pushed.\n  pushed 120, skipped 0, failed 0, cancelled 0 of 120.`);
     const state = await owners(domains);
     for (const d of domains) expect(state.get(d)?.owner, d).to.equal(GAINING);
   });
@@ -175,9 +175,9 @@ describe('domain-push CLI against a running system (e2e)', function () {
       domains.map((name) => ({ name, reseller: LOSING, locked: false })),
     );
     const csv = `domain,note\n${domains.map((d, i) => `${d},"row ${i}, with a comma"`).join('\n')}\n`;
-    const r = await cli(['push', '--to', GAINING, '--file', '-', '--wait'], { input: csv });
+    const r = await cli(['push', '--yes', '--to', GAINING, '--file', '-', '--wait'], { input: csv });
     expect(r.code, show(r)).to.equal(0);
-    expect(r.stdout).to.match(/completed: pushed 30, skipped 0, failed 0, cancelled 0 of 30\./);
+    expect(r.stdout).to.match(/: completed: all 30 pushed\.\n {2}pushed 30, skipped 0, failed 0, cancelled 0 of 30\./);
     const state = await owners(domains);
     for (const d of domains) expect(state.get(d)?.owner, d).to.equal(GAINING);
   });
@@ -190,10 +190,10 @@ describe('domain-push CLI against a running system (e2e)', function () {
     );
     const missing = ['cli-missing-1.example', 'cli-missing-2.example'];
     const file = listFile('mixed.txt', [...domains, ...missing].join('\n'));
-    const r = await cli(['push', '--to', GAINING, '--file', file, '--watch']);
+    const r = await cli(['push', '--yes', '--to', GAINING, '--file', file, '--watch']);
     expect(r.code, show(r)).to.equal(1);
     const id = jobIdIn(r.stdout)!;
-    expect(r.stdout).to.include(`Job ${id} completed: pushed 8, skipped 2, failed 2, cancelled 0 of 12.`);
+    expect(r.stdout).to.include(`Job ${id}: completed with 2 failures and 2 skipped (8 of 12 pushed).\n  pushed 8, skipped 2, failed 2, cancelled 0 of 12.`);
     expect(r.stdout).to.include(`domain-push items ${id} --status failed`);
 
     const items = await cli(['items', id, '--status', 'failed', '--json']);
@@ -212,7 +212,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     const stranger = await makeReseller(sys, 'cli-stranger');
     await importDomains(sys, [{ name: 'cli-refused.example', reseller: LOSING, locked: false }]);
     const before = await sys.db('bulk_jobs').count('* as n').first();
-    const r = await cli(['push', '--to', stranger.username, '--file', '-'], { input: 'cli-refused.example\n' });
+    const r = await cli(['push', '--yes', '--to', stranger.username, '--file', '-'], { input: 'cli-refused.example\n' });
     expect(r.code, show(r)).to.equal(2);
     expect(r.stderr).to.include('Refused (403 not_authorized)').and.include(`"${stranger.username}" has not authorized pushes from you`);
     expect(await sys.db('bulk_jobs').count('* as n').first()).to.deep.equal(before);
@@ -221,7 +221,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
 
   it('bad names are refused with exit 2 and pointed at by their line in the file; --json prints the API error', async () => {
     const file = listFile('bad.txt', 'cli-good.example\n\nnot a domain\ncli-also-good.example, -bad-.example\n');
-    const r = await cli(['--json', 'push', '--to', GAINING, '--file', file]);
+    const r = await cli(['--json', 'push', '--yes', '--to', GAINING, '--file', file]);
     expect(r.code, show(r)).to.equal(2);
     expect(r.stderr).to.include('invalid_domains').and.include('line 3: "not a domain"').and.include('line 4: "-bad-.example"');
     const body = JSON.parse(r.stdout);
@@ -246,7 +246,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
 
   it('an unreachable API exits 3 and says which URL it tried', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
-    const r = await cli(['push', '--to', GAINING, '--file', '-'], { url, input: 'cli-unreachable.example\n' });
+    const r = await cli(['push', '--yes', '--to', GAINING, '--file', '-'], { url, input: 'cli-unreachable.example\n' });
     expect(r.code, show(r)).to.equal(3);
     expect(r.stderr).to.include(`Cannot reach ${url}`).and.include('ECONNREFUSED');
     // Our own idempotency key was used for the retries; the user is told how to check safely.
@@ -263,7 +263,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
       return true;
     });
     try {
-      const r = await cli(['push', '--to', GAINING, '--file', '-'], { url: proxy.url, input: 'cli-429.example\n' });
+      const r = await cli(['push', '--yes', '--to', GAINING, '--file', '-'], { url: proxy.url, input: 'cli-429.example\n' });
       expect(r.code, show(r)).to.equal(2);
       expect(r.stderr).to.include('Refused (429 rate_limited): Too many bulk pushes in flight. Retry after 17 s.');
     } finally {
@@ -286,12 +286,12 @@ describe('domain-push CLI against a running system (e2e)', function () {
       return true;
     });
     try {
-      const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-'], { input: domains.join('\n') });
+      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-'], { input: domains.join('\n') });
       const { id } = JSON.parse(pushed.stdout);
       const watched = await cli(['watch', id], { url: proxy.url });
       expect(watched.code, show(watched)).to.equal(0);
       expect(refusals).to.have.length(1);
-      expect(watched.stdout).to.include('(reconnecting in 1000 ms: too many requests)').and.include(`Job ${id} completed: pushed 5`);
+      expect(watched.stdout).to.include('(reconnecting in 1000 ms: too many requests)').and.include(`Job ${id}: completed: all 5 pushed.`);
     } finally {
       await proxy.close();
     }
@@ -304,7 +304,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
       domains.map((name) => ({ name, reseller: LOSING, locked: false })),
     );
     await sys.stopWorker(); // the job stays queued while we watch it
-    const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-'], { input: domains.join('\n') });
+    const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-'], { input: domains.join('\n') });
     const { id } = JSON.parse(pushed.stdout);
     const child = spawn(BIN, ['watch', id], {
       cwd: ROOT,
@@ -332,14 +332,14 @@ describe('domain-push CLI against a running system (e2e)', function () {
       sys,
       domains.map((name) => ({ name, reseller: LOSING, locked: false })),
     );
-    const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
+    const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
       input: [...domains, domains[0]].join('\n'),
     });
     expect(pushed.code, show(pushed)).to.equal(0);
     const job = JSON.parse(pushed.stdout);
     expect(job).to.include({ total: 5, duplicates_removed: 1 });
     // The same key and list again: the same job, not a second one.
-    const again = await cli(['push', '--json', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
+    const again = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
       input: [...domains, domains[0]].join('\n'),
     });
     expect(again.code, show(again)).to.equal(0);
@@ -347,7 +347,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
 
     await waitForJob(sys, losing, job.id);
     // --wait --json: one JSON document, the final state.
-    const waited = await cli(['push', '--json', '--wait', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
+    const waited = await cli(['push', '--yes', '--json', '--wait', '--to', GAINING, '--file', '-', '--idempotency-key', 'cli-json-1'], {
       input: [...domains, domains[0]].join('\n'),
     });
     expect(waited.code, show(waited)).to.equal(0);
@@ -364,7 +364,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     // The gaining side sees it too, as a job received.
     const received = await cli(['jobs'], { key: gaining.key });
     expect(received.code, show(received)).to.equal(0);
-    expect(received.stdout).to.match(new RegExp(`${job.id}\\s+push\\s+completed\\s+${LOSING}\\s+${GAINING}\\s+5/5`));
+    expect(received.stdout).to.match(new RegExp(`${job.id}\\s+push\\s+completed\\s+${LOSING}\\s+${GAINING}\\s+5/5\\s.*completed: all 5 pushed$`, 'm'));
   });
 
   it('items --csv writes the API CSV to stdout, and it parses', async () => {
@@ -373,7 +373,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
       sys,
       domains.map((name, i) => ({ name, reseller: LOSING, locked: i % 5 === 0 })),
     );
-    const r = await cli(['push', '--to', GAINING, '--file', '-', '--apply-to-locked', '--wait'], { input: domains.join('\n') });
+    const r = await cli(['push', '--yes', '--to', GAINING, '--file', '-', '--apply-to-locked', '--wait'], { input: domains.join('\n') });
     expect(r.code, show(r)).to.equal(0);
     const id = jobIdIn(r.stdout)!;
     const csv = await cli(['items', id, '--csv']);
@@ -398,7 +398,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     );
     await sys.stopWorker(); // the job waits in the queue while we suspend and resume it
     try {
-      const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], { input: domains.join('\n') });
+      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], { input: domains.join('\n') });
       expect(pushed.code, show(pushed)).to.equal(0);
       const { id } = JSON.parse(pushed.stdout);
 
@@ -424,8 +424,8 @@ describe('domain-push CLI against a running system (e2e)', function () {
       expect(job.counts.cancelled).to.be.greaterThan(0);
 
       const watched = await cli(['watch', id]);
-      expect(watched.code, 'a cancelled job did not push everything').to.equal(1);
-      expect(watched.stdout).to.include(`Job ${id} cancelled: pushed ${job.counts.pushed}`);
+      expect(watched.code, 'a cancelled job has its own exit code').to.equal(4);
+      expect(watched.stdout).to.include(`Job ${id}: cancelled after ${job.counts.pushed} of 200 pushed.\n  pushed ${job.counts.pushed},`);
       const again = await cli(['cancel', id]);
       expect(again.code, show(again)).to.equal(2);
       expect(again.stderr).to.include('409 job_finished');
@@ -447,7 +447,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
       sys,
       domains.map((name) => ({ name, reseller: LOSING, locked: false })),
     );
-    const args = ['push', '--to', GAINING, '--file', '-', '--existing-profile', 'cli-profile.example,cli-profile-user', '--watch'];
+    const args = ['push', '--yes', '--to', GAINING, '--file', '-', '--existing-profile', 'cli-profile.example,cli-profile-user', '--watch'];
     const r = await cli(args, { input: domains.join('\n'), env: { DOMAIN_PUSH_PROFILE_PASSWORD: password } });
     expect(r.code, show(r)).to.equal(0);
     const id = jobIdIn(r.stdout)!;
@@ -496,7 +496,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     );
     const file = listFile('tty.txt', domains.join('\n'));
     await sys.stopWorker(); // the job starts only once the bar is drawn, so the bar sees it run
-    const command = `stty cols 200; ${BIN} push --to ${GAINING} --file ${file} --apply-to-locked --existing-profile cli-tty.example,cli-tty-user --watch`;
+    const command = `stty cols 200; ${BIN} push --yes --to ${GAINING} --file ${file} --apply-to-locked --existing-profile cli-tty.example,cli-tty-user --watch`;
     const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -519,7 +519,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
     const plain = output.replace(new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]`, 'g'), '');
     expect(plain, output).to.match(/\u2588+ 100% \| 60\/60 \| [\d.]+\/s \| ETA --/);
     expect(plain, plain).to.match(/\| [\d.]+\/s \| ETA \d+s \| running: pushed \d+/);
-    expect(plain).to.include('completed: pushed 60, skipped 0, failed 0, cancelled 0 of 60.');
+    expect(plain).to.include('completed: all 60 pushed.').and.include('pushed 60, skipped 0, failed 0, cancelled 0 of 60.');
     expect(output, 'the cursor was hidden while drawing, then shown').to.include(`${ESC}[?25l`).and.include(`${ESC}[?25h`);
   });
 
@@ -553,14 +553,14 @@ describe('domain-push CLI against a running system (e2e)', function () {
     });
     await sys.stopWorker(); // the job waits until the stream has been cut a few times
     try {
-      const pushed = await cli(['push', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], { input: domains.join('\n') });
+      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], { input: domains.join('\n') });
       const { id } = JSON.parse(pushed.stdout);
       const watching = cli(['watch', id], { url: proxy.url });
       await waitUntil('three connections', async () => connections.length >= 3);
       await sys.startWorker();
       const watched = await watching;
       expect(watched.code, show(watched)).to.equal(0);
-      expect(watched.stdout).to.include(`Job ${id} completed: pushed 40`);
+      expect(watched.stdout).to.include(`Job ${id}: completed: all 40 pushed.`);
       expect(connections.length, 'reconnections').to.be.greaterThan(1);
       expect(connections[0].lastEventId).to.equal(undefined);
       for (let i = 1; i < connections.length; i++) {

@@ -60,15 +60,19 @@ const chunkProcessor: Processor = async (deps, job, token, signal) => {
   return chunkResult(outcome);
 };
 
-/** The chunk's result as the dashboard shows it: `pushed 997, skipped 3`. */
-export function chunkResult(outcome: { status: string; counts: Record<string, number> }): string {
+/**
+ * The chunk's result as the dashboard shows it: `pushed 997, skipped 3`; the chunk that ended its
+ * job adds the job's outcome in the words every front end uses (`job completed with 2 failures …`).
+ */
+export function chunkResult(outcome: { status: string; counts: Record<string, number>; jobEnded?: string }): string {
   const order = ['pushed', 'released', 'skipped', 'failed', 'cancelled'];
   const rank = (status: string) => (order.includes(status) ? order.indexOf(status) : order.length);
   const parts = Object.entries(outcome.counts)
     .filter(([, n]) => n > 0)
     .sort(([a], [b]) => rank(a) - rank(b))
     .map(([status, n]) => `${status} ${n.toLocaleString('en-US')}`);
-  return parts.length ? parts.join(', ') : `nothing left to do (job ${outcome.status})`;
+  const own = parts.length ? parts.join(', ') : `nothing left to do (job ${outcome.status})`;
+  return outcome.jobEnded ? `${own}; job ${outcome.jobEnded}` : own;
 }
 
 /**

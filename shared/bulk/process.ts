@@ -3,7 +3,8 @@ import { keepLease, takeChunk } from './take';
 import { lockChunk } from './locks';
 import { finalizeIfDone } from './finalize';
 import { kindOf, type BulkDeps, type SweepScope } from './kind';
-import { leaseFree } from './model';
+import { countItems, leaseFree, loadJob } from './model';
+import { outcomeText } from './outcome';
 import { startChunk } from './unstarted';
 
 function countProcessed(deps: Deps, kind: string, counts: Record<string, number>) {
@@ -31,6 +32,8 @@ export interface ChunkOutcome {
   counts: Record<string, number>;
   /** Some items are in another live attempt's hands until then: look again after it. */
   retryAt: Date | null;
+  /** When this chunk ended the job: its outcome in words ("completed with 2 failures (5 of 7 pushed)"). */
+  jobEnded?: string;
 }
 
 /**
@@ -78,8 +81,16 @@ export async function processChunk(
       'chunk processed',
     );
   }
-  await finalizeIfDone(deps, jobId);
-  return { done: taken.done + deferred.length, status: job.status, counts, retryAt: taken.heldElsewhereUntil };
+  const ended = (await finalizeIfDone(deps, jobId)) ? await endedAs(deps, jobId) : undefined;
+  return { done: taken.done + deferred.length, status: job.status, counts, retryAt: taken.heldElsewhereUntil, jobEnded: ended };
+}
+
+/** The outcome of a job that just ended, in the words the console, CLI and emails use. */
+async function endedAs(deps: BulkDeps, jobId: string): Promise<string | undefined> {
+  const job = await loadJob(deps.db, jobId);
+  if (!job) return undefined;
+  const counts = await countItems(deps.db, jobId);
+  return outcomeText({ status: job.status, total: job.total, counts, doneStatus: kindOf(deps.kinds, job.kind).doneStatus });
 }
 
 /**

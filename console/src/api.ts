@@ -77,8 +77,37 @@ export interface Domain {
   profile: { id: string; username: string } | null;
 }
 
-export type JobStatus = 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+export type JobStatus = 'scheduled' | 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
 export const FINISHED: JobStatus[] = ['completed', 'cancelled', 'failed'];
+
+/** What an ended job did with its items (null while it is open); see shared/bulk/outcome.ts. */
+export type JobOutcome =
+  | 'all_pushed'
+  | 'all_released'
+  | 'partly_skipped'
+  | 'partly_failed'
+  | 'all_skipped'
+  | 'all_failed'
+  | 'none_pushed'
+  | 'none_released'
+  | 'cancelled'
+  | 'nothing_to_do';
+
+/** The options a job ran with, as the API shows them (a push's; a release has customer_id instead). */
+export interface JobOptions {
+  profile?: { mode: 'new' } | { mode: 'existing'; domain: string; username: string };
+  apply_to_locked?: boolean;
+  /** null: no results email was asked for. */
+  email_results_to?: string | null;
+  source?: 'domains' | 'domain_list' | 'all_domains';
+  duplicates_removed?: number;
+  skip_invalid?: boolean;
+  start_after_seconds?: number;
+  /** What the submitter asked for: "next_cycle", an ISO time, or null (start at once / after the grace window). */
+  start_at_requested?: string | null;
+  customer_id?: string | null;
+  [option: string]: unknown;
+}
 
 export interface Job {
   id: string;
@@ -88,11 +117,54 @@ export interface Job {
   gaining_reseller: string | null;
   total: number;
   counts: Record<string, number>;
+  options?: JobOptions;
   created_at: string;
   started_at: string | null;
+  suspended_at?: string | null;
   finished_at: string | null;
   rate: number | null;
   eta_seconds: number | null;
+  /** Contract fields: may be missing from an older API. */
+  outcome?: JobOutcome | null;
+  outcome_text?: string;
+  /** When a scheduled job starts (or started). */
+  start_at?: string | null;
+  submitted_by?: { via: 'api_key' | 'session' | 'system'; key_prefix: string | null } | null;
+  error?: string | null;
+}
+
+/** `GET /v1/jobs/:id/items` filters, as the job page keeps them in its URL. */
+export interface ItemFilters {
+  q?: string;
+  status?: string;
+  reason?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+/** Reason codes an item can end with, and what they mean to a person. */
+export const ITEM_REASONS: Record<string, string> = {
+  not_found: 'Not on the platform',
+  not_owned: 'Not held by the sending reseller',
+  locked: 'Locked (apply to locked was off)',
+  invalid_domain: 'Not a valid domain name',
+  not_authorized: 'Not authorized by the receiver',
+  wrong_registrant: 'Wrong registrant',
+  error: 'Registry or system error',
+  cancelled: 'Cancelled',
+  suspend_expired: 'Suspended too long',
+};
+
+/** The query string of an items request (and of its CSV: without cursor and limit). */
+export function itemsQuery(f: ItemFilters, opts: { csv?: boolean } = {}): string {
+  const p = new URLSearchParams();
+  if (opts.csv) p.set('format', 'csv');
+  else p.set('limit', String(f.limit ?? 50));
+  if (f.q) p.set('q', f.q);
+  if (f.status) p.set('status', f.status);
+  if (f.reason) p.set('reason', f.reason);
+  if (f.cursor && !opts.csv) p.set('cursor', f.cursor);
+  return p.toString();
 }
 
 export interface Item {
@@ -142,12 +214,15 @@ export interface Brand {
   settings: Record<string, unknown>;
 }
 
-/** Finished share of a job, 0..100 (every item not pending or running is finished). */
+/**
+ * Worked share of a job, 0..100: items a worker ended (done, skipped or failed). Cancelled items
+ * were never worked, so a cancelled job never reads 100 %.
+ */
 export function progressOf(job: Pick<Job, 'total' | 'counts' | 'status'>): number {
-  if (FINISHED.includes(job.status)) return 100;
-  if (!job.total) return 0;
-  const open = (job.counts.pending ?? 0) + (job.counts.running ?? 0);
-  return Math.floor(((job.total - open) / job.total) * 100);
+  if (!job.total) return job.status === 'completed' ? 100 : 0;
+  const open = (job.counts.pending ?? 0) + (job.counts.running ?? 0) + (job.counts.cancelled ?? 0);
+  const pct = Math.floor(((job.total - open) / job.total) * 100);
+  return job.status === 'cancelled' ? Math.min(pct, 99) : pct;
 }
 
 export function formatEta(seconds: number | null | undefined): string {

@@ -58,6 +58,11 @@ export function BrandsPage() {
                 </td>
               </tr>
             ))}
+            {list.isPending && (
+              <tr>
+                <td colSpan={3}>Loading…</td>
+              </tr>
+            )}
             {list.data?.items.length === 0 && (
               <tr>
                 <td colSpan={3}>No brands yet.</td>

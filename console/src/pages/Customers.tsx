@@ -48,7 +48,8 @@ export function CustomersPage() {
         {customers.map((c) => (
           <CustomerCard key={c.id} customer={c} />
         ))}
-        {customers.length === 0 && !list.isPending && <li>No customers yet.</li>}
+        {list.isPending && <li>Loading…</li>}
+        {customers.length === 0 && list.isSuccess && <li>No customers yet.</li>}
       </ul>
       {list.hasNextPage && (
         <button type="button" className="secondary" onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
@@ -134,6 +135,7 @@ function CustomerCard({ customer: c }: { customer: Customer }) {
       {open && !released && (
         <div className="packages">
           <ErrorBox error={packages.error} />
+          {packages.isPending && <p>Loading…</p>}
           {packages.data?.items.map((p) => (
             <PackageBlock key={p.id} customerId={c.id} pkg={p} onChange={refresh} />
           ))}

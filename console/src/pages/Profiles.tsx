@@ -84,7 +84,12 @@ export function ProfilesPage() {
                 <td className="wide-only">{formatDate(p.created_at)}</td>
               </tr>
             ))}
-            {rows.length === 0 && !list.isPending && (
+            {list.isPending && (
+              <tr>
+                <td colSpan={3}>Loading…</td>
+              </tr>
+            )}
+            {rows.length === 0 && list.isSuccess && (
               <tr>
                 <td colSpan={3}>No profiles yet.</td>
               </tr>

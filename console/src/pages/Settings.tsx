@@ -46,6 +46,7 @@ export function SettingsPage() {
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Push domain settings</h1>
       <ErrorBox error={settings.error} />
+      {settings.isPending && <p className="loading">Loading…</p>}
       {s && (
         <>
           <p>

@@ -75,7 +75,8 @@ describe('push rules (§3, §4): what the gaining and losing resellers see after
       const before = await row('lk-skip.example');
       const { job, items } = await push({ domains: ['lk-skip.example'], apply_to_locked: false });
       expect(job.status).to.equal('completed');
-      expect(items['lk-skip.example']).to.include({ status: 'skipped', reason: 'locked', was_locked: false, relocked: false });
+      // It was locked, and still is: the item says so (a skip is no unlock, so relocked stays false).
+      expect(items['lk-skip.example']).to.include({ status: 'skipped', reason: 'locked', was_locked: true, relocked: false });
       expect(await row('lk-skip.example')).to.deep.equal(before);
       expect(before).to.include({ owner: 'losing', locked: true });
       const seen = await domainAs(losing, 'lk-skip.example');

@@ -85,8 +85,9 @@ describe('refused requests: a clear error, and nothing changes', () => {
       { name: 'off-1.example', reseller: 'losing-off' },
       { name: 'out-1.example', reseller: 'outsider' },
     ]);
-    // A job that has ended, for the control refusals; no results address, so no email is ever expected in this file.
-    const done = await submit(sys, losing, { gaining_reseller: 'gaining', domains: ['r-1.example'] });
+    // A job that has ended, for the control refusals; no results email (null: not even to the
+    // account email), so no email is ever expected in this file.
+    const done = await submit(sys, losing, { gaining_reseller: 'gaining', domains: ['r-1.example'], email_results_to: null });
     expect(done.status, JSON.stringify(done.body)).to.equal(202);
     finishedJobId = done.body.id;
     expect((await waitForJob(sys, losing, finishedJobId)).status).to.equal('completed');
@@ -112,7 +113,13 @@ describe('refused requests: a clear error, and nothing changes', () => {
     headers: Record<string, string> = {},
   ) => refused(() => submit(sys, who, body, headers), status, code);
 
-  const valid = (extra: Record<string, unknown> = {}) => ({ gaining_reseller: 'gaining', domains: ['r-2.example'], ...extra });
+  // No results email for the jobs this file does create (see before()).
+  const valid = (extra: Record<string, unknown> = {}) => ({
+    gaining_reseller: 'gaining',
+    domains: ['r-2.example'],
+    email_results_to: null,
+    ...extra,
+  });
 
   describe('authentication', () => {
     it('a submit without an API key is refused with 401 unauthorized', async () => {

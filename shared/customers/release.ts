@@ -4,6 +4,7 @@ import type { FinishHook } from '../bulk/kind';
 import type { ItemHandler } from '../bulk/take';
 import { recordResults, type ItemResult } from '../bulk/results';
 import type { BulkJob, ItemRow } from '../bulk/model';
+import { claimLink } from '../mail/links';
 import { queueEmail } from '../mail/outbox';
 import { claimInvitation } from '../mail/templates';
 import { hashSecret, newSecret } from '../platform/secrets';
@@ -98,9 +99,9 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   return recordResults(trx, results, live);
 }
 
+/** The claim link: one address, an HTML page in a browser (api/claim-page.ts), JSON for a program. */
 export function claimUrl(deps: Pick<Deps, 'config'>, token: string): string {
-  const base = (deps.config.PUBLIC_URL ?? `http://localhost:${deps.config.PORT}`).replace(/\/+$/, '');
-  return `${base}/v1/claims/${token}`;
+  return claimLink(deps.config, token);
 }
 
 /**

@@ -9,6 +9,7 @@ import { outboxSummary } from '../shared/mail/outbox-summary';
 import { safeEqual } from '../shared/platform/secrets';
 import { jsonDepth } from '../shared/platform/validation';
 import { requireOperatorOrBasic, withRequestInfo } from './auth';
+import { claimPages } from './claim-page';
 import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { docsRouter } from './docs';
@@ -96,6 +97,7 @@ export function createApp(deps: BulkDeps) {
   app.set('trust proxy', false);
   app.use(accessLog(deps.log));
   app.use(apiHeaders);
+  app.use(claimPages(deps)); // the claim link in a browser: HTML and forms, before the JSON-only body check
   app.use('/v1', requireJsonBody);
   app.use(bodyParsers(deps));
   app.use(boundedDepth);

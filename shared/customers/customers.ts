@@ -384,6 +384,38 @@ export async function claimInfo(deps: Deps, token: string) {
   return { ...(await claimSummary(deps.db, Number(row.customer_id))), expires_at: row.expires_at, choices: ['new_account', 'import'] };
 }
 
+/** How many domain names the claim page lists; it counts them all. */
+export const CLAIM_PAGE_DOMAINS = 100;
+
+/**
+ * What the claim page shows a person before they choose: who released them, what (every package,
+ * the first CLAIM_PAGE_DOMAINS domains by name and how many in all), and until when the link works.
+ * Like claimInfo it does not use the token.
+ */
+export async function claimPageInfo(deps: Deps, token: string) {
+  const { db } = deps;
+  const row = await tokenFor(db, token, false, deps.clock());
+  const c = await db('customers as c')
+    .leftJoin('resellers as r', 'r.id', 'c.reseller_id')
+    .where('c.id', row.customer_id)
+    .first('c.id', 'c.name', 'c.email', 'r.name as reseller');
+  const released = () => db('domains').where({ customer_id: c.id }).whereNull('reseller_id');
+  const domainCount = Number((await released().count('* as n').first())!.n);
+  const domains: string[] = await released().orderBy('name').limit(CLAIM_PAGE_DOMAINS).pluck('name');
+  const packages: string[] = await db('service_packages')
+    .where({ customer_id: c.id })
+    .whereNotNull('released_at')
+    .orderBy('id')
+    .pluck('name');
+  return {
+    customer: { name: String(c.name), email: String(c.email ?? '').trim() },
+    reseller: c.reseller ? String(c.reseller) : null,
+    domains: { count: domainCount, names: domains },
+    packages,
+    expires_at: new Date(row.expires_at),
+  };
+}
+
 /**
  * Creates (`new_account`, with the contact email on file) or links (`import`, whose email must
  * match the contact email on file) the customer's own account, and uses up the token. A refused

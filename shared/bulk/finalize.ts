@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { consoleJobUrl } from '../mail/links';
 import { queueEmail } from '../mail/outbox';
 import { PROBLEM_ROWS, resultsEmail, type JobSummary } from '../mail/templates';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
@@ -37,7 +38,8 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
         .limit(PROBLEM_ROWS)
         .select('domain_name as domain', 'status', 'reason', 'message');
       const csv = await collectCsv(trx, done.id);
-      await queueEmail(trx, resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), csv, problems));
+      const jobUrl = consoleJobUrl(deps.config, done.id);
+      await queueEmail(trx, resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), csv, problems, jobUrl));
     }
     return done;
   });

@@ -1,4 +1,6 @@
 import { stripControl } from '../platform/validation';
+import { csvLine } from '../platform/csv';
+import { outcomeText } from '../bulk/outcome';
 import { html, SafeHtml } from './html';
 import type { EmailDraft } from './outbox';
 
@@ -24,12 +26,26 @@ export interface JobSummary {
   error?: string | null;
 }
 
-function outcomeLine(job: JobSummary): string {
+/**
+ * The outcome in the words of API, console and CLI ("completed with 2 failures (5 of 7 pushed)",
+ * "all 7 failed", "cancelled after 1,000 of 20,000 pushed"): the first words of the subject and of
+ * the summary. A job that failed on an error never reads as a success, whatever its items say.
+ */
+export function outcomeOf(job: JobSummary): string {
+  const text = outcomeText(job);
+  if (job.status !== 'failed' || /fail/.test(text)) return text;
+  const done = job.counts[job.doneStatus] ?? 0;
+  return `failed after ${done.toLocaleString('en-US')} of ${job.total.toLocaleString('en-US')} ${job.doneStatus}`;
+}
+
+/** What the status means for the items, after the outcome. */
+function statusNote(job: JobSummary): string {
   if (job.status === 'cancelled')
     return 'The job was cancelled: items already done stay done (a push cannot be undone); the rest are marked cancelled.';
   if (job.status === 'failed')
     return `The job failed after retries (${job.error ?? 'unknown error'}): items already done stay done; the ones it could not do are marked failed/error.`;
-  return 'Every item has finished.';
+  const notDone = (job.counts.failed ?? 0) + (job.counts.skipped ?? 0);
+  return notDone ? 'Every item has finished; the ones not done are listed with their reasons.' : 'Every item has finished.';
 }
 
 /** An item that did not end as done: shown in the results email's first rows. */
@@ -60,12 +76,17 @@ const th = (text: string) => html`<th ${raw(CELL)} scope="col">${text}</th>`;
 /** Our own constant markup (styles), never data. */
 const raw = (s: string) => new SafeHtml(s);
 
-function countsTable(job: JobSummary): SafeHtml {
+/** Statuses with items, done first, in the same order in the text and the HTML part. */
+function countRows(job: JobSummary): [string, number][] {
   const order = ['pushed', 'released', 'skipped', 'failed', 'cancelled', 'pending', 'running'];
   const rank = (k: string) => (order.includes(k) ? order.indexOf(k) : order.length);
-  const rows = Object.entries(job.counts)
+  return Object.entries(job.counts)
     .filter(([, n]) => n > 0)
     .sort(([a], [b]) => rank(a) - rank(b));
+}
+
+function countsTable(job: JobSummary): SafeHtml {
+  const rows = countRows(job);
   return html`<table ${raw(TABLE)} aria-label="Items by status">
 <thead><tr>${th('Status')}${th('Items')}</tr></thead>
 <tbody>${rows.map(([status, n]) => html`<tr><td ${raw(CELL)}>${status}</td><td ${raw(CELL)}>${n.toLocaleString('en-US')}</td></tr>`)}
@@ -87,16 +108,35 @@ function problemsTable(job: JobSummary, problems: ProblemItem[]): SafeHtml {
 </table>`;
 }
 
-/** `what` is the kind's name for the job ("Bulk push to acme", "Customer release"). */
-export function resultsEmail(to: string, job: JobSummary, what: string, csv: string, problems: ProblemItem[] = []): EmailDraft {
-  const countLines = Object.entries(job.counts)
-    .filter(([, n]) => n > 0)
-    .map(([status, n]) => `  ${status}: ${n}`)
+/** A link drawn as a button in mail clients (a table cell keeps its padding in Outlook too). */
+function buttonLink(href: string, label: string, attr = ''): SafeHtml {
+  return html`<table role="presentation" style="border-collapse:collapse;margin:12px 0"><tr><td style="background:#0969da;border-radius:6px">
+<a href="${href}" ${raw(attr)} style="display:inline-block;padding:10px 16px;color:#ffffff;font-weight:bold;text-decoration:none">${label}</a>
+</td></tr></table>`;
+}
+
+/**
+ * `what` is the kind's name for the job ("Bulk push to acme", "Customer release"); `jobUrl` its page
+ * in the console. The subject and the first line say the outcome, never a bare status.
+ */
+export function resultsEmail(
+  to: string,
+  job: JobSummary,
+  what: string,
+  csv: string,
+  problems: ProblemItem[] = [],
+  jobUrl?: string,
+): EmailDraft {
+  const outcome = outcomeOf(job);
+  const countLines = countRows(job)
+    .map(([status, n]) => `  ${status}: ${n.toLocaleString('en-US')}`)
     .join('\n');
   const text = [
-    `${what} — job ${job.id} ${job.status}.`,
+    `${what}: ${outcome}.`,
     '',
-    `Domains in the job: ${job.total}`,
+    jobUrl ? `See job ${job.id} in the console: ${jobUrl}` : `Job ${job.id}.`,
+    '',
+    `Items in the job: ${job.total.toLocaleString('en-US')}`,
     countLines,
     '',
     `Submitted: ${new Date(job.created_at).toISOString()}`,
@@ -104,13 +144,14 @@ export function resultsEmail(to: string, job: JobSummary, what: string, csv: str
     `Finished:  ${job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a'}`,
     `Duration:  ${duration(job.started_at, job.finished_at)}`,
     '',
-    outcomeLine(job),
+    statusNote(job),
     'The attached CSV lists the result of every item (domain,status,reason,message,was_locked,relocked,finished_at).',
   ].join('\n');
   const when = (d: Date | null) => (d ? new Date(d).toISOString() : 'n/a');
-  const subject = `[domain-push] ${what}: job ${job.status} (${job.counts[job.doneStatus] ?? 0} of ${job.total} done)`;
-  const body = html`<h1 style="font-size:20px;margin:0 0 8px">${what}: job ${job.status}</h1>
+  const subject = `[domain-push] ${what}: ${outcome}`;
+  const body = html`<h1 style="font-size:20px;margin:0 0 8px">${what}: ${outcome}</h1>
 <p>Job <code>${job.id}</code> ${job.gaining ? html`pushed domains of <strong>${job.losing}</strong> to <strong>${job.gaining}</strong>` : html`released products of <strong>${job.losing}</strong>`}.</p>
+${jobUrl ? buttonLink(jobUrl, 'View the job in the console', 'data-job-link') : ''}
 ${countsTable(job)}
 <table ${raw(TABLE)} aria-label="Timings"><tbody>
 <tr><th ${raw(CELL)} scope="row">Submitted</th><td ${raw(CELL)}>${when(job.created_at)}</td></tr>
@@ -118,9 +159,10 @@ ${countsTable(job)}
 <tr><th ${raw(CELL)} scope="row">Finished</th><td ${raw(CELL)}>${when(job.finished_at)}</td></tr>
 <tr><th ${raw(CELL)} scope="row">Duration</th><td ${raw(CELL)}>${duration(job.started_at, job.finished_at)}</td></tr>
 </tbody></table>
-<p>${outcomeLine(job)}</p>
+<p>${statusNote(job)}</p>
 ${problemsTable(job, problems)}
-<p>The attached CSV lists the result of every item (domain, status, reason, message, was_locked, relocked, finished_at).</p>`;
+<p>The attached CSV lists the result of every item (domain, status, reason, message, was_locked, relocked, finished_at).</p>
+${jobUrl ? html`<p style="color:#656d76;font-size:12px">The job's page: <a href="${jobUrl}">${jobUrl}</a></p>` : ''}`;
   return {
     dedupeKey: `results:${job.id}`,
     to,
@@ -131,34 +173,75 @@ ${problemsTable(job, problems)}
   };
 }
 
-/** The HTML part lists this many domains; the text part and the CSV list every one. */
-const LISTED_DOMAINS = 200;
+/** A domain the gaining reseller received: one row of the notice's CSV. */
+export interface ReceivedDomain {
+  domain: string;
+  pushed_at: Date | null;
+  was_locked: boolean | null;
+  relocked: boolean | null;
+  /** The username of the gaining reseller's registrant profile the domain now has. */
+  profile: string | null;
+}
 
-export function gainingNotification(to: string, job: JobSummary, domains: string[]): EmailDraft {
+/** The notice's parts name this many domains; the CSV has every one. */
+export const NOTICE_LISTED = 20;
+
+export const RECEIVED_CSV_COLUMNS = ['domain', 'pushed_at', 'was_locked', 'relocked', 'profile'] as const;
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+/**
+ * The gaining side's notice: a short summary (how many, from whom, when, the job's page) with the
+ * full list as a CSV attachment. However big the job, the parts name at most NOTICE_LISTED domains.
+ */
+export function gainingNotification(to: string, job: JobSummary, received: ReceivedDomain[], jobUrl?: string): EmailDraft {
+  const n = received.length;
+  const locked = received.filter((d) => d.was_locked).length;
+  const relocked = received.filter((d) => d.was_locked && d.relocked).length;
+  const shown = received.slice(0, NOTICE_LISTED);
+  const more = n - shown.length;
+  const filename = `push-${job.id}-received.csv`;
+  const when = job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a';
+  const lockedLine = locked
+    ? `${plural(locked, 'domain was', 'domains were')} locked at the losing side: ${relocked === locked ? 'every one is' : `${relocked.toLocaleString('en-US')} are`} locked again.`
+    : '';
   const text = [
-    `${domains.length} domain(s) were pushed to your account by reseller "${job.losing}" (job ${job.id}).`,
+    `${plural(n, 'domain')} received from reseller "${job.losing}".`,
+    '',
+    jobUrl ? `See job ${job.id} in the console: ${jobUrl}` : `Job ${job.id}.`,
+    `Finished: ${when}`,
+    ...(lockedLine ? [lockedLine] : []),
     'You are billed for them from the start of your next full billing cycle.',
     '',
-    'Domains received:',
-    ...domains.map((d) => `  ${d}`),
+    more ? `Domains received (the first ${shown.length} of ${n.toLocaleString('en-US')}):` : 'Domains received:',
+    ...shown.map((d) => `  ${d.domain}`),
+    more ? `  … and ${more.toLocaleString('en-US')} more, see the attached CSV (${filename}).` : '',
+    ...(more ? [] : [`The attached CSV (${filename}) lists them too.`]),
   ].join('\n');
-  const subject = `[domain-push] ${domains.length} domain(s) received from ${job.losing}`;
-  const shown = domains.slice(0, LISTED_DOMAINS);
-  const body = html`<h1 style="font-size:20px;margin:0 0 8px">${domains.length.toLocaleString('en-US')} domain(s) received</h1>
-<p>Reseller <strong>${job.losing}</strong> pushed ${domains.length.toLocaleString('en-US')} domain(s) to your account (job <code>${job.id}</code>).
+  const subject = `[domain-push] ${plural(n, 'domain')} received from ${job.losing}`;
+  const body = html`<h1 style="font-size:20px;margin:0 0 8px">${plural(n, 'domain')} received from ${job.losing}</h1>
+<p>Reseller <strong>${job.losing}</strong> pushed ${plural(n, 'domain')} to your account (job <code>${job.id}</code>).
 You are billed for them from the start of your next full billing cycle.</p>
-<table ${raw(TABLE)} aria-label="Domains received">
+${jobUrl ? buttonLink(jobUrl, 'View the job in the console', 'data-job-link') : ''}
+<table ${raw(TABLE)} aria-label="Summary"><tbody>
+<tr><th ${raw(CELL)} scope="row">Domains received</th><td ${raw(CELL)}>${n.toLocaleString('en-US')}</td></tr>
+<tr><th ${raw(CELL)} scope="row">From</th><td ${raw(CELL)}>${job.losing}</td></tr>
+<tr><th ${raw(CELL)} scope="row">Finished</th><td ${raw(CELL)}>${when}</td></tr>
+${locked ? html`<tr><th ${raw(CELL)} scope="row">Were locked, locked again</th><td ${raw(CELL)}>${locked.toLocaleString('en-US')}, ${relocked.toLocaleString('en-US')}</td></tr>` : ''}
+</tbody></table>
+<table ${raw(TABLE)} aria-label="${more ? `The first ${shown.length} domains received` : 'Domains received'}">
 <thead><tr>${th('Domain')}</tr></thead>
-<tbody>${shown.map((d) => html`<tr><td ${raw(CELL)}>${d}</td></tr>`)}</tbody>
+<tbody>${shown.map((d) => html`<tr><td ${raw(CELL)}>${d.domain}</td></tr>`)}</tbody>
 </table>
-${domains.length > shown.length ? html`<p>… and ${(domains.length - shown.length).toLocaleString('en-US')} more: every domain is in the attached CSV.</p>` : html`<p>The attached CSV lists them too.</p>`}`;
+${more ? html`<p>… and ${more.toLocaleString('en-US')} more: every domain is in the attached CSV (<code>${filename}</code>).</p>` : html`<p>The attached CSV (<code>${filename}</code>) lists them too.</p>`}`;
+  const csv = csvLine([...RECEIVED_CSV_COLUMNS]) + received.map((d) => csvLine(RECEIVED_CSV_COLUMNS.map((c) => d[c]))).join('');
   return {
     dedupeKey: `gaining:${job.id}`,
     to,
     subject,
     text,
     html: layout(subject, body),
-    attachments: [{ filename: `push-${job.id}-received.csv`, content: ['domain', ...domains].join('\n') + '\n', contentType: 'text/csv' }],
+    attachments: [{ filename, content: csv, contentType: 'text/csv' }],
   };
 }
 
@@ -184,18 +267,18 @@ export function claimInvitation(invite: ClaimInvitation): EmailDraft {
     `${c.resellerName} has released you as a customer. You and all your products now leave their reseller`,
     'organization, and you can manage them yourself with your own account.',
     '',
-    `Products released to you: ${c.domains.length} domain(s), ${c.packages.length} service package(s).`,
+    `Products released to you: ${plural(c.domains.length, 'domain')}, ${plural(c.packages.length, 'service package')}.`,
     ...c.domains.slice(0, 50).map((d) => `  ${d}`),
     ...(c.domains.length > 50 ? [`  … and ${c.domains.length - 50} more`] : []),
     ...c.packages.map((p) => `  package: ${p}`),
     '',
-    'To claim your account, send a POST request to this link (it works once):',
+    'To claim your account, open this link in your browser (it works once):',
     '',
     `  ${c.claimUrl}`,
     '',
-    'Choose one of:',
-    '  - create a new account:            {"choice": "new_account"}',
-    '  - import into an existing account: {"choice": "import", "email": "<your account email>"}',
+    'The page shows what was released to you and lets you choose one of:',
+    '  - create a new account, with the email on file for you;',
+    '  - import your products into an account you already have.',
     '',
     'Importing into an existing account requires its contact details to match the ones on file for you:',
     `the email must be ${c.to}. To import into an account with different contact details, create a new`,
@@ -214,13 +297,10 @@ organization, and you can manage them yourself with your own account.</p>
 ${c.domains.length > 50 ? html`<tr><td ${raw(CELL)}>domain</td><td ${raw(CELL)}>… and ${c.domains.length - 50} more</td></tr>` : ''}
 ${c.packages.map((p) => html`<tr><td ${raw(CELL)}>service package</td><td ${raw(CELL)}>${p}</td></tr>`)}</tbody>
 </table>
-<p>To claim your account, send a <code>POST</code> request to this link (it works once):</p>
-<p style="font-size:15px"><a href="${c.claimUrl}" data-claim-link>${c.claimUrl}</a></p>
-<table ${raw(TABLE)} aria-label="Ways to claim">
-<thead><tr>${th('To')}${th('Send this JSON body')}</tr></thead>
-<tbody><tr><td ${raw(CELL)}>create a new account</td><td ${raw(CELL)}><code>{"choice": "new_account"}</code></td></tr>
-<tr><td ${raw(CELL)}>import into an existing account</td><td ${raw(CELL)}><code>{"choice": "import", "email": "&lt;your account email&gt;"}</code></td></tr></tbody>
-</table>
+<p>To claim your account, open this link (it works once). The page shows what was released to you and lets you choose
+between creating a new account and importing your products into an account you already have.</p>
+${buttonLink(c.claimUrl, 'Claim your account', 'data-claim-link')}
+<p>If the button does not work, copy this address into your browser:<br><a href="${c.claimUrl}">${c.claimUrl}</a></p>
 <p>Importing into an existing account requires its contact details to match the ones on file for you: the email must be
 <strong>${c.to}</strong>. To import into an account with different contact details, create a new account first, then start
 a change of owner from it.</p>

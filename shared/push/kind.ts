@@ -1,17 +1,32 @@
 import type { BulkKindDef, FinishHook, Sweep } from '../bulk/kind';
 import { jobParties } from '../bulk/model';
 import { queueEmail } from '../mail/outbox';
-import { gainingNotification } from '../mail/templates';
+import { consoleJobUrl } from '../mail/links';
+import { gainingNotification, type ReceivedDomain } from '../mail/templates';
 import { pendingRelocks, pushHandler, relock } from './handler';
 import { pushOptions, type PushOptions } from './options';
 import { checkPushAtStart, gainingNextCycle } from './start';
 
-/** The gaining reseller hears about the domains it received, if it gave a notification email. */
-const notifyGaining: FinishHook = async (_deps, trx, job, summary) => {
+/**
+ * The gaining reseller hears about the domains it received, if it gave a notification email: a
+ * summary with every domain in an attached CSV (with the registrant profile each one now has).
+ */
+const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
   const { gaining } = await jobParties(trx, job);
   if (!gaining?.push_notification_email || (summary.counts.pushed ?? 0) === 0) return;
-  const names = await trx('bulk_job_items').where({ job_id: job.id, status: 'pushed' }).orderBy('id').pluck('domain_name');
-  await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, names));
+  const received: ReceivedDomain[] = await trx('bulk_job_items as i')
+    .leftJoin('domains as d', 'd.name', 'i.domain_name')
+    .leftJoin('profiles as p', (on) => on.on('p.id', 'd.profile_id').andOnVal('p.reseller_id', gaining.id))
+    .where({ 'i.job_id': job.id, 'i.status': 'pushed' })
+    .orderBy('i.id')
+    .select(
+      'i.domain_name as domain',
+      'i.finished_at as pushed_at',
+      trx.raw('coalesce(i.was_locked, false) as was_locked'),
+      'i.relocked',
+      'p.username as profile',
+    );
+  await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, received, consoleJobUrl(deps.config, job.id)));
 };
 
 /** A domain the push unlocked is locked again, whatever happened to the attempt that unlocked it. */

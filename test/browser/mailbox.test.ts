@@ -110,8 +110,8 @@ describe('the mailbox at /admin/emails, in Chromium', function () {
     // A kind's finish hook (the gaining notification) writes before the engine's results email.
     expect(rows.map((r) => r[1])).to.deep.equal(['ann@customer.example', 'ops@losing.example', 'intake@gaining.example']);
     expect(rows[0][2]).to.match(/^\[domain-push\] Claim your account/);
-    expect(rows[1][2]).to.match(/Bulk push to gaining: job completed \(4 of 8 done\)/);
-    expect(rows[2][2]).to.equal('[domain-push] 4 domain(s) received from losing');
+    expect(rows[1][2]).to.equal('[domain-push] Bulk push to gaining: completed with 2 failures and 2 skipped (4 of 8 pushed)');
+    expect(rows[2][2]).to.equal('[domain-push] 4 domains received from losing');
     for (const r of rows) expect(r[3]).to.equal('captured');
     for (const r of rows) expect(r[4]).to.equal('text + HTML');
     await expect(page.getByRole('note')).to.be.ok;
@@ -143,7 +143,7 @@ describe('the mailbox at /admin/emails, in Chromium', function () {
     ]);
     for (const p of problems) expect(p[3], 'a message a person can read').to.not.equal('');
     expect(await frame.locator('h2').first().textContent()).to.equal('Not done: failed or skipped (all 4)');
-    expect(await page.locator('pre').textContent()).to.include('Domains in the job: 8');
+    expect(await page.locator('pre').textContent()).to.include('Items in the job: 8');
     await page.screenshot({ path: screenshotPath('mailbox-results-email'), fullPage: true });
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /results\.csv$/ }).click()]);
@@ -154,7 +154,7 @@ describe('the mailbox at /admin/emails, in Chromium', function () {
   });
 
   it('the gaining notification lists the domains received in HTML and attaches them as CSV', async () => {
-    await open(/domain\(s\) received from losing/);
+    await open(/4 domains received from losing/);
     const frame = page.frameLocator('iframe[title="HTML part of the email"]');
     const domains = await frame.getByRole('table', { name: 'Domains received' }).locator('tbody td').allTextContents();
     expect(domains.sort()).to.deep.equal(names('mail', 4));

@@ -158,7 +158,7 @@ describe('cancel and suspend of a running bulk push', function () {
     for (const i of cancelled) expect(touched.has(i.domain_name), `${i.domain_name} unlocked`).to.equal(false);
 
     const mail = await sys.smtp.waitFor((m) => resultsMails(sys, id).includes(m));
-    expect(mail.subject).to.include('cancelled');
+    expect(mail.subject).to.match(new RegExp(`: cancelled after ${pushed.length} of 60 pushed$`));
     expect(mail.text).to.include('cancelled');
     const csv = csvAttachment(mail);
     expect(csv).to.have.length(60);
@@ -366,7 +366,7 @@ describe('cancel of a job no worker has started', function () {
     // The worker comes up later: it sends the email and finds nothing to push in the chunks still queued.
     await sys.startWorker();
     const mail = await sys.smtp.waitFor((m) => resultsMails(sys, id).includes(m));
-    expect(mail.subject).to.include('cancelled');
+    expect(mail.subject).to.match(/: cancelled after 0 of 25 pushed$/);
     expect(csvAttachment(mail).map((r) => r.status)).to.deep.equal(Array(25).fill('cancelled'));
     await waitUntil(
       async () => {
@@ -425,7 +425,7 @@ describe('a job left suspended past SUSPEND_TTL', function () {
       expect(state.get(i.domain_name), i.domain_name).to.deep.include({ owner: i.status === 'pushed' ? GAINING : LOSING, locked: true });
 
     const mail = await sys.smtp.waitFor((m) => resultsMails(sys, id).includes(m));
-    expect(mail.subject).to.include('cancelled');
+    expect(mail.subject).to.match(new RegExp(`: cancelled after ${pushed.length} of 40 pushed$`));
     expect(csvAttachment(mail).filter((r) => r.reason === 'suspend_expired')).to.have.length(cancelled.length);
   });
 });

@@ -202,8 +202,9 @@ describe('customers: release with all products, claim invitation, service packag
   it("the claim invitation reaches the customer's contact email with a single-use link, stored only hashed", async () => {
     const { mail: invite, token } = await adaInvite();
     expect(invite.subject).to.include('Claim your account');
-    expect(invite.text).to.include('new_account').and.include('import').and.include('change of owner').and.include('expires');
-    expect(invite.text).to.include('500 domain(s), 3 service package(s)').and.include('package: Web');
+    expect(invite.text).to.include('open this link in your browser').and.not.include('POST');
+    expect(invite.text).to.include('create a new account').and.include('import').and.include('change of owner').and.include('expires');
+    expect(invite.text).to.include('500 domains, 3 service packages').and.include('package: Web');
     const stored = await sys.db('claim_tokens').where({ customer_id: ada }).select('token_hash', 'expires_at', 'used_at');
     expect(stored).to.have.length(1);
     expect(stored[0].token_hash).to.equal(hashSecret(token)).and.not.include(token);

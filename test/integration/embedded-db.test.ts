@@ -107,7 +107,7 @@ describe('@embedded embedded database path (DATABASE_URL unset)', function () {
     expect(items.filter((i) => i.was_locked && i.relocked)).to.have.length(100);
     const locked = await sys.db('domains').where({ reseller_id: gaining.id, locked: true }).count('* as n').first();
     expect(Number(locked!.n)).to.equal(100);
-    const mail = await smtp.waitFor((m) => m.subject?.includes('job completed') ?? false, 30_000);
+    const mail = await smtp.waitFor((m) => m.subject?.includes('completed: all 300 pushed') ?? false, 30_000);
     const csv = mail.attachments[0].content.toString();
     expect(csv.trim().split('\n')).to.have.length(301);
   });

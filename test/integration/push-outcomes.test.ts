@@ -72,7 +72,8 @@ describe('bulk push outcomes (real Postgres, Redis, SMTP, HTTP)', () => {
     expect(await owner('locked-skip.example')).to.deep.equal({ username: 'losing', locked: true });
     expect((await owner('someone-elses.example')).username).to.equal('other');
 
-    const mail = await sys.smtp.waitFor((m) => m.subject?.includes('job completed') ?? false);
+    const mail = await sys.smtp.waitFor((m) => m.subject?.includes('Bulk push to gaining') ?? false);
+    expect(mail.subject).to.equal('[domain-push] Bulk push to gaining: completed with 2 failures and 1 skipped (4 of 7 pushed)');
     expect(mail.attachments).to.have.length(1);
     const gainMail = await sys.smtp.waitFor((m) => toText(m) === 'incoming@gaining.example');
     expect(gainMail.text).to.include('branded-a.example').and.include('losing');

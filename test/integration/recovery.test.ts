@@ -476,7 +476,8 @@ describe('a chunk whose retries run out', function () {
       expect(i.reason).to.equal('error');
       expect(i.message).to.match(/retries exhausted: database timeout/);
     }
-    const mail = await sys.smtp.waitFor((m) => m.subject?.includes('job failed') ?? false);
+    const mail = await sys.smtp.waitFor((m) => m.subject?.includes('Bulk push to') ?? false);
+    expect(mail.subject).to.match(/: failed with 5 failures \(5 of 10 pushed\)$/);
     expect(mail.text).to.match(/The job failed after retries/);
     expect(mail.attachments[0].content.toString().trim().split('\n')).to.have.length(11);
   });

@@ -524,7 +524,7 @@ describe('job views, push settings, domain list, operations endpoints and result
         email_results_to: 'results@losing.example',
       });
       const results = await sys.smtp.waitFor((m) => to(m) === 'results@losing.example' && (m.text ?? '').includes(id));
-      expect(results.subject).to.include('completed');
+      expect(results.subject).to.match(/: completed with 2 failures \(4 of 6 pushed\)$/);
       expect(results.text).to.include('pushed: 4').and.include('failed: 2');
       expect(results.attachments).to.have.length(1);
       const att = results.attachments[0];

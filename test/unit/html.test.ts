@@ -46,7 +46,8 @@ describe('HTML of emails and pages', () => {
       domains: ['a.example'],
       packages: ['Web'],
     });
-    expect(mail.html).to.include('<a href="http://localhost:3000/v1/claims/claim_abc" data-claim-link>');
+    expect(mail.html).to.include('<a href="http://localhost:3000/v1/claims/claim_abc" data-claim-link ');
+    expect(mail.text).to.include('open this link').and.not.include('POST');
     expect(mail.html).to.include('&lt;img src=x onerror=alert(1)&gt;').and.include('R &amp; R').and.not.include('<img');
     expect(mail.containsSecret).to.equal(true);
   });

@@ -7,6 +7,7 @@ import type { BaseOptions, BulkKindDef } from './kind';
 import type { BulkJob, Submitter } from './model';
 import { assertQuota } from './quota';
 import { writeUnstartedChunks } from './unstarted';
+import { type FinishedItem, writeFinishedItems } from './finished';
 
 export interface NewBulkJob<O extends BaseOptions> {
   losingResellerId: number;
@@ -19,6 +20,8 @@ export interface NewBulkJob<O extends BaseOptions> {
   itemNames: string[];
   /** Per item, same order as itemNames; omitted = every item is a domain. */
   itemProducts?: { product: 'domain' | 'package'; id: number | null }[];
+  /** Items ended at submit (skipped invalid entries): counted in `total`, never enqueued (finished.ts). */
+  finishedItems?: FinishedItem[];
   idempotencyKey?: string;
   requestHash?: string;
   /** When the job starts; null or past: at once. A job that waits is `scheduled` and enqueued by the scheduler. */
@@ -60,7 +63,7 @@ export async function createBulkJob<O extends BaseOptions>(
         gaining_reseller_id: spec.gainingResellerId,
         customer_id: spec.customerId ?? null,
         options: JSON.stringify(options),
-        total: spec.itemNames.length,
+        total: spec.itemNames.length + (spec.finishedItems?.length ?? 0),
         chunk_count: chunkCount,
         idempotency_key: spec.idempotencyKey ?? null,
         request_hash: spec.requestHash ?? null,
@@ -74,6 +77,7 @@ export async function createBulkJob<O extends BaseOptions>(
       spec.itemNames.map((name, i) => ({ name, product: products?.[i].product, productId: products?.[i].id })),
       chunkSize,
     );
+    await writeFinishedItems(trx, row.id, chunkCount, spec.finishedItems ?? []);
     if (inTx) await inTx(trx, row);
     return row as BulkJob;
   });

@@ -226,6 +226,7 @@ describe('OpenAPI document', function () {
         await http().post(`${base}/${id}/cancel`).set(as(losing)).expect(409);
         await http().post(`${base}/${id}/suspend`).set(as(losing)).expect(409);
         await http().post(`${base}/${id}/resume`).set(as(losing)).expect(409);
+        await http().post(`${base}/${id}/reschedule`).set(as(losing)).send({ start_at: 'now' }).expect(409);
       }
       // The copy of a brand made by the push is read-only for the gaining side.
       const brands = await http().get('/v1/brands').set(as(gaining)).expect(200);
@@ -251,6 +252,24 @@ describe('OpenAPI document', function () {
       await http().post(`/v1/bulk-pushes/${held.body.id}/cancel`).set(as(losing)).expect(202);
       await sys.startWorker();
       await waitForJob(sys, losing, held.body.id);
+
+      // A job in its grace window: rescheduled under both paths, a bad body refused, then stopped.
+      await http()
+        .post('/v1/admin/domains/import')
+        .set(op())
+        .send([{ name: 'waiting.example', reseller: 'losing' }])
+        .expect(201);
+      const waiting = await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ gaining_reseller: 'gaining', domains: ['waiting.example'], start_after_seconds: 600 })
+        .expect(202);
+      await http().post(`/v1/bulk-pushes/${waiting.body.id}/reschedule`).set(as(losing)).send({ start_after_seconds: 900 }).expect(200);
+      await http().post(`/v1/jobs/${waiting.body.id}/reschedule`).set(as(losing)).send({ start_at: 'next_cycle' }).expect(200);
+      await http().post(`/v1/jobs/${waiting.body.id}/reschedule`).set(as(losing)).send({ when: 'soon' }).expect(400);
+      await http().get(`/v1/bulk-pushes/${waiting.body.id}`).set(as(losing)).expect(200);
+      await http().post(`/v1/bulk-pushes/${waiting.body.id}/cancel`).set(as(losing)).expect(202);
+      await waitForJob(sys, losing, waiting.body.id);
     });
 
     it('customers, packages, release and claim; the outbox; operations endpoints', async () => {

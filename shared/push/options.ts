@@ -13,6 +13,8 @@ export const pushOptions = baseOptions.extend({
     ])
     .default({ mode: 'new' }),
   apply_to_locked: z.boolean().default(false),
+  /** Invalid entries of the list were skipped (finished `skipped`/`invalid_domain` items) instead of refusing it. */
+  skip_invalid: z.boolean().default(false),
   /** How the submitter named the domains. */
   source: z.enum(['domains', 'domain_list', 'all_domains']).optional(),
   duplicates_removed: z.number().int().default(0),

@@ -2,7 +2,9 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import { Conflict, Forbidden, InvalidRequest, Unprocessable } from '../platform/errors';
-import { invalidDomainsError, normalizeNameList, splitDomainListLines } from '../catalog/domain-names';
+import { invalidDomainsError } from '../catalog/domain-names';
+import { checkListEntries, invalidEntryText, invalidListMessage, normalizeNameList, splitDomainList } from '../catalog/domain-list';
+import type { InvalidEntry } from '../catalog/domain-list';
 import { findProfileByCredentials } from '../catalog/profiles';
 import { getResellerByUsername, type Reseller } from '../accounts/resellers';
 import { isAuthorized } from '../accounts/push-settings';
@@ -40,6 +42,10 @@ export const submitPushInput = z
     /** Omitted: the losing reseller's account email; null: no results email. */
     email_results_to: email.nullable().optional(),
     dry_run: z.boolean().default(false),
+    /** true: the valid names move and each invalid entry becomes a finished `skipped`/`invalid_domain` item. */
+    skip_invalid: z.boolean().default(false),
+    /** How to read domain_list (shared/catalog/domain-list.ts): auto-detected unless given. */
+    domain_list_format: z.enum(['auto', 'text', 'csv']).optional(),
     ...startFields,
   })
   .refine((b) => [b.domains !== undefined, b.domain_list !== undefined, b.all_domains === true].filter(Boolean).length === 1, {
@@ -67,33 +73,32 @@ async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput)
         fields: [{ path: 'body.all_domains', message: 'you hold no domains' }],
       });
     }
-    return { names: rows as string[], duplicates: [] as string[] };
+    return { names: rows as string[], duplicates: [] as string[], invalid: [] as InvalidEntry[] };
   }
-  const entries = input.domain_list !== undefined ? splitDomainListLines(input.domain_list) : undefined;
-  const raw = input.domains ?? entries!.map((e) => e.value);
+  // A pasted list is read by lines (and columns for a CSV): errors say where each bad entry is.
+  const split = input.domain_list !== undefined ? splitDomainList(input.domain_list, input.domain_list_format) : undefined;
+  const given = split ? split.entries.length : input.domains!.length;
   const max = deps.config.MAX_DOMAINS_PER_JOB;
   // Refuse absurd lists before normalizing them; the exact limit applies after duplicates collapse.
-  if (raw.length > max * 2) throw new InvalidRequest(`At most ${max} domains per job.`, { max, given: raw.length }, 'too_many_domains');
-  const list = normalizeNameList(raw);
-  if (list.invalid.length) {
-    // A pasted list is read by lines: say on which line each bad entry is.
-    const invalid = entries ? list.invalid.map((i) => ({ ...i, line: entries[i.position - 1].line })) : list.invalid;
-    const lines = entries
-      ? ` (${list.invalid
-          .slice(0, 5)
-          .map((i) => `line ${entries[i.position - 1].line}: "${clip(i.value, 40)}"`)
-          .join(', ')}${invalid.length > 5 ? ', …' : ''})`
-      : '';
-    throw invalidDomainsError(`${list.invalid.length} domain name(s) are not valid${lines}.`, invalid);
+  if (given > max * 2) throw new InvalidRequest(`At most ${max} domains per job.`, { max, given }, 'too_many_domains');
+  const list = split ? checkListEntries(split.entries) : normalizeNameList(input.domains!);
+  // skip_invalid moves the valid names, if there are any; otherwise one bad entry refuses the request.
+  if (list.invalid.length && !(input.skip_invalid && list.names.length)) {
+    throw invalidDomainsError(invalidListMessage(list.invalid), list.invalid);
   }
-  return { names: list.names, duplicates: list.duplicates };
+  return { names: list.names, duplicates: list.duplicates, invalid: list.invalid };
+}
+
+/** An invalid entry skipped by skip_invalid, as the item the job lists (the value as given, cut short). */
+function skippedInvalid(i: InvalidEntry) {
+  return { name: clip(i.value, 253), status: 'skipped', reason: 'invalid_domain', message: invalidEntryText(i) };
 }
 
 /** Duplicates as the first answer reported them, recomputed from the (identical) replayed body. */
 function duplicatesOf(input: SubmitPushInput): string[] {
   if (input.all_domains) return [];
-  const raw = input.domains ?? splitDomainListLines(input.domain_list ?? '').map((e) => e.value);
-  return normalizeNameList(raw).duplicates;
+  if (input.domains) return normalizeNameList(input.domains).duplicates;
+  return checkListEntries(splitDomainList(input.domain_list ?? '', input.domain_list_format).entries).duplicates;
 }
 
 /** Every submit-time rule of the spec, in one place; returns what the worker needs. */
@@ -113,7 +118,7 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
       `"${gaining.username}" has not authorized pushes from you; they must add your company_id (${losing.company_id}) to their allowed resellers.`,
     );
   }
-  const { names, duplicates } = await domainNames(deps, losing, input);
+  const { names, duplicates, invalid } = await domainNames(deps, losing, input);
   if (names.length === 0)
     throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
   const max = deps.config.MAX_DOMAINS_PER_JOB;
@@ -135,10 +140,25 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
     }
     profile = { mode: 'existing', profile_id: Number(found.id), domain: found.domain, username: found.username };
   }
-  return { gaining, names, duplicates, profile };
+  return { gaining, names, duplicates, invalid, profile };
 }
 
-type Outcome = { domain: string; status: string; reason: string | null; was_locked: boolean };
+type Outcome = {
+  domain: string;
+  status: string;
+  reason: string | null;
+  was_locked: boolean;
+  message?: string;
+  line?: number;
+  column?: number;
+};
+
+/** A skipped invalid entry in a dry run: where it was and why. */
+const placeOf = (i: InvalidEntry) => ({
+  message: invalidEntryText(i),
+  ...(i.line ? { line: i.line } : {}),
+  ...(i.column ? { column: i.column } : {}),
+});
 
 /** What the worker would do with each domain if the push ran now; changes nothing. */
 async function predict(deps: Deps, losing: Reseller, names: string[], applyToLocked: boolean): Promise<Outcome[]> {
@@ -175,6 +195,8 @@ export async function submitPush(
   const start = await resolveStart(now, input, () => gainingNextCycle(deps.db, checked.gaining.id, now));
   if (input.dry_run) {
     const items = await predict(deps, losing, checked.names, input.apply_to_locked);
+    for (const i of checked.invalid)
+      items.push({ domain: clip(i.value, 253), status: 'skipped', reason: 'invalid_domain', was_locked: false, ...placeOf(i) });
     const predicted: Record<string, number> = { pushed: 0, skipped: 0, failed: 0 };
     for (const i of items) predicted[i.status]++;
     return {
@@ -197,6 +219,7 @@ export async function submitPush(
       losingResellerId: losing.id,
       gainingResellerId: checked.gaining.id,
       itemNames: checked.names,
+      finishedItems: checked.invalid.map(skippedInvalid),
       idempotencyKey,
       requestHash: hash,
       startAt: start.startAt,
@@ -204,6 +227,7 @@ export async function submitPush(
       options: {
         profile: checked.profile,
         apply_to_locked: input.apply_to_locked,
+        skip_invalid: input.skip_invalid,
         // Results reach someone unless the submitter chose no one (null).
         email_results_to: input.email_results_to === undefined ? losing.email : input.email_results_to,
         start_after_seconds: input.start_after_seconds ?? 0,

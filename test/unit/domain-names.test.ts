@@ -1,11 +1,5 @@
 import { expect } from 'chai';
-import {
-  checkDomainName,
-  normalizeDomainName,
-  normalizeNameList,
-  splitDomainList,
-  splitDomainListLines,
-} from '../../shared/catalog/domain-names';
+import { checkDomainName, normalizeDomainName, normalizeNameList } from '../../shared/catalog/domain-names';
 
 function nameOf(input: unknown): string {
   const r = normalizeDomainName(input);
@@ -162,45 +156,5 @@ describe('domain names: normalizeNameList', () => {
 
   it('returns empty results for an empty list', () => {
     expect(normalizeNameList([])).to.deep.equal({ names: [], invalid: [], duplicates: [] });
-  });
-});
-
-describe('domain names: splitDomainList', () => {
-  it('splits on newlines (any style) and commas, trims entries and drops blank ones', () => {
-    expect(splitDomainList('a.example\nb.example\r\nc.example, d.example ,e.example\n\n,\n  f.example  ')).to.deep.equal([
-      'a.example',
-      'b.example',
-      'c.example',
-      'd.example',
-      'e.example',
-      'f.example',
-    ]);
-  });
-
-  it('splits a pasted spreadsheet row or column: tabs, semicolons and spaces separate names too', () => {
-    expect(splitDomainList('a.example\tb.example\tc.example\nd.example; e.example f.example\n')).to.deep.equal([
-      'a.example',
-      'b.example',
-      'c.example',
-      'd.example',
-      'e.example',
-      'f.example',
-    ]);
-    expect(splitDomainList('a b.com\nok.example')).to.deep.equal(['a', 'b.com', 'ok.example']);
-  });
-
-  it('keeps the 1-based line of each entry, counting blank lines and any newline style', () => {
-    expect(splitDomainListLines('a.example, b.example\r\n\r\nc.example\rd.example\te.example')).to.deep.equal([
-      { value: 'a.example', line: 1 },
-      { value: 'b.example', line: 1 },
-      { value: 'c.example', line: 3 },
-      { value: 'd.example', line: 4 },
-      { value: 'e.example', line: 4 },
-    ]);
-  });
-
-  it('gives nothing for an empty or blank list', () => {
-    expect(splitDomainList('')).to.deep.equal([]);
-    expect(splitDomainList(' \n , \r\n ')).to.deep.equal([]);
   });
 });

@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { readConfig } from './config';
-import { parseDomainList, type DomainList, type ListFormat } from './domain-list';
+import { type InvalidEntry, whereText } from '../shared/catalog/domain-list';
+import { listBody, parseDomainList, type DomainList, type ListFormat } from './domain-list';
 import { CliError, EXIT, refused, type ExitCode } from './exit-codes';
 import { ApiClient, unreachable } from './http';
 import {
@@ -50,6 +51,8 @@ export interface PushOptions extends ScheduleOptions, FollowFlags {
   all?: boolean;
   format: ListFormat;
   applyToLocked?: boolean;
+  /** --skip-invalid: push the valid names; each invalid line becomes a skipped item. */
+  skipInvalid?: boolean;
   existingProfile?: string;
   emailResultsTo?: string;
   /** false with --no-email: no results email at all. */
@@ -112,7 +115,8 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
   const emailResultsTo = o.email === false ? null : o.emailResultsTo;
   const body = {
     gaining_reseller: o.to,
-    ...(list ? { domains: list.names } : { all_domains: true }),
+    ...(list ? listBody(list) : { all_domains: true }),
+    ...(o.skipInvalid ? { skip_invalid: true } : {}),
     profile,
     apply_to_locked: !!o.applyToLocked,
     ...(emailResultsTo !== undefined ? { email_results_to: emailResultsTo } : {}),
@@ -185,12 +189,12 @@ async function submitWithRetry(api: ApiClient, body: unknown, key: string | unde
 /** Points at the file's lines for bad names, and says how to retry safely when unreachable. */
 function explainRefusal(e: unknown, list: DomainList | undefined, autoKey: string | undefined): unknown {
   if (!(e instanceof CliError)) return e;
-  const error = (e.body as { error?: { code?: string; details?: { invalid?: { position: number; value: string; reason: string }[] } } })
-    ?.error;
+  const error = (e.body as { error?: { code?: string; details?: { invalid?: InvalidEntry[] } } })?.error;
   if (error?.code === 'invalid_domains' && Array.isArray(error.details?.invalid)) {
     const bad = error.details.invalid;
-    const where = (pos: number) => (list ? `line ${list.lines[pos - 1] ?? '?'}` : `entry ${pos}`);
-    const shown = bad.slice(0, 20).map((b) => `  ${where(b.position)}: "${b.value}" (${b.reason})`);
+    // The API says where (line, column); an older one only the position, which the file's lines place.
+    const at = (b: InvalidEntry) => (b.line === undefined && list ? { ...b, line: list.lines[b.position - 1] } : b);
+    const shown = bad.slice(0, 20).map((b) => `  ${whereText(at(b))}: "${b.value}" (${b.reason})`);
     if (bad.length > 20) shown.push(`  ... and ${bad.length - 20} more`);
     return new CliError(e.exitCode, `${e.message}\n${shown.join('\n')}`, e.body);
   }

@@ -43,6 +43,7 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
     .option('--file <path>', 'the domains: text (one per line or comma-separated) or CSV (first column); - reads stdin')
     .option('--all', 'every domain you hold at submit time')
     .addOption(new Option('--format <format>', 'how to read --file').choices(['auto', 'text', 'csv']).default('auto'))
+    .option('--skip-invalid', 'push the valid names of --file; each invalid entry becomes a skipped item naming its line')
     .option('--apply-to-locked', 'unlock, push and relock locked domains (otherwise they are skipped)')
     .option('--existing-profile <domain,username>', "put the accounts into this profile of the gaining reseller's")
     .option('--email-results-to <email>', 'email the results (with a CSV) here when the job ends (default: your account email)')

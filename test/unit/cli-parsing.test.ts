@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { parseDomainList } from '../../cli/domain-list';
 import { parseSse } from '../../cli/sse';
 
 async function* chunks(...parts: string[]) {
@@ -11,23 +10,6 @@ async function events(...parts: string[]) {
   for await (const e of parseSse(chunks(...parts))) out.push(e);
   return out;
 }
-
-describe('CLI domain lists', () => {
-  it('reads text with one name per line or several per line separated by commas, keeping each name’s line', () => {
-    const list = parseDomainList('\uFEFFa.example\r\n\r\nb.example, c.example\rd.example,\n');
-    expect(list).to.deep.equal({ names: ['a.example', 'b.example', 'c.example', 'd.example'], lines: [1, 3, 3, 4], format: 'text' });
-  });
-
-  it('reads the first column of a CSV, dropping a header row, with quoted cells holding commas, quotes and line breaks', () => {
-    const csv = 'domain,status,message\n"a.example",failed,"not, here"\nb.example,skipped,"two\nlines ""quoted"""\n\nc.example,pushed,\n';
-    expect(parseDomainList(csv)).to.deep.equal({ names: ['a.example', 'b.example', 'c.example'], lines: [2, 3, 6], format: 'csv' });
-  });
-
-  it('takes a .csv file as CSV even without a header, and --format text keeps every comma-separated cell', () => {
-    expect(parseDomainList('a.example,x\nb.example,y\n', 'auto', 'list.csv').names).to.deep.equal(['a.example', 'b.example']);
-    expect(parseDomainList('a.example,b.example\n', 'text', 'list.csv').names).to.deep.equal(['a.example', 'b.example']);
-  });
-});
 
 describe('CLI event stream parser', () => {
   it('joins events split across chunks (even inside a CRLF), multi-line data, ids and retry, and skips comments', async () => {

@@ -1,7 +1,7 @@
 import { type ReactNode, useEffect, useId, useRef } from 'react';
 import { type Job, formatEta, progressOf } from './api';
 
-/** A labelled input with its error (the API's message) right below it, tied by aria-describedby. */
+/** A labelled input with its error right below it, tied by aria-describedby and announced (role=alert). */
 export function Field({
   label,
   error,
@@ -25,7 +25,7 @@ export function Field({
       )}
       {children({ id, 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy })}
       {error && (
-        <p className="field-error" id={`${id}-error`}>
+        <p className="field-error" id={`${id}-error`} role="alert">
           {error}
         </p>
       )}

@@ -164,9 +164,11 @@ export function DomainsPage({ me }: { me: Me }) {
                 <td className="wide-only">{d.profile?.username ?? '—'}</td>
               </tr>
             ))}
-            {rows.length === 0 && !list.isPending && (
+            {rows.length === 0 && (
               <tr>
-                <td colSpan={5}>No domain matches.</td>
+                <td colSpan={5}>
+                  {list.isPending ? 'Loading…' : list.isError ? 'The domains could not be loaded.' : 'No domain matches.'}
+                </td>
               </tr>
             )}
           </tbody>
@@ -176,7 +178,13 @@ export function DomainsPage({ me }: { me: Me }) {
         <button type="button" className="secondary" disabled={page === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
           Previous page
         </button>
-        <span>{total === 0 ? 'No domains' : `${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + rows.length} of ${total}`}</span>
+        <span aria-live="polite">
+          {list.isPending
+            ? 'Loading…'
+            : total === 0
+              ? 'No domains'
+              : `${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + rows.length} of ${total}`}
+        </span>
         <button
           type="button"
           className="secondary"

@@ -34,10 +34,32 @@ function version(pkg: string): string {
   }
 }
 
+/**
+ * Files outside console/ that the console bundles (shared/catalog/domain-list.ts, shared/bulk/outcome.ts
+ * and what they import): found by following relative imports out of console/src, so a change to a
+ * shared module makes the build stale like a change to the console itself.
+ */
+export function sharedInputFiles(): string[] {
+  const found = new Set<string>();
+  const follow = (file: string) => {
+    const src = fs.readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/\bfrom\s+'(\.{1,2}\/[^']+)'/g)) {
+      const base = path.resolve(path.dirname(file), m[1]);
+      const target = ['', '.ts', '.tsx', '/index.ts'].map((ext) => base + ext).find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+      if (!target || found.has(target)) continue;
+      if (target.startsWith(CONSOLE + path.sep)) continue;
+      found.add(target);
+      follow(target);
+    }
+  };
+  for (const f of inputFiles(path.join(CONSOLE, 'src'))) if (/\.tsx?$/.test(f)) follow(f);
+  return [...found].sort();
+}
+
 export function consoleInputsHash(): string {
   const h = crypto.createHash('sha256');
   for (const pkg of ['vite', '@vitejs/plugin-react', 'react', 'react-dom', '@tanstack/react-query']) h.update(`${pkg}@${version(pkg)}\n`);
-  for (const f of inputFiles()) h.update(path.relative(CONSOLE, f)).update('\0').update(fs.readFileSync(f)).update('\0');
+  for (const f of [...inputFiles(), ...sharedInputFiles()]) h.update(path.relative(CONSOLE, f)).update('\0').update(fs.readFileSync(f)).update('\0');
   return h.digest('hex');
 }
 

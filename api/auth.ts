@@ -60,7 +60,7 @@ export function requireReseller(db: Db, operatorKey: string, session?: SessionAu
       res.locals.reseller = found;
       res.locals.sessionToken = cookie;
       res.locals.apiKeyId = hashSecret(cookie).slice(0, 32);
-      res.locals.submitter = { via: 'session', key_prefix: null } satisfies Submitter;
+      res.locals.submitter = { via: 'session', key_prefix: found.session_key_prefix } satisfies Submitter;
       return next();
     }
     const key = bearer(req);

@@ -60,15 +60,22 @@ export async function createSession(deps: Pick<Deps, 'db' | 'log' | 'clock' | 'a
   return { token, username: key.username as string, expires_at: expiresAt };
 }
 
-/** The reseller a live session acts for; an expired, ended or revoked-key session is no session. */
-export async function resellerForSession(db: Db, token: string, now: Date): Promise<Reseller | undefined> {
+/**
+ * The reseller a live session acts for, with the public prefix of the key it was opened with (what
+ * a job records as its submitter); an expired, ended or revoked-key session is no session.
+ */
+export async function resellerForSession(
+  db: Db,
+  token: string,
+  now: Date,
+): Promise<(Reseller & { session_key_prefix: string }) | undefined> {
   return db('console_sessions as s')
     .join('api_keys as k', 'k.id', 's.api_key_id')
     .join('resellers as r', 'r.id', 's.reseller_id')
     .where({ 's.token_hash': hashSecret(token) })
     .where('s.expires_at', '>', now)
     .whereNull('k.revoked_at')
-    .first('r.*');
+    .first('r.*', 'k.key_prefix as session_key_prefix');
 }
 
 /** Sign-out: the session row goes, so the cookie is worthless even if a copy of it survives. */

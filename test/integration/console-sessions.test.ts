@@ -162,4 +162,19 @@ describe('console sessions (API key exchanged for a cookie)', () => {
     expect(rows[0][0]).to.equal('domain');
     expect(rows.slice(1).map((r) => [r[0], r[1], r[2]])).to.deep.equal([['csvlink-missing.example', 'failed', 'not_found']]);
   });
+  it('a push submitted from a console session records the session and its key prefix as the submitter, never the key', async () => {
+    const { pair } = await signIn();
+    const res = await sys
+      .http()
+      .post('/v1/bulk-pushes')
+      .set('Cookie', pair)
+      .set('Origin', sys.url)
+      .send({ gaining_reseller: 'sess-gaining', domains: ['sess-submitter.example'], start_after_seconds: 600 });
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    const job = await sys.http().get(`/v1/bulk-pushes/${res.body.id}`).set('Cookie', pair);
+    expect(job.body.submitted_by).to.deep.equal({ via: 'session', key_prefix: losing.key.slice(0, 8) });
+    expect(JSON.stringify(job.body)).to.not.include(losing.key);
+    const stop = await sys.http().post(`/v1/bulk-pushes/${res.body.id}/cancel`).set('Cookie', pair).set('Origin', sys.url);
+    expect(stop.status).to.equal(202);
+  });
 });

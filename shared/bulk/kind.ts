@@ -4,7 +4,6 @@ import type { Deps } from '../platform/deps';
 import type { JobSummary } from '../mail/templates';
 import type { BulkJob } from './model';
 import type { ItemHandler } from './take';
-import type { StartCheck } from './schedule';
 
 /**
  * Options every kind's jobs carry: where the results email goes (null: nowhere), and when the job
@@ -24,6 +23,13 @@ export type BaseOptions = z.infer<typeof baseOptions>;
  * tells the gaining reseller).
  */
 export type FinishHook = (deps: Deps, trx: Knex.Transaction, job: BulkJob, summary: JobSummary) => Promise<void>;
+
+/**
+ * What a kind checks again when a scheduled job starts (a push: both resellers still have the
+ * feature, the authorization still stands). A refusal is the reason and message every item ends
+ * with: what changed since the submit becomes the items' results, never a silent success.
+ */
+export type StartCheck = (deps: Deps, job: BulkJob) => Promise<{ reason: string; message: string } | null>;
 
 /** Which items a sweep looks at: one chunk of one job, one job, or every job. */
 export interface SweepScope {

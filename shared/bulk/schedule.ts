@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Deps } from '../platform/deps';
 import { Conflict, InvalidRequest } from '../platform/errors';
 import type { Reseller } from '../accounts/resellers';
 import { enqueueNamedChunks } from './chunk-names';
@@ -104,13 +103,6 @@ export async function startDueJobs(deps: BulkDeps): Promise<number> {
   for (const { id } of due) if (await startScheduledJob(deps, id)) started++;
   return started;
 }
-
-/**
- * What a kind checks again when a scheduled job starts (a push: both resellers still have the
- * feature, the authorization still stands). A refusal is the reason and message every item ends
- * with: what changed since the submit becomes the items' results, never a silent success.
- */
-export type StartCheck = (deps: Deps, job: BulkJob) => Promise<{ reason: string; message: string } | null>;
 
 /**
  * Moves one due job from `scheduled` to `queued` and enqueues its chunks. The row is locked and its

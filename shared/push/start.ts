@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { isAuthorized } from '../accounts/push-settings';
-import type { StartCheck } from '../bulk/schedule';
+import type { StartCheck } from '../bulk/kind';
 import { nextCycleStart } from './billing';
 
 /**

@@ -382,18 +382,28 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'GET /v1/claims/:token': {
     summary: 'What a claim link offers (no auth: the token is the credential)',
+    description:
+      'The link the claim email gives. A browser (`Accept: text/html`) gets a page showing what was released and the two choices as buttons; a machine gets JSON.',
     tag: 'Claims',
     auth: 'none',
-    replies: { 200: json('the customer and products to claim', R.ClaimInfo) },
+    replies: {
+      200: {
+        description: 'the customer and products to claim (JSON), or the claim page (HTML)',
+        schema: R.ClaimInfo,
+        media: ['text/html'],
+      },
+    },
     errors: { 410: ['token_used', 'token_expired'] },
   },
   'POST /v1/claims/:token': {
     summary: 'Claim: a new account, or import into an existing one with matching contact email',
+    description:
+      "JSON for machines. The claim page's form posts here too (`application/x-www-form-urlencoded`, `choice` and `email`) and gets an HTML result page; a used or expired link answers a 410 page.",
     tag: 'Claims',
     auth: 'none',
     body: claimInput,
     bodyRequired: true,
-    replies: { 201: json('the account', R.ClaimResult) },
+    replies: { 201: { description: 'the account (JSON), or the result page (HTML)', schema: R.ClaimResult, media: ['text/html'] } },
     errors: { 410: ['token_used', 'token_expired'], 422: ['contact_mismatch'] },
   },
 };

@@ -217,7 +217,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
       <h2 id="items-title">Items</h2>
       <form className="filters" aria-label="Filter items" onSubmit={(e) => e.preventDefault()}>
         <SearchField value={view.q ?? ''} onSearch={(q, replace) => go({ q }, { replace })} />
-        <Field label="Status">
+        <Field label="Show items with status">
           {(p) => (
             <select {...p} value={view.status} onChange={(e) => go({ status: e.target.value })}>
               <option value="">Any status</option>
@@ -229,7 +229,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
             </select>
           )}
         </Field>
-        <Field label="Reason">
+        <Field label="Show items with reason">
           {(p) => (
             <select {...p} value={view.reason} onChange={(e) => go({ reason: e.target.value })}>
               <option value="">Any reason</option>
@@ -288,18 +288,19 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
           <tbody>
             {rows.map((i) => (
               <tr key={i.domain}>
-                <td className="domain">
-                  {i.domain}
+                <td className="domain">{i.domain}</td>
+                <td>
+                  <StatusBadge status={i.status} />
+                </td>
+                <td>
+                  {i.reason ?? ''}
+                  {/* At 390 px the message and lock columns are hidden: their words go under the reason. */}
                   {(i.message || i.was_locked) && (
                     <span className="narrow-only note">
                       {[i.message, i.was_locked ? `Was locked: ${wasLocked(i)}` : ''].filter(Boolean).join(' · ')}
                     </span>
                   )}
                 </td>
-                <td>
-                  <StatusBadge status={i.status} />
-                </td>
-                <td>{i.reason ?? ''}</td>
                 <td className="wide-only">{i.message ?? ''}</td>
                 <td className="wide-only">{wasLocked(i)}</td>
                 <td className="wide-only">{formatDate(i.finished_at)}</td>
@@ -318,36 +319,38 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
           </tbody>
         </table>
       </div>
-      <nav className="pager" aria-label="Pages of items">
-        <span>
-          {view.page > 1 && (
-            <button type="button" className="secondary" onClick={() => go({ cursor: '', page: 1 }, { trail: [] })}>
-              First page
-            </button>
-          )}{' '}
-          {view.page > 1 && trail.length === view.page - 1 && (
+      {(view.page > 1 || !!items.data?.next_cursor) && (
+        <nav className="pager" aria-label="Pages of items">
+          <span>
+            {view.page > 1 && (
+              <button type="button" className="secondary" onClick={() => go({ cursor: '', page: 1 }, { trail: [] })}>
+                First page
+              </button>
+            )}{' '}
+            {view.page > 1 && trail.length === view.page - 1 && (
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => go({ cursor: trail[trail.length - 1], page: view.page - 1 }, { trail: trail.slice(0, -1) })}
+              >
+                Previous page
+              </button>
+            )}
+          </span>
+          <span>Page {view.page}</span>
+          {items.data?.next_cursor ? (
             <button
               type="button"
               className="secondary"
-              onClick={() => go({ cursor: trail[trail.length - 1], page: view.page - 1 }, { trail: trail.slice(0, -1) })}
+              onClick={() => go({ cursor: items.data.next_cursor ?? '', page: view.page + 1 }, { trail: [...trail, view.cursor ?? ''] })}
             >
-              Previous page
+              Next page
             </button>
+          ) : (
+            <span />
           )}
-        </span>
-        <span>Page {view.page}</span>
-        {items.data?.next_cursor ? (
-          <button
-            type="button"
-            className="secondary"
-            onClick={() => go({ cursor: items.data.next_cursor ?? '', page: view.page + 1 }, { trail: [...trail, view.cursor ?? ''] })}
-          >
-            Next page
-          </button>
-        ) : (
-          <span />
-        )}
-      </nav>
+        </nav>
+      )}
     </section>
   );
 }
@@ -471,7 +474,9 @@ function Options({ job }: { job: Job }) {
         {has('source') && <Fact label="Source">{SOURCES[o.source ?? ''] ?? o.source}</Fact>}
         {has('duplicates_removed') && <Fact label="Duplicates removed">{(o.duplicates_removed ?? 0).toLocaleString('en-US')}</Fact>}
         {has('skip_invalid') && (
-          <Fact label="Invalid names">{o.skip_invalid ? 'Skipped (the valid ones were moved)' : 'Refused the whole list'}</Fact>
+          <Fact label="Invalid names">
+            {o.skip_invalid ? 'Skipped: the valid names were moved' : 'Not skipped: an invalid name refuses the list'}
+          </Fact>
         )}
         {job.kind === 'release' && has('customer_id') && (
           <Fact label="Customer">

@@ -186,14 +186,26 @@ export function Countdown({ to }: { to: string }) {
   );
 }
 
+/**
+ * When the job really started, or null. A job stopped inside its window may carry a `started_at`
+ * (the time it ended) earlier than its `start_at`: no job starts before its start time, so that
+ * one never started.
+ */
+export function startedAt(job: Pick<Job, 'started_at' | 'start_at'>): string | null {
+  if (!job.started_at) return null;
+  if (job.start_at && new Date(job.started_at).getTime() < new Date(job.start_at).getTime()) return null;
+  return job.started_at;
+}
+
 /** A job that has not started yet and waits for its start time (a grace window or a schedule). */
 export function waitsToStart(job: Job): boolean {
-  return !job.started_at && !!job.start_at && (job.status === 'scheduled' || job.status === 'suspended');
+  return !startedAt(job) && !!job.start_at && (job.status === 'scheduled' || job.status === 'suspended');
 }
 
 /** When the job starts or started: "Starts 5 Dec 2025, 22:40 (in 25 s)", "Started 5 Dec 2025, 22:41". */
 export function StartLine({ job }: { job: Job }) {
-  if (job.started_at) return <span>Started {formatDate(job.started_at)}</span>;
+  const started = startedAt(job);
+  if (started) return <span>Started {formatDate(started)}</span>;
   if (!job.start_at) return <span>{job.status === 'queued' ? 'Starts as soon as a worker is free' : 'Not started'}</span>;
   if (job.status === 'suspended') return <span>Was to start {formatDate(job.start_at)}; suspended, it waits for Resume</span>;
   if (FINISHED_OR_CLOSING.has(job.status)) return <span>Was to start {formatDate(job.start_at)}; never started</span>;

@@ -371,6 +371,7 @@ describe('job details for big jobs (browser)', function () {
       .pluck('r.username');
     expect(owners).to.deep.equal(Array(120).fill(losing.username));
     expect(await page.getByRole('button', { name: 'Reschedule' }).count()).to.equal(0);
+    expect(await option('Schedule')).to.match(/; never started$/);
   });
 
   it('a push in its grace window counts down and can be stopped from the job page', async () => {

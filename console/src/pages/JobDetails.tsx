@@ -16,7 +16,7 @@ import {
   type Page,
 } from '../api';
 import { useJobStream } from '../live';
-import { OutcomeBadge, OutcomeBar, OutcomeLegend, outcomeOf, StartLine, waitsToStart } from '../outcome';
+import { OutcomeBadge, OutcomeBar, OutcomeLegend, outcomeOf, StartLine, startedAt, waitsToStart } from '../outcome';
 import { Link, navigate, useSearch } from '../router';
 import { ConfirmDialog, ErrorBox, Field, StatusBadge } from '../ui';
 import { describeJob } from './Queue';
@@ -115,7 +115,8 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
   const mine = job.losing_reseller === me.username;
   const name = describeJob(job, me);
   const outcome = outcomeOf(job);
-  const notStarted = !job.started_at && ['scheduled', 'queued', 'suspended'].includes(job.status);
+  const started = startedAt(job);
+  const notStarted = !started && ['scheduled', 'queued', 'suspended'].includes(job.status);
   const rows = items.data?.items ?? [];
   const filtered = !!(view.q || view.status || view.reason);
   const csvHref = `/v1/jobs/${id}/items?${itemsQuery(filters, { csv: true })}`;
@@ -184,7 +185,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
         <Fact label="Domains">{job.total.toLocaleString('en-US')}</Fact>
         <Fact label="Submitted">{formatDate(job.created_at)}</Fact>
         <Fact label="Submitted by">{submittedBy(job)}</Fact>
-        <Fact label="Started">{job.started_at ? formatDate(job.started_at) : 'Not yet'}</Fact>
+        <Fact label="Started">{started ? formatDate(started) : FINISHED.includes(job.status) ? 'Never' : 'Not yet'}</Fact>
         <Fact label="Finished">{formatDate(job.finished_at)}</Fact>
         {job.status === 'running' && <Fact label="ETA">{formatEta(job.eta_seconds)}</Fact>}
       </dl>
@@ -501,8 +502,9 @@ function schedule(job: Job): string {
           : 'At once';
   // The actual start when it is not the one asked for (a grace window, the next cycle, a reschedule).
   const asAsked = !!job.start_at && !!o.start_at_requested && new Date(o.start_at_requested).getTime() === new Date(job.start_at).getTime();
-  const actual = job.started_at
-    ? `started ${formatDate(job.started_at)}`
+  const started = startedAt(job);
+  const actual = started
+    ? `started ${formatDate(started)}`
     : FINISHED.includes(job.status)
       ? 'never started'
       : job.start_at && !asAsked

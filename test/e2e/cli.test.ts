@@ -1,31 +1,21 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { BIN, closedPort, jobIdIn, ROOT, runCli, show, startProxy as proxyTo, type Run, type RunOptions } from '../helpers/cli-run';
 import { parseCsvRecords } from '../helpers/csv';
 import { authorize, importDomains, makeReseller, names, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
 import { itemCounts, waitUntil } from '../helpers/resilience';
 import { startSystem, type TestSystem } from '../helpers/system';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/domain-push.js');
 const ESC = '\u001b';
 const LOSING = 'cli-losing';
 const GAINING = 'cli-gaining';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  env?: Record<string, string | undefined>;
-  input?: string;
+interface CliOptions extends RunOptions {
   key?: string;
   url?: string;
 }
@@ -36,33 +26,9 @@ let losing: TestReseller;
 let gaining: TestReseller;
 let tmp: string;
 
-/**
- * The real `domain-push` executable (its shebang, the tsx shim, the TS entry) as a child process.
- * It runs in a session of its own (detached), so it has no controlling terminal whatever runs the
- * tests: only the test under `script` gives it one.
- */
-function cli(args: string[], opts: RunOptions = {}): Promise<Run> {
-  const child = spawn(BIN, args, {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DOMAIN_PUSH_URL: opts.url ?? sys.url,
-      DOMAIN_PUSH_API_KEY: opts.key ?? losing.key,
-      ...opts.env,
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b) => (stdout += b));
-  child.stderr.on('data', (b) => (stderr += b));
-  child.stdin.end(opts.input ?? '');
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-const show = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+/** The real `domain-push` executable, with no controlling terminal (see startCli); as the losing reseller unless told. */
+const cli = (args: string[], opts: CliOptions = {}): Promise<Run> =>
+  runCli({ url: opts.url ?? sys.url, key: opts.key ?? losing.key }, args, opts);
 
 function listFile(name: string, text: string) {
   const file = path.join(tmp, name);
@@ -79,44 +45,8 @@ async function owners(domains: string[]) {
   return new Map(rows.map((r: { name: string; owner: string; locked: boolean }) => [r.name, r]));
 }
 
-const jobIdIn = (stdout: string) => /Job ([0-9a-f-]{36})/.exec(stdout)?.[1];
-
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/**
- * A reverse proxy in front of the API that can tamper with answers the way a deployment does:
- * cut event streams short (a capped stream lifetime) or answer 429.
- */
-async function startProxy(tamper: (req: http.IncomingMessage, res: http.ServerResponse) => boolean) {
-  const target = new URL(sys.url);
-  const server = http.createServer((req, res) => {
-    if (tamper(req, res)) return;
-    const up = http.request(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((r) => {
-        server.close(r);
-        server.closeAllConnections();
-      }),
-  };
-}
+/** A proxy in front of the API that can cut event streams short or answer 429, as a deployment does. */
+const startProxy = (tamper: (req: http.IncomingMessage, res: http.ServerResponse) => boolean) => proxyTo(sys.url, tamper);
 
 describe('domain-push CLI against a running system (e2e)', function () {
   this.timeout(120_000);
@@ -193,7 +123,9 @@ describe('domain-push CLI against a running system (e2e)', function () {
     const r = await cli(['push', '--yes', '--to', GAINING, '--file', file, '--watch']);
     expect(r.code, show(r)).to.equal(1);
     const id = jobIdIn(r.stdout)!;
-    expect(r.stdout).to.include(`Job ${id}: completed with 2 failures and 2 skipped (8 of 12 pushed).\n  pushed 8, skipped 2, failed 2, cancelled 0 of 12.`);
+    expect(r.stdout).to.include(
+      `Job ${id}: completed with 2 failures and 2 skipped (8 of 12 pushed).\n  pushed 8, skipped 2, failed 2, cancelled 0 of 12.`,
+    );
     expect(r.stdout).to.include(`domain-push items ${id} --status failed`);
 
     const items = await cli(['items', id, '--status', 'failed', '--json']);
@@ -220,13 +152,13 @@ describe('domain-push CLI against a running system (e2e)', function () {
   });
 
   it('bad names are refused with exit 2 and pointed at by their line in the file; --json prints the API error', async () => {
-    const file = listFile('bad.txt', 'cli-good.example\n\nnot a domain\ncli-also-good.example, -bad-.example\n');
+    const file = listFile('bad.txt', 'cli-good.example\n\nnot_a_domain!\ncli-also-good.example, -bad-.example\n');
     const r = await cli(['--json', 'push', '--yes', '--to', GAINING, '--file', file]);
     expect(r.code, show(r)).to.equal(2);
-    expect(r.stderr).to.include('invalid_domains').and.include('line 3: "not a domain"').and.include('line 4: "-bad-.example"');
+    expect(r.stderr).to.include('invalid_domains').and.include('line 3: "not_a_domain!"').and.include('line 4: "-bad-.example"');
     const body = JSON.parse(r.stdout);
     expect(body.error.code).to.equal('invalid_domains');
-    expect(body.error.details.invalid.map((i: { value: string }) => i.value)).to.deep.equal(['not a domain', '-bad-.example']);
+    expect(body.error.details.invalid.map((i: { value: string }) => i.value)).to.deep.equal(['not_a_domain!', '-bad-.example']);
   });
 
   it('usage errors and a missing API key exit 2 before any request', async () => {
@@ -364,7 +296,9 @@ describe('domain-push CLI against a running system (e2e)', function () {
     // The gaining side sees it too, as a job received.
     const received = await cli(['jobs'], { key: gaining.key });
     expect(received.code, show(received)).to.equal(0);
-    expect(received.stdout).to.match(new RegExp(`${job.id}\\s+push\\s+completed\\s+${LOSING}\\s+${GAINING}\\s+5/5\\s.*completed: all 5 pushed$`, 'm'));
+    expect(received.stdout).to.match(
+      new RegExp(`${job.id}\\s+push\\s+completed\\s+${LOSING}\\s+${GAINING}\\s+5/5\\s.*completed: all 5 pushed$`, 'm'),
+    );
   });
 
   it('items --csv writes the API CSV to stdout, and it parses', async () => {
@@ -398,7 +332,9 @@ describe('domain-push CLI against a running system (e2e)', function () {
     );
     await sys.stopWorker(); // the job waits in the queue while we suspend and resume it
     try {
-      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], { input: domains.join('\n') });
+      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], {
+        input: domains.join('\n'),
+      });
       expect(pushed.code, show(pushed)).to.equal(0);
       const { id } = JSON.parse(pushed.stdout);
 
@@ -553,7 +489,9 @@ describe('domain-push CLI against a running system (e2e)', function () {
     });
     await sys.stopWorker(); // the job waits until the stream has been cut a few times
     try {
-      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], { input: domains.join('\n') });
+      const pushed = await cli(['push', '--yes', '--json', '--to', GAINING, '--file', '-', '--apply-to-locked'], {
+        input: domains.join('\n'),
+      });
       const { id } = JSON.parse(pushed.stdout);
       const watching = cli(['watch', id], { url: proxy.url });
       await waitUntil('three connections', async () => connections.length >= 3);

@@ -25,7 +25,13 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
     const status = job.status === 'cancelling' ? 'cancelled' : job.error ? 'failed' : 'completed';
     const [done]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: jobId })
-      .update({ status, finished_at: trx.fn.now(), started_at: trx.raw('coalesce(started_at, now())') })
+      // A job cancelled before any item started (in its grace window, say) never started: its
+      // started_at stays null, so no view reads "started at" for a push that moved nothing.
+      .update({
+        status,
+        finished_at: trx.fn.now(),
+        ...(status === 'cancelled' ? {} : { started_at: trx.raw('coalesce(started_at, now())') }),
+      })
       .returning('*');
     const kind = kindOf(deps.kinds, done.kind);
     const summary = await summarize(trx, kind, done);

@@ -97,6 +97,7 @@ describe('scheduled pushes: the grace window, schedules, and outcomes', function
     expect(Number((await sys.db('billing_events').where({ job_id: res.body.id }).count('* as n').first())!.n)).to.equal(0);
     const view = await job(res.body.id);
     expect(view).to.include({ outcome: 'cancelled', outcome_text: 'cancelled after 0 of 30 pushed' });
+    expect(view.started_at, 'a job stopped in its window never started').to.equal(null);
   });
 
   it('suspend in the window holds the job past its start time; resume then runs it', async () => {

@@ -286,6 +286,7 @@ export const OPERATIONS: Record<string, Operation> = {
       '`dry_run: true` answers 200 with the predicted outcome of each domain and changes nothing. Front ends show it as a review step before they submit for real.',
       '`start_after_seconds` (0–3,600, default 0) is a grace window: the job is `scheduled` and nothing moves until it ends; a cancel in it ends every item `cancelled`. `start_at` (an ISO time up to 30 days ahead, or `"next_cycle"`: the gaining reseller\'s next billing-cycle start) schedules it instead. The push rules are checked again when it starts; what changed becomes item results.',
       '`email_results_to`: omitted, the results email goes to your account email; `null`, to no one.',
+      "`domain_list` is read by the one parser the console and the CLI use too: headered exports (`Domain`, `Domain Name`, `domain_name`, extra columns) and headerless CSV are read by their domain column (`domain_list_format`: `auto` (default), `text` or `csv`); `invalid_domains` names each bad entry's `line` (and `column`). With `skip_invalid: true` the valid names move and each invalid entry becomes an item `skipped`/`invalid_domain` whose message names its line.",
     ].join('\n\n'),
     tag: 'Bulk pushes',
     auth: 'reseller',

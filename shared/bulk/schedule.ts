@@ -114,7 +114,7 @@ export async function startScheduledJob(deps: BulkDeps, id: string): Promise<boo
   const started = await deps.db.transaction(async (trx) => {
     await passJobGate(trx, id, 'exclusive');
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id }).forUpdate().first();
-    if (!job || job.status !== 'scheduled' || !job.start_at || new Date(job.start_at) > deps.clock()) return null;
+    if (job?.status !== 'scheduled' || !job.start_at || new Date(job.start_at) > deps.clock()) return null;
     const kind = kindOf(deps.kinds, job.kind);
     const refusal = kind.checkAtStart ? await kind.checkAtStart(deps, job) : null;
     if (refusal) {

@@ -495,17 +495,17 @@ export function MoveForm({
   );
 }
 
-/** "in 30 seconds", "at 5 Dec 2026, 14:30": when the job starts, as the review says it. */
+/** "30 seconds after you confirm", "Dec 5, 2026, 2:30 PM (your time)": when the job starts, after "Starts:". */
 function whenText(body: Body, p: Prediction): string {
   const after = body.start_after_seconds as number | undefined;
+  const held = 'Until then you can stop, suspend or reschedule it from the Bulk actions queue.';
   if (body.start_at === 'next_cycle')
-    return `At the gaining reseller's next billing cycle${p.start_at ? `, ${formatDate(p.start_at)}` : ''}. Until then you can stop, hold or reschedule it from the Bulk actions queue.`;
-  if (typeof body.start_at === 'string')
-    return `At ${formatDate(body.start_at)}. Until then you can stop, hold or reschedule it from the Bulk actions queue.`;
-  if (after && after >= 60)
-    return `${after / 60} minutes after you confirm. Until then you can stop it from the Bulk actions queue and nothing moves.`;
-  if (after) return `${after} seconds after you confirm. Until then you can stop it from the Bulk actions queue and nothing moves.`;
-  return 'At once when you confirm.';
+    return `at the gaining reseller's next billing cycle${p.start_at ? `, ${formatDate(p.start_at)}` : ''}. ${held}`;
+  if (typeof body.start_at === 'string') return `${formatDate(body.start_at)} (your time). ${held}`;
+  const stop = 'Until then you can stop it from the Bulk actions queue and nothing moves.';
+  if (after && after >= 60) return `${after / 60} minutes after you confirm. ${stop}`;
+  if (after) return `${after} seconds after you confirm. ${stop}`;
+  return 'at once when you confirm.';
 }
 
 const REASON_WORDS: Record<string, string> = {

@@ -137,7 +137,12 @@ describe('reseller console (browser)', function () {
     await expectAccessible(page, 'move form with preview');
     await screenshotBothWidths(page, 'move-form');
     expect([...(await ownerOf(picked)).values()].map((r) => r.username)).to.deep.equal(Array(3).fill(losing.username)); // a preview changes nothing
-    await page.getByRole('button', { name: 'Move domain' }).click();
+    await page.getByLabel('When to start').selectOption('0'); // at once, not after the 30 s grace window
+    await page.getByRole('button', { name: 'Move domain' }).click(); // opens the review; Confirm moves
+    await page
+      .getByRole('dialog', { name: /^Move 3 domains/ })
+      .getByRole('button', { name: 'Move 3 domains' })
+      .click();
     const id = await jobIdFromUrl();
     const job = await waitForJob(sys, losing, id);
     expect(job.total).to.equal(3);
@@ -229,20 +234,26 @@ describe('reseller console (browser)', function () {
     expect((await page.getByLabel('Domain list').inputValue()).split('\n')).to.have.length(2000);
     await page.getByLabel("Gaining reseller's username").fill(gaining.username);
     await page.getByLabel('Apply to locked domains').check();
-    await page.getByLabel('Email results to').fill('ops@console-losing.example');
-    await page.getByRole('button', { name: 'Move domain' }).click();
+    await page.getByLabel('Another address').check();
+    await page.getByLabel('Email address for the results').fill('ops@console-losing.example');
+    await page.getByLabel('When to start').selectOption('0'); // at once, not after the 30 s grace window
+    await page.getByRole('button', { name: 'Move domain' }).click(); // opens the review; 2,000 asks for the username
+    const review = page.getByRole('dialog', { name: /^Move 2,000 domains/ });
+    await review.getByLabel(`Type ${gaining.username} to confirm`).fill(gaining.username);
+    await review.getByRole('button', { name: 'Move 2,000 domains' }).click();
     const id = await jobIdFromUrl();
-    const bar = page.locator(`tr[data-job-id="${id}"] progress`);
+    const bar = page.locator(`tr[data-job-id="${id}"] [role=progressbar]`);
     await bar.waitFor();
+    // Every item worked (pushed or failed): 100 % worked, 99 % pushed (20 of 2,000 failed).
     await page.waitForFunction(
-      (jobId) => (document.querySelector(`tr[data-job-id="${jobId}"] progress`) as HTMLProgressElement | null)?.value === 100,
+      (jobId) => document.querySelector(`tr[data-job-id="${jobId}"] [role=progressbar]`)?.getAttribute('aria-valuenow') === '100',
       id,
       {
         timeout: 60_000,
       },
     );
-    await page.locator(`tr[data-job-id="${id}"]`).getByText('completed').waitFor();
-    expect(await page.locator(`tr[data-job-id="${id}"] .pct`).textContent()).to.equal('100 %');
+    await page.locator(`tr[data-job-id="${id}"]`).getByText('Completed with 20 failures').waitFor();
+    expect(await page.locator(`tr[data-job-id="${id}"] .pct`).textContent()).to.equal('99 % pushed');
     await expectAccessible(page, 'bulk actions queue');
     await screenshotBothWidths(page, 'queue');
 

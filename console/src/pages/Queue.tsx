@@ -2,7 +2,7 @@ import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-q
 import { useRef, useState } from 'react';
 import { FINISHED, type Job, type Me, type Page, api, formatDate } from '../api';
 import { useJobStream } from '../live';
-import { Countdown, OutcomeBadge, OutcomeBar, outcomeOf } from '../outcome';
+import { Countdown, OutcomeBadge, OutcomeBar, outcomeOf, waitsToStart } from '../outcome';
 import { Link } from '../router';
 import { ConfirmDialog, ErrorBox, Field } from '../ui';
 
@@ -12,11 +12,6 @@ const MAX_STREAMS = 3;
 export function describeJob(job: Job, me: Me): string {
   if (job.kind === 'release') return 'Customer release';
   return job.losing_reseller === me.username ? `Push to ${job.gaining_reseller}` : `Received from ${job.losing_reseller}`;
-}
-
-/** A job nothing of which has started: it waits for its start time (a grace window or a schedule), or was held before it. */
-function notStarted(job: Job): boolean {
-  return !job.started_at && (job.status === 'scheduled' || (job.status === 'suspended' && !!job.start_at));
 }
 
 type Action = 'cancel' | 'suspend' | 'resume';
@@ -59,7 +54,7 @@ export function QueuePage({ me }: { me: Me }) {
       {submitted && (
         <p className="notice" role="status">
           Your push was submitted: it is job <code>{submitted.slice(0, 8)}</code> at the top of the queue.
-          {justSubmitted && notStarted(justSubmitted) && justSubmitted.start_at
+          {justSubmitted && waitsToStart(justSubmitted) && justSubmitted.start_at
             ? ` It starts ${formatDate(justSubmitted.start_at)}; until then Stop cancels it and nothing moves.`
             : ''}
         </p>
@@ -171,7 +166,7 @@ function JobRow({
   const job = liveIsNewer ? live : listed;
   const name = describeJob(job, me);
   const short = job.id.slice(0, 8);
-  const waiting = notStarted(job);
+  const waiting = waitsToStart(job);
   const mine = job.losing_reseller === me.username;
   return (
     <tr data-job-id={job.id}>

@@ -182,7 +182,17 @@ export const DryRun = z
     duplicates: z.array(z.string()),
     predicted: z.strictObject({ pushed: z.number().int(), skipped: z.number().int(), failed: z.number().int() }),
     start_at: ts.nullable().describe('when the job would start'),
-    items: z.array(z.strictObject({ domain: z.string(), status: z.string(), reason: z.string().nullable(), was_locked: z.boolean() })),
+    items: z.array(
+      z.strictObject({
+        domain: z.string(),
+        status: z.string(),
+        reason: z.string().nullable(),
+        was_locked: z.boolean(),
+        message: z.string().optional().describe('an invalid entry skipped by skip_invalid: why, and where'),
+        line: z.number().int().optional(),
+        column: z.number().int().optional(),
+      }),
+    ),
   })
   .meta({ id: 'DryRun' });
 

@@ -180,6 +180,13 @@ describe('OpenAPI document', function () {
         .send({ ...body, dry_run: true })
         .expect(200);
       expect(dry.body.dry_run).to.equal(true);
+      // A pasted list with a bad line, skipped: its dry-run item says where it was.
+      const skipping = await http()
+        .post('/v1/bulk-pushes')
+        .set(as(losing))
+        .send({ gaining_reseller: 'gaining', domain_list: `${domains[1]}\nbad..name`, skip_invalid: true, dry_run: true })
+        .expect(200);
+      expect(skipping.body.items.find((i: { reason: string }) => i.reason === 'invalid_domain')).to.include({ line: 2 });
       const sent = await http().post('/v1/bulk-pushes').set(as(losing)).set('Idempotency-Key', 'oa-1').send(body).expect(202);
       await http().post('/v1/bulk-pushes').set(as(losing)).set('Idempotency-Key', 'oa-1').send(body).expect(200);
       await http()

@@ -59,7 +59,8 @@ export function sharedInputFiles(): string[] {
 export function consoleInputsHash(): string {
   const h = crypto.createHash('sha256');
   for (const pkg of ['vite', '@vitejs/plugin-react', 'react', 'react-dom', '@tanstack/react-query']) h.update(`${pkg}@${version(pkg)}\n`);
-  for (const f of [...inputFiles(), ...sharedInputFiles()]) h.update(path.relative(CONSOLE, f)).update('\0').update(fs.readFileSync(f)).update('\0');
+  for (const f of [...inputFiles(), ...sharedInputFiles()])
+    h.update(path.relative(CONSOLE, f)).update('\0').update(fs.readFileSync(f)).update('\0');
   return h.digest('hex');
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { html, SafeHtml } from '../shared/mail/html';
 
 /**
- * The pages a released customer sees when they open their claim link (§7, §15): what was released,
+ * The pages a released customer sees when they open their claim link: what was released,
  * the two choices as forms, the result, and the pages of a used, expired or unknown link. Plain
  * server-rendered HTML: no script, one inline style sheet allowed by its hash (see CLAIM_CSP).
  */

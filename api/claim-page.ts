@@ -9,7 +9,7 @@ import { CLAIM_CSP, claimDonePage, claimPage, claimProblemPage, type ClaimFormSt
 export const CLAIM_PATH = '/v1/claims/:token';
 
 /**
- * The claim link of the invitation email, opened in a browser (§15): the same address as the JSON
+ * The claim link of the invitation email, opened in a browser: the same address as the JSON
  * API. A GET that prefers HTML gets the page, a form POST (urlencoded) gets the result page; any
  * other request goes on to the JSON routes in routes.ts, unchanged for programs. Mounted before the
  * /v1 JSON-only body check, since an HTML form cannot send JSON.

@@ -1,7 +1,7 @@
 import { CliError, EXIT, refused } from './exit-codes';
 import type { CliConfig } from './config';
 
-/** The API's error shape (spec §8). */
+/** The API's error shape: `{error: {code, message, details?}}` on every 4xx and 5xx. */
 export interface ApiErrorBody {
   error: { code: string; message: string; details?: unknown };
 }

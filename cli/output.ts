@@ -3,7 +3,7 @@ import { jobOutcome, outcomeText } from '../shared/bulk/outcome';
 import { EXIT, type ExitCode } from './exit-codes';
 import type { JobState } from './sse';
 
-/** A job as the API shows it (spec §8); only what the CLI prints is typed. */
+/** A job as the API shows it (`GET /v1/jobs/:id`); only what the CLI prints is typed. */
 export interface JobView extends JobState {
   kind: string;
   losing_reseller: string | null;

@@ -9,7 +9,7 @@ export interface SseEvent {
   retry?: number;
 }
 
-/** Parses a text/event-stream body (WHATWG HTML §9.2) into events; comments and unknown fields are ignored. */
+/** Parses a text/event-stream body (the WHATWG HTML server-sent events format) into events; comments and unknown fields are ignored. */
 export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buffer = '';

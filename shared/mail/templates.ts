@@ -256,7 +256,10 @@ export interface ClaimInvitation {
   packages: string[];
 }
 
-/** §7: why they get this, the two ways to take over, the single-use link and its expiry. */
+/**
+ * The email a released customer gets: why they get it, the two ways to take over (a new account, or
+ * import into an account with the same contact email), the single-use link and its expiry.
+ */
 export function claimInvitation(invite: ClaimInvitation): EmailDraft {
   // Names were typed by a reseller: no control character reaches a subject line or a greeting.
   const c = { ...invite, customerName: stripControl(invite.customerName), resellerName: stripControl(invite.resellerName) };

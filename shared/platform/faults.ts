@@ -2,8 +2,8 @@ import type { Logger } from './logger';
 /**
  * Transient faults of the servers we run on (Postgres, Redis): the work was not done, or not
  * known to be done, and doing it again later is right. Such a fault delays an item; it never
- * becomes the item's result (SPEC §12). Anything else (a definitive refusal, a bug) is not
- * transient.
+ * becomes the item's result: the chunk attempt ends without using up a retry (processors.ts) and
+ * the item stays open. Anything else (a definitive refusal, a bug) is not transient.
  */
 
 /** Thrown to end an attempt that left work undone because of a transient fault: try again later. */

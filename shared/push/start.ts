@@ -29,7 +29,10 @@ export const checkPushAtStart: StartCheck = async (deps, job) => {
   return null;
 };
 
-/** The gaining reseller's next billing-cycle start (§5): what `start_at: "next_cycle"` means. */
+/**
+ * The gaining reseller's next billing-cycle start (monthly, on its anchor day, UTC; the same rule as
+ * billing's effective_from): what `start_at: "next_cycle"` means.
+ */
 export async function gainingNextCycle(db: Knex, gainingResellerId: number, now: Date): Promise<Date> {
   const g = await db('resellers').where({ id: gainingResellerId }).first('billing_anchor_day');
   return nextCycleStart(now, g?.billing_anchor_day ?? 1);

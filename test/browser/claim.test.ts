@@ -10,7 +10,7 @@ import { toText } from '../helpers/smtp';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * Issue 15 §8: a released customer opens the claim link of their email in a browser (no sign-in;
+ * A released customer opens the claim link of their email in a browser (no sign-in;
  * the single-use token is the authority), sees what was released, chooses with a button, and gets
  * a clear result page; the link opened again, an expired link and a mangled one each get a page
  * that says what happened. At 1280 and 390 px, without sideways scrolling, axe-clean, under a CSP

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, screenshotPath } from '../helpers/browser';
 import { startSystem, type TestSystem } from '../helpers/system';
 
-/** Issue 9 §5: /docs renders the OpenAPI document from files served here (no CDN); / links to everything. */
+/** /docs renders the OpenAPI document from files served here (no CDN); / links to everything. */
 describe('the API docs at /docs and the index at /, in Chromium', function () {
   this.timeout(120_000);
   let sys: TestSystem;

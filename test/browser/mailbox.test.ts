@@ -8,7 +8,7 @@ import { waitUntil } from '../helpers/resilience';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * Issue 9 §3: with the capture (no SMTP_URL) an operator reads every email in a browser, the
+ * With the capture (no SMTP_URL) an operator reads every email in a browser, the
  * emails have an HTML part a person can read, and a captured claim invitation keeps its link.
  */
 describe('the mailbox at /admin/emails, in Chromium', function () {

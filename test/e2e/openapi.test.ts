@@ -12,7 +12,7 @@ import { waitUntil } from '../helpers/resilience';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * Issue 9 §5: the OpenAPI document covers the route table, and real answers of the main flows
+ * The OpenAPI document covers the route table, and real answers of the main flows
  * (successes and refusals) match it — a shape or an error code that drifts fails here.
  */
 describe('OpenAPI document', function () {

@@ -3,11 +3,11 @@ import { allItems, authorize, importDomains, makeReseller, submit, waitForJob, t
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * §5: the gaining reseller pays from the first cycle start strictly after the push, on its own
+ * The gaining reseller pays from the first cycle start strictly after the push, on its own
  * anchor day; the losing reseller stops paying at that same moment. The clock is what the worker
  * reads when it pushes, so each case sets it before submitting.
  */
-describe('billing of pushed domains (§5)', () => {
+describe('billing of pushed domains', () => {
   let sys: TestSystem;
   let now = new Date('2027-01-01T00:00:00Z');
   let losing: TestReseller;

@@ -3,7 +3,7 @@ import { waitUntil } from '../helpers/wait';
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * Issue 15 §8, the claim page's edges over HTTP (the walk itself is test/browser/claim.test.ts):
+ * The claim page's edges over HTTP (the walk itself is test/browser/claim.test.ts):
  * unknown links count against the claim throttle as on the JSON routes and end on a 429 page; an
  * oversized form is a page, not JSON; what a program sends still gets JSON.
  */

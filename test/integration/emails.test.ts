@@ -6,7 +6,7 @@ import { toText } from '../helpers/smtp';
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * Issue 15 §4, §6: the emails a push writes, read as their recipients get them from a real SMTP
+ * The emails a push writes, read as their recipients get them from a real SMTP
  * peer: subjects that say the outcome, a link to the job in the console, results that reach the
  * losing side by default, and a gaining notice that stays short however many domains it carries.
  */

@@ -20,7 +20,7 @@ import { ScriptedRegistry } from '../helpers/registry';
 import { itemCounts, waitUntil } from '../helpers/resilience';
 import { startSystem, type TestSystem } from '../helpers/system';
 
-/** Issue 9 §6: the small frictions a newcomer meets in the first hour. */
+/** The small frictions a newcomer meets in the first hour. */
 describe('first-hour frictions', () => {
   let sys: TestSystem;
   let registry!: ScriptedRegistry;

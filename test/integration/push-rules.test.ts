@@ -20,7 +20,7 @@ import {
 import { ScriptedRegistry } from '../helpers/registry';
 import { verifyPassword } from '../../shared/platform/secrets';
 
-describe('push rules (§3, §4): what the gaining and losing resellers see afterwards', () => {
+describe('push rules and brands: what the gaining and losing resellers see afterwards', () => {
   let sys: TestSystem;
   let registry: ScriptedRegistry;
   let losing: TestReseller;

@@ -8,7 +8,7 @@ export interface JobUnderFault {
 }
 
 /**
- * The promise of a push after any fault (SPEC §12), checked from Postgres and the SMTP peer: every
+ * The promise of a push after any fault (docs/faults.md), checked from Postgres and the SMTP peer: every
  * job ended with its counts adding up, the gaining reseller owns exactly the pushed domains, no
  * domain is billed twice, no billing event or moved domain lacks a pushed item of an existing
  * job, every originally locked domain is locked, a job with apply_to_locked=false pushed no

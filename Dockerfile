@@ -2,7 +2,7 @@
 # The project runs its TypeScript through tsx (a runtime dependency), so there is no build step.
 # The reseller console is built with Vite (a dev dependency) in a stage of its own; only the
 # static result (console/dist) goes into the image.
-FROM node:20-slim AS console
+FROM node:22-slim AS console
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -10,7 +10,7 @@ COPY console ./console
 COPY bin/build-console.ts ./bin/
 RUN node --import tsx bin/build-console.ts --force
 
-FROM node:20-slim
+FROM node:22-slim
 
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \

@@ -23,8 +23,8 @@ export function accessLog(log: Logger): RequestHandler {
       return id;
     },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    customSuccessMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
+    customSuccessMessage: (req, res) => `${req.method} ${pathOf(fullUrl(req))} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${pathOf(fullUrl(req))} ${res.statusCode}`,
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
         id: req.id,
@@ -36,6 +36,12 @@ export function accessLog(log: Logger): RequestHandler {
     },
   }) as unknown as RequestHandler;
 }
+
+/**
+ * The path the client asked for. Inside a router mounted with app.use('/admin/emails', …) Express
+ * strips the mount point from req.url, and a response that ends there would be logged as `GET /`.
+ */
+const fullUrl = (req: IncomingMessage) => (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
 
 // A claim link's token is a credential: the access log names the route, never the token.
 const pathOf = (url: string | undefined) => (url ?? '').split('?')[0].replace(/^(\/v1\/claims\/)[^/]+/, '$1[redacted]');

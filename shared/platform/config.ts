@@ -58,7 +58,7 @@ const schema = z.object({
   WORKER_LOCK_MS: intFrom(30_000, 500, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100, 600_000),
   CLAIM_TOKEN_TTL_SECONDS: intFrom(14 * 24 * 3600, 60, 365 * 24 * 3600),
-  // Sharing a deployment between tenants (README: "Sharing a deployment between tenants").
+  // Sharing a deployment between tenants (docs/tenancy.md).
   MAX_OPEN_JOBS_PER_RESELLER: intFrom(20, 1, 100_000),
   MAX_OPEN_ITEMS_PER_RESELLER: intFrom(1_000_000, 1, 100_000_000),
   SSE_MAX_STREAMS_PER_KEY: intFrom(10, 1, 100_000),

@@ -4,7 +4,7 @@ import { waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /**
- * The README's walk-through after `npm run demo`, on the production chunking (1,000 domains a
+ * Why the demo has 20,000 domains, on the production chunking (1,000 domains a
  * chunk, two chunks at once): a push of every demo domain cancelled at once still has domains
  * left to cancel, and a second push moves the rest. With 2,000 demo domains both chunks were in
  * a worker's hands before the cancel, which then cancelled nothing.

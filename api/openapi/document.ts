@@ -27,7 +27,7 @@ export const routeKey = (r: RouteEntry) => `${r.method} ${r.path}`;
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 /** Codes every route of a kind can answer, whatever it does. */
-function commonErrors(op: Operation, hasParams: boolean): Record<number, string[]> {
+function commonErrors(op: Operation, method: string, hasParams: boolean): Record<number, string[]> {
   const e: Record<number, string[]> = { 500: ['internal_error'] };
   const add = (status: number, code: string) => {
     e[status] = [...(e[status] ?? []), code];
@@ -36,6 +36,8 @@ function commonErrors(op: Operation, hasParams: boolean): Record<number, string[
     add(401, 'unauthorized');
     add(429, 'too_many_attempts');
   }
+  // The console's session cookie: a change must come from the console's own origin.
+  if (op.auth === 'reseller' && !['GET', 'HEAD'].includes(method)) add(403, 'origin_mismatch');
   if (op.body || op.query) add(400, 'invalid_request');
   if (op.body) {
     add(413, 'payload_too_large');
@@ -134,12 +136,15 @@ function operation(key: string, op: Operation | undefined, path: string, defs: D
     for (const media of reply.media ?? []) content[media] = { schema: { type: 'string' } };
     responses[status] = { description: reply.description, ...(Object.keys(content).length ? { content } : {}) };
   }
-  const errors = commonErrors(op, params.length > 0);
+  const errors = commonErrors(op, method, params.length > 0);
   for (const [status, codes] of Object.entries(op.errors ?? {})) errors[Number(status)] = [...(errors[Number(status)] ?? []), ...codes];
   for (const [status, codes] of Object.entries(errors)) {
     responses[status] = {
       description: `${STATUS_TEXT[Number(status)] ?? 'Error'}: ${[...new Set(codes)].map((c) => `\`${c}\``).join(', ')}`,
-      content: { 'application/json': { schema: errorSchema(codes, defs) } },
+      content: {
+        'application/json': { schema: errorSchema(codes, defs) },
+        ...Object.fromEntries((op.errorMedia ?? []).map((media) => [media, { schema: { type: 'string' } }])),
+      },
     };
   }
   return {

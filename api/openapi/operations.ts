@@ -44,6 +44,8 @@ export interface Operation {
   errors?: Record<number, string[]>;
   /** The route reads a body but has no validator for all of it (never set today). */
   headers?: { name: string; description: string }[];
+  /** Other media types every error of this route answers with (the claim page's HTML for a browser). */
+  errorMedia?: string[];
 }
 
 const json = (description: string, schema: z.ZodType): Reply => ({ description, schema });
@@ -132,7 +134,8 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'All resellers',
     tag: 'Operator',
     auth: 'operator',
-    replies: { 200: json('every reseller (one page)', R.page(R.Reseller)) },
+    query: listQuery,
+    replies: { 200: json('a page of resellers', R.page(R.Reseller)) },
   },
   'PATCH /v1/admin/resellers/:username': {
     summary: 'Enable push, change settings',
@@ -148,7 +151,7 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: 'operator',
     body: importDomainsInput,
     replies: { 201: json('how many were imported', R.ImportResult) },
-    errors: { 400: ['invalid_domains', 'unknown_reseller'] },
+    errors: { 400: ['invalid_domains', 'unknown_reseller', 'unknown_customer'] },
   },
   'GET /v1/admin/emails': {
     summary: 'The outbox: every email, sent or not (the HTML mailbox is at /admin/emails)',
@@ -172,7 +175,7 @@ export const OPERATIONS: Record<string, Operation> = {
     body: createSessionInput,
     bodyRequired: true,
     replies: { 201: json('signed in', z.strictObject({ username: z.string(), expires_at: z.string() })) },
-    errors: { 401: ['unauthorized'], 403: ['origin_mismatch'] },
+    errors: { 401: ['unauthorized'], 403: ['origin_mismatch'], 429: ['too_many_attempts'] },
   },
   'DELETE /v1/sessions/current': {
     summary: 'Console sign-out: ends the session and clears its cookie',
@@ -232,7 +235,8 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'Your brands',
     tag: 'Brands',
     auth: 'reseller',
-    replies: { 200: json('every brand (one page)', R.page(R.Brand)) },
+    query: listQuery,
+    replies: { 200: json('a page of brands', R.page(R.Brand)) },
   },
   'POST /v1/brands': {
     summary: 'Create a brand',
@@ -394,7 +398,8 @@ export const OPERATIONS: Record<string, Operation> = {
         media: ['text/html'],
       },
     },
-    errors: { 410: ['token_used', 'token_expired'] },
+    errors: { 410: ['token_used', 'token_expired'], 429: ['too_many_attempts'] },
+    errorMedia: ['text/html'],
   },
   'POST /v1/claims/:token': {
     summary: 'Claim: a new account, or import into an existing one with matching contact email',
@@ -405,7 +410,8 @@ export const OPERATIONS: Record<string, Operation> = {
     body: claimInput,
     bodyRequired: true,
     replies: { 201: { description: 'the account (JSON), or the result page (HTML)', schema: R.ClaimResult, media: ['text/html'] } },
-    errors: { 410: ['token_used', 'token_expired'], 422: ['contact_mismatch'] },
+    errors: { 410: ['token_used', 'token_expired'], 422: ['contact_mismatch'], 429: ['too_many_attempts'] },
+    errorMedia: ['text/html'],
   },
 };
 

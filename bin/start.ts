@@ -1,57 +1,120 @@
+import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
-import { createRuntime } from '../shared/platform/runtime';
+import { allInOneLogger } from '../shared/platform/logger';
+import { createRuntime, type Runtime } from '../shared/platform/runtime';
 import { startWorker } from '../worker/runtime';
+import { demoKeyLines, pushAllLines, readRunning, removeRunning, shown, urlLines, writeRunning } from './banner';
 import { ensureConsoleBuilt } from './build-console';
-import { DEMO_DOMAINS, seedDemo } from './demo-data';
-import { closeServer, configOrExit, onShutdown, runMain } from './lifecycle';
+import { DEMO_DOMAINS, DEMO_KEYS_FILE, readDemoKeys, saveDemoKeys, seedDemo } from './demo-data';
+import { closeServer, configOrExit, listen, onShutdown, runMain, StartupProblem } from './lifecycle';
 
-/** Everything in one process for a newcomer: migrations, API, worker, dashboard, email capture. */
+/** Until the app is ready, the port answers 503 (a client polling /healthz keeps waiting). */
+const starting: http.RequestListener = (_req, res) => {
+  res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify({ error: { code: 'starting', message: 'domain-push is starting; try again in a moment.' } }));
+};
+
+/**
+ * Everything in one process for a newcomer: migrations, API, worker, dashboard, email capture.
+ * The terminal is for a person: the banner and warnings; the JSON lines go to DATA_DIR/logs.
+ */
 async function main() {
   const config = configOrExit();
+  const demo = process.argv.includes('--demo');
+
+  // The port before anything else: in use, it is one line and exit 1 with nothing started.
+  let serve: http.RequestListener = starting;
+  const server = http.createServer((req, res) => serve(req, res));
+  const earlier = readRunning(config.DATA_DIR);
+  const holder =
+    earlier && new URL(earlier.url).port === String(config.PORT) ? `domain-push, pid ${earlier.pid}, started from this folder` : undefined;
+  try {
+    await listen(server, config.PORT, holder);
+  } catch (err) {
+    if (!(err instanceof StartupProblem)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+
+  const logs = allInOneLogger(config.LOG_LEVEL, config.DATA_DIR, { role: 'all' });
   await buildConsoleIfStale();
-  const rt = await createRuntime(config, { role: 'all', migrate: true });
-  const { deps } = rt;
-  const worker = await startWorker(deps, rt.workerRedis());
-  const server = createApp(deps).listen(config.PORT);
-  await new Promise((r) => server.once('listening', r));
+  let rt: Runtime | undefined;
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let demoLines: string[] = [];
   const base = `http://localhost:${(server.address() as AddressInfo).port}`;
-  const key = deps.config.ADMIN_API_KEY!;
+  try {
+    rt = await createRuntime(config, { role: 'all', migrate: true, log: logs.log });
+    worker = await startWorker(rt.deps, rt.workerRedis());
+    serve = createApp(rt.deps);
+    if (demo) demoLines = await demoData(rt, base);
+  } catch (err) {
+    // The stack goes to the log file; the terminal gets the message. Nothing is left running.
+    logs.log.fatal({ err }, 'domain-push could not start');
+    if (logs.file) console.error(`(details in ${shown(logs.file)})`);
+    await worker?.stop().catch(() => undefined);
+    await rt?.close().catch(() => undefined);
+    server.close();
+    process.exit(1);
+  }
+  const { deps } = rt;
+  writeRunning(config.DATA_DIR, { pid: process.pid, url: base, log_file: logs.file ?? null, started_at: new Date().toISOString() });
   const lines = [
     '',
     'domain-push is running',
-    `  API:            ${base}/v1   (health ${base}/healthz, metrics ${base}/metrics)`,
-    `  Console:        ${base}/console   (sign in with a reseller API key)`,
-    `  API docs:       ${base}/docs   (OpenAPI 3.1 at ${base}/v1/openapi.json)`,
-    `  Dashboard:      ${base}/admin/queues   (basic auth: any user, the operator key as password)`,
-    `  Mailbox:        ${base}/admin/emails   (${config.SMTP_URL ? `the outbox; sending through ${new URL(config.SMTP_URL).host}` : 'email capture'}; basic auth like the dashboard)`,
-    `  Database:       ${rt.embedded ? `embedded Postgres in ${rt.embedded.dir} (127.0.0.1:${rt.embedded.port})` : 'Postgres (DATABASE_URL)'}`,
+    ...urlLines(base),
+    `  Database:       ${rt.embedded ? `embedded Postgres in ${shown(rt.embedded.dir)} (127.0.0.1:${rt.embedded.port})` : 'Postgres (DATABASE_URL)'}`,
     `  Redis:          ${rt.redisHandle.url}`,
+    `  Email:          ${config.SMTP_URL ? `sent through ${new URL(config.SMTP_URL).host}; the outbox in the mailbox` : 'captured: read it in the mailbox'}`,
     `  Queue prefix:   ${deps.config.QUEUE_PREFIX}   (${config.QUEUE_PREFIX ? 'QUEUE_PREFIX' : "derived from this deployment's id"})`,
-    `  Operator key:   ${key}`,
+    `  Operator key:   ${deps.config.ADMIN_API_KEY}`,
+    logs.file ? `  Logs:           ${shown(logs.file)}   (the terminal shows ${logs.terminal})` : `  Logs:           ${logs.terminal}`,
+    `  Print this again: npm run urls${demo ? '   Refill the demo data: npm run demo:reset' : ''}`,
+    ...demoLines,
   ];
-  if (process.argv.includes('--demo')) {
-    const demo = await seedDemo(deps);
-    if (demo.alreadySeeded)
-      lines.push('', 'Demo data is already there (resellers losing-demo and gaining-demo); their keys were shown when it was created.');
-    else {
-      lines.push(
-        '',
-        `Demo: resellers losing-demo and gaining-demo, push enabled and authorized, ${DEMO_DOMAINS.toLocaleString('en-US')} domains (a third locked, some branded).`,
-        `  losing-demo key:  ${demo.losingKey}`,
-        `  gaining-demo key: ${demo.gainingKey}`,
-        '  Push them all:',
-        `  curl -s -X POST ${base}/v1/bulk-pushes -H 'Authorization: Bearer ${demo.losingKey}' -H 'Content-Type: application/json' \\`,
-        `    -d '{"gaining_reseller":"gaining-demo","all_domains":true,"profile":{"mode":"new"},"apply_to_locked":true,"email_results_to":"ops@losing.example"}'`,
-      );
-    }
+  console.log(`${lines.join('\n')}\n`);
+  onShutdown(
+    async () => {
+      await closeServer(server);
+      await worker!.stop();
+      await rt!.close();
+      removeRunning(config.DATA_DIR);
+      console.log('domain-push stopped.');
+    },
+    config.SHUTDOWN_TIMEOUT_MS,
+    {
+      stopping: (signal) => console.log(`\n${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping (work in hand finishes first)…`),
+      failed: (err) => logs.log.error({ err }, 'shutdown failed'),
+    },
+  );
+}
+
+/** `npm run demo`: the demo resellers and domains on first start, their keys every time (kept in DATA_DIR). */
+async function demoData(rt: Runtime, base: string): Promise<string[]> {
+  const { config } = rt.deps;
+  const demo = await seedDemo(rt.deps);
+  if (!demo.alreadySeeded) {
+    const file = saveDemoKeys(config.DATA_DIR, demo);
+    return [
+      '',
+      `Demo: resellers losing-demo and gaining-demo, push enabled and authorized both ways, ${DEMO_DOMAINS.toLocaleString('en-US')} domains (a third locked, some branded).`,
+      ...demoKeyLines(demo, file),
+      ...pushAllLines(base, demo.losingKey),
+    ];
   }
-  console.log(lines.join('\n') + '\n');
-  onShutdown(async () => {
-    await closeServer(server);
-    await worker.stop();
-    await rt.close();
-  }, config.SHUTDOWN_TIMEOUT_MS);
+  const keys = readDemoKeys(config.DATA_DIR);
+  if (!keys)
+    return [
+      '',
+      `Demo data is already there (resellers losing-demo and gaining-demo), but ${DEMO_KEYS_FILE} is not in ${shown(config.DATA_DIR)}:`,
+      '  npm run demo:reset refills the demo and prints working keys.',
+    ];
+  return [
+    '',
+    'Demo data is already there (resellers losing-demo and gaining-demo):',
+    ...demoKeyLines(keys, path.resolve(config.DATA_DIR, DEMO_KEYS_FILE)),
+  ];
 }
 
 /** A fresh clone, a pull or an edit of console/ rebuilds it here; a failure leaves the API running. */

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type RequestHandler, Router } from 'express';
+import { PROJECT_ROOT } from '../shared/platform/project-root';
 
 export const CONSOLE_PATH = '/console';
-export const CONSOLE_DIST = path.resolve(__dirname, '../console/dist');
+export const CONSOLE_DIST = path.join(PROJECT_ROOT, 'console', 'dist');
 
 /**
  * Serves the built reseller console (console/dist) as static files; any other path under

@@ -3,12 +3,13 @@ import path from 'node:path';
 import express, { Router } from 'express';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { html } from '../shared/mail/html';
+import { PROJECT_ROOT } from '../shared/platform/project-root';
 import { buildOpenApi, listRoutes } from './openapi/document';
 import { apiRoutes } from './routes';
 
 // The package's directory, not its index (which would load the whole browser bundle into Node).
 const SWAGGER_UI = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-const VERSION: string = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
+const VERSION: string = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
 export const LINKS = {
   console: '/console/',

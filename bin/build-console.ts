@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../shared/platform/project-root';
 
 /**
  * Builds the reseller console (console/ → console/dist) with Vite, but only when the build is
@@ -10,7 +11,7 @@ import path from 'node:path';
  *
  * `node --import tsx bin/build-console.ts` builds if stale; `--force` always builds.
  */
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = PROJECT_ROOT;
 const CONSOLE = path.join(ROOT, 'console');
 const DIST = path.join(CONSOLE, 'dist');
 const STAMP = '.build-stamp';

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
@@ -9,10 +10,40 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Db = Knex;
 
+/** migrations/ beside this file's folder: the TypeScript in a clone, the compiled .js in dist/. */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
+/**
+ * The migration files of MIGRATIONS_DIR, in the language this process runs: .ts through tsx, .js
+ * compiled (dist/). knex records each migration under its file name, and every database so far
+ * has recorded the .ts names, so a compiled migration keeps its .ts name: a database migrated by
+ * `npm start` is up to date for the compiled `npm run migrate`, and the other way round (knex's
+ * own directory loader would see 20261123100000_core_schema.js as new and the .ts as missing).
+ */
+export class MigrationFiles implements Knex.MigrationSource<string> {
+  constructor(
+    readonly dir = MIGRATIONS_DIR,
+    readonly ext = path.extname(__filename),
+  ) {}
+
+  async getMigrations(): Promise<string[]> {
+    return fs
+      .readdirSync(this.dir)
+      .filter((f) => f.endsWith(this.ext) && !f.endsWith(`.d${this.ext}`))
+      .sort();
+  }
+
+  getMigrationName(file: string): string {
+    return `${file.slice(0, -this.ext.length)}.ts`;
+  }
+
+  async getMigration(file: string): Promise<Knex.Migration> {
+    return require(path.join(this.dir, file));
+  }
+}
+
 export function migrationConfig(): Knex.MigratorConfig {
-  return { directory: MIGRATIONS_DIR, loadExtensions: ['.ts', '.js'], tableName: 'knex_migrations' };
+  return { migrationSource: new MigrationFiles(), tableName: 'knex_migrations' };
 }
 
 /**

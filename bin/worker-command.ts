@@ -5,4 +5,14 @@
  * and a 128 MB old space keeps it at about 150 MB for about the same throughput (bench, 50,000
  * domains: 145-150 MB through three jobs).
  */
-export const WORKER_NODE_ARGS = ['--max-old-space-size=128', '--import', 'tsx', 'bin/worker.ts'];
+export const WORKER_HEAP_ARGS = ['--max-old-space-size=128'];
+
+/**
+ * The worker from the TypeScript source through tsx (tests and benches: no build needed, and they
+ * run what is in the tree). Production (`npm run start:worker`, the image) runs the compiled
+ * `dist/bin/worker.js` with WORKER_HEAP_ARGS; test/e2e/built.test.ts checks that one.
+ */
+export const WORKER_NODE_ARGS = [...WORKER_HEAP_ARGS, '--import', 'tsx', 'bin/worker.ts'];
+
+/** `npm run start:worker`: the compiled worker under plain node, relative to the project folder. */
+export const WORKER_BUILT_ARGS = [...WORKER_HEAP_ARGS, 'dist/bin/worker.js'];

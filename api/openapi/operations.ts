@@ -437,7 +437,7 @@ export const EXTRA_OPERATIONS: Record<string, Operation> = {
     summary: 'Where to go: links to the console, docs, dashboard, mailbox and health',
     tag: 'Operations',
     auth: 'none',
-    replies: { 200: json('links (an HTML page for a browser)', R.Index) },
+    replies: { 200: { description: 'links (JSON), or a page of them for a browser (HTML)', schema: R.Index, media: ['text/html'] } },
   },
   'GET /healthz': { summary: 'Liveness', tag: 'Operations', auth: 'none', replies: { 200: json('alive', R.Health) } },
   'GET /readyz': {

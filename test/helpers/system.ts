@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import request from 'supertest';
+import type request from 'supertest';
 import { createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../shared/platform/config';
 import type { Db } from '../../shared/platform/db';
@@ -8,6 +8,7 @@ import type { RegistryGateway } from '../../shared/catalog/registry';
 import type { Logger } from '../../shared/platform/logger';
 import { createRuntime, type Runtime } from '../../shared/platform/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
+import { checkedRequest, serveChecked } from './conformance';
 import { createTestDb, type TestDb } from './db';
 import { startSmtp, type SmtpPeer } from './smtp';
 
@@ -67,7 +68,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     },
   );
   const rt = await createRuntime(config, { role: 'test', db: testDb.db, registry: opts.registry, clock: opts.clock, log: opts.log });
-  const server = createApp(rt.deps).listen(0, '127.0.0.1');
+  // Every answer is checked against the OpenAPI document, on the wire and in http()'s requests.
+  const server = serveChecked(createApp(rt.deps), rt.deps);
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const sys: TestSystem = {
@@ -78,7 +80,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     smtp,
     server,
     url,
-    http: () => request(url),
+    http: () => checkedRequest(url),
     async startWorker() {
       sys.worker = await startWorker(rt.deps, rt.workerRedis());
       return sys.worker;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import pino from 'pino';
-import request from 'supertest';
+import type request from 'supertest';
 import { createApp } from '../../api/app';
 import {
   allItems,
@@ -16,6 +16,7 @@ import {
   waitForJob,
   type TestReseller,
 } from '../helpers/fixtures';
+import { checkedRequest, serveChecked } from '../helpers/conformance';
 import { ScriptedRegistry } from '../helpers/registry';
 import { itemCounts, waitUntil } from '../helpers/resilience';
 import { startSystem, type TestSystem } from '../helpers/system';
@@ -209,10 +210,10 @@ describe('first-hour frictions', () => {
       });
       // The same system, served by an app whose logger writes where the test can read it.
       const log = pino({ level: 'info', redact: ['req.headers.authorization'] }, sink);
-      server = createApp({ ...sys.rt.deps, log }).listen(0, '127.0.0.1');
+      server = serveChecked(createApp({ ...sys.rt.deps, log }), sys.rt.deps);
       await new Promise((r) => server.once('listening', r));
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      http = () => request(url);
+      http = () => checkedRequest(url);
     });
     after(() => new Promise((r) => server.close(r)));
 

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import request from 'supertest';
 import type { Response } from 'supertest';
 import { createApp } from '../../api/app';
 import { loadConfig } from '../../shared/platform/config';
@@ -18,6 +17,7 @@ import {
   type Page,
   type TestReseller,
 } from '../helpers/fixtures';
+import { checkedRequest, serveChecked } from '../helpers/conformance';
 import { relayRuns } from '../helpers/resilience';
 import { ScriptedRegistry } from '../helpers/registry';
 import { createTestDb, type TestDb } from '../helpers/db';
@@ -645,11 +645,11 @@ describe('refused when Redis is unavailable', () => {
       },
     );
     rt = await createRuntime(config, { role: 'test', db: testDb.db });
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
+    server = serveChecked(createApp(rt.deps), rt.deps);
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // Only what the fixtures use (http and db); nothing here may touch the queue.
-    sys = { http: () => request(url), db: testDb.db, config: rt.deps.config, rt, smtp } as unknown as TestSystem;
+    sys = { http: () => checkedRequest(url), db: testDb.db, config: rt.deps.config, rt, smtp } as unknown as TestSystem;
   });
   after(async () => {
     if (server) {

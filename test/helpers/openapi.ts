@@ -1,8 +1,7 @@
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
 import type { Express } from 'express';
+import { DocumentChecker, type OpenApiDoc } from './conformance';
 
 export interface Recorded {
   method: string;
@@ -48,52 +47,16 @@ export async function recordingServer(app: Express): Promise<{ server: Server; u
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, recorded };
 }
 
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
-
-/** The document's path template for a concrete path: literal segments beat parameters. */
-export function templateFor(doc: Doc, path: string): string | undefined {
-  const candidates = Object.keys(doc.paths).filter((t) =>
-    new RegExp(`^${t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path),
-  );
-  return candidates.sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0))[0];
-}
-
-const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
-
-/** Checks recorded answers against the document; returns one line per problem. */
-export function checkAgainst(doc: Doc, recorded: Recorded[]): { problems: string[]; covered: Set<string> } {
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  addFormats(ajv);
-  ajv.addSchema(doc as object, 'doc');
+/** Checks recorded answers against the document (test/helpers/conformance.ts); returns one line per problem. */
+export function checkAgainst(doc: OpenApiDoc, recorded: Recorded[]): { problems: string[]; covered: Set<string> } {
+  const checker = new DocumentChecker(doc);
   const problems: string[] = [];
   const covered = new Set<string>();
-  const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
   for (const r of recorded) {
-    const where = `${r.method} ${r.path} → ${r.status}`;
-    const template = templateFor(doc, r.path);
-    const op = template ? doc.paths[template][r.method.toLowerCase()] : undefined;
-    if (!template || !op) {
-      problems.push(`${where}: no such operation in the document`);
-      continue;
-    }
-    const reply = op.responses[String(r.status)];
-    if (!reply) {
-      problems.push(`${where}: status ${r.status} is not documented for ${r.method} ${template}`);
-      continue;
-    }
-    covered.add(`${r.method} ${template} ${r.status}`);
-    const mediaType = r.type.split(';')[0].trim();
-    if (r.status === 204) continue;
-    if (!reply.content?.[mediaType]) {
-      problems.push(`${where}: content type ${mediaType} is not documented`);
-      continue;
-    }
-    if (mediaType !== 'application/json') continue;
-    const ref = `doc#/${pointer('paths', template, r.method.toLowerCase(), 'responses', String(r.status), 'content', 'application/json', 'schema')}`;
-    const validate = compiled.get(ref) ?? ajv.compile({ $ref: ref });
-    compiled.set(ref, validate);
-    if (!validate(JSON.parse(r.body)))
-      problems.push(`${where}: ${ajv.errorsText(validate.errors, { separator: '; ' })} in ${r.body.slice(0, 300)}`);
+    const found = checker.check({ method: r.method, path: r.path, status: r.status, contentType: r.type, body: r.body });
+    problems.push(...found);
+    const template = checker.templateFor(r.path);
+    if (!found.length && template && doc.paths[template][r.method.toLowerCase()]) covered.add(`${r.method} ${template} ${r.status}`);
   }
   return { problems, covered };
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createApp } from '../../api/app';
+import { checkedRequest, serveChecked } from '../helpers/conformance';
 import { loadConfig, type Config } from '../../shared/platform/config';
 import { deploymentId, prefixFor } from '../../shared/platform/deployment';
 import { createRuntime, type Runtime } from '../../shared/platform/runtime';
@@ -34,11 +35,11 @@ describe('@embedded embedded database path (DATABASE_URL unset)', function () {
   async function boot() {
     rt = await createRuntime(config, { role: 'test', migrate: true });
     worker = await startWorker(rt.deps, rt.workerRedis());
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
+    // Served and asked through the conformance checks, like every other integration system.
+    server = serveChecked(createApp(rt.deps), rt.deps);
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const request = (await import('supertest')).default;
-    sys = { db: rt.deps.db, smtp, rt, config: rt.deps.config, url, http: () => request(url) } as unknown as TestSystem;
+    sys = { db: rt.deps.db, smtp, rt, config: rt.deps.config, url, http: () => checkedRequest(url) } as unknown as TestSystem;
   }
 
   async function shutdown() {

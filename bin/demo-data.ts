@@ -5,6 +5,7 @@ import { importDomains } from '../shared/catalog/domains';
 import { allowReseller } from '../shared/accounts/push-settings';
 import { createReseller, getResellerByUsername, issueApiKey, type Reseller } from '../shared/accounts/resellers';
 import { FINISHED_JOB } from '../shared/bulk/model';
+import { createProfile } from '../shared/catalog/profiles';
 import { hashSecret } from '../shared/platform/secrets';
 
 /**
@@ -58,10 +59,23 @@ export async function seedDemo(deps: { db: Db }, count = DEMO_DOMAINS) {
     domain_push_enabled: true,
   });
   await authorizeBothWays(db);
+  await incomingProfile(db);
   const gainingRow = (await getResellerByUsername(db, GAINING))!;
   await db('resellers').where({ id: gainingRow.id }).update({ push_notification_email: 'incoming@gaining.example' });
   await importDomains(db, demoRows(0, count));
   return { alreadySeeded: false as const, losingKey: losing.api_key, gainingKey: gaining.api_key };
+}
+
+/**
+ * A profile of gaining-demo a push can put domains into (`"profile": {"mode": "existing", …}`),
+ * as the OpenAPI document's example does.
+ */
+export const INCOMING_PROFILE = { domain: 'incoming.example', username: 'incoming', password: 'incoming-secret' };
+
+async function incomingProfile(db: Db) {
+  const gaining = (await getResellerByUsername(db, GAINING))!;
+  if (await db('profiles').where({ reseller_id: gaining.id, username: INCOMING_PROFILE.username }).first('id')) return;
+  await createProfile(db, gaining.id, { ...INCOMING_PROFILE, contact: { email: 'incoming@gaining.example' } });
 }
 
 /** Each accepts pushes from the other: gaining-demo can push the domains back, as the README shows. */
@@ -110,6 +124,7 @@ export async function resetDemo(
   await db('resellers').whereIn('id', ids).update({ domain_push_enabled: true });
   await db('resellers').where({ id: gaining.id }).update({ push_notification_email: 'incoming@gaining.example' });
   await authorizeBothWays(db);
+  await incomingProfile(db);
   // Names a reset cannot move back (deleted, or never created by a smaller seed) are created again.
   const all = demoRows(0, count);
   const have = new Set(

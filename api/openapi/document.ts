@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { ErrorBody } from './responses';
+import { REQUEST_EXAMPLES } from './examples';
 import { EXTRA_OPERATIONS, OPERATIONS, TAGS, type Operation } from './operations';
 
 export interface RouteEntry {
@@ -158,12 +159,18 @@ function operation(key: string, op: Operation | undefined, path: string, defs: D
       ? {
           requestBody: {
             required: op.bodyRequired ?? true,
-            content: { 'application/json': { schema: jsonSchema(op.body, 'input', defs) } },
+            content: { 'application/json': { schema: jsonSchema(op.body, 'input', defs), ...bodyExamples(key) } },
           },
         }
       : {}),
     responses,
   };
+}
+
+/** The operation's request examples (api/openapi/examples.ts), shown by /docs instead of one made up from the schema. */
+function bodyExamples(key: string) {
+  const examples = REQUEST_EXAMPLES[key];
+  return examples ? { examples } : {};
 }
 
 function operationId(method: string, path: string): string {

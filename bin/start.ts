@@ -47,8 +47,9 @@ async function main() {
   try {
     rt = await createRuntime(config, { role: 'all', migrate: true, log: logs.log });
     worker = await startWorker(rt.deps, rt.workerRedis());
-    serve = createApp(rt.deps);
     if (demo) demoLines = await demoData(rt, base);
+    // From here /healthz answers 200: the demo data is in and the banner follows in the same tick.
+    serve = createApp(rt.deps);
   } catch (err) {
     // The stack goes to the log file; the terminal gets the message. Nothing is left running.
     logs.log.fatal({ err }, 'domain-push could not start');

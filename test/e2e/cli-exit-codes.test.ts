@@ -142,6 +142,8 @@ describe('domain-push exit codes, one per job state (e2e)', function () {
       '--wait',
     ]);
     const id = await waitUntil('the job id', () => jobIdIn(waiting.output().stdout));
+    // The lines after the id may still be on their way through the pipe.
+    await waitUntil('the start line', () => waiting.output().stdout.includes('until then:'));
     expect(waiting.output().stdout).to.include(`Job ${id} scheduled: 5 domain(s) to cx-gaining.`);
     expect(waiting.output().stdout).to.match(new RegExp(`It starts at \\S+; until then: domain-push cancel ${id} \\(nothing moves\\)`));
     expect((await jobRow(id)).status).to.equal('scheduled');

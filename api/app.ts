@@ -15,6 +15,8 @@ import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
 import { accessLog, requireJsonBody } from './http-basics';
+import { cleanInput } from './clean-input';
+import { securityHeaders } from './security-headers';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
 import { apiRoutes, jobStreams } from './routes';
 
@@ -96,11 +98,13 @@ export function createApp(deps: BulkDeps) {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(accessLog(deps.log));
+  app.use(securityHeaders(deps.config));
   app.use(apiHeaders);
   app.use(claimPages(deps)); // the claim link in a browser: HTML and forms, before the JSON-only body check
   app.use('/v1', requireJsonBody);
   app.use(bodyParsers(deps));
   app.use(boundedDepth);
+  app.use(cleanInput);
   app.use(withRequestInfo);
 
   app.get('/healthz', (_req, res) => {

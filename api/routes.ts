@@ -47,6 +47,7 @@ import {
   updateResellerInput,
 } from '../shared/accounts/resellers';
 import { idempotencyKey, parseInput } from '../shared/platform/validation';
+import { keyRoutes } from './key-routes';
 import { me, requireOperator, requireReseller, submitter, throttledByStatus } from './auth';
 import { JobStreams } from './sse';
 import { createSession, createSessionInput, endSession } from '../shared/accounts/sessions';
@@ -68,6 +69,7 @@ export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)
   const claimGuard = throttledByStatus(deps.authThrottle, 'claim_token', [404]);
   const r = Router();
   const now = () => deps.clock();
+  r.use(keyRoutes(deps));
 
   // Operator
   r.post(

@@ -40,6 +40,8 @@ const schema = z.object({
   PORT: intFrom(3000, 0, 65535),
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  // The operator key being rotated out: accepted beside ADMIN_API_KEY until it is unset (no window where none works).
+  ADMIN_API_KEY_PREVIOUS: z.string().min(16, 'must be at least 16 characters').optional(),
   MAX_DOMAINS_PER_JOB: intFrom(50_000, 1, 1_000_000),
   WORKER_CONCURRENCY: intFrom(2, 1, 64),
   // Chunks in flight across every worker process of the deployment (unset: no cap beyond theirs).
@@ -55,6 +57,16 @@ const schema = z.object({
   /** How often each worker starts the scheduled jobs whose time has come (how late a start may be). */
   SCHEDULER_INTERVAL_MS: intFrom(1_000, 50, 60_000),
   OUTBOX_INTERVAL_MS: intFrom(2_000, 50, 600_000),
+  // Emails one relay sends at once (a hung peer holds one slot, not the outbox).
+  MAIL_SEND_CONCURRENCY: intFrom(4, 1, 64),
+  // SMTP transport bounds (nodemailer: connection, greeting, socket inactivity).
+  SMTP_CONNECTION_TIMEOUT_MS: intFrom(5_000, 100, 600_000),
+  SMTP_GREETING_TIMEOUT_MS: intFrom(5_000, 100, 600_000),
+  SMTP_SOCKET_TIMEOUT_MS: intFrom(15_000, 100, 600_000),
+  // Bounded waits on Postgres (per session of the pool): see docs/faults.md.
+  PG_LOCK_TIMEOUT_MS: intFrom(10_000, 0, 3_600_000),
+  PG_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 3_600_000),
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(30_000, 0, 3_600_000),
   WORKER_LOCK_MS: intFrom(30_000, 500, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100, 600_000),
   CLAIM_TOKEN_TTL_SECONDS: intFrom(14 * 24 * 3600, 60, 365 * 24 * 3600),
@@ -64,6 +76,10 @@ const schema = z.object({
   SSE_MAX_STREAMS_PER_KEY: intFrom(10, 1, 100_000),
   SSE_MAX_STREAM_SECONDS: intFrom(300, 1, 24 * 3600),
   SSE_POLL_MS: intFrom(1000, 50, 60_000),
+  // Console sessions a key may hold at once; signing in past it ends the oldest.
+  SESSIONS_PER_KEY: intFrom(5, 1, 1000),
+  // How often an open stream re-checks its credential (sign-out, revocation, expiry end it).
+  SSE_AUTH_RECHECK_MS: intFrom(2000, 50, 60_000),
   AUTH_MAX_FAILURES: intFrom(20, 1, 100_000),
   AUTH_FAILURE_WINDOW_SECONDS: intFrom(60, 1, 24 * 3600),
   AUTH_BLOCK_SECONDS: intFrom(300, 1, 7 * 24 * 3600),

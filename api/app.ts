@@ -18,7 +18,8 @@ import { accessLog, requireJsonBody } from './http-basics';
 import { cleanInput } from './clean-input';
 import { securityHeaders } from './security-headers';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
-import { apiRoutes, jobStreams } from './routes';
+import { jobStreams } from './job-events';
+import { apiRoutes } from './routes';
 
 /** Deeper than any body this API takes; a hostile nesting stops here, before anything walks it. */
 const MAX_BODY_DEPTH = 32;

@@ -4,7 +4,7 @@ import type { Db } from '../shared/platform/db';
 import { Unauthorized } from '../shared/platform/errors';
 import { authenticate, type Reseller } from '../shared/accounts/resellers';
 import { resellerForSession } from '../shared/accounts/sessions';
-import { hashSecret, safeEqual } from '../shared/platform/secrets';
+import { safeEqual } from '../shared/platform/secrets';
 import { type AuthThrottle, type CredentialKind, requestInfo, secretPrefix } from '../shared/platform/throttle';
 import { assertSameOrigin, readSessionCookie } from './session-cookie';
 
@@ -59,7 +59,8 @@ export function requireReseller(db: Db, operatorKey: string, session?: SessionAu
       assertSameOrigin(req, session.publicUrl);
       res.locals.reseller = found;
       res.locals.sessionToken = cookie;
-      res.locals.apiKeyId = hashSecret(cookie).slice(0, 32);
+      // Per-key limits (event streams) count every stream of the key, whatever session opened it.
+      res.locals.apiKeyId = String(found.session_key_id);
       res.locals.submitter = { via: 'session', key_prefix: found.session_key_prefix } satisfies Submitter;
       return next();
     }
@@ -68,8 +69,8 @@ export function requireReseller(db: Db, operatorKey: string, session?: SessionAu
     if (caller.kind !== 'reseller')
       throw new Unauthorized('This endpoint needs a reseller API key; the operator key acts for no reseller.');
     res.locals.reseller = caller.reseller;
-    // Per-key limits (event streams) count by a hash of the key, never the key itself.
-    res.locals.apiKeyId = hashSecret(key!).slice(0, 32);
+    // Per-key limits (event streams) count by the key's row id, never the key itself.
+    res.locals.apiKeyId = String(caller.apiKeyId);
     // The key's public prefix (as stored beside its hash), never the key.
     res.locals.submitter = { via: 'api_key', key_prefix: key!.slice(0, 8) } satisfies Submitter;
     next();

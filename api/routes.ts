@@ -33,9 +33,8 @@ import {
 import { getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../shared/catalog/domains';
 import { cancelJob, resumeJob, suspendJob } from '../shared/bulk/control';
 import { rescheduleInput, rescheduleJob } from '../shared/bulk/schedule';
-import { FINISHED_JOB, type JobStatus } from '../shared/bulk/model';
 import { submitPush, submitPushInput } from '../shared/push/submit';
-import { getJob, itemsCsvFor, jobViewsById, listItems, listJobs } from '../shared/bulk/views';
+import { getJob, itemsCsvFor, listItems, listJobs } from '../shared/bulk/views';
 import { listEmails, getEmail } from '../shared/mail/capture';
 import { createProfile, createProfileInput, listProfiles } from '../shared/catalog/profiles';
 import {
@@ -49,7 +48,8 @@ import {
 import { idempotencyKey, parseInput } from '../shared/platform/validation';
 import { keyRoutes } from './key-routes';
 import { me, requireOperator, requireReseller, submitter, throttledByStatus } from './auth';
-import { JobStreams } from './sse';
+import type { JobStreams } from './sse';
+import { jobEventsRoute, jobStreams } from './job-events';
 import { createSession, createSessionInput, endSession } from '../shared/accounts/sessions';
 import { assertSameOrigin, clearSessionCookie, setSessionCookie } from './session-cookie';
 
@@ -332,23 +332,5 @@ function jobRoutes(
       return [200, await getJob(deps, me(res), job.id, kind, now())];
     }),
   );
-  r.get(`${base}/:id/events`, auth, (req, res) =>
-    streams.stream(
-      req,
-      res,
-      id(req),
-      res.locals.apiKeyId,
-      () => getJob(deps, me(res), id(req), kind, now()),
-      // A suspended job ends its stream too: nothing moves until someone resumes it.
-      (s) => FINISHED_JOB.includes(s as JobStatus) || s === 'suspended',
-    ),
-  );
-}
-
-/** One hub per app: streams of the same job share one poll of its view (access is checked per stream). */
-export function jobStreams(deps: BulkDeps): JobStreams {
-  const now = () => deps.clock();
-  const { config } = deps;
-  const limits = { maxPerKey: config.SSE_MAX_STREAMS_PER_KEY, maxSeconds: config.SSE_MAX_STREAM_SECONDS, pollMs: config.SSE_POLL_MS };
-  return new JobStreams(deps.redis, config.QUEUE_PREFIX!, limits, deps.log, (ids) => jobViewsById(deps, ids, now()));
+  r.get(`${base}/:id/events`, auth, jobEventsRoute(deps, streams, kind, now));
 }

@@ -18,7 +18,7 @@ export interface Reseller {
   created_at: Date;
 }
 
-export type Caller = { kind: 'operator' } | { kind: 'reseller'; reseller: Reseller };
+export type Caller = { kind: 'operator' } | { kind: 'reseller'; reseller: Reseller; apiKeyId: number };
 
 export const createResellerInput = z.strictObject({
   username,
@@ -129,7 +129,8 @@ export async function authenticate(db: Db, bearer: string | undefined, operatorK
     .join('resellers as r', 'r.id', 'k.reseller_id')
     .where({ 'k.key_hash': hashSecret(bearer) })
     .whereNull('k.revoked_at')
-    .first('r.*');
+    .first('r.*', 'k.id as api_key_id');
   if (!row) throw new Unauthorized('The API key is not valid.');
-  return { kind: 'reseller', reseller: row };
+  const { api_key_id, ...reseller } = row;
+  return { kind: 'reseller', reseller, apiKeyId: Number(api_key_id) };
 }

@@ -68,14 +68,14 @@ export async function resellerForSession(
   db: Db,
   token: string,
   now: Date,
-): Promise<(Reseller & { session_key_prefix: string }) | undefined> {
+): Promise<(Reseller & { session_key_prefix: string; session_key_id: number }) | undefined> {
   return db('console_sessions as s')
     .join('api_keys as k', 'k.id', 's.api_key_id')
     .join('resellers as r', 'r.id', 's.reseller_id')
     .where({ 's.token_hash': hashSecret(token) })
     .where('s.expires_at', '>', now)
     .whereNull('k.revoked_at')
-    .first('r.*', 'k.key_prefix as session_key_prefix');
+    .first('r.*', 'k.key_prefix as session_key_prefix', 'k.id as session_key_id');
 }
 
 /** Sign-out: the session row goes, so the cookie is worthless even if a copy of it survives. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { allowResellerInput, notificationEmailInput } from '../../shared/accounts/push-settings';
 import { createResellerInput, updateResellerInput } from '../../shared/accounts/resellers';
+import { createApiKeyInput, MAX_LIVE_KEYS } from '../../shared/accounts/api-keys';
 import { createSessionInput } from '../../shared/accounts/sessions';
 import { itemsQuery } from '../../shared/bulk/views';
 import { rescheduleInput } from '../../shared/bulk/schedule';
@@ -145,6 +146,30 @@ export const OPERATIONS: Record<string, Operation> = {
     replies: { 200: json('the reseller', R.Reseller) },
     errors: { 404: ['unknown_reseller'] },
   },
+  'GET /v1/admin/resellers/:username/api-keys': {
+    summary: "A reseller's API keys, live and revoked (prefix only)",
+    tag: 'Operator',
+    auth: 'operator',
+    query: listQuery,
+    replies: { 200: json('a page of keys, oldest first', R.page(R.ApiKey)) },
+    errors: { 404: ['unknown_reseller'] },
+  },
+  'POST /v1/admin/resellers/:username/api-keys': {
+    summary: 'Issue a reseller a new API key (e.g. after revoking a leaked last key)',
+    tag: 'Operator',
+    auth: 'operator',
+    body: createApiKeyInput,
+    bodyRequired: false,
+    replies: { 201: json('the key, shown once', R.ApiKeyCreated) },
+    errors: { 404: ['unknown_reseller'], 409: ['too_many_keys'] },
+  },
+  'POST /v1/admin/resellers/:username/api-keys/:id/revoke': {
+    summary: "Revoke any of a reseller's keys, its last one included; its console sessions end, its event streams within seconds",
+    tag: 'Operator',
+    auth: 'operator',
+    replies: { 200: json('the revoked key (a revoked key answers as it is)', R.ApiKey) },
+    errors: { 404: ['unknown_reseller'] },
+  },
   'POST /v1/admin/domains/import': {
     summary: 'Load domains (brand by name, profile by username or created)',
     tag: 'Operator',
@@ -183,6 +208,32 @@ export const OPERATIONS: Record<string, Operation> = {
     auth: 'reseller',
     replies: { 204: { description: 'signed out' } },
     errors: { 403: ['origin_mismatch'] },
+  },
+  'GET /v1/api-keys': {
+    summary: 'Your API keys, live and revoked: prefix, label, created, last used, revoked (never the key)',
+    tag: 'Account',
+    auth: 'reseller',
+    query: listQuery,
+    replies: { 200: json('a page of keys, oldest first', R.page(R.ApiKey)) },
+  },
+  'POST /v1/api-keys': {
+    summary: 'Create another API key; the answer is the only time the key is shown',
+    description: `At most ${MAX_LIVE_KEYS} live keys per reseller (409 \`too_many_keys\`). A retried create makes another key: revoke the spare one.`,
+    tag: 'Account',
+    auth: 'reseller',
+    body: createApiKeyInput,
+    bodyRequired: false,
+    replies: { 201: json('the key, shown once', R.ApiKeyCreated) },
+    errors: { 409: ['too_many_keys'] },
+  },
+  'POST /v1/api-keys/:id/revoke': {
+    summary: 'Revoke one of your keys: it stops working at once, its console sessions end, its event streams within seconds',
+    description:
+      "The key you call with may be revoked (this answer is its last). Your last live key may not (409 `last_key`): create another first. Revoking a revoked key answers it as it is; another reseller's key id is 404.",
+    tag: 'Account',
+    auth: 'reseller',
+    replies: { 200: json('the revoked key', R.ApiKey) },
+    errors: { 409: ['last_key'] },
   },
   'GET /v1/me': { summary: 'The calling reseller', tag: 'Account', auth: 'reseller', replies: { 200: json('you', R.Reseller) } },
   'GET /v1/domains': {

@@ -48,6 +48,27 @@ export const ResellerCreated = Reseller.extend({ api_key: z.string().describe('s
   id: 'ResellerCreated',
 });
 
+export const ApiKey = z
+  .strictObject({
+    id: id,
+    prefix: z.string().describe('the first 8 characters of the key, to recognise it; the key itself is never shown again'),
+    label: z.string().nullable().describe('what the key is for'),
+    created_at: ts,
+    created_via: z.enum(['signup', 'reseller', 'operator']).nullable().describe('who made it; null for keys older than this field'),
+    last_used_at: ts
+      .nullable()
+      .describe('last authentication with it (recorded at most once a minute); console sessions opened with it do not count'),
+    revoked_at: ts.nullable(),
+    revoked_via: z.enum(['reseller', 'operator']).nullable(),
+    current: z.boolean().describe('the key this request was authenticated with (or its console session was opened with)'),
+  })
+  .meta({ id: 'ApiKey' });
+export const ApiKeyCreated = ApiKey.extend({
+  api_key: z.string().describe('the key: shown in this answer only; only its hash is stored'),
+}).meta({
+  id: 'ApiKeyCreated',
+});
+
 export const Contact = contactSchema
   .describe('registrant contact: first_name, last_name, org_name, email, phone, address, country (ISO 3166-1 alpha-2); all optional')
   .meta({ id: 'Contact' });

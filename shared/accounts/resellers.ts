@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { Conflict, NotFound, Unauthorized } from '../platform/errors';
-import { hashSecret, newCompanyId, newSecret, safeEqual } from '../platform/secrets';
+import { hashSecret, newCompanyId } from '../platform/secrets';
+import { isOperatorKey, insertApiKey, LAST_USED_EVERY_SECONDS, type OperatorKeys, touchApiKey } from './api-keys';
 import { decodeCursor, email, listQuery, pageOf, parseInput, plainName, settingsJson, username } from '../platform/validation';
 
 export interface Reseller {
@@ -52,10 +53,9 @@ export function resellerView(r: Reseller) {
   };
 }
 
+/** The reseller's first key, made with the reseller (created_via `signup`); more come from api-keys.ts. */
 export async function issueApiKey(db: Db | Knex.Transaction, resellerId: number | null): Promise<string> {
-  const key = newSecret(resellerId === null ? 'dpo' : 'dpk');
-  await db('api_keys').insert({ reseller_id: resellerId, key_hash: hashSecret(key), key_prefix: key.slice(0, 8) });
-  return key;
+  return (await insertApiKey(db, resellerId, 'signup')).key;
 }
 
 /** Creates the reseller (push disabled unless the operator says otherwise) and its first API key, shown once. */
@@ -122,15 +122,23 @@ export async function listResellers(db: Db, query: unknown = {}) {
   return pageOf(rows, q.limit, (r) => r.id, resellerView);
 }
 
-export async function authenticate(db: Db, bearer: string | undefined, operatorKey: string): Promise<Caller> {
+/**
+ * Who a bearer key is: the operator (ADMIN_API_KEY, or ADMIN_API_KEY_PREVIOUS while it is rotated
+ * out: see operatorKeys) or a reseller by a live key of its own. A reseller key's use is recorded
+ * in `last_used_at` at most once a minute, after the answer is decided (never delays it).
+ */
+export async function authenticate(db: Db, bearer: string | undefined, operatorKey: string | OperatorKeys): Promise<Caller> {
   if (!bearer) throw new Unauthorized();
-  if (safeEqual(bearer, operatorKey)) return { kind: 'operator' };
+  if (isOperatorKey(bearer, operatorKey)) return { kind: 'operator' };
   const row = await db('api_keys as k')
     .join('resellers as r', 'r.id', 'k.reseller_id')
     .where({ 'k.key_hash': hashSecret(bearer) })
     .whereNull('k.revoked_at')
-    .first('r.*', 'k.id as api_key_id');
+    .first('r.*', 'k.id as api_key_id', 'k.last_used_at as api_key_last_used_at');
   if (!row) throw new Unauthorized('The API key is not valid.');
-  const { api_key_id, ...reseller } = row;
-  return { kind: 'reseller', reseller, apiKeyId: Number(api_key_id) };
+  const { api_key_id, api_key_last_used_at, ...reseller } = row;
+  const apiKeyId = Number(api_key_id);
+  if (!api_key_last_used_at || Date.now() - new Date(api_key_last_used_at).getTime() >= LAST_USED_EVERY_SECONDS * 1000)
+    touchApiKey(db, apiKeyId, typeof operatorKey === 'string' ? undefined : operatorKey.log);
+  return { kind: 'reseller', reseller, apiKeyId };
 }

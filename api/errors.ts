@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, InvalidRequest, NotFound, TooManyRequests } from '../shared/platform/errors';
 import type { Logger } from '../shared/platform/logger';
+import { isTransientFault } from '../shared/platform/faults';
 
 export const notFoundRoute: RequestHandler = (req) => {
   throw new NotFound(`No route for ${req.method} ${req.path}.`);
@@ -22,7 +23,13 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       e = new InvalidRequest('The request body could not be decoded as its Content-Encoding says.', {
         fields: [{ path: 'body', message: 'not valid for its Content-Encoding' }],
       });
-    else {
+    else if (isTransientFault(err)) {
+      // lock_timeout, a cut connection, Postgres restarting: a fault of the moment, not of the
+      // request, so the answer says to ask again (writes are idempotent or keyed where it matters).
+      (req.log ?? log).warn({ err: err?.message, method: req.method, route: req.route?.path ?? 'unmatched' }, 'transient fault');
+      e = new AppError(503, 'service_unavailable', 'The database did not answer in time (busy or restarting); try again in a moment.');
+      res.set('Retry-After', '1');
+    } else {
       (req.log ?? log).error(
         { err: { message: err?.message, stack: err?.stack }, method: req.method, route: req.route?.path ?? 'unmatched' },
         'unhandled error',

@@ -10,10 +10,14 @@ export interface RouteEntry {
   path: string;
 }
 
-/** The route table as Express holds it: every (method, path) a Router answers. */
+/** The route table as Express holds it: every (method, path) a Router answers, with the routers it mounts at its root (r.use(router)). */
 export function listRoutes(router: Router): RouteEntry[] {
   const out: RouteEntry[] = [];
-  for (const layer of router.stack as { route?: { path: string | string[]; methods: Record<string, boolean> } }[]) {
+  for (const layer of router.stack as unknown as {
+    route?: { path: string | string[]; methods: Record<string, boolean> };
+    handle?: Router;
+  }[]) {
+    if (!layer.route && Array.isArray(layer.handle?.stack)) out.push(...listRoutes(layer.handle));
     if (!layer.route) continue;
     const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
     for (const path of paths)
@@ -36,10 +40,13 @@ function commonErrors(op: Operation, method: string, hasParams: boolean): Record
   if (op.auth !== 'none') {
     add(401, 'unauthorized');
     add(429, 'too_many_attempts');
+    // Postgres busy past lock_timeout, or a connection cut: nothing was written, try again.
+    add(503, 'service_unavailable');
   }
   // The console's session cookie: a change must come from the console's own origin.
   if (op.auth === 'reseller' && !['GET', 'HEAD'].includes(method)) add(403, 'origin_mismatch');
-  if (op.body || op.query) add(400, 'invalid_request');
+  // Every route: the input rule (api/clean-input.ts) checks the path and query of each request.
+  add(400, 'invalid_request');
   if (op.body) {
     add(413, 'payload_too_large');
     add(415, 'unsupported_media_type');

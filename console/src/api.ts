@@ -1,4 +1,4 @@
-/** The console talks only to the public /v1 API, signed in by the session cookie (sent same-origin). */
+/** The console talks only to the public /v1 API, signed in by the session cookie (sent same-origin) and its binding. */
 export interface ApiErrorBody {
   code: string;
   message: string;
@@ -32,13 +32,53 @@ export function setUnauthorizedHandler(fn: () => void) {
   onUnauthorized = fn;
 }
 
+/**
+ * The session's binding (api/session-cookie.ts): answered at sign-in, kept in localStorage (which
+ * is this origin's alone, port included, unlike cookies) and sent with every call, so a session
+ * cookie set by a page on another port of this host is refused instead of signing the console in.
+ */
+const BINDING_KEY = 'dp_session_binding';
+const BINDING_HEADER = 'Session-Binding';
+
+function sessionBinding(): string | null {
+  try {
+    return localStorage.getItem(BINDING_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function keepSessionBinding(value: string | null) {
+  try {
+    if (value) localStorage.setItem(BINDING_KEY, value);
+    else localStorage.removeItem(BINDING_KEY);
+  } catch {
+    // Storage refused (some private modes): the cookie alone is refused, the console asks to sign in.
+  }
+}
+
+/** A GET address the browser fetches itself (EventSource, a download link), with the session's binding. */
+export function withSessionBinding(url: string): string {
+  const b = sessionBinding();
+  if (!b) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}session_binding=${encodeURIComponent(b)}`;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const binding = sessionBinding();
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+    headers: {
+      Accept: 'application/json',
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(binding ? { [BINDING_HEADER]: binding } : {}),
+      ...headers,
+    },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
+  if (path === '/v1/sessions' && method === 'POST' && res.ok) keepSessionBinding(res.headers.get(BINDING_HEADER));
+  if (path === '/v1/sessions/current' && method === 'DELETE' && res.ok) keepSessionBinding(null);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   let parsed: unknown;

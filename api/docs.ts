@@ -4,10 +4,11 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { type Request, type Response, Router } from 'express';
 import type { BulkDeps } from '../shared/bulk/kind';
-import { html } from '../shared/mail/html';
+import { html, SafeHtml } from '../shared/mail/html';
 import { PROJECT_ROOT } from '../shared/platform/project-root';
 import { buildOpenApi, listRoutes } from './openapi/document';
 import { apiRoutes } from './routes';
+import { pageCsp, setPageHeaders, styleHash } from './security-headers';
 
 // The package's directory, not its index (which would load the whole browser bundle into Node).
 const SWAGGER_UI = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -40,7 +41,12 @@ const DOCS_CSP = [
   "object-src 'none'",
   "base-uri 'self'",
   "frame-ancestors 'none'",
+  "form-action 'self'",
 ].join('; ');
+
+/** The index page's one style; its policy names it by hash. */
+const INDEX_STYLE = 'body{font-family:system-ui,sans-serif;margin:2rem;max-width:40rem}';
+const INDEX_CSP = pageCsp({ styleHashes: [styleHash(INDEX_STYLE)] });
 
 /**
  * Swagger UI, served from here (the docs work offline and load nothing from a CDN), and only the
@@ -272,9 +278,10 @@ export function docsRouter(deps: BulkDeps): Router {
         Readiness: LINKS.ready,
         Metrics: LINKS.metrics,
       });
+      setPageHeaders(res, INDEX_CSP);
       return res.type('html').send(
-        html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>domain-push</title></head>
-<body style="font-family:system-ui,sans-serif;margin:2rem;max-width:40rem"><h1>domain-push</h1>
+        html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>domain-push</title><style>${new SafeHtml(INDEX_STYLE)}</style></head>
+<body><h1>domain-push</h1>
 <p>Bulk actions of a domain reseller platform. The API is JSON under <code>/v1</code>.</p>
 <ul>${items.map(([label, href]) => html`<li><a href="${href}">${label}</a></li>`)}</ul></body></html>`.value,
       );
@@ -288,7 +295,7 @@ export function docsRouter(deps: BulkDeps): Router {
   });
   const page = memo(() => docsPage(JSON.parse(spec().toString()) as ApiDocument));
   r.get('/docs', (req, res) => {
-    res.set('Content-Security-Policy', DOCS_CSP);
+    setPageHeaders(res, DOCS_CSP);
     sendCached(req, res, page(), 'no-cache');
   });
   r.get('/docs/assets/:version/:file', (req, res, next) => {

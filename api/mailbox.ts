@@ -1,7 +1,9 @@
 import { Router, type Response } from 'express';
 import type { Deps } from '../shared/platform/deps';
 import { getAttachment, getEmail, listEmails } from '../shared/mail/capture';
-import { html, type SafeHtml } from '../shared/mail/html';
+import { html, SafeHtml } from '../shared/mail/html';
+import { adminCsrfGuard } from './dashboard';
+import { pageCsp, setPageHeaders, styleHash } from './security-headers';
 
 export const MAILBOX_PATH = '/admin/emails';
 
@@ -20,20 +22,22 @@ iframe{width:100%;height:85vh;resize:vertical;border:1px solid #d0d7de;backgroun
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:12px;border:1px solid #d0d7de}
 dt{font-weight:600}dd{margin:0}
 a{color:#0969da}
+caption{text-align:left;padding:4px 0}
 `;
 
+/** The page's policy: the strict one, its one <style> named by hash; the email's HTML part framed from here. */
+const MAILBOX_CSP = pageCsp({ styleHashes: [styleHash(STYLE)] });
+
 function page(res: Response, title: string, body: SafeHtml) {
-  res
-    .status(200)
-    .type('html')
-    .set('Cache-Control', 'no-store')
-    .send(
-      html`<!doctype html>
+  res.status(200).type('html').set('Cache-Control', 'no-store');
+  setPageHeaders(res, MAILBOX_CSP);
+  res.send(
+    html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · domain-push mailbox</title><style>${STYLE}</style></head>
+<title>${title} · domain-push mailbox</title><style>${new SafeHtml(STYLE)}</style></head>
 <body><header><strong><a href="${MAILBOX_PATH}">domain-push mailbox</a></strong> · <a href="/admin/queues">dashboard</a> · <a href="/docs">API docs</a></header>
 <main>${body}</main></body></html>`.value,
-    );
+  );
 }
 
 type Row = { sent_at: Date | null; last_error: string | null; attempts: number; transport: string | null };
@@ -55,6 +59,7 @@ here and removed from the stored copy once the email has been sent.</p>`;
 /** An HTML mailbox over the outbox, for a person with the operator key (basic auth, like the dashboard). */
 export function mailboxRouter(deps: Deps): Router {
   const r = Router();
+  r.use(adminCsrfGuard);
 
   r.get('/', async (req, res) => {
     const list = await listEmails(deps.db, req.query);
@@ -72,7 +77,7 @@ export function mailboxRouter(deps: Deps): Router {
       html`<h1>Emails</h1>${modeNote(deps)}
 ${
   rows.length
-    ? html`<table><caption style="text-align:left;padding:4px 0">Newest first</caption>
+    ? html`<table><caption>Newest first</caption>
 <thead><tr><th scope="col">Created</th><th scope="col">To</th><th scope="col">Subject</th><th scope="col">Status</th><th scope="col">Parts</th><th scope="col">Attachments</th></tr></thead>
 <tbody>${rows}</tbody></table>`
     : html`<p>No emails yet. A push with <code>email_results_to</code>, a gaining reseller's notification email, or a customer release writes one.</p>`
@@ -121,8 +126,9 @@ ${e.html ? html`<iframe title="HTML part of the email" sandbox src="${MAILBOX_PA
     res
       .status(200)
       .type('html')
-      .set('Content-Security-Policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-      .set('Cache-Control', 'no-store')
+      // Framed by the mailbox page only (this origin): never by another site.
+      .set('Content-Security-Policy', "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+      .set({ 'X-Frame-Options': 'SAMEORIGIN', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' })
       .send(e.html ?? '');
   });
 

@@ -3,6 +3,7 @@ import * as commands from './commands';
 import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes';
 import { MAX_START_AFTER_SECONDS } from './schedule';
 import { TYPED_CONFIRMATION_FROM } from './review';
+import { keysCommand } from './keys';
 
 const HELP_FOOTER = `
 Environment:
@@ -116,6 +117,8 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
     .option('--limit <n>', 'how many', '20')
     .option('--cursor <cursor>', 'the next page, as printed after a full page')
     .action(act((o: { limit: string; cursor?: string }, cmd: Command) => commands.jobs(io, g(cmd), o)));
+
+  keysCommand(program, io, act);
 
   return program;
 }

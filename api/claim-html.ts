@@ -197,6 +197,12 @@ to claim them: contact the platform support for a new invitation.</p>`,
           html`<p>Check that you opened the whole link from the email: a long link is sometimes cut in two. If it still does not
 work, contact the platform support.</p>`,
         ];
+      case 'invalid_request':
+        return [
+          'This link or form cannot be read',
+          html`<p>It holds characters that cannot be part of a claim link or an email address. Open the link from the email again,
+copying all of it, and type your email by hand. If it still does not work, contact the platform support.</p>`,
+        ];
       case 'too_many_requests': {
         const minutes = Math.max(1, Math.ceil((detail?.retryAfterSeconds ?? 60) / 60));
         return [

@@ -4,6 +4,7 @@ import { AppError, InvalidRequest, TooManyRequests } from '../shared/platform/er
 import { claim, claimInput, claimPageInfo } from '../shared/customers/customers';
 import { parseInput } from '../shared/platform/validation';
 import { throttledByStatus, withRequestInfo } from './auth';
+import { cleanInput } from './clean-input';
 import { CLAIM_CSP, claimDonePage, claimPage, claimProblemPage, type ClaimFormState } from './claim-html';
 
 export const CLAIM_PATH = '/v1/claims/:token';
@@ -34,12 +35,12 @@ export function claimPages(deps: Deps): Router {
     next();
   };
 
-  r.get(CLAIM_PATH, htmlGet, withRequestInfo, guard, async (req, res) => {
+  r.get(CLAIM_PATH, htmlGet, cleanInput, withRequestInfo, guard, async (req, res) => {
     const token = tokenOf(req);
     send(res, 200, claimPage(actionFor(token), await claimPageInfo(deps, token)));
   });
 
-  r.post(CLAIM_PATH, formPost, withRequestInfo, guard, form, async (req, res) => {
+  r.post(CLAIM_PATH, formPost, withRequestInfo, guard, form, cleanInput, async (req, res) => {
     const token = tokenOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const typed = typeof body.email === 'string' ? body.email : undefined;
@@ -71,12 +72,22 @@ export function claimPages(deps: Deps): Router {
     }
   });
 
-  const pageErrors: ErrorRequestHandler = (err, req, res, _next) => {
+  const pageErrors: ErrorRequestHandler = (err, req, res, next) => {
+    // A route of this router failed before it knew the caller wants a page (a path Express cannot
+    // decode): a program gets the JSON error, as on the JSON routes.
+    const wantsPage =
+      req.method === 'POST'
+        ? !!req.is('application/x-www-form-urlencoded')
+        : req.accepts(['application/json', 'text/html']) === 'text/html';
+    if (!wantsPage) return next(err);
     if (err instanceof TooManyRequests) {
       res.set('Retry-After', String(err.retryAfterSeconds));
       return send(res, 429, claimProblemPage('too_many_requests', { retryAfterSeconds: err.retryAfterSeconds }));
     }
     if (err instanceof AppError && [404, 410].includes(err.status)) return send(res, err.status, claimProblemPage(err.code));
+    // The input rule (NUL, lone surrogates in the link or the form), or a link that is not valid percent-encoding.
+    if (err instanceof InvalidRequest || (err?.status === 400 && !(err instanceof AppError)))
+      return send(res, 400, claimProblemPage('invalid_request'));
     if (err?.type === 'entity.too.large' || err?.type === 'parameters.too.many') return send(res, 413, claimProblemPage('too_large'));
     req.log?.error({ err: { message: err?.message, stack: err?.stack }, route: 'claim page' }, 'unhandled error');
     send(res, 500, claimProblemPage('internal_error'));

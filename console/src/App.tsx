@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 import { ApiError, api, type Me } from './api';
+import { ApiKeysPage } from './pages/ApiKeys';
 import { BrandsPage } from './pages/Brands';
 import { CustomersPage } from './pages/Customers';
 import { DomainsPage } from './pages/Domains';
@@ -18,6 +19,7 @@ const NAV = [
   { to: '/customers', label: 'Customers' },
   { to: '/profiles', label: 'Profiles' },
   { to: '/brands', label: 'Brands' },
+  { to: '/api-keys', label: 'API keys' },
 ];
 
 /** `null` = not signed in (401), so the sign-in form shows. */
@@ -47,6 +49,8 @@ function Page({ path, me }: { path: string; me: Me }) {
       return <ProfilesPage />;
     case '/brands':
       return <BrandsPage />;
+    case '/api-keys':
+      return <ApiKeysPage />;
     default:
       return (
         <section>

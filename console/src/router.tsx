@@ -1,6 +1,6 @@
 import { type AnchorHTMLAttributes, type MouseEvent, useEffect, useState } from 'react';
 
-/** A small history router: the console has six pages and one detail view, not worth a library. */
+/** A small history router: the console has seven pages and one detail view, not worth a library. */
 export const BASE = '/console';
 
 function current(): string {

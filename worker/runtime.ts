@@ -95,7 +95,15 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
 
   const relay = every(
     config.OUTBOX_INTERVAL_MS,
-    () => relayOutbox({ db: deps.db, mailer: deps.mailer, from: config.SMTP_FROM, log }),
+    () =>
+      relayOutbox({
+        db: deps.db,
+        mailer: deps.mailer,
+        from: config.SMTP_FROM,
+        log,
+        concurrency: config.MAIL_SEND_CONCURRENCY,
+        metrics: deps.metrics,
+      }),
     (e) => log.error({ err: e.message }, 'outbox relay failed'),
   );
   const reconciler = every(

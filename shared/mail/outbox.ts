@@ -1,7 +1,10 @@
 import type { Knex } from 'knex';
 import type { Db } from '../platform/db';
-import type { Mailer } from './mailer';
+import { randomUUID } from 'node:crypto';
+import { SendFailure, type Mailer } from './mailer';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics';
+import { pausePoint } from '../platform/pause-points';
 
 export interface EmailDraft {
   dedupeKey: string;
@@ -33,7 +36,7 @@ export async function queueEmail(trx: Knex | Knex.Transaction, draft: EmailDraft
 }
 
 /** An outbound_emails row as the relay reads it. */
-interface OutboxRow {
+export interface OutboxRow {
   id: string | number;
   dedupe_key: string;
   to: string;
@@ -43,72 +46,168 @@ interface OutboxRow {
   attachments: { filename: string; content: string; contentType?: string }[];
   contains_secret: boolean;
   attempts: number;
+  ambiguous_sends: number;
+  lease_owner: string | null;
 }
 
-const LEASE_SECONDS = 120;
 const MAX_BACKOFF_SECONDS = 15 * 60;
+/** Sends that got no reply after the whole message went out: this many, then the row is given up. */
+const MAX_AMBIGUOUS_SENDS = 2;
 
 export interface RelayDeps {
   db: Db;
   mailer: Mailer;
   from: string;
   log: Logger;
+  /** Emails sent at once (MAIL_SEND_CONCURRENCY): a hung peer holds one slot, not the relay. */
+  concurrency?: number;
+  /** How long a send attempt owns its row; default leaseFor(mailer). Must outlast the send deadline. */
+  leaseMs?: number;
+  metrics?: Pick<Metrics, 'emailAmbiguous'>;
 }
 
 /**
- * Sends due emails at least once. A row is leased before sending (so parallel relays split the
- * work) and marked sent after; a crash in between re-sends it with the same Message-ID,
- * derived from the dedupe key, so a receiver can drop the repeat.
+ * A row is leased for its send's hard deadline twice over plus 10 s, from the moment it is fenced:
+ * a live sender never loses its lease mid-send, whatever the server does.
+ */
+export function leaseFor(mailer: Pick<Mailer, 'sendDeadlineMs'>): number {
+  return 2 * mailer.sendDeadlineMs + 10_000;
+}
+
+export const messageIdOf = (dedupeKey: string) => `<${dedupeKey.replace(/[^A-Za-z0-9.-]/g, '.')}@domain-push>`;
+
+/**
+ * Sends due emails, each at most once per accepted send. Every row is leased on its own right
+ * before its send (never a batch up front, whose tail would wait behind slow sends until its
+ * lease ran out), by a token of this attempt, with a lease computed from clock_timestamp(); the
+ * lease is checked and renewed by an owner-scoped update immediately before the send (a relay
+ * paused past its lease sends nothing: another one has the row) and mark-sent is owner-scoped.
+ * Sends run MAIL_SEND_CONCURRENCY at a time, each within the mailer's hard deadline. A crash
+ * between the server's "250" and mark-sent re-sends with the same Message-ID, derived from the
+ * dedupe key, so a receiver can drop the repeat; so does a send that got no reply after the end
+ * of DATA (ambiguous, counted), at most once more.
  */
 export async function relayOutbox(deps: RelayDeps, batch = 20): Promise<{ sent: number; failed: number }> {
-  const { db, mailer, log } = deps;
-  const leased: OutboxRow[] = (
+  const { db } = deps;
+  const due: { id: string }[] = (
     await db.raw(
-      `update outbound_emails set lease_until = now() + interval '${LEASE_SECONDS} seconds', attempts = attempts + 1
-       where id in (
-         select id from outbound_emails
-         where sent_at is null and next_attempt_at <= now() and (lease_until is null or lease_until < now())
-         order by id limit ? for update skip locked)
-       returning *`,
+      `select id from outbound_emails
+       where sent_at is null and next_attempt_at <= clock_timestamp() and (lease_until is null or lease_until < clock_timestamp())
+       order by id limit ?`,
       [batch],
     )
   ).rows;
   let sent = 0;
   let failed = 0;
-  for (const row of leased) {
-    try {
-      await mailer.send({
-        from: deps.from,
-        to: row.to,
-        subject: row.subject,
-        text: row.text,
-        html: row.html,
-        messageId: `<${row.dedupe_key.replace(/[^A-Za-z0-9.-]/g, '.')}@domain-push>`,
-        attachments: row.attachments,
-      });
-      await db('outbound_emails')
-        .where({ id: row.id })
-        .update({
-          sent_at: db.fn.now(),
-          lease_until: null,
-          last_error: null,
-          transport: mailer.kind,
-          // Sent over SMTP, the secret lives on in the recipient's mailbox only. Captured (no
-          // SMTP_URL), this row IS the recipient's copy: it keeps its link so the flow can be tried.
-          ...(row.contains_secret && mailer.kind === 'smtp' ? { text: SECRET_REMOVED, html: null } : {}),
-        });
-      sent++;
-    } catch (err) {
-      const backoff = Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.min(row.attempts, 10));
-      await db.raw(
-        `update outbound_emails set lease_until = null, last_error = ?, next_attempt_at = now() + (? * interval '1 second') where id = ?`,
-        [(err as Error).message.slice(0, 1000), backoff, row.id],
-      );
-      log.warn({ email_id: row.id, attempts: row.attempts, err: (err as Error).message }, 'email send failed; will retry');
-      failed++;
+  const queue = [...due];
+  const lane = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const outcome = await relayOne(deps, next.id);
+      if (outcome === 'sent') sent++;
+      else if (outcome === 'failed') failed++;
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency ?? 4, due.length)) }, lane));
   return { sent, failed };
+}
+
+export type RelayOutcome = 'sent' | 'failed' | 'skipped' | 'fenced';
+
+/** Leases one due row for a new attempt (token `owner`), or undefined if it is not due or someone holds it. */
+export async function leaseEmail(db: Db, id: string | number, owner: string, leaseMs: number): Promise<OutboxRow | undefined> {
+  return (
+    await db.raw(
+      `update outbound_emails set lease_owner = ?, lease_until = clock_timestamp() + (? * interval '1 millisecond'), attempts = attempts + 1
+       where id = ? and sent_at is null and next_attempt_at <= clock_timestamp() and (lease_until is null or lease_until < clock_timestamp())
+       returning *`,
+      [owner, leaseMs, id],
+    )
+  ).rows[0];
+}
+
+async function relayOne(deps: RelayDeps, id: string | number): Promise<RelayOutcome> {
+  const owner = randomUUID();
+  const row = await leaseEmail(deps.db, id, owner, deps.leaseMs ?? leaseFor(deps.mailer));
+  if (!row) return 'skipped';
+  pausePoint('before_send');
+  return sendLeased(deps, row, owner);
+}
+
+/**
+ * The send of a leased row: fenced (still ours, lease not run out: renewed for the whole send),
+ * sent within the mailer's deadline, then marked sent, or failed with a backoff, by its owner only.
+ */
+export async function sendLeased(deps: RelayDeps, row: OutboxRow, owner: string): Promise<RelayOutcome> {
+  const { db, mailer, log } = deps;
+  const leaseMs = deps.leaseMs ?? leaseFor(mailer);
+  if (leaseMs <= mailer.sendDeadlineMs) throw new Error(`outbox lease (${leaseMs} ms) must outlast a send (${mailer.sendDeadlineMs} ms)`);
+  const fenced = await db.raw(
+    `update outbound_emails set lease_until = clock_timestamp() + (? * interval '1 millisecond')
+     where id = ? and lease_owner = ? and sent_at is null and lease_until > clock_timestamp()
+     returning id`,
+    [leaseMs, row.id, owner],
+  );
+  if (!fenced.rows.length) {
+    log.warn({ email_id: row.id }, 'email lease ran out before its send; not sent (another relay has it)');
+    return 'fenced';
+  }
+  try {
+    await mailer.send({
+      from: deps.from,
+      to: row.to,
+      subject: row.subject,
+      text: row.text,
+      html: row.html,
+      messageId: messageIdOf(row.dedupe_key),
+      attachments: row.attachments,
+    });
+  } catch (err) {
+    const ambiguous = err instanceof SendFailure && err.ambiguous;
+    const message = (err as Error).message.slice(0, 900);
+    if (ambiguous) {
+      deps.metrics?.emailAmbiguous.inc();
+      if (row.ambiguous_sends + 1 >= MAX_AMBIGUOUS_SENDS) {
+        // Twice no answer after the whole message: it most likely arrived; a third copy would be one too many.
+        await db.raw(
+          `update outbound_emails set sent_at = clock_timestamp(), lease_until = null, lease_owner = null, transport = ?,
+             ambiguous_sends = ambiguous_sends + 1, last_error = ?
+           where id = ? and lease_owner = ?`,
+          [mailer.kind, `no reply after the message was sent, ${MAX_AMBIGUOUS_SENDS} times; not sent again: ${message}`, row.id, owner],
+        );
+        log.warn({ email_id: row.id, attempts: row.attempts }, 'email got no reply after its data again; not sent again');
+        return 'failed';
+      }
+    }
+    const backoff = Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.min(row.attempts, 10));
+    await db.raw(
+      `update outbound_emails set lease_until = null, lease_owner = null, last_error = ?, ambiguous_sends = ambiguous_sends + ?,
+         next_attempt_at = clock_timestamp() + (? * interval '1 second')
+       where id = ? and lease_owner = ?`,
+      [
+        (ambiguous ? `no reply after the message was sent (maybe delivered): ${message}` : message).slice(0, 1000),
+        ambiguous ? 1 : 0,
+        backoff,
+        row.id,
+        owner,
+      ],
+    );
+    log.warn({ email_id: row.id, attempts: row.attempts, ambiguous, err: (err as Error).message }, 'email send failed; will retry');
+    return 'failed';
+  }
+  const marked = await db('outbound_emails')
+    .where({ id: row.id, lease_owner: owner })
+    .update({
+      sent_at: db.raw('clock_timestamp()'),
+      lease_until: null,
+      lease_owner: null,
+      last_error: null,
+      transport: mailer.kind,
+      // Sent over SMTP, the secret lives on in the recipient's mailbox only. Captured (no
+      // SMTP_URL), this row IS the recipient's copy: it keeps its link so the flow can be tried.
+      ...(row.contains_secret && mailer.kind === 'smtp' ? { text: SECRET_REMOVED, html: null } : {}),
+    });
+  if (!marked) log.warn({ email_id: row.id }, 'email sent, but its lease had passed to another relay before it was marked sent');
+  return 'sent';
 }
 
 export async function outboxBacklog(db: Db): Promise<number> {

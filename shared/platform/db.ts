@@ -61,18 +61,78 @@ export function knexLog(log: Logger): Knex.Config['log'] {
   };
 }
 
+/** The bounded waits of a pooled session (docs/faults.md); 0 turns one off. */
+export type DbBounds = Partial<Pick<Config, 'PG_LOCK_TIMEOUT_MS' | 'PG_STATEMENT_TIMEOUT_MS' | 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS'>>;
+
+/**
+ * Every session of the app's pools waits a bounded time: a frozen holder (a paused process, a VM
+ * pause, a debugger) idle inside its transaction is cut off after the idle-in-transaction timeout,
+ * and whoever waits on its locks gives up after the lock timeout with 55P03, a transient fault.
+ * Idle-in-transaction < lock timeout, so a waiter usually gets the lock instead of the error; both
+ * stay under WORKER_LOCK_MS, so a paused worker costs the others at most about one lease. The
+ * defaults are config.ts's; the migrator runs without them (see migrate()).
+ */
+export const DB_BOUNDS_DEFAULTS = {
+  PG_LOCK_TIMEOUT_MS: 10_000,
+  PG_STATEMENT_TIMEOUT_MS: 60_000,
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 5_000,
+} as const;
+
+/** TCP keepalives on the pool's sockets: a peer gone silent is noticed in ~a minute, not 2 hours. */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+
+/** pg's connection settings for a URL: the bounds sent as startup options, keepalives on. */
+export function pgConnection(url: string, bounds: DbBounds = {}): Knex.PgConnectionConfig {
+  const b = { ...DB_BOUNDS_DEFAULTS, ...definedOnly(bounds) };
+  return {
+    connectionString: url,
+    // Sent in the startup packet: no round trip per connection, and in force before the first query.
+    options: [
+      `-c lock_timeout=${b.PG_LOCK_TIMEOUT_MS}`,
+      `-c statement_timeout=${b.PG_STATEMENT_TIMEOUT_MS}`,
+      `-c idle_in_transaction_session_timeout=${b.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+    ].join(' '),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
+  };
+}
+
+function definedOnly(b: DbBounds): DbBounds {
+  return Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined));
+}
+
 /** knex on a Postgres server: DATABASE_URL, or the embedded one's URL (see embedded-postgres.ts). */
-export function createDb(config: Pick<Config, 'DATABASE_URL'>, log?: Logger): Db {
+export function createDb(config: Pick<Config, 'DATABASE_URL'> & DbBounds, log?: Logger): Db {
   if (!config.DATABASE_URL) throw new Error('createDb needs a Postgres URL (the embedded server gives one)');
   return knexFactory({
     client: 'pg',
-    connection: config.DATABASE_URL,
+    connection: pgConnection(config.DATABASE_URL, config),
     pool: { min: 0, max: 10 },
     migrations: migrationConfig(),
     ...(log ? { log: knexLog(log) } : {}),
   });
 }
 
+/**
+ * The migrations run on a session of their own without the statement and lock timeouts of the
+ * app's pool: a schema change may rewrite a big table or wait for the app's transactions to end.
+ * Idle-in-transaction stays bounded (the migrator never sits idle inside its transaction).
+ */
 export async function migrate(db: Db): Promise<void> {
-  await db.migrate.latest(migrationConfig());
+  const conn = db.client.config.connection as string | Knex.PgConnectionConfig;
+  const url = typeof conn === 'string' ? conn : conn?.connectionString;
+  if (!url) {
+    await db.migrate.latest(migrationConfig());
+    return;
+  }
+  const migrator = knexFactory({
+    ...db.client.config,
+    connection: pgConnection(url, { PG_LOCK_TIMEOUT_MS: 0, PG_STATEMENT_TIMEOUT_MS: 0 }),
+    pool: { min: 0, max: 1 },
+  });
+  try {
+    await migrator.migrate.latest(migrationConfig());
+  } finally {
+    await migrator.destroy();
+  }
 }

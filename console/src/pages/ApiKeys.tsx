@@ -31,6 +31,8 @@ export function ApiKeysPage() {
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const refresh = () => qc.invalidateQueries({ queryKey: ['api-keys'] });
   const create = useMutation({
+    // The new key lives only in this page's state: gone once hidden or the page is left.
+    gcTime: 0,
     mutationFn: () => api<ApiKey & { api_key: string }>('POST', '/v1/api-keys', label.trim() ? { label: label.trim() } : {}),
     onSuccess: () => {
       setLabel('');

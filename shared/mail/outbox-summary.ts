@@ -1,4 +1,5 @@
 import type { Db } from '../platform/db';
+import { classifySmtpError, type SmtpErrorClass } from './smtp-errors';
 
 export interface OutboxSummary {
   unsent: number;
@@ -7,8 +8,12 @@ export interface OutboxSummary {
   oldest_unsent_at: string | null;
   oldest_unsent_age_seconds: number | null;
   last_sent_at: string | null;
-  /** The most recent send failure still waiting for its retry. No recipient or subject: /readyz is unauthenticated. */
-  last_error: { email_id: number; attempts: number; error: string; next_attempt_at: string } | null;
+  /**
+   * The most recent send failure still waiting for its retry, as a class (`recipient_rejected`,
+   * `connection`, `auth`, `timeout`…, see smtp-errors.ts): never the peer's text, which names
+   * recipients, since /readyz is unauthenticated. The signed-in mailbox shows the full text.
+   */
+  last_error: { email_id: number; attempts: number; error: SmtpErrorClass; next_attempt_at: string } | null;
 }
 
 /**
@@ -46,7 +51,7 @@ export async function outboxSummary(db: Db): Promise<OutboxSummary> {
         : {
             email_id: Number(r.failing_id),
             attempts: r.attempts,
-            error: String(r.last_error).slice(0, 300),
+            error: classifySmtpError(String(r.last_error)),
             next_attempt_at: iso(r.next_attempt_at)!,
           },
   };

@@ -12,9 +12,18 @@ export type ItemStatus = 'pending' | 'running' | 'skipped' | 'failed' | 'cancell
 export const FINISHED_JOB: readonly JobStatus[] = ['completed', 'cancelled', 'failed'];
 export const OPEN_ITEM: readonly ItemStatus[] = ['pending', 'running'];
 
-/** Rows whose lease is free: never taken, released, or run out (its worker died). */
+/**
+ * Rows whose lease is free: never taken, released, or run out (its worker died or is paused). Read
+ * against the clock (`clock_timestamp()`), not the transaction's start: a take that waited on a lock
+ * must not see a lease as live that ran out while it waited.
+ */
 export function leaseFree(q: Knex.QueryBuilder, db: Knex): Knex.QueryBuilder {
-  return q.where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', db.fn.now()));
+  return q.where((l) => l.whereNull('lease_until').orWhere('lease_until', '<', db.raw('clock_timestamp()')));
+}
+
+/** A lease of `ms` from now by the clock (not `now()`, the transaction's start), as written by every lease writer. */
+export function leaseSql(ms: number): string {
+  return `clock_timestamp() + (${Math.floor(Number(ms))} * interval '1 millisecond')`;
 }
 
 /** Who submitted a job: never the key, only its public prefix (shown in the console's key list). */
@@ -75,6 +84,11 @@ export interface ItemRow {
   relocked: boolean | null;
   started_at: Date | null;
   finished_at: Date | null;
+  /**
+   * The attempt holding a `running` item (a random token per take): every later write and registry
+   * call of that attempt is conditional on it, so a paused attempt whose items were taken over is refused.
+   */
+  lease_owner?: string | null;
   /**
    * Not a row yet: taken straight from an unstarted chunk (unstarted.ts). The statement that first
    * writes it inserts it (with its result, or `running` for later steps) and clears this flag.

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { byKey, unnest } from '../platform/sql';
-import type { ItemRow, ItemStatus } from './model';
+import { leaseSql, type ItemRow, type ItemStatus } from './model';
 import { lockChunk } from './locks';
 
 export interface ItemResult {
@@ -15,9 +15,10 @@ export interface ItemResult {
 /**
  * Re-reads the taken items under their chunks' locks (the lock every writer of a chunk's items
  * takes; no row lock, which would write every item row): another attempt may have finished some
- * of them meanwhile.
+ * of them meanwhile. With `owner`, only the items that attempt still holds: one that took them over
+ * did so under the same lock, so an item whose `lease_owner` is still ours is ours to decide.
  */
-export async function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Promise<ItemRow[]> {
+export async function lockLiveItems(trx: Knex.Transaction, items: ItemRow[], owner?: string | null): Promise<ItemRow[]> {
   const chunks = [...new Map(items.map((i) => [`${i.job_id}:${i.chunk}`, i])).values()].sort((a, b) => a.chunk - b.chunk);
   for (const c of chunks) await lockChunk(trx, c.job_id, c.chunk);
   return trx('bulk_job_items')
@@ -26,6 +27,9 @@ export async function lockLiveItems(trx: Knex.Transaction, items: ItemRow[]): Pr
       items.map((i) => i.id),
     )
     .where({ status: 'running' })
+    .modify((q) => {
+      if (owner) q.where({ lease_owner: owner });
+    })
     .orderBy('id');
 }
 
@@ -84,6 +88,8 @@ export async function insertItems(
     message?: (string | null)[];
     finished?: boolean;
     leaseMs?: number;
+    /** The taking attempt's token, written with the lease. */
+    leaseOwner?: string;
     wasLocked?: boolean;
     /** Per item, for results that know it (a locked domain skipped); wins over wasLocked. */
     wasLockedEach?: (boolean | null)[];
@@ -105,14 +111,14 @@ export async function insertItems(
   const started = as.status.length && as.status.every((s) => s === 'pending') ? 'null' : 'now()';
   await trx.raw(
     `insert into bulk_job_items (id, job_id, chunk, domain_name, product, product_id, status, reason, message,
-                                 started_at, finished_at, lease_until, was_locked, relocked)
+                                 started_at, finished_at, lease_until, lease_owner, was_locked, relocked)
      select u.id, u.job_id, u.chunk, u.name, u.product, u.product_id, u.status, u.reason, u.message,
             ${started}, ${as.finished ? 'now()' : 'null'},
-            ${as.leaseMs ? `now() + (${Number(as.leaseMs)} * interval '1 millisecond')` : 'null'},
+            ${as.leaseMs ? leaseSql(as.leaseMs) : 'null'}, ${as.leaseOwner ? '?::uuid' : 'null'},
             ${as.wasLockedEach ? 'u.was_locked' : as.wasLocked === undefined ? 'null' : as.wasLocked ? 'true' : 'false'},
             ${as.wasLocked ? 'false' : 'null'}
      from ${u.sql} order by u.id`,
-    u.bindings,
+    as.leaseOwner ? [as.leaseOwner, ...u.bindings] : u.bindings,
   );
   for (const i of items) i.fresh = false;
 }

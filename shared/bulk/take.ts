@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
-import { leaseFree, type BulkJob, type ItemRow } from './model';
+import { pausePoint } from '../platform/pause-points';
+import { leaseFree, leaseSql, type BulkJob, type ItemRow } from './model';
 import { takeUnstarted } from './unstarted';
 import { insertItems } from './results';
 import { lockChunk, passJobGate } from './locks';
@@ -30,8 +32,10 @@ export interface Taken {
   /** Items finished inside the take transaction, by status (counted once it committed). */
   counts: Record<string, number>;
   done: number;
-  /** Items left `running` under a lease for the handler's deferred step. */
+  /** Items left `running` under a lease for the handler's deferred step, each with this attempt's `lease_owner`. */
   deferred: ItemRow[];
+  /** This attempt's token: the `lease_owner` of its deferred items. */
+  owner: string;
   /**
    * When some of the chunk's items are in other hands (another live attempt's lease, or a domain
    * another job holds): when to look again.
@@ -39,7 +43,7 @@ export interface Taken {
   heldElsewhereUntil: Date | null;
 }
 
-const leaseExpr = (db: Knex, ms: number) => db.raw(`now() + (? * interval '1 millisecond')`, [ms]);
+const leaseExpr = (db: Knex, ms: number) => db.raw(leaseSql(ms));
 
 /**
  * Takes a chunk's items and lets the handler finish what it can in the same transaction. The
@@ -47,6 +51,13 @@ const leaseExpr = (db: Knex, ms: number) => db.raw(`now() + (? * interval '1 mil
  * flight and no item starts after it is acknowledged. A `running` item (a deferred one) is taken
  * over only when its lease ran out, i.e. its attempt died; a cancelling or suspended job only gets
  * such in-hand items back, never new ones.
+ *
+ * Each call is one attempt with its own token (`owner`), written as the items' `lease_owner` with
+ * their lease, which runs from the moment it is written (the clock, not the transaction's start):
+ * a take that waited on a lock still commits a live lease, and an attempt that paused past its
+ * lease finds its items gone to whoever took them over. Nothing in this transaction waits on
+ * anything but Postgres, so it never sits idle (a frozen holder is cut off by the server's
+ * `idle_in_transaction_session_timeout`, below `WORKER_LOCK_MS`).
  */
 export async function takeChunk(
   deps: Deps,
@@ -56,6 +67,7 @@ export async function takeChunk(
 ): Promise<Taken | null> {
   const { db } = deps;
   const leaseMs = deps.config.WORKER_LOCK_MS;
+  const owner = randomUUID();
   await db('bulk_jobs')
     .where({ id: jobId, status: 'queued' })
     .update({ status: 'running', started_at: db.raw('coalesce(started_at, now())') });
@@ -66,8 +78,9 @@ export async function takeChunk(
     const handler = handlerFor(job.kind);
     const takesNew = job.status === 'running';
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
-    if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], heldElsewhereUntil: null };
+    if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], owner, heldElsewhereUntil: null };
     await lockChunk(trx, jobId, chunk);
+    await pausePoint('take');
     // The chunk's first take reads its unstarted items without writing them: each is inserted
     // once, with its result (or `running`), instead of a pending row now and its result later.
     const fresh = takesNew ? await takeUnstarted(trx, jobId, chunk) : [];
@@ -94,12 +107,15 @@ export async function takeChunk(
           status: 'running',
           started_at: trx.raw('coalesce(started_at, now())'),
           lease_until: leaseExpr(trx, leaseMs),
+          lease_owner: owner,
         });
     }
+    for (const i of deferred) i.lease_owner = owner;
     const deferredFresh = deferred.filter((i) => i.fresh);
     await insertItems(trx, deferredFresh, {
       status: deferredFresh.map(() => 'running'),
       leaseMs,
+      leaseOwner: owner,
       wasLocked: deferredFields?.was_locked ?? undefined,
     });
     // Fresh items the handler left for later (a domain another job holds) are written pending.
@@ -116,23 +132,31 @@ export async function takeChunk(
     const until = [held?.until ? new Date(held.until) : null, retryAt ?? null].filter((d): d is Date => d !== null);
     const heldElsewhereUntil = until.length ? new Date(Math.min(...until.map((d) => d.getTime()))) : null;
     const waiting = items.length - deferred.length - Object.values(counts).reduce((a, b) => a + b, 0);
-    return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, heldElsewhereUntil };
+    await pausePoint('before_take_commit');
+    return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, owner, heldElsewhereUntil };
   });
 }
 
 /**
  * Keeps the lease of deferred items alive while they are worked on (registry calls can be slow),
  * through the relock that follows the push. The returned function ends it: the items are then
- * free for a retry or the reconciler to finish (e.g. a relock that failed).
+ * free for a retry or the reconciler to finish (e.g. a relock that failed). Only rows this attempt
+ * still holds are renewed or released: a lease that ran out (a pause) is lost for good, and items
+ * another attempt took over are that attempt's.
  */
 export function keepLease(deps: Deps, items: ItemRow[]): () => Promise<void> {
   const leaseMs = deps.config.WORKER_LOCK_MS;
   const ids = items.map((i) => i.id);
+  const owner = items.find((i) => i.lease_owner)?.lease_owner ?? null;
+  const mine = (q: Knex.QueryBuilder) => (owner ? q.where({ lease_owner: owner }) : q.whereNull('lease_owner'));
   const timer = setInterval(
     () => {
       deps
         .db('bulk_job_items')
         .whereIn('id', ids)
+        .modify(mine)
+        .where({ status: 'running' })
+        .where('lease_until', '>', deps.db.raw('clock_timestamp()'))
         .update({ lease_until: leaseExpr(deps.db, leaseMs) })
         .catch((err) => deps.log.warn({ err: err.message }, 'could not renew item lease'));
     },
@@ -142,6 +166,6 @@ export function keepLease(deps: Deps, items: ItemRow[]): () => Promise<void> {
   return async () => {
     clearInterval(timer);
     // Items whose last write already ended the lease (a push's relock does) are not written again.
-    await deps.db('bulk_job_items').whereIn('id', ids).whereNotNull('lease_until').update({ lease_until: null });
+    await deps.db('bulk_job_items').whereIn('id', ids).modify(mine).whereNotNull('lease_until').update({ lease_until: null });
   };
 }

@@ -9,6 +9,8 @@ import { pushOptions } from './options';
 import { registryEach, type RegistryCallPolicy } from '../catalog/registry';
 import { byKey, isUniqueViolation, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
+import { pausePoint } from '../platform/pause-points';
+import { claimForUnlock, lockIntent, openUnlocks, recordLocked, recordUnlocked } from './unlocked';
 
 /**
  * Registry calls: one batch per chunk where the registry has a bulk call, else 16 per-domain calls
@@ -87,7 +89,13 @@ export async function domainsWithHolds(db: Knex, names: string[], forUpdate: boo
       ? (
           await db('bulk_job_items')
             .whereRaw('id = any(?::bigint[])', [holders])
-            .where((b) => b.whereIn('status', OPEN_ITEM).orWhereRaw('was_locked and relocked is not true'))
+            .where((b) =>
+              b
+                .whereIn('status', OPEN_ITEM)
+                .orWhereRaw('was_locked and relocked is not true')
+                // The ledger shows the domain unlocked (a late unlock after the item ended): held until locked again.
+                .orWhereRaw('id in (select item_id from registry_unlocked where item_id = any(?::bigint[]))', [holders]),
+            )
             .pluck('id')
         ).map(Number)
       : [],
@@ -151,7 +159,20 @@ export const pushHandler: ItemHandler = {
     };
   },
 
-  async deferred(deps, job, items) {
+  async deferred(deps, job, taken) {
+    const owner = taken.find((i) => i.lease_owner)?.lease_owner ?? null;
+    // Right before the unlock, one conditional write decides which items this attempt still holds
+    // (and writes `relocked = false` and the ledger's unlock intent for them): an attempt that was
+    // paused past its lease, or whose items were taken over, unlocks nothing and writes nothing.
+    const mine = await claimForUnlock(deps.db, taken, owner, deps.config.WORKER_LOCK_MS);
+    if (mine.size < taken.length) {
+      deps.log.warn(
+        { job_id: job.id, refused: taken.length - mine.size, owner },
+        'attempt no longer holds its items: their unlock and push are left to the attempt that took them over',
+      );
+    }
+    const items = taken.filter((i) => mine.has(Number(i.id)));
+    if (items.length === 0) return {};
     const unlockFailed = new Map<number, string>();
     // Items whose unlock met a transient fault (our database or network, not the registry's
     // answer) are not decided now: they stay running and this attempt ends as retry-later.
@@ -163,6 +184,13 @@ export const pushHandler: ItemHandler = {
       items.map((i) => i.domain_name),
       UNLOCK_POLICY,
     );
+    await pausePoint('after_unlock');
+    // Whoever holds the items by now: an unlock that happened stays visible until a later lock.
+    await recordUnlocked(
+      deps.db,
+      items.filter((_, i) => unlocks[i].status === 'fulfilled'),
+      owner,
+    );
     unlocks.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
       if (isTransientFault(r.reason)) {
@@ -173,14 +201,16 @@ export const pushHandler: ItemHandler = {
     const decided = items.filter((i) => !unsure.has(Number(i.id)));
     const counts = decided.length
       ? await deps.db.transaction(async (trx) => {
-          const live = await lockLiveItems(trx, decided);
+          // Only what this attempt still holds under the chunk lock (a takeover takes that lock too).
+          const live = await lockLiveItems(trx, decided, owner);
           if (live.length === 0) return {};
           const byName = new Map((await lockDomains(trx, live)).map((d) => [d.name, d]));
           return applyPush(deps, trx, job, live, byName, unlockFailed);
         })
       : {};
     // Every domain is locked again, the undecided ones too (their unlock may have happened).
-    await relock(deps, items);
+    await pausePoint('before_relock');
+    await relock(deps, items, owner);
     if (fault) throw new TransientFault(`registry unlock interrupted: ${(fault as Error).message}`, { cause: fault });
     return counts;
   },
@@ -343,11 +373,21 @@ async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainI
   );
 }
 
-/** Locks again every domain this job unlocked. A failure is left for the next attempt or the reconciler. */
-export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_name'>[]): Promise<void> {
-  const done: number[] = [];
+/**
+ * Locks again every domain this attempt unlocked (`owner`; null for the sweep). A failure is left for
+ * the next attempt or the reconciler. The registry lock is called whatever happened meanwhile (the
+ * domain must end locked), but the items are written only where this attempt still holds them
+ * (the sweep: where no attempt holds a live lease), never over a successor's state.
+ */
+export async function relock(
+  deps: Deps,
+  items: (Pick<ItemRow, 'id' | 'domain_name'> & { job_id?: string | null })[],
+  owner: string | null,
+): Promise<void> {
+  const done: typeof items = [];
   const errors: string[] = [];
   let allTransient = true;
+  const since = await lockIntent(deps.db, items, owner);
   const locks = await registryEach(
     deps.registry,
     'lock',
@@ -355,14 +395,14 @@ export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_nam
     RELOCK_POLICY,
   );
   locks.forEach((r, i) => {
-    if (r.status === 'fulfilled') done.push(Number(items[i].id));
+    if (r.status === 'fulfilled') done.push(items[i]);
     else {
       errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
       allTransient &&= isTransientFault(r.reason);
     }
   });
   // The relock is an item's last step: its lease ends in the same write.
-  if (done.length) await deps.db('bulk_job_items').whereIn('id', done).update({ relocked: true, lease_until: null });
+  await recordLocked(deps.db, done, since, owner);
   if (errors.length) {
     const message = `relock failed for ${errors.length} domain(s): ${errors.slice(0, 5).join('; ')}`;
     throw allTransient ? new TransientFault(message) : new Error(message);
@@ -374,11 +414,15 @@ export async function relock(deps: Deps, items: Pick<ItemRow, 'id' | 'domain_nam
  * a live attempt's hands (that attempt relocks them itself).
  */
 export async function pendingRelocks(deps: Deps, where: { job_id?: string; chunk?: number }) {
-  return deps
+  const byItems: { id: number; domain_name: string; job_id: string | null }[] = await deps
     .db('bulk_job_items')
     .where(where)
     .where({ was_locked: true, relocked: false })
     .whereNotIn('status', OPEN_ITEM)
     .modify((q) => leaseFree(q, deps.db))
-    .select('id', 'domain_name');
+    .select('id', 'domain_name', 'job_id');
+  // And whatever the ledger shows unlocked, whatever its item says (a zombie's late unlock).
+  const byLedger = await openUnlocks(deps.db, where);
+  const seen = new Set(byItems.map((i) => i.domain_name));
+  return [...byItems, ...byLedger.filter((i) => !seen.has(i.domain_name))];
 }

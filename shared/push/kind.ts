@@ -4,6 +4,7 @@ import { queueEmail } from '../mail/outbox';
 import { consoleJobUrl } from '../mail/links';
 import { gainingNotification, type ReceivedDomain } from '../mail/templates';
 import { pendingRelocks, pushHandler, relock } from './handler';
+import { jobHasOpenUnlock } from './unlocked';
 import { pushOptions, type PushOptions } from './options';
 import { checkPushAtStart, gainingNextCycle } from './start';
 
@@ -32,11 +33,13 @@ const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
 /** A domain the push unlocked is locked again, whatever happened to the attempt that unlocked it. */
 const relockSweep: Sweep = {
   async owes(db, jobId) {
-    return !!(await db('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id'));
+    if (await db('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id')) return true;
+    // A domain the ledger shows unlocked (even one whose item says relocked): the job stays open.
+    return jobHasOpenUnlock(db, jobId);
   },
   async run(deps, scope) {
     const owed = await pendingRelocks(deps, scope);
-    if (owed.length) await relock(deps, owed);
+    if (owed.length) await relock(deps, owed, null);
     return owed.length;
   },
 };

@@ -1,20 +1,20 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Deps } from '../shared/platform/deps';
-import { Forbidden, InvalidRequest, Unauthorized } from '../shared/platform/errors';
+import { Forbidden, InvalidRequest } from '../shared/platform/errors';
+import { operatorKeys } from '../shared/accounts/api-keys';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { scrapeMetrics } from '../shared/platform/metrics';
 import { evictionPolicy } from '../shared/platform/redis';
 import { outboxSummary } from '../shared/mail/outbox-summary';
-import { safeEqual } from '../shared/platform/secrets';
 import { jsonDepth } from '../shared/platform/validation';
-import { requireOperatorOrBasic, withRequestInfo } from './auth';
+import { requireMetricsToken, requireOperatorOrBasic, withRequestInfo } from './auth';
 import { claimPages } from './claim-page';
 import { CONSOLE_PATH, consoleRouter } from './console';
 import { dashboardRouter, DASHBOARD_PATH } from './dashboard';
 import { docsRouter } from './docs';
 import { errorHandler, notFoundRoute } from './errors';
-import { accessLog, requireJsonBody } from './http-basics';
+import { accessLog, deferBody, requireJsonBody } from './http-basics';
 import { cleanInput } from './clean-input';
 import { securityHeaders } from './security-headers';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
@@ -26,16 +26,17 @@ const MAX_BODY_DEPTH = 32;
 
 /**
  * Body limits per route: a submit carries up to MAX_DOMAINS_PER_JOB names (about 100 bytes each
- * at worst), the operator's import up to 100,000 rows; every other body is small.
+ * at worst), the operator's import up to 100,000 rows; every other body is small, and the two
+ * routes anyone may call (the console's sign-in, a claim link) take a few fields only.
  */
-function bodyParsers(deps: Deps): RequestHandler {
-  const small = express.json({ limit: '64kb' });
-  const submit = express.json({ limit: Math.max(1024 * 1024, deps.config.MAX_DOMAINS_PER_JOB * 100) });
-  const bulkImport = express.json({ limit: '25mb' });
-  return (req, res, next) => {
-    if (req.method === 'POST' && req.path === '/v1/bulk-pushes') return submit(req, res, next);
-    if (req.method === 'POST' && req.path === '/v1/admin/domains/import') return bulkImport(req, res, next);
-    return small(req, res, next);
+function bodyLimits(deps: Deps): (req: Request) => number {
+  const submit = Math.max(1024 * 1024, deps.config.MAX_DOMAINS_PER_JOB * 100);
+  return (req) => {
+    const path = `${req.baseUrl}${req.path}`;
+    if (req.method === 'POST' && path === '/v1/bulk-pushes') return submit;
+    if (req.method === 'POST' && path === '/v1/admin/domains/import') return 25 * 1024 * 1024;
+    if (path === '/v1/sessions' || path.startsWith('/v1/claims/')) return 8 * 1024;
+    return 64 * 1024;
   };
 }
 
@@ -80,19 +81,6 @@ const readOnly: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/**
- * /metrics tells queue depths and volumes: it needs METRICS_TOKEN (what Prometheus is given) or
- * the operator key.
- */
-function metricsAuth(deps: Deps): RequestHandler {
-  const tokens = [deps.config.METRICS_TOKEN, deps.config.ADMIN_API_KEY].filter((t): t is string => !!t);
-  return (req, _res, next) => {
-    const presented = req.get('authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    if (presented && tokens.some((t) => safeEqual(presented, t))) return next();
-    throw new Unauthorized('/metrics needs Authorization: Bearer <METRICS_TOKEN> (or the operator key).');
-  };
-}
-
 /** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
 export function createApp(deps: BulkDeps) {
   const app = express();
@@ -101,12 +89,13 @@ export function createApp(deps: BulkDeps) {
   app.use(accessLog(deps.log));
   app.use(securityHeaders(deps.config));
   app.use(apiHeaders);
+  app.use(withRequestInfo);
   app.use(claimPages(deps)); // the claim link in a browser: HTML and forms, before the JSON-only body check
   app.use('/v1', requireJsonBody);
-  app.use(bodyParsers(deps));
-  app.use(boundedDepth);
+  // Size now, parsing after authentication (readBody in api/auth.ts): the depth and input rules
+  // run on the parsed body; cleanInput runs here too, for the path and the query.
+  app.use('/v1', deferBody(bodyLimits(deps), [boundedDepth, cleanInput]));
   app.use(cleanInput);
-  app.use(withRequestInfo);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -134,19 +123,20 @@ export function createApp(deps: BulkDeps) {
     const outbox = checks.postgres === 'ok' ? await outboxSummary(deps.db).catch(() => null) : null;
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks, outbox });
   });
-  app.get('/metrics', metricsAuth(deps), async (_req, res) => {
+  app.get('/metrics', requireMetricsToken(deps.config.METRICS_TOKEN, deps.authThrottle), async (_req, res) => {
     const scraped = await scrapeMetrics(deps);
     res.type(scraped.contentType).send(scraped.body);
   });
 
+  const operatorKey = operatorKeys(deps.config, deps.log);
   app.use(
     DASHBOARD_PATH,
     dashboardHeaders,
-    requireOperatorOrBasic(deps.config.ADMIN_API_KEY!, deps.authThrottle),
+    requireOperatorOrBasic(operatorKey, deps.authThrottle),
     ...(deps.config.DASHBOARD_READ_ONLY ? [readOnly] : []),
     dashboardRouter(deps.queues.all(), { readOnly: deps.config.DASHBOARD_READ_ONLY }),
   );
-  app.use(MAILBOX_PATH, requireOperatorOrBasic(deps.config.ADMIN_API_KEY!, deps.authThrottle), mailboxRouter(deps));
+  app.use(MAILBOX_PATH, requireOperatorOrBasic(operatorKey, deps.authThrottle), mailboxRouter(deps));
   app.use(docsRouter(deps));
   app.use(CONSOLE_PATH, consoleRouter());
   // Kept on the app so a test (or a diagnostics hook) can see how many polls serve how many streams.

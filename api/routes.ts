@@ -48,6 +48,8 @@ import {
 import { idempotencyKey, parseInput } from '../shared/platform/validation';
 import { keyRoutes } from './key-routes';
 import { me, requireOperator, requireReseller, submitter, throttledByStatus } from './auth';
+import { readBody } from './http-basics';
+import { operatorKeys } from '../shared/accounts/api-keys';
 import type { JobStreams } from './sse';
 import { jobEventsRoute, jobStreams } from './job-events';
 import { createSession, createSessionInput, endSession } from '../shared/accounts/sessions';
@@ -63,9 +65,11 @@ const send = (fn: (req: Request, res: Response) => Promise<Reply>) => async (req
 /** Reads like the API reference: method, path, auth, the one call into shared/. */
 export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)): Router {
   const { db } = deps;
-  const operator = requireOperator(db, deps.config.ADMIN_API_KEY!, deps.authThrottle);
+  // ADMIN_API_KEY and, while it is rotated out, ADMIN_API_KEY_PREVIOUS.
+  const opKeys = operatorKeys(deps.config, deps.log);
+  const operator = requireOperator(db, opKeys, deps.authThrottle);
   const session = { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock };
-  const reseller = requireReseller(db, deps.config.ADMIN_API_KEY!, session, deps.authThrottle);
+  const reseller = requireReseller(db, opKeys, session, deps.authThrottle);
   const claimGuard = throttledByStatus(deps.authThrottle, 'claim_token', [404]);
   const r = Router();
   const now = () => deps.clock();
@@ -103,9 +107,11 @@ export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)
     send(async (req) => [200, await getEmail(db, String(req.params.id))]),
   );
 
-  // Console sign-in: an API key exchanged for a session cookie (see api/session-cookie.ts)
+  // Console sign-in: an API key exchanged for a session cookie (see api/session-cookie.ts). The key
+  // is in the body, so the (small) body is read first; the sign-in throttles on the API key counter.
   r.post(
     '/v1/sessions',
+    readBody,
     send(async (req, res) => {
       assertSameOrigin(req, deps.config.PUBLIC_URL, { allowMissing: true });
       const attempt = { ip: req.socket.remoteAddress, userAgent: req.get('user-agent') };
@@ -273,6 +279,7 @@ export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)
   r.post(
     '/v1/claims/:token',
     claimGuard,
+    readBody,
     send(async (req) => [201, await claim(deps, p(req, 'token'), parseInput(claimInput, req.body))]),
   );
   return r;

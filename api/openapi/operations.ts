@@ -108,7 +108,7 @@ function jobOperations(base: string, what: string, one: string, tag: string): Re
     [`GET ${id}/events`]: {
       summary: 'Server-Sent Events: `progress` (the job) when it changes, then `end` with the final state or on suspend',
       description:
-        'At most SSE_MAX_STREAMS_PER_KEY streams per API key (429 `too_many_streams`); a stream lasts SSE_MAX_STREAM_SECONDS, starts with `retry:`, and each event has an `id:` a reconnect sends back as `Last-Event-ID`.',
+        'At most SSE_MAX_STREAMS_PER_KEY streams per API key, counting every console session of the key (429 `too_many_streams`); a stream lasts SSE_MAX_STREAM_SECONDS, starts with `retry:`, and each event has an `id:` a reconnect sends back as `Last-Event-ID`. The credential is checked again every SSE_AUTH_RECHECK_MS: after sign-out, session expiry or key revocation the stream sends a last `end` with the job still open and closes (a reconnect answers 401).',
       tag,
       auth: 'reseller',
       replies: { 200: { description: 'text/event-stream; each `data:` is a Job', media: ['text/event-stream'] } },
@@ -493,16 +493,20 @@ export const EXTRA_OPERATIONS: Record<string, Operation> = {
   'GET /healthz': { summary: 'Liveness', tag: 'Operations', auth: 'none', replies: { 200: json('alive', R.Health) } },
   'GET /readyz': {
     summary: 'Readiness: Postgres, Redis and its maxmemory-policy',
+    description:
+      'Also the email outbox (informational). Its `last_error.error` is a class (`recipient_rejected`, `sender_rejected`, `auth`, `timeout`, `tls`, `connection`, `rejected`, `unknown`), never the text of the SMTP peer (it names recipients): that is in the signed-in mailbox.',
     tag: 'Operations',
     auth: 'none',
     replies: { 200: json('ready', R.Ready), 503: json('a check failed; `checks` says which', R.Ready) },
   },
   'GET /metrics': {
     summary: 'Prometheus metrics (text exposition format)',
-    description: 'Bearer METRICS_TOKEN (what Prometheus is given) or the operator key.',
+    description:
+      'Bearer METRICS_TOKEN only (what Prometheus is given; the operator key is refused 401). Wrong or missing tokens are counted and logged per address like every credential (429 `too_many_attempts` once blocked). With METRICS_TOKEN unset, 403 `metrics_disabled`.',
     tag: 'Operations',
     auth: 'operator',
     replies: { 200: { description: 'Prometheus text format', media: ['text/plain'] } },
+    errors: { 403: ['metrics_disabled'] },
   },
   'GET /v1/openapi.json': {
     summary: 'This document (OpenAPI 3.1)',

@@ -81,7 +81,7 @@ describe('tenancy: failed authentication is throttled and logged', () => {
     expect(refused?.status).to.equal(429);
   });
 
-  it('the operator key through the dashboard basic auth is throttled on its own counter', async () => {
+  it('the operator key through the dashboard basic auth counts on the API key counter (it is accepted by /v1/admin too)', async () => {
     for (let i = 0; i < LIMIT; i++) {
       const res = await sys.http().get('/admin/queues').auth('ops', `wrong-operator-key-${i}-0123456789`);
       expect(res.status).to.equal(401);
@@ -90,8 +90,9 @@ describe('tenancy: failed authentication is throttled and logged', () => {
     expect429(await sys.http().get('/admin/queues').auth('ops', OPERATOR_KEY));
     expect(failures('operator_key')).to.have.length(LIMIT);
     expect(failures('operator_key')[0]).to.include({ route: 'GET /admin/queues', key_prefix: 'wrong-op' });
-    // API keys are another counter: the reseller API still answers from this address.
-    expect((await sys.http().get('/v1/me').set('Authorization', `Bearer ${acme.key}`)).status).to.equal(200);
+    // One counter per credential and address: the same key cannot be guessed on through /v1.
+    expect429(await sys.http().get('/v1/admin/resellers').set('Authorization', `Bearer ${OPERATOR_KEY}`));
+    expect429(await sys.http().get('/v1/me').set('Authorization', `Bearer ${acme.key}`));
   });
 
   it('claim-token guesses are throttled; the log names the route pattern, never the token', async () => {
@@ -114,7 +115,7 @@ describe('tenancy: failed authentication is throttled and logged', () => {
     expect(JSON.stringify(lines)).to.not.include('gggggggggg');
   });
 
-  it('console sign-in (POST /v1/sessions) uses the same throttle: 401s, then 429 with Retry-After, even for a good key', async () => {
+  it('console sign-in (POST /v1/sessions) uses the same throttle and counter: 401s, then 429 with Retry-After, even for a good key', async () => {
     const bad = 'dpk_signinSIGNINsigninSIGNINsignin012345';
     for (let i = 0; i < LIMIT; i++) {
       expect((await sys.http().post('/v1/sessions').send({ api_key: bad })).status).to.equal(401);
@@ -126,6 +127,8 @@ describe('tenancy: failed authentication is throttled and logged', () => {
     expect(logged).to.have.length(LIMIT);
     expect(logged[0]).to.include({ ip: '127.0.0.1', route: 'POST /v1/sessions', key_prefix: bad.slice(0, 8) });
     expect(JSON.stringify(lines)).to.not.include(bad.slice(8, 20));
+    // The key a sign-in guesses is an API key: /v1/* is refused from this address too.
+    expect429(await sys.http().get('/v1/me').set('Authorization', `Bearer ${acme.key}`));
   });
 
   it('existing-profile passwords are throttled per (losing, gaining) pair, and the refusal changes nothing', async () => {

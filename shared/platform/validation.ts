@@ -124,3 +124,88 @@ export function pageOf<R, T>(rows: R[], limit: number, key: (r: R) => string | n
   const slice = more ? rows.slice(0, limit) : rows;
   return { items: slice.map(view), next_cursor: more ? encodeCursor(key(slice[slice.length - 1])) : null };
 }
+
+/**
+ * Keys that name an object's prototype machinery. A JSON body may carry them as plain keys, but
+ * copied into an object (zod, spread, Object.assign) `__proto__` sets the prototype instead of a
+ * field: the value would be silently dropped, or worse. Refused wherever they appear.
+ */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Where a value breaks the input rule, in parseInput's `fields` shape (`body.settings.theme`). */
+export interface InputProblem {
+  path: string;
+  message: string;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point
+const NUL = /\u0000/;
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point
+const UNSHOWABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** A path as the error shows it: cut, and the offending characters shown as U+FFFD, never echoed (a pair cut by clip too). */
+const shownPath = (path: string) => clip(path).replace(UNSHOWABLE, '\ufffd');
+
+/** What is wrong with one string under the input rule, if anything. */
+export function stringProblem(value: string): string | undefined {
+  if (NUL.test(value)) return 'contains a NUL character (U+0000)';
+  if (LONE_SURROGATE.test(value)) return 'contains an unpaired surrogate (not valid Unicode)';
+  return undefined;
+}
+
+/**
+ * The one input rule for every route, before any route sees the input: walks a parsed value
+ * (query, JSON body, form body, path segments) and names the first place, in document order, that
+ * holds a string (or object key) with a NUL or an unpaired surrogate — Postgres cannot store
+ * either in text or jsonb, so they used to fail as 500s deep inside — or a prototype key
+ * (PROTOTYPE_KEYS), or a number JSON cannot carry (1e309 parses to Infinity and would be stored as
+ * null). Iterative, so a hostile nesting cannot blow the stack; pure, so it is unit-tested alone.
+ */
+export function findInputProblem(value: unknown, where: string): InputProblem | undefined {
+  // Each entry is a value to check, or (key set) an object key to check before its value.
+  const stack: { v: unknown; path: string; key?: string }[] = [{ v: value, path: where }];
+  while (stack.length) {
+    const { v, path, key } = stack.pop()!;
+    if (key !== undefined) {
+      if (PROTOTYPE_KEYS.has(key)) return { path: shownPath(path), message: `the key "${key}" is not accepted` };
+      const problem = stringProblem(key);
+      if (problem) return { path: shownPath(path), message: `key ${problem}` };
+    } else if (typeof v === 'string') {
+      const problem = stringProblem(v);
+      if (problem) return { path: shownPath(path), message: problem };
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return { path: shownPath(path), message: 'number out of range' };
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: `${path}.${i}` });
+    } else if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const at = `${path}.${keys[i]}`;
+        stack.push({ v: (v as Record<string, unknown>)[keys[i]], path: at }, { v: undefined, path: at, key: keys[i] });
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Text from a peer (a registry's error, an SMTP reply) on its way to a text column: a NUL or an
+ * unpaired surrogate there would fail the write (Postgres refuses NUL in text, the driver turns a
+ * lone surrogate into U+FFFD anyway), so both become U+FFFD. Input from callers is refused
+ * instead (findInputProblem); this is for what nobody can refuse.
+ */
+export function storableText(value: string): string;
+export function storableText(value: string | null): string | null;
+export function storableText(value: string | null): string | null {
+  return value === null ? null : value.replace(UNSHOWABLE, '\ufffd');
+}
+
+/** The input rule as the spec's 400 invalid_request, with the same `fields` shape as parseInput. */
+export function assertCleanInput(value: unknown, where: string): void {
+  const problem = findInputProblem(value, where);
+  if (problem)
+    throw new InvalidRequest(`Invalid ${where}: ${problem.path}: ${problem.message}`, {
+      fields: [{ path: problem.path, message: problem.message }],
+    });
+}

@@ -55,7 +55,7 @@ describe('console: API keys (browser)', function () {
     await page.getByRole('button', { name: 'Create key' }).click();
     const shown = page.locator('#new-api-key');
     await shown.waitFor();
-    const key = (await shown.textContent()).trim();
+    const key = ((await shown.textContent()) ?? '').trim();
     expect(key).to.match(/^dpk_[A-Za-z0-9_-]{43}$/);
     await page.getByRole('region', { name: 'Your new key: CI deploys' }).getByText('This is the only time the key is shown.').waitFor();
     await page.getByRole('button', { name: 'Copy key' }).click();

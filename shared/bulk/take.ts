@@ -80,7 +80,7 @@ export async function takeChunk(
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
     if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], owner, heldElsewhereUntil: null };
     await lockChunk(trx, jobId, chunk);
-    await pausePoint('take');
+    pausePoint('take');
     // The chunk's first take reads its unstarted items without writing them: each is inserted
     // once, with its result (or `running`), instead of a pending row now and its result later.
     const fresh = takesNew ? await takeUnstarted(trx, jobId, chunk) : [];
@@ -132,7 +132,7 @@ export async function takeChunk(
     const until = [held?.until ? new Date(held.until) : null, retryAt ?? null].filter((d): d is Date => d !== null);
     const heldElsewhereUntil = until.length ? new Date(Math.min(...until.map((d) => d.getTime()))) : null;
     const waiting = items.length - deferred.length - Object.values(counts).reduce((a, b) => a + b, 0);
-    await pausePoint('before_take_commit');
+    pausePoint('before_take_commit');
     return { job, handler, counts, done: items.length - deferred.length - waiting, deferred, owner, heldElsewhereUntil };
   });
 }

@@ -184,7 +184,7 @@ export const pushHandler: ItemHandler = {
       items.map((i) => i.domain_name),
       UNLOCK_POLICY,
     );
-    await pausePoint('after_unlock');
+    pausePoint('after_unlock');
     // Whoever holds the items by now: an unlock that happened stays visible until a later lock.
     await recordUnlocked(
       deps.db,
@@ -209,7 +209,6 @@ export const pushHandler: ItemHandler = {
         })
       : {};
     // Every domain is locked again, the undecided ones too (their unlock may have happened).
-    await pausePoint('before_relock');
     await relock(deps, items, owner);
     if (fault) throw new TransientFault(`registry unlock interrupted: ${(fault as Error).message}`, { cause: fault });
     return counts;
@@ -387,6 +386,7 @@ export async function relock(
   const done: typeof items = [];
   const errors: string[] = [];
   let allTransient = true;
+  pausePoint('before_relock');
   const since = await lockIntent(deps.db, items, owner);
   const locks = await registryEach(
     deps.registry,

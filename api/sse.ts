@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { RedisClient } from '../shared/platform/redis';
 import { TooManyRequests } from '../shared/platform/errors';
 import type { Logger } from '../shared/platform/logger';
+import { credentialId, type LiveCredential } from '../shared/accounts/sessions';
 
 export interface JobStreamView {
   status: string;
@@ -17,7 +18,15 @@ export interface StreamLimits {
   maxSeconds: number;
   /** One poll of a job's state per interval, whatever the number of its streams. */
   pollMs: number;
+  /** One check of every open stream's credential per interval (sign-out, revocation, expiry end it). */
+  recheckMs: number;
 }
+
+/** Who opened a stream: the api_keys row id, and the session token's hash for console callers. */
+export type StreamCredential = LiveCredential;
+
+/** Which of these credentials still hold, by credentialId (one query for all of them). */
+export type CredentialCheck = (creds: StreamCredential[]) => Promise<Set<string>>;
 
 const RETRY_MS = 3000;
 const HEARTBEAT_MS = 15_000;
@@ -40,6 +49,14 @@ export function eventId(view: JobStreamView): string {
 
 interface Subscriber {
   send(view: JobStreamView): void;
+  close(): void;
+}
+
+/** An open stream as the credential check sees it. */
+interface Holder {
+  credential: StreamCredential;
+  /** Sends the final `end` event (the job as last seen, still open), then closes the stream. */
+  revoke(): void;
 }
 
 /**
@@ -47,12 +64,20 @@ interface Subscriber {
  * watched job's view in two queries, whatever the number of streams and jobs (500 streams cost
  * what one does, and never hold more than one database connection); a stream sends `progress` when the state changes,
  * then one `end` event when the job has ended or is suspended, and closes. Streams are capped per
- * API key and in lifetime.
+ * API key (every stream of the key counts, whatever console session opened it) and in lifetime.
+ * Every open stream's credential is checked again each `recheckMs`, all of them in one query: a
+ * stream whose session ended (sign-out, a newer session, expiry) or whose key was revoked gets a
+ * final `end` event and closes. That `end` carries the job as last seen, still open (not finished,
+ * not suspended): a client tells it from a job's end by that, and a reconnect answers 401.
  */
 export class JobStreams {
   private watches = new Map<string, Set<Subscriber>>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  private holders = new Set<Holder>();
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private rechecking = false;
+  private chores: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -61,18 +86,20 @@ export class JobStreams {
     private readonly log: Logger,
     /** The current views of these jobs, by id, without an access check (done once, when a stream opens). */
     private readonly load: (jobIds: string[]) => Promise<Map<string, JobStreamView>>,
+    /** Which credentials still hold; without it, streams are not re-checked. */
+    private readonly check?: CredentialCheck,
   ) {}
 
   async stream(
     req: Request,
     res: Response,
     jobId: string,
-    apiKeyId: string,
+    credential: StreamCredential,
     first: () => Promise<JobStreamView>,
     isEnd: (status: string) => boolean,
   ): Promise<void> {
     const view = await first(); // throws (404) before any header is written
-    const release = await this.takeSlot(apiKeyId);
+    const release = await this.takeSlot(credential.apiKeyId);
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
@@ -103,12 +130,22 @@ export class JobStreams {
         write(v, done);
         if (done) close();
       },
+      close: () => close(),
+    };
+    const holder: Holder = {
+      credential,
+      revoke: () => {
+        if (closed) return;
+        write(latest, true);
+        close();
+      },
     };
     const close = () => {
       if (closed) return;
       closed = true;
       for (const t of timers) clearTimeout(t);
       this.unsubscribe(jobId, sub);
+      this.forget(holder);
       release().catch(() => undefined);
       res.end();
     };
@@ -127,7 +164,32 @@ export class JobStreams {
       res.write(`${retry}\n`);
       retry = '';
     }
-    if (!closed) this.subscribe(jobId, sub);
+    if (!closed) {
+      this.subscribe(jobId, sub);
+      this.hold(holder);
+    }
+  }
+
+  /** Runs `task` every `ms` on an unref'd timer, one run at a time, until close(). */
+  every(ms: number, what: string, task: () => Promise<unknown>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((err) => this.log.warn({ err: (err as Error).message }, `${what} failed`))
+        .finally(() => (running = false));
+    }, ms);
+    t.unref();
+    this.chores.push(t);
+  }
+
+  /** Ends every open stream (as at a lifetime cap: clients reconnect elsewhere) and stops every timer. */
+  close(): void {
+    for (const t of this.chores.splice(0)) clearInterval(t);
+    for (const subs of [...this.watches.values()]) for (const s of [...subs]) s.close();
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = undefined;
   }
 
   /** Open streams (this process), for tests and diagnostics. */
@@ -179,6 +241,44 @@ export class JobStreams {
     if (this.watches.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
+    }
+  }
+
+  private hold(h: Holder) {
+    this.holders.add(h);
+    if (!this.check || this.recheckTimer) return;
+    this.recheckTimer = setInterval(() => this.recheck(), this.limits.recheckMs);
+    this.recheckTimer.unref();
+  }
+
+  private forget(h: Holder) {
+    this.holders.delete(h);
+    if (this.holders.size === 0 && this.recheckTimer) {
+      clearInterval(this.recheckTimer);
+      this.recheckTimer = undefined;
+    }
+  }
+
+  /** One query for every open stream's credential; the streams of those that ended are ended. */
+  private async recheck() {
+    if (!this.check || this.rechecking || this.holders.size === 0) return;
+    this.rechecking = true;
+    try {
+      const byId = new Map<string, StreamCredential>();
+      for (const h of this.holders) byId.set(credentialId(h.credential), h.credential);
+      const live = await this.check([...byId.values()]);
+      let ended = 0;
+      for (const h of [...this.holders]) {
+        if (live.has(credentialId(h.credential))) continue;
+        h.revoke();
+        ended++;
+      }
+      if (ended) this.log.info({ event: 'streams_ended', streams: ended }, 'event streams ended: their credential ended');
+    } catch (err) {
+      // The database away: streams stay (their polls fail too); the next tick checks again.
+      this.log.warn({ err: (err as Error).message }, 'stream credential check failed');
+    } finally {
+      this.rechecking = false;
     }
   }
 

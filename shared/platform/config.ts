@@ -66,7 +66,7 @@ const schema = z.object({
   // Bounded waits on Postgres (per session of the pool): see docs/faults.md.
   PG_LOCK_TIMEOUT_MS: intFrom(10_000, 0, 3_600_000),
   PG_STATEMENT_TIMEOUT_MS: intFrom(60_000, 0, 3_600_000),
-  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(30_000, 0, 3_600_000),
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(5_000, 0, 3_600_000),
   WORKER_LOCK_MS: intFrom(30_000, 500, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100, 600_000),
   CLAIM_TOKEN_TTL_SECONDS: intFrom(14 * 24 * 3600, 60, 365 * 24 * 3600),
@@ -80,6 +80,8 @@ const schema = z.object({
   SESSIONS_PER_KEY: intFrom(5, 1, 1000),
   // How often an open stream re-checks its credential (sign-out, revocation, expiry end it).
   SSE_AUTH_RECHECK_MS: intFrom(2000, 50, 60_000),
+  // How often each API process deletes expired console sessions (of every reseller).
+  SESSION_SWEEP_MS: intFrom(600_000, 50, 24 * 3_600_000),
   AUTH_MAX_FAILURES: intFrom(20, 1, 100_000),
   AUTH_FAILURE_WINDOW_SECONDS: intFrom(60, 1, 24 * 3600),
   AUTH_BLOCK_SECONDS: intFrom(300, 1, 7 * 24 * 3600),

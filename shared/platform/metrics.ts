@@ -2,6 +2,7 @@ import client from 'prom-client';
 import type { Db } from './db';
 import type { Queues } from './queues';
 import { outboxBacklog } from '../mail/outbox';
+import { unlockBoundMs, unlockedPastBound } from '../push/unlocked';
 
 /** One registry per running system, so several systems can live in one test process. */
 export function createMetrics() {
@@ -31,14 +32,29 @@ export function createMetrics() {
     help: 'Emails in the outbox not yet sent, read at scrape time',
     registers: [registry],
   });
-  return { registry, itemsProcessed, jobDuration, queueDepth, outboxBacklog };
+  const emailAmbiguous = new client.Counter({
+    name: 'domain_push_email_ambiguous_total',
+    help: 'Email sends that got no reply after the whole message went out (maybe delivered; sent at most once more)',
+    registers: [registry],
+  });
+  const unlockedDomains = new client.Gauge({
+    name: 'domain_push_unlocked_domains',
+    help: 'Domains the registry-path ledger shows unlocked for longer than the bound (2 x WORKER_LOCK_MS + RECONCILE_INTERVAL_MS), read at scrape time; 0 when the guarantee holds',
+    registers: [registry],
+  });
+  return { registry, itemsProcessed, jobDuration, queueDepth, outboxBacklog, emailAmbiguous, unlockedDomains };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Reads the gauges that live elsewhere (queue depth in Redis, outbox backlog in Postgres), then renders. */
 // Takes its three parts by name rather than `Deps`, which names `Metrics`: no import cycle.
-export async function scrapeMetrics(deps: { metrics: Metrics; queues: Queues; db: Db }) {
+export async function scrapeMetrics(deps: {
+  metrics: Metrics;
+  queues: Queues;
+  db: Db;
+  config?: { WORKER_LOCK_MS: number; RECONCILE_INTERVAL_MS: number };
+}) {
   const { metrics } = deps;
   try {
     for (const q of deps.queues.all()) {
@@ -49,5 +65,6 @@ export async function scrapeMetrics(deps: { metrics: Metrics; queues: Queues; db
     // Redis down: the last known depths stay; /readyz says why.
   }
   metrics.outboxBacklog.set(await outboxBacklog(deps.db));
+  if (deps.config) metrics.unlockedDomains.set(await unlockedPastBound(deps.db, unlockBoundMs(deps.config)));
   return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
 }

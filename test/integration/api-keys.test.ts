@@ -1,6 +1,7 @@
+import http from 'node:http';
 import { expect } from 'chai';
 import { createLogger } from '../../shared/platform/logger';
-import { makeReseller, type TestReseller } from '../helpers/fixtures';
+import { authorize, importDomains, makeReseller, submit, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 
@@ -23,7 +24,7 @@ describe('API keys a reseller controls', () => {
   let n = 0;
 
   before(async () => {
-    sys = await startSystem({ worker: false });
+    sys = await startSystem({ worker: false, config: { SSE_AUTH_RECHECK_MS: 200 } });
   });
   after(async () => {
     await sys?.stop();
@@ -138,6 +139,48 @@ describe('API keys a reseller controls', () => {
     expect(again.body).to.deep.equal(res.body);
     const items = await list(r.key);
     expect(items.find((k) => k.id === spare.id)!.revoked_at).to.equal(res.body.revoked_at);
+  });
+
+  it("revoking a key ends its open event stream within seconds; another key's stream of the same job goes on", async () => {
+    const losing = await makeReseller(sys, `keys-stream-losing-${process.pid % 1000}`);
+    const gaining = await makeReseller(sys, `keys-stream-gaining-${process.pid % 1000}`);
+    await authorize(sys, gaining, losing);
+    await importDomains(sys, [{ name: `keys-stream-${process.pid % 1000}.example`, reseller: losing.username, locked: false }]);
+    const job = await submit(sys, losing, { gaining_reseller: gaining.username, domains: [`keys-stream-${process.pid % 1000}.example`] });
+    expect(job.status, JSON.stringify(job.body)).to.equal(202);
+    const spare = await create(losing, { label: 'dashboard' });
+    const open = (key: string) =>
+      new Promise<{ status: number; ended: Promise<string>; close(): void }>((resolve, reject) => {
+        const req = http.get(
+          `${sys.url}/v1/jobs/${job.body.id}/events`,
+          { headers: { Accept: 'text/event-stream', Authorization: `Bearer ${key}` } },
+          (res) => {
+            let raw = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (raw += d));
+            const ended = new Promise<string>((ok) => res.on('close', () => ok(raw)));
+            resolve({ status: res.statusCode!, ended, close: () => req.destroy() });
+          },
+        );
+        req.on('error', reject);
+      });
+    const doomed = await open(spare.api_key);
+    const bystander = await open(losing.key);
+    try {
+      expect([doomed.status, bystander.status]).to.deep.equal([200, 200]);
+      const t0 = Date.now();
+      expect((await as(losing.key).post(`/v1/api-keys/${spare.id}/revoke`)).status).to.equal(200);
+      await doomed.ended;
+      expect(Date.now() - t0, 'stream ended within a few seconds of the revoke').to.be.below(3_000);
+      expect((await open(spare.api_key)).status).to.equal(401);
+      let bystanderEnded = false;
+      bystander.ended.then(() => (bystanderEnded = true));
+      await new Promise((r) => setImmediate(r));
+      expect(bystanderEnded).to.equal(false);
+    } finally {
+      doomed.close();
+      bystander.close();
+    }
   });
 
   it('the last live key cannot be revoked (409 last_key); the key you call with can, once another lives', async () => {

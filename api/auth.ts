@@ -52,7 +52,8 @@ async function guarded<T>(
 ): Promise<T> {
   if (!guard) return check();
   const ip = clientIp(req);
-  await guard.assertAllowed(kind, ip);
+  const missing = { missing: presented.missing === true };
+  await guard.assertAllowed(kind, ip, missing);
   let result: T;
   try {
     result = await check();
@@ -60,7 +61,7 @@ async function guarded<T>(
     if (err instanceof Unauthorized) await guard.failed(kind, ip, presented);
     throw err;
   }
-  await guard.assertAllowed(kind, ip);
+  await guard.assertAllowed(kind, ip, missing);
   return result;
 }
 

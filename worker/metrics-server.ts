@@ -32,9 +32,10 @@ export function startMetricsServer(deps: Deps, port: number): Promise<http.Serve
       const presented = req.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
       const allowed = await requestInfo
         .run({ ip, route: () => 'GET /metrics (worker)' }, async () => {
-          await deps.authThrottle.assertAllowed('metrics_token', ip);
+          const missing = { missing: !presented };
+          await deps.authThrottle.assertAllowed('metrics_token', ip, missing);
           if (presented && safeEqual(presented, token)) {
-            await deps.authThrottle.assertAllowed('metrics_token', ip);
+            await deps.authThrottle.assertAllowed('metrics_token', ip, missing);
             return true;
           }
           await deps.authThrottle.failed('metrics_token', ip, presented ? { keyPrefix: secretPrefix(presented) } : { missing: true });

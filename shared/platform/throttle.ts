@@ -46,12 +46,14 @@ export interface AuthThrottle {
    * is checked, and again after a right one (a concurrent burst may have used up the tries while
    * it was being checked: a right key then gets the same 429 as a wrong one).
    */
-  assertAllowed(kind: CredentialKind, key: string): Promise<void>;
+  assertAllowed(kind: CredentialKind, key: string, opts?: { missing?: boolean }): Promise<void>;
   /**
    * Counts one failed attempt against `key` first, then decides: past the limit it throws 429 (and
    * the block starts), else it returns and the caller answers its 401. Either way the attempt is
    * logged as JSON (ip, route, kind, the presented secret's prefix when there is one: never the
-   * secret). A missing credential is a failed attempt too (`missing: true`).
+   * secret). A missing credential is a failed attempt too (`missing: true`), counted on a counter
+   * of its own: it guesses nothing, so anonymous requests (a console not signed in yet, a browser's
+   * first request before basic auth) never use up the tries of the people behind the same address.
    */
   failed(kind: CredentialKind, key: string, context?: { keyPrefix?: string; [k: string]: unknown }): Promise<void>;
 }
@@ -107,6 +109,7 @@ export function createAuthThrottle(redis: RedisClient, config: Config, log: Logg
   const limits: Record<string, Limit> = {
     api_key: perIp,
     session: perIp,
+    missing: perIp,
     metrics_token: perIp,
     claim_token: perIp,
     profile_password: { failures: Math.min(10, config.AUTH_MAX_FAILURES), windowSeconds: 900, blockSeconds: 900 },
@@ -128,6 +131,7 @@ export function createAuthThrottle(redis: RedisClient, config: Config, log: Logg
     }
     return l;
   };
+  const counterOf = (kind: CredentialKind, missing: boolean) => (missing && kind !== 'profile_password' ? 'missing' : COUNTER[kind]);
   // Addresses are counted by throttleAddress; a profile password's key is a (losing, gaining) pair.
   const keyOf = (kind: CredentialKind, key: string) => (kind === 'profile_password' ? key : throttleAddress(key));
   const refuse = (kind: CredentialKind, msBeforeNext: number) => {
@@ -140,11 +144,14 @@ export function createAuthThrottle(redis: RedisClient, config: Config, log: Logg
   };
   const logLine = (kind: CredentialKind, key: string, fields: Record<string, unknown>, msg: string) => {
     const info = requestInfo.getStore();
-    log.warn({ kind, ip: info?.ip ?? key, route: info?.route?.(), ...fields, limit: limits[COUNTER[kind]].failures }, msg);
+    log.warn(
+      { kind, ip: info?.ip ?? key, route: info?.route?.(), ...fields, limit: limits[counterOf(kind, !!fields.missing)].failures },
+      msg,
+    );
   };
   return {
-    async assertAllowed(kind, key) {
-      const counter = COUNTER[kind];
+    async assertAllowed(kind, key, opts = {}) {
+      const counter = counterOf(kind, !!opts.missing);
       const k = keyOf(kind, key);
       let res: RateLimiterRes | null = null;
       try {
@@ -172,7 +179,7 @@ export function createAuthThrottle(redis: RedisClient, config: Config, log: Logg
       throw refuse(kind, res.msBeforeNext);
     },
     async failed(kind, key, context = {}) {
-      const counter = COUNTER[kind];
+      const counter = counterOf(kind, !!context.missing);
       let res: RateLimiterRes | undefined;
       let over = false;
       try {

@@ -147,10 +147,14 @@ describe('throttle: count then decide, one counter per credential and address', 
   it('missing credentials count as failures: 20 requests without a key get 401, then 429; each is logged', async () => {
     for (let i = 0; i < LIMIT; i++) expect((await me()).status).to.equal(401);
     expect429(await me());
-    expect429(await me(acme.key));
+    expect429(await sys.http().get('/admin/queues'));
+    expect429(await sys.http().get('/metrics'));
     const logged = events('auth_failure', 'api_key');
     expect(logged).to.have.length(LIMIT);
     expect(logged[0]).to.include({ missing: true, route: 'GET /v1/me' });
+    // On a counter of their own: they guess nothing, so the people behind this address keep their tries.
+    expect((await me(acme.key)).status).to.equal(200);
+    expect((await me(wrongKey('after-missing'))).status).to.equal(401);
   });
 
   it('IPv4-mapped IPv6 counts as IPv4; IPv6 addresses count by their /64', async () => {
@@ -224,12 +228,15 @@ describe('throttle: count then decide, one counter per credential and address', 
         fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`, { headers: auth ? { Authorization: auth } : {} });
       expect((await at(worker, `Bearer ${METRICS_TOKEN}`)).status).to.equal(200);
       expect((await at(worker, `Bearer ${OPERATOR_KEY}`)).status).to.equal(401);
-      for (let i = 1; i < LIMIT; i++) expect((await at(worker)).status).to.equal(401);
+      expect((await at(worker)).status).to.equal(401);
+      for (let i = 1; i < LIMIT; i++)
+        expect((await at(worker, `Bearer metrics-guess-${String(i).padStart(20, '0')}`)).status).to.equal(401);
       const blocked = await at(worker, `Bearer ${METRICS_TOKEN}`);
       expect(blocked.status).to.equal(429);
       expect(Number(blocked.headers.get('retry-after'))).to.equal(BLOCK_SECONDS);
-      expect(events('auth_failure', 'metrics_token')).to.have.length(LIMIT);
+      expect(events('auth_failure', 'metrics_token').filter((l) => !l.missing)).to.have.length(LIMIT);
       expect(events('auth_failure', 'metrics_token')[1]).to.include({ missing: true, route: 'GET /metrics (worker)' });
+      expect(events('auth_failure', 'metrics_token')[2]).to.include({ key_prefix: 'metrics-', route: 'GET /metrics (worker)' });
       const off = await at(unset, `Bearer ${METRICS_TOKEN}`);
       expect(off.status).to.equal(403);
       expect(((await off.json()) as { error: { code: string } }).error.code).to.equal('metrics_disabled');

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
+import { createDb } from '../../shared/platform/db';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
@@ -38,6 +39,19 @@ describe("a frozen holder of a job's locks is cut off: a cancel answers and anot
       holder.kill('SIGKILL');
     }
     await sys?.stop();
+  });
+
+  it("every session of the app's pool starts with the bounded waits (defaults: lock 10 s, statement 60 s, idle in transaction 5 s)", async () => {
+    const db = createDb({ DATABASE_URL: sys.testDb.url });
+    try {
+      const settings = await db.raw(
+        `select current_setting('lock_timeout') as lock, current_setting('statement_timeout') as statement,
+                current_setting('idle_in_transaction_session_timeout') as idle`,
+      );
+      expect(settings.rows[0]).to.deep.equal({ lock: '10s', statement: '1min', idle: '5s' });
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('while the holder is frozen, the cancel of its job answers and an independent job completes, each within its bound', async () => {

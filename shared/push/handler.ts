@@ -172,7 +172,21 @@ export const pushHandler: ItemHandler = {
       );
     }
     const items = taken.filter((i) => mine.has(Number(i.id)));
-    if (items.length === 0) return {};
+    if (items.length === 0) {
+      // Items nobody took over yet (this attempt's lease ran out while it was paused): the chunk is
+      // taken again at once (by a new attempt, with a new token) instead of at the next reconcile.
+      const orphaned = await deps
+        .db('bulk_job_items')
+        .whereIn(
+          'id',
+          taken.map((i) => i.id),
+        )
+        .where({ status: 'running' })
+        .modify((q) => leaseFree(q, deps.db))
+        .first('id');
+      if (orphaned) throw new TransientFault('this attempt lost its lease before the unlock; the chunk is taken again');
+      return {};
+    }
     const unlockFailed = new Map<number, string>();
     // Items whose unlock met a transient fault (our database or network, not the registry's
     // answer) are not decided now: they stay running and this attempt ends as retry-later.

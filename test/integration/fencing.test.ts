@@ -105,6 +105,24 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
     expect(regB.calls.filter((c) => domains.includes(c.domain) && c.op === 'unlock')).to.have.length(3);
   });
 
+  it('refuses an attempt whose lease ran out while it was paused, even before anyone took over; the chunk is taken again', async () => {
+    const { id, domains } = await lockedJob('fence-expired', 2);
+    const regA = new ScriptedRegistry(sys.db);
+    const depsA = { ...sys.rt.deps, registry: regA };
+    const takenA = (await takeChunk(depsA, handlerFor, id, 0))!;
+    await expireLeases(id);
+    const refusal = await kindOf(sys.rt.deps.kinds, 'push').handler.deferred!(depsA, takenA.job, takenA.deferred).then(
+      () => null,
+      (err: Error) => err,
+    );
+    expect(refusal?.name, 'ends as retry-later, without using up an attempt').to.equal('TransientFault');
+    expect(regA.calls, 'A never called the registry').to.deep.equal([]);
+    for (const d of await domainRows(domains)) expect(d, d.name).to.include({ owner: 'losing', locked: true });
+    // The retry is a new attempt: it takes the items over and finishes them.
+    expect((await processChunk(sys.rt.deps, id, 0)).counts).to.deep.include({ pushed: 2 });
+    for (const d of await domainRows(domains)) expect(d, d.name).to.include({ owner: 'gaining', locked: true });
+  });
+
   it('a take that waits longer than the lease on a row lock still commits a live lease', async () => {
     const { id, domains } = await lockedJob('fence-slowtake', 2);
     const leaseMs = sys.config.WORKER_LOCK_MS;

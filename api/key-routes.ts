@@ -16,11 +16,10 @@ const p = (req: Request, name: string) => String(req.params[name]);
 /** API keys a reseller controls (create, list, revoke) and the operator's key actions. */
 export function keyRoutes(deps: BulkDeps): Router {
   const { db } = deps;
-  // ADMIN_API_KEY and, while rotated out, ADMIN_API_KEY_PREVIOUS (authenticate() takes either form;
-  // the cast stands until api/auth.ts types its parameter `string | OperatorKeys`).
+  // ADMIN_API_KEY and, while rotated out, ADMIN_API_KEY_PREVIOUS (a warning line per use of the latter).
   const keys = operatorKeys(deps.config, deps.log);
-  const operator = requireOperator(db, keys as never, deps.authThrottle);
-  const reseller = requireReseller(db, keys as never, { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock }, deps.authThrottle);
+  const operator = requireOperator(db, keys, deps.authThrottle);
+  const reseller = requireReseller(db, keys, { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock }, deps.authThrottle);
   const r = Router();
 
   // Reseller: its own keys; a key is shown once, in the 201 of its creation.

@@ -227,7 +227,7 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
 
   it('a worker process serves what it processed at /metrics when WORKER_METRICS_PORT is set', async () => {
     const port = 20000 + (process.pid % 20000);
-    start({ WORKER_METRICS_PORT: String(port) });
+    start({ WORKER_METRICS_PORT: String(port), METRICS_TOKEN: 'metrics-token-0123456789' });
     const domains = names('metrics', 120);
     await importDomains(
       sys,
@@ -236,7 +236,9 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
     const res = await submit(sys, losing, { gaining_reseller: 'gaining', domains });
     expect(res.status).to.equal(202);
     expect((await waitForJob(sys, losing, res.body.id, undefined, 120_000)).status).to.equal('completed');
-    const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    const body = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: 'Bearer metrics-token-0123456789' } }).then(
+      (r) => r.text(),
+    );
     expect(body).to.include('domain_push_items_processed_total{kind="push",status="pushed"} 120');
     expect(body).to.include('domain_push_job_duration_seconds_count{kind="push",status="completed"} 1');
     expect(body).to.match(/domain_push_outbox_backlog \d+/);

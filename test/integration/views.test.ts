@@ -22,6 +22,8 @@ import { waitUntil } from '../helpers/wait';
 import { ScriptedRegistry } from '../helpers/registry';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
+const METRICS_TOKEN = 'metrics-token-0123456789';
+
 const CSV_HEADER = 'domain,status,reason,message,was_locked,relocked,finished_at';
 
 /** CSV rows as the items API would show them, so the two can be compared field by field. */
@@ -94,7 +96,7 @@ describe('job views, push settings, domain list, operations endpoints and result
   let third: TestReseller;
 
   before(async () => {
-    sys = await startSystem({ registry: (db) => (registry = new ScriptedRegistry(db)) });
+    sys = await startSystem({ registry: (db) => (registry = new ScriptedRegistry(db)), config: { METRICS_TOKEN } });
     losing = await makeReseller(sys, 'losing');
     gaining = await makeReseller(sys, 'gaining');
     third = await makeReseller(sys, 'third');
@@ -477,7 +479,7 @@ describe('job views, push settings, domain list, operations endpoints and result
     it('/metrics exposes items processed, queue depth and outbox backlog', async () => {
       await importDomains(sys, [{ name: 'metrics-1.example', reseller: 'losing' }]);
       expect((await pushAndWait({ domains: ['metrics-1.example'] })).job.counts.pushed).to.equal(1);
-      const res = await sys.http().get('/metrics').set('Authorization', `Bearer ${OPERATOR_KEY}`);
+      const res = await sys.http().get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`);
       expect(res.status).to.equal(200);
       expect(res.text).to.match(/^domain_push_items_processed_total\{[^}]*status="pushed"[^}]*\} \d+/m);
       expect(res.text).to.match(/^domain_push_queue_depth\{/m);

@@ -67,11 +67,12 @@ export interface RelayDeps {
 }
 
 /**
- * A row is leased for its send's hard deadline twice over plus 10 s, from the moment it is fenced:
- * a live sender never loses its lease mid-send, whatever the server does.
+ * A row is leased for twice its send's hard deadline plus a second, from the moment it is fenced
+ * (defaults: 2 × 25 s + 1 s = 51 s): a live sender never loses its lease mid-send, whatever the
+ * server does, and a zombie's row is free again soon after.
  */
 export function leaseFor(mailer: Pick<Mailer, 'sendDeadlineMs'>): number {
-  return 2 * mailer.sendDeadlineMs + 10_000;
+  return 2 * mailer.sendDeadlineMs + 1_000;
 }
 
 export const messageIdOf = (dedupeKey: string) => `<${dedupeKey.replace(/[^A-Za-z0-9.-]/g, '.')}@domain-push>`;

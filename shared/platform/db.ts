@@ -78,7 +78,11 @@ export const DB_BOUNDS_DEFAULTS = {
   PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 5_000,
 } as const;
 
-/** TCP keepalives on the pool's sockets: a peer gone silent is noticed in ~a minute, not 2 hours. */
+/**
+ * TCP keepalives on the pool's sockets: probes after 10 s of silence, then (Node 22's libuv) every
+ * 1 s, 10 of them, so a server or network gone dead is noticed ~20 s after the last traffic, not
+ * after the OS default of 2 hours.
+ */
 const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 
 /** pg's connection settings for a URL: the bounds sent as startup options, keepalives on. */

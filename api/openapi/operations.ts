@@ -194,7 +194,8 @@ export const OPERATIONS: Record<string, Operation> = {
 
   'POST /v1/sessions': {
     summary: 'Console sign-in: exchange an API key for an httpOnly, SameSite=Strict session cookie (12 h)',
-    description: 'Sets the `dp_session` cookie. A request authenticated by that cookie that changes state must carry a matching `Origin`.',
+    description:
+      "Sets the `dp_session` cookie (`__Host-dp_session` when PUBLIC_URL is https) and answers the session's binding in the `Session-Binding` header. Every request authenticated by that cookie must send the binding back in a `Session-Binding` header (a GET may use `?session_binding=`), else 401: a cookie set by a page on another port of the host is refused. A request that changes state must also carry this deployment's `Origin` (PUBLIC_URL's when set).",
     tag: 'Account',
     auth: 'none',
     body: createSessionInput,

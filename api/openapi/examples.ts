@@ -17,6 +17,10 @@ export interface BodyExample {
 export const EXAMPLE_API_KEY = 'dpk_ExAmPlE0000000000000000000000000000000000';
 
 export const REQUEST_EXAMPLES: Record<string, Record<string, BodyExample>> = {
+  'POST /v1/api-keys': { labelled: { summary: 'Another key, labelled with what it is for', value: { label: 'CI deploys' } } },
+  'POST /v1/admin/resellers/:username/api-keys': {
+    issued: { summary: 'A new key for a reseller (e.g. after its leaked key was revoked)', value: { label: 'issued by the operator' } },
+  },
   'POST /v1/admin/resellers': {
     reseller: {
       summary: 'A reseller that may push domains',

@@ -180,6 +180,8 @@ describe('the examples of the OpenAPI document', function () {
     'PATCH /v1/admin/resellers/:username': async () => ({ path: '/v1/admin/resellers/gaining-demo', key: OPERATOR_KEY }),
     'POST /v1/admin/domains/import': async () => ({ path: '/v1/admin/domains/import', key: OPERATOR_KEY }),
     'POST /v1/sessions': async () => ({ path: '/v1/sessions' }),
+    'POST /v1/api-keys': async () => ({ path: '/v1/api-keys', key: keys.losing }),
+    'POST /v1/admin/resellers/:username/api-keys': async () => ({ path: '/v1/admin/resellers/losing-demo/api-keys', key: OPERATOR_KEY }),
     'PUT /v1/domains/:name/contact': async () => ({ path: '/v1/domains/demo-00000.example/contact', key: keys.losing }),
     'POST /v1/profiles': async () => ({ path: '/v1/profiles', key: keys.losing }),
     'POST /v1/brands': async () => ({ path: '/v1/brands', key: keys.losing }),

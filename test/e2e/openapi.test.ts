@@ -27,7 +27,7 @@ describe('OpenAPI document', function () {
   let origin: string;
 
   before(async () => {
-    sys = await startSystem({ config: { CHUNK_SIZE: 5 } });
+    sys = await startSystem({ config: { CHUNK_SIZE: 5, METRICS_TOKEN: 'metrics-token-0123456789' } });
     const rec = await recordingServer(createApp(sys.rt.deps));
     server = rec.server;
     recorded = rec.recorded;
@@ -93,6 +93,21 @@ describe('OpenAPI document', function () {
       await authorize(sys, gaining, losing);
     });
 
+    it("API keys: a reseller's own keys, and the operator's view of any reseller's", async () => {
+      await http().post('/v1/admin/resellers').set(op()).send({ username: 'keyed', name: 'Keyed', email: 'ops@keyed.example' }).expect(201);
+      const first = await http().post('/v1/admin/resellers/keyed/api-keys').set(op()).send({ label: 'first' }).expect(201);
+      const keyed = { Authorization: `Bearer ${first.body.api_key}` };
+      const second = await http().post('/v1/api-keys').set(keyed).send({ label: 'second' }).expect(201);
+      await http().post('/v1/api-keys').set(keyed).send({ label: 5 }).expect(400);
+      await http().get('/v1/api-keys').set(keyed).expect(200);
+      await http().post(`/v1/api-keys/${second.body.id}/revoke`).set(keyed).expect(200);
+      await http().post('/v1/api-keys/999999999/revoke').set(keyed).expect(404);
+      await http().get('/v1/admin/resellers/keyed/api-keys').set(op()).expect(200);
+      await http().get('/v1/admin/resellers/nobody/api-keys').set(op()).expect(404);
+      const third = await http().post('/v1/admin/resellers/keyed/api-keys').set(op()).send({}).expect(201);
+      await http().post(`/v1/admin/resellers/keyed/api-keys/${third.body.id}/revoke`).set(op()).expect(200);
+    });
+
     it('operator, account, catalog and push settings', async () => {
       await http().post('/v1/admin/resellers').set(op()).send({ username: 'third', name: 'Third', email: 'ops@third.example' }).expect(201);
       await http().post('/v1/admin/resellers').set(op()).send({ username: 'third', name: 'Third', email: 'ops@third.example' }).expect(409);
@@ -126,6 +141,7 @@ describe('OpenAPI document', function () {
       await http()
         .delete('/v1/sessions/current')
         .set('Cookie', signIn.headers['set-cookie'][0].split(';')[0])
+        .set('Session-Binding', signIn.headers['session-binding'])
         .set('Origin', origin)
         .expect(204);
       await http().get('/v1/domains').set(as(losing)).query({ locked: 'true', limit: 2 }).expect(200);
@@ -326,7 +342,8 @@ describe('OpenAPI document', function () {
       await http().get('/healthz').expect(200);
       await http().get('/readyz').expect(200);
       await http().get('/metrics').expect(401);
-      await http().get('/metrics').set(op()).expect(200);
+      await http().get('/metrics').set(op()).expect(401);
+      await http().get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789').expect(200);
     });
 
     it('every answer above is documented (status, media type) and matches its schema; every route was exercised', () => {

@@ -64,7 +64,7 @@ export async function createRuntime(
 ): Promise<Runtime> {
   const log = opts.log ?? createLogger(base.LOG_LEVEL, { role: opts.role });
   const embedded = opts.db || base.DATABASE_URL ? undefined : await startEmbeddedPostgres(base.DATA_DIR, log);
-  const db = opts.db ?? createDb({ DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
+  const db = opts.db ?? createDb({ ...base, DATABASE_URL: base.DATABASE_URL ?? embedded!.url }, log);
   let redisHandle: RedisHandle | undefined;
   let redis: RedisClient | undefined;
   let config: Config;
@@ -96,7 +96,7 @@ export async function createRuntime(
     throw err;
   }
   const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
-  const mailer = createMailer(config.SMTP_URL);
+  const mailer = createMailer(config.SMTP_URL, config);
   const workerConns: RedisClient[] = [];
   const deps: BulkDeps = {
     config,

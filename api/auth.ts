@@ -40,8 +40,8 @@ const presentedAs = (secret: string | undefined) => (secret ? { keyPrefix: secre
  * Checks a credential under the failed-authentication throttle (one counter per credential kind
  * and client address, see shared/platform/throttle.ts): refused with 429 while the address has
  * no tries left; a wrong or missing credential is counted first, then answered (401 within the
- * limit, 429 past it); a right one is answered only if no concurrent burst used up the tries
- * meanwhile, so a burst learns nothing from the one right key it holds.
+ * limit, 429 past it); a right one is checked against the block again once verified, so a key
+ * in a concurrent burst that used up the tries meanwhile gets the same 429 as the wrong ones.
  */
 async function guarded<T>(
   guard: AuthThrottle | undefined,

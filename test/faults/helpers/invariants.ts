@@ -314,6 +314,19 @@ export async function pushInvariantViolations(
     }
   }
 
+  // The registry-path ledger (registry_unlocked, where the schema has it) agrees: nothing of the run left open.
+  const ledger = await db.raw(`select to_regclass('registry_unlocked') is not null as present`);
+  if (ledger.rows[0].present) {
+    const { rows } = await db.raw('select domain_name from registry_unlocked where domain_name = any(?::text[])', [run.domains]);
+    if (rows.length)
+      v.push(
+        `${rows.length} domains the unlock ledger still shows unlocked: ${rows
+          .slice(0, 3)
+          .map((r: { domain_name: string }) => r.domain_name)
+          .join(', ')}`,
+      );
+  }
+
   if (opts.unlockedOnce) {
     const { rows } = await db.raw(
       `select name, count(*)::int as n from h_registry_log where not locked and name = any(?::text[]) group by name having count(*) > 1`,
@@ -390,4 +403,19 @@ export async function waitForRunEnd(
     },
     { timeout: opts.timeoutMs ?? 90_000, interval: 50, label: `${run.label}: the emails to go out` },
   );
+}
+
+/**
+ * From the registry-call log: the longest a domain of `domains` stayed unlocked (an unlock to the
+ * next lock of the same domain; still unlocked counts until now), in ms. A figure, not a verdict.
+ */
+export async function longestUnlockedMs(sys: TestSystem, domains: string[]): Promise<number> {
+  const { rows } = await sys.db.raw(
+    `select coalesce(max(extract(epoch from (coalesce(lk.at, clock_timestamp()) - u.at)) * 1000), 0)::int as ms
+     from h_registry_log u
+     left join lateral (select at from h_registry_log k where k.name = u.name and k.locked and k.id > u.id order by k.id limit 1) lk on true
+     where not u.locked and u.name = any(?::text[])`,
+    [domains],
+  );
+  return Number(rows[0].ms);
 }

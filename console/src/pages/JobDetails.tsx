@@ -15,7 +15,7 @@ import {
   type Me,
   type Page,
 } from '../api';
-import { useJobStream } from '../live';
+import { streamable, SUSPENDED_POLL_MS, useJobStream } from '../live';
 import { OutcomeBadge, OutcomeBar, OutcomeLegend, outcomeOf, StartLine, startedAt, waitsToStart } from '../outcome';
 import { Link, navigate, useSearch } from '../router';
 import { ConfirmDialog, ErrorBox, Field, StatusBadge } from '../ui';
@@ -72,8 +72,13 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
   const trail = trailOf(state);
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [rescheduling, setRescheduling] = useState(false);
-  const fetched = useQuery({ queryKey: ['job', id], queryFn: () => api<Job>('GET', `/v1/jobs/${id}`) });
-  const active = !!fetched.data && !FINISHED.includes(fetched.data.status);
+  const fetched = useQuery({
+    queryKey: ['job', id],
+    queryFn: () => api<Job>('GET', `/v1/jobs/${id}`),
+    // A suspended job is not streamed (its stream ends at once): a slow poll sees a resume made elsewhere.
+    refetchInterval: (q) => (q.state.data?.status === 'suspended' ? SUSPENDED_POLL_MS : false),
+  });
+  const active = streamable(fetched.data);
   useJobStream(id, active);
   const job = fetched.data;
   const filters: ItemFilters = { q: view.q, status: view.status, reason: view.reason, cursor: view.cursor, limit: view.limit };

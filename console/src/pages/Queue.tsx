@@ -1,7 +1,7 @@
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
 import { FINISHED, type Job, type Me, type Page, api, formatDate } from '../api';
-import { useJobStream } from '../live';
+import { streamable, useJobStream } from '../live';
 import { Countdown, OutcomeBadge, OutcomeBar, outcomeOf, waitsToStart } from '../outcome';
 import { Link } from '../router';
 import { ConfirmDialog, ErrorBox, Field } from '../ui';
@@ -38,8 +38,9 @@ export function QueuePage({ me }: { me: Me }) {
     },
   });
   const rows = jobs.data?.pages.flatMap((p) => p.items) ?? [];
+  // Suspended jobs are not streamed (their stream ends at once); the list's own poll shows a resume.
   const activeIds = rows
-    .filter((j) => !FINISHED.includes(j.status))
+    .filter(streamable)
     .slice(0, MAX_STREAMS)
     .map((j) => j.id);
   const justSubmitted = rows.find((j) => j.id === submitted);

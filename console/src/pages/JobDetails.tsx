@@ -14,6 +14,7 @@ import {
   type JobOptions,
   type Me,
   type Page,
+  withSessionBinding,
 } from '../api';
 import { streamable, SUSPENDED_POLL_MS, useJobStream } from '../live';
 import { OutcomeBadge, OutcomeBar, OutcomeLegend, outcomeOf, StartLine, startedAt, waitsToStart } from '../outcome';
@@ -124,7 +125,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
   const notStarted = !started && ['scheduled', 'queued', 'suspended'].includes(job.status);
   const rows = items.data?.items ?? [];
   const filtered = !!(view.q || view.status || view.reason);
-  const csvHref = `/v1/jobs/${id}/items?${itemsQuery(filters, { csv: true })}`;
+  const csvHref = withSessionBinding(`/v1/jobs/${id}/items?${itemsQuery(filters, { csv: true })}`);
   const waiting = waitsToStart(job);
   const canReschedule = mine && notStarted && (job.status === 'scheduled' || job.status === 'suspended');
   const controls = mine && (

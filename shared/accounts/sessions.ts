@@ -50,6 +50,9 @@ export async function createSession(
     await throttleFailedSignIn(deps, attempt, apiKey);
     throw new Unauthorized('The API key is not valid.');
   }
+  // Again once the key is known right: a concurrent burst passed the first check before any of its
+  // failures was counted; the address's tries used up answer 429 even for a right key.
+  await deps.authThrottle.assertAllowed('sign_in', attempt.ip ?? 'unknown');
   const token = newSecret('dps');
   const now = deps.clock();
   const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);

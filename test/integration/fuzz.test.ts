@@ -324,6 +324,7 @@ describe('fuzzing every JSON route with bad input: a 4xx with a JSON error code,
     expect(operations.size, 'operations fuzzed').to.be.above(40);
     const before = await digest();
     const failures: string[] = [];
+    const answers = new Map<string, number>();
     const started = Date.now();
     // A few in flight at once: the digest is taken before and after, so order does not matter.
     await settleEach(all, 6, async (c) => {
@@ -342,6 +343,7 @@ describe('fuzzing every JSON route with bad input: a 4xx with a JSON error code,
         return;
       }
       const code = res.body?.error?.code;
+      answers.set(`${res.status} ${code}`, (answers.get(`${res.status} ${code}`) ?? 0) + 1);
       if (res.status < 400 || res.status >= 500 || typeof code !== 'string' || !/json/.test(String(res.headers['content-type'])))
         failures.push(`not a 4xx with a JSON error code: ${c.op} — ${c.what}: ${res.status} ${res.text.slice(0, 300)}`);
     });
@@ -363,6 +365,7 @@ describe('fuzzing every JSON route with bad input: a 4xx with a JSON error code,
     }
     const elapsed = Date.now() - started;
     console.log(`      ${all.length} requests on ${operations.size} operations in ${elapsed} ms`);
+    console.log(`      answers: ${[...answers].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
     const after = await digest();
     const changed = Object.keys({ ...before, ...after }).filter((t) => before[t] !== after[t]);
     const problems = [...failures.map((f) => `${f}`), ...(changed.length ? [`rows changed in ${changed.join(', ')}`] : [])];

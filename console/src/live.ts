@@ -31,7 +31,15 @@ export function useJobStream(id: string, enabled: boolean): Job | undefined {
     const show = (e: MessageEvent) => {
       const job = JSON.parse(e.data) as Job;
       setLive(job);
-      qc.setQueryData(['job', id], job);
+      // Only a page that shows this job's query gets it: a queue row's last event must not become the
+      // job page's "fresh" view after the row stopped streaming (a finished job read as running).
+      if (
+        qc
+          .getQueryCache()
+          .find({ queryKey: ['job', id], exact: true })
+          ?.getObserversCount()
+      )
+        qc.setQueryData(['job', id], job);
       return job;
     };
     const onEnd = (e: MessageEvent) => {

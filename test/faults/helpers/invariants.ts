@@ -180,8 +180,12 @@ export async function pushInvariantViolations(
   run: RunUnderFault,
   opts: {
     smtp?: { messages: { messageId?: string }[] };
-    /** installRegistryLog ran: no domain may be unlocked after its job ended. */
-    registryLog?: boolean;
+    /**
+     * installRegistryLog ran: an unlock after the job ended (a zombie's late unlock) is a violation,
+     * or (allowed: a process frozen between its fence and the registry call, the one window no
+     * fence covers) only when no lock of that domain followed it.
+     */
+    lateUnlocks?: 'violation' | 'allowed';
     /** No worker died in the run: each domain unlocked at most once (two live attempts never both unlock). */
     unlockedOnce?: boolean;
   } = {},
@@ -296,13 +300,14 @@ export async function pushInvariantViolations(
   const touched = skipped.filter((n) => run.digests.get(n) !== after.get(n));
   if (touched.length) v.push(`${touched.length} skipped domains changed: ${touched.slice(0, 3).join(', ')}`);
 
-  if (opts.registryLog) {
+  if (opts.lateUnlocks) {
     const { rows } = await db.raw(
       `select l.name, j.id as job_id, l.at, j.finished_at from h_registry_log l
        join bulk_job_items i on i.domain_name = l.name and i.job_id = any(?::uuid[])
        join bulk_jobs j on j.id = i.job_id
-       where not l.locked and j.finished_at is not null and l.at > j.finished_at`,
-      [jobIds],
+       where not l.locked and j.finished_at is not null and l.at > j.finished_at
+         and (? or not exists (select 1 from h_registry_log k where k.name = l.name and k.locked and k.id > l.id))`,
+      [jobIds, opts.lateUnlocks === 'violation'],
     );
     if (rows.length) {
       v.push(
@@ -418,4 +423,16 @@ export async function longestUnlockedMs(sys: TestSystem, domains: string[]): Pro
     [domains],
   );
   return Number(rows[0].ms);
+}
+
+/** Registry unlocks of the jobs' domains after their job ended (a zombie's late unlock): a figure for the run's notes. */
+export async function lateUnlockCount(sys: TestSystem, jobIds: string[]): Promise<number> {
+  const { rows } = await sys.db.raw(
+    `select count(*)::int as n from h_registry_log l
+     join bulk_job_items i on i.domain_name = l.name and i.job_id = any(?::uuid[])
+     join bulk_jobs j on j.id = i.job_id
+     where not l.locked and j.finished_at is not null and l.at > j.finished_at`,
+    [jobIds],
+  );
+  return Number(rows[0].n);
 }

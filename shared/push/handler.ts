@@ -10,6 +10,7 @@ import { registryEach, type RegistryCallPolicy } from '../catalog/registry';
 import { byKey, isUniqueViolation, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
 import { pausePoint } from '../platform/pause-points';
+import { storableText } from '../platform/validation';
 import { claimForUnlock, lockIntent, openUnlocks, recordLocked, recordUnlocked } from './unlocked';
 
 /**
@@ -210,7 +211,7 @@ export const pushHandler: ItemHandler = {
       if (isTransientFault(r.reason)) {
         unsure.add(Number(items[i].id));
         fault ??= r.reason;
-      } else unlockFailed.set(Number(items[i].id), `registry unlock failed: ${(r.reason as Error).message}`);
+      } else unlockFailed.set(Number(items[i].id), storableText(`registry unlock failed: ${(r.reason as Error).message}`));
     });
     const decided = items.filter((i) => !unsure.has(Number(i.id)));
     const counts = decided.length
@@ -411,7 +412,7 @@ export async function relock(
   locks.forEach((r, i) => {
     if (r.status === 'fulfilled') done.push(items[i]);
     else {
-      errors.push(`${items[i].domain_name}: ${(r.reason as Error).message}`);
+      errors.push(storableText(`${items[i].domain_name}: ${(r.reason as Error).message}`));
       allTransient &&= isTransientFault(r.reason);
     }
   });

@@ -29,7 +29,7 @@ import { startFaultSystem, type FaultSystem, type WorkerProcess } from './helper
 const LEASE_MS = 2000;
 const SOAK = process.env.SOAK === '1';
 const SOAK_RUNS = Number(process.env.SOAK_RUNS ?? 24);
-const CI_RANDOM_RUNS = Number(process.env.ZOMBIE_RANDOM_RUNS ?? 1);
+const CI_RANDOM_RUNS = Number(process.env.ZOMBIE_RANDOM_RUNS ?? 2);
 
 /** What every worker of these runs gets besides the fault system's settings. */
 const ENV = {

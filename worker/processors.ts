@@ -3,6 +3,7 @@ import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { failChunk, processChunk, UnknownBulkJob, type ChunkOutcome } from '../shared/bulk/process';
 import { advanceFairClock, type ChunkPayload } from '../shared/platform/queues';
 import { isTransientFault } from '../shared/platform/faults';
+import { storableText } from '../shared/platform/validation';
 
 /** Backoff of an attempt cut short by a transient fault: 0.5 s doubling up to 10 s, for ever. */
 const TRANSIENT_BACKOFF_MS = { base: 500, max: 10_000 };
@@ -105,5 +106,6 @@ export async function onChunkExhausted(deps: BulkDeps, job: Job<ChunkPayload>, e
     deps.log.warn({ job_id: jobId, chunk, err: err.message }, 'chunk given up by the queue on a transient fault; left to the reconciler');
     return;
   }
-  await failChunk(deps, jobId, chunk, `retries exhausted: ${err.message}`);
+  // The message may carry a peer's text (NUL, a lone surrogate) that Postgres would refuse to store.
+  await failChunk(deps, jobId, chunk, storableText(`retries exhausted: ${err.message}`));
 }

@@ -6,7 +6,7 @@ import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
 import type { ItemHandler } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
 import { pushOptions } from './options';
-import { registryEach, type RegistryCallPolicy } from '../catalog/registry';
+import { registryEach, type RegistryCallPolicy, type RegistryGateway } from '../catalog/registry';
 import { byKey, isUniqueViolation, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
 import { pausePoint } from '../platform/pause-points';
@@ -194,7 +194,7 @@ export const pushHandler: ItemHandler = {
     const unsure = new Set<number>();
     let fault: unknown;
     const unlocks = await registryEach(
-      deps.registry,
+      fencedUnlocks(deps, items, owner, mine),
       'unlock',
       items.map((i) => i.domain_name),
       UNLOCK_POLICY,
@@ -206,14 +206,19 @@ export const pushHandler: ItemHandler = {
       items.filter((_, i) => unlocks[i].status === 'fulfilled'),
       owner,
     );
+    // Items whose unlock was never made because this attempt no longer held them when it came to it.
+    const lost = new Set<number>();
     unlocks.forEach((r, i) => {
       if (r.status === 'fulfilled') return;
-      if (isTransientFault(r.reason)) {
+      if (r.reason instanceof LeaseLost) {
+        lost.add(Number(items[i].id));
+        fault ??= r.reason;
+      } else if (isTransientFault(r.reason)) {
         unsure.add(Number(items[i].id));
         fault ??= r.reason;
       } else unlockFailed.set(Number(items[i].id), storableText(`registry unlock failed: ${(r.reason as Error).message}`));
     });
-    const decided = items.filter((i) => !unsure.has(Number(i.id)));
+    const decided = items.filter((i) => !unsure.has(Number(i.id)) && !lost.has(Number(i.id)));
     const counts = decided.length
       ? await deps.db.transaction(async (trx) => {
           // Only what this attempt still holds under the chunk lock (a takeover takes that lock too).
@@ -224,11 +229,72 @@ export const pushHandler: ItemHandler = {
         })
       : {};
     // Every domain is locked again, the undecided ones too (their unlock may have happened).
-    await relock(deps, items, owner);
+    await relock(
+      deps,
+      items.filter((i) => !lost.has(Number(i.id))),
+      owner,
+    );
     if (fault) throw new TransientFault(`registry unlock interrupted: ${(fault as Error).message}`, { cause: fault });
     return counts;
   },
 };
+
+/** An unlock not made: the attempt no longer held the item when the call came due. */
+class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+/**
+ * The registry as one attempt's unlocks see it. The claim right before the unlocks is checked again
+ * (one statement, the same claim) before any call that comes due long after it (a third of the
+ * lease: a pause, or per-domain calls queued behind a slow registry), and calls for items no longer
+ * held are not made. What is left between the last check and the registry doing the unlock is the
+ * call itself (see docs/faults.md: the ledger shows an unlock that lands late).
+ */
+function fencedUnlocks(deps: Deps, items: ItemRow[], owner: string | null, mine: Set<number>): RegistryGateway {
+  const { registry } = deps;
+  const leaseMs = deps.config.WORKER_LOCK_MS;
+  const idOf = new Map(items.map((i) => [i.domain_name, Number(i.id)]));
+  let held = mine;
+  let checkedAt = performance.now();
+  let checking: Promise<void> | null = null;
+  const recheck = async () => {
+    if (performance.now() - checkedAt < leaseMs / 3) return;
+    checking ??= claimForUnlock(
+      deps.db,
+      items.filter((i) => held.has(Number(i.id))),
+      owner,
+      leaseMs,
+    )
+      .then((again) => {
+        held = again;
+        checkedAt = performance.now();
+      })
+      .finally(() => {
+        checking = null;
+      });
+    await checking;
+  };
+  const ok = (name: string) => held.has(idOf.get(name) ?? -1);
+  const gateway: RegistryGateway = {
+    async unlock(name) {
+      await recheck();
+      if (!ok(name)) throw new LeaseLost(`${name}: this attempt no longer holds the item`);
+      return registry.unlock(name);
+    },
+    lock: (name) => registry.lock(name),
+  };
+  if (registry.unlockMany) {
+    gateway.unlockMany = async (names) => {
+      await recheck();
+      const allowed = names.filter(ok);
+      const refused = allowed.length ? await registry.unlockMany!(allowed) : new Map<string, Error>();
+      for (const name of names) if (!ok(name)) refused.set(name, new LeaseLost(`${name}: this attempt no longer holds the item`));
+      return refused;
+    };
+  }
+  return gateway;
+}
 
 async function applyPush(
   deps: Deps,

@@ -23,7 +23,7 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
   before(async () => {
     sys = await startSystem({
       worker: false,
-      config: { WORKER_LOCK_MS: 1000, CHUNK_SIZE: 10 },
+      config: { WORKER_LOCK_MS: 1000, CHUNK_SIZE: 20 },
       registry: (db) => (regB = new ScriptedRegistry(db)),
     });
     losing = await makeReseller(sys, 'losing');
@@ -121,6 +121,42 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
     // The retry is a new attempt: it takes the items over and finishes them.
     expect((await processChunk(sys.rt.deps, id, 0)).counts).to.deep.include({ pushed: 2 });
     for (const d of await domainRows(domains)) expect(d, d.name).to.include({ owner: 'gaining', locked: true });
+  });
+
+  it('makes no unlock call that comes due after the chunk was taken over (calls queued behind a slow registry)', async () => {
+    // 18 domains, 16 per-domain calls in flight: the last two wait for a slot.
+    const { id, domains } = await lockedJob('fence-queued', 18);
+    const regA = new ScriptedRegistry(sys.db);
+    const depsA = { ...sys.rt.deps, registry: regA };
+    const releaseA = regA.holdUnlocks(domains.slice(0, 16));
+    const takenA = (await takeChunk(depsA, handlerFor, id, 0))!;
+    const stepA = kindOf(sys.rt.deps.kinds, 'push').handler.deferred!(depsA, takenA.job, takenA.deferred).then(
+      () => null,
+      (err: Error) => err,
+    );
+    const claimedAt = await waitUntil(
+      async () => (await sys.db('registry_lock_events').where({ owner: takenA.owner, phase: 'intent' }).min('at as at').first())?.at,
+      { label: "A's claim" },
+    );
+    // A's lease runs out; B takes the chunk over and ends the job.
+    await expireLeases(id);
+    expect((await processChunk(sys.rt.deps, id, 0)).counts).to.deep.include({ pushed: 18 });
+    // Long enough after A's claim that its next call checks the claim again (a third of the lease).
+    await waitUntil(
+      async () =>
+        (await sys.db.raw(`select clock_timestamp() - ?::timestamptz > interval '400 milliseconds' as past`, [claimedAt])).rows[0].past,
+      { label: 'a third of the lease since the claim' },
+    );
+    releaseA();
+    const errA = await stepA;
+    expect(errA?.name).to.equal('TransientFault');
+    const unlockedByA = regA.calls.filter((c) => c.op === 'unlock').map((c) => c.domain);
+    expect(unlockedByA.sort(), 'the two queued calls were not made').to.deep.equal(domains.slice(0, 16));
+    // A locked again what it did unlock; the ledger is closed.
+    for (const d of await domainRows(domains)) expect(d, d.name).to.include({ owner: 'gaining', locked: true });
+    expect(await unlockedPastBound(sys.db, 0)).to.equal(0);
+    const billed = await sys.db('billing_events').where({ job_id: id }).count('* as n').first();
+    expect(Number(billed!.n)).to.equal(36);
   });
 
   it('a take that waits longer than the lease on a row lock still commits a live lease', async () => {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { expect } from 'chai';
 import { seededRandom, type PausePoint } from '../../shared/platform/pause-points';
 import { importDomains, names, type TestReseller } from '../helpers/fixtures';
@@ -292,6 +293,8 @@ describe('faults: zombie workers (frozen past their lease, resumed; successors k
       clearTimeout(thaw);
       relay.thaw();
       await settle(ws);
+      // The markers are the run's record: kept with ZOMBIE_DEBUG, else removed.
+      if (!process.env.ZOMBIE_DEBUG) fs.rmSync(dir, { recursive: true, force: true });
     }
   }
 

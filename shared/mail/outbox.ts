@@ -3,7 +3,6 @@ import type { Db } from '../platform/db';
 import { randomUUID } from 'node:crypto';
 import { SendFailure, type Mailer } from './mailer';
 import type { Logger } from '../platform/logger';
-import type { Metrics } from '../platform/metrics';
 import { pausePoint } from '../platform/pause-points';
 
 export interface EmailDraft {
@@ -63,7 +62,8 @@ export interface RelayDeps {
   concurrency?: number;
   /** How long a send attempt owns its row; default leaseFor(mailer). Must outlast the send deadline. */
   leaseMs?: number;
-  metrics?: Pick<Metrics, 'emailAmbiguous'>;
+  // Structural, not Metrics: platform/metrics.ts reads the outbox's backlog, and a cycle would follow.
+  metrics?: { emailAmbiguous: { inc(): void } };
 }
 
 /**

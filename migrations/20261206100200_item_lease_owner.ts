@@ -7,12 +7,12 @@ import type { Knex } from 'knex';
  * Written in the same UPDATE/INSERT as the lease; no index (items are found by id or chunk).
  *
  * `registry_lock_events` is the ledger of the push's registry lock changes: an `intent` row before
- * each unlock or lock call and a `done` row after it returned (a lock's `done` row names its intent
- * in `since`). `registry_unlocked` is the ledger's small index of the domains whose latest unlock has
- * no later lock: a row per such domain (`unlock_id`, the latest unlock event), deleted by a lock
- * whose intent came after it. The sweep relocks from it, finalize waits on it, the
- * `domain_push_unlocked_domains` gauge counts it. Only registry-path items write either table,
- * one set-based statement per chunk step.
+ * each unlock call and a `done` row after it returned; a lock's `done` row carries in `since` the
+ * ledger position (sequence value) taken right before its call. `registry_unlocked` is the ledger's
+ * small index of the domains whose latest unlock has no later lock: a row per such domain
+ * (`unlock_id`, the latest unlock event), deleted by a lock whose `since` came after it. The sweep
+ * relocks from it, finalize waits on it, the `domain_push_unlocked_domains` gauge counts it. Only
+ * registry-path items write either table, one set-based statement per chunk step.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw('alter table bulk_job_items add column lease_owner uuid');

@@ -4,11 +4,12 @@ import { leaseSql, type ItemRow } from '../bulk/model';
 
 /**
  * The ledger of the push's registry lock changes (migration 20261206100200): `registry_lock_events`
- * gets an `intent` row before every unlock or lock call of the registry path and a `done` row after
- * it returned; `registry_unlocked` holds one row per domain whose latest unlock (intent or done)
- * has no lock after it, where "after" means the lock's intent came later than that unlock event, so
- * the lock call surely followed it. A zombie that unlocks late, after a successor locked the domain
- * again, writes its `done` row after the successor's lock intent: the domain shows as unlocked and
+ * gets an unlock `intent` row before every unlock call of the registry path and a `done` row after it
+ * returned; a lock gets a `done` row after it returned, whose `since` is a ledger position (sequence
+ * value) taken right before the call. `registry_unlocked` holds one row per domain whose latest
+ * unlock (intent or done) has no lock after it, where "after" means the lock's `since` is later than
+ * that unlock event, so the lock call surely followed it. A zombie that unlocks late, after a successor locked the domain
+ * again, writes its `done` row after the successor's `since`: the domain shows as unlocked and
  * the sweep locks it again, whatever its item says. Every statement here is one per chunk step.
  */
 
@@ -69,17 +70,15 @@ export async function recordUnlocked(db: Knex, items: LedgerItem[], owner: strin
   );
 }
 
-/** Right before the registry lock: one intent row per domain; returns each domain's intent id. */
-export async function lockIntent(db: Knex, items: LedgerItem[], owner: string | null): Promise<Map<string, number>> {
+/**
+ * Right before the registry lock: a position in the ledger (one sequence value, no row) that the
+ * lock's `done` rows carry as `since`: every unlock event before it surely came before the lock call.
+ */
+export async function lockIntent(db: Knex, items: LedgerItem[], _owner: string | null): Promise<Map<string, number>> {
   if (items.length === 0) return new Map();
-  const { rows } = await db.raw(
-    `insert into registry_lock_events (domain_name, item_id, job_id, owner, action, phase)
-     select s.domain_name, s.id, s.job_id, ?::uuid, 'lock', 'intent'
-     from unnest(?::bigint[], ?::uuid[], ?::text[]) as s(id, job_id, domain_name)
-     returning id, domain_name`,
-    [owner, items.map((i) => Number(i.id)), jobIds(items), items.map((i) => i.domain_name)],
-  );
-  return new Map((rows as { id: string; domain_name: string }[]).map((r) => [r.domain_name, Number(r.id)]));
+  const { rows } = await db.raw(`select nextval(pg_get_serial_sequence('registry_lock_events', 'id')) as id`);
+  const since = Number(rows[0].id);
+  return new Map(items.map((i) => [i.domain_name, since]));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
-import { ApiError, api, type Me } from './api';
+import { ApiError, api, mayBeSignedIn, type Me } from './api';
 import { ApiKeysPage } from './pages/ApiKeys';
 import { BrandsPage } from './pages/Brands';
 import { CustomersPage } from './pages/Customers';
@@ -24,6 +24,9 @@ const NAV = [
 
 /** `null` = not signed in (401), so the sign-in form shows. */
 async function fetchMe(): Promise<Me | null> {
+  // No binding, no session (a cookie alone is refused): ask nothing. A signed-out page that asked
+  // anyway would count as a request without a credential, which the API throttles per address.
+  if (!mayBeSignedIn()) return null;
   try {
     return await api<Me>('GET', '/v1/me');
   } catch (e) {

@@ -48,6 +48,11 @@ function sessionBinding(): string | null {
   }
 }
 
+/** Whether this browser holds a console session's binding: without one, no cookie is accepted. */
+export function mayBeSignedIn(): boolean {
+  return sessionBinding() !== null;
+}
+
 function keepSessionBinding(value: string | null) {
   try {
     if (value) localStorage.setItem(BINDING_KEY, value);

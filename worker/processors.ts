@@ -1,7 +1,8 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { failChunk, processChunk, UnknownBulkJob, type ChunkOutcome } from '../shared/bulk/process';
-import { advanceFairClock, type ChunkPayload } from '../shared/platform/queues';
+import { advanceFairClock } from '../shared/bulk/fairness';
+import type { ChunkPayload } from '../shared/platform/queues';
 import { isTransientFault } from '../shared/platform/faults';
 import { storableText } from '../shared/platform/validation';
 

@@ -1,5 +1,5 @@
 import type { Deps } from '../platform/deps';
-import { enqueueChunks } from '../platform/queues';
+import { enqueueChunks } from './fairness';
 import type { BulkJob } from './model';
 
 /**

@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { createApp } from '../api/app';
 import { loadConfig } from '../shared/platform/config';
 import { createDb, migrate, type Db } from '../shared/platform/db';
-import { createRuntime, type Runtime } from '../shared/platform/runtime';
+import { createRuntime, type Runtime } from '../app/runtime';
 import {
   cpuSeconds,
   DB_NAME,

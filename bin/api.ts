@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createApp } from '../api/app';
-import { createRuntime } from '../shared/platform/runtime';
+import { createRuntime } from '../app/runtime';
 import { closeServer, configOrExit, listen, onShutdown, runMain } from './lifecycle';
 
 /** The API process alone (production): validates, writes, enqueues; never pushes. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app';
 import { allInOneLogger } from '../shared/platform/logger';
-import { createRuntime, type Runtime } from '../shared/platform/runtime';
+import { createRuntime, type Runtime } from '../app/runtime';
 import { startWorker } from '../worker/runtime';
 import { demoKeyLines, pushAllLines, readRunning, removeRunning, shown, urlLines, writeRunning } from './banner';
 import { ensureConsoleBuilt } from './build-console';

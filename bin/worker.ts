@@ -1,4 +1,4 @@
-import { createRuntime } from '../shared/platform/runtime';
+import { createRuntime } from '../app/runtime';
 import type { Server } from 'node:http';
 import { startMetricsServer } from '../worker/metrics-server';
 import { startWorker } from '../worker/runtime';

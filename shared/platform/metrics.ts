@@ -1,8 +1,5 @@
 import client from 'prom-client';
-import type { Db } from './db';
 import type { Queues } from './queues';
-import { outboxBacklog } from '../mail/outbox';
-import { unlockBoundMs, unlockedPastBound } from '../push/unlocked';
 
 /** One registry per running system, so several systems can live in one test process. */
 export function createMetrics() {
@@ -42,19 +39,23 @@ export function createMetrics() {
     help: 'Domains the registry-path ledger shows unlocked for longer than the bound (2 x WORKER_LOCK_MS + RECONCILE_INTERVAL_MS), read at scrape time; 0 when the guarantee holds',
     registers: [registry],
   });
-  return { registry, itemsProcessed, jobDuration, queueDepth, outboxBacklog, emailAmbiguous, unlockedDomains };
+  /** Gauges whose numbers live in a domain's tables, read at scrape time (registered by the composition root). */
+  const readers: (() => Promise<void>)[] = [];
+  const readAtScrape = (read: () => Promise<void>) => {
+    readers.push(read);
+  };
+  return { registry, itemsProcessed, jobDuration, queueDepth, outboxBacklog, emailAmbiguous, unlockedDomains, readers, readAtScrape };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Reads the gauges that live elsewhere (queue depth in Redis, outbox backlog in Postgres), then renders. */
-// Takes its three parts by name rather than `Deps`, which names `Metrics`: no import cycle.
-export async function scrapeMetrics(deps: {
-  metrics: Metrics;
-  queues: Queues;
-  db: Db;
-  config?: { WORKER_LOCK_MS: number; RECONCILE_INTERVAL_MS: number };
-}) {
+/**
+ * Reads the gauges that live elsewhere (queue depth in Redis; the outbox backlog and unlocked
+ * domains in Postgres, through the readers the composition root registered), then renders.
+ * The platform names no domain: a domain's gauge is read by a function handed in (`readAtScrape`).
+ */
+// Takes its parts by name rather than `Deps`, which names `Metrics`: no import cycle.
+export async function scrapeMetrics(deps: { metrics: Metrics; queues: Queues }) {
   const { metrics } = deps;
   try {
     for (const q of deps.queues.all()) {
@@ -64,7 +65,6 @@ export async function scrapeMetrics(deps: {
   } catch {
     // Redis down: the last known depths stay; /readyz says why.
   }
-  metrics.outboxBacklog.set(await outboxBacklog(deps.db));
-  if (deps.config) metrics.unlockedDomains.set(await unlockedPastBound(deps.db, unlockBoundMs(deps.config)));
+  for (const read of metrics.readers) await read();
   return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
 }

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createApp } from '../../api/app';
-import { createRuntime } from '../../shared/platform/runtime';
+import { createRuntime } from '../../app/runtime';
 import { expectPushPromiseKept } from './helpers/invariants';
 import { dumpWorkers, lockedDomains, parties } from './helpers/scenario';
 import { startFaultSystem, type FaultSystem } from './helpers/system';

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../shared/platform/config';
 import type { Db } from '../../shared/platform/db';
 import type { RegistryGateway } from '../../shared/catalog/registry';
 import type { Logger } from '../../shared/platform/logger';
-import { createRuntime, type Runtime } from '../../shared/platform/runtime';
+import { createRuntime, type Runtime } from '../../app/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
 import { checkedRequest, serveChecked } from './conformance';
 import { createTestDb, type TestDb } from './db';

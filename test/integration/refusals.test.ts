@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { Response } from 'supertest';
 import { createApp } from '../../api/app';
 import { loadConfig } from '../../shared/platform/config';
-import { createRuntime, type Runtime } from '../../shared/platform/runtime';
+import { createRuntime, type Runtime } from '../../app/runtime';
 import {
   authorize,
   bodyOf,

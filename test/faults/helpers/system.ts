@@ -8,7 +8,7 @@ import request from 'supertest';
 import { createApp } from '../../../api/app';
 import { loadConfig, type Config } from '../../../shared/platform/config';
 import { migrate, migrationConfig, type Db } from '../../../shared/platform/db';
-import { createRuntime, type Runtime } from '../../../shared/platform/runtime';
+import { createRuntime, type Runtime } from '../../../app/runtime';
 import { OPERATOR_KEY, type TestSystem } from '../../helpers/system';
 import { startSmtp, type SmtpPeer } from '../../helpers/smtp';
 import { startPgCluster, startRedisServer, type PgCluster, type RedisServer } from './servers';

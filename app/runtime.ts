@@ -1,14 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config';
-import { createDb, migrate, type Db } from './db';
-import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from './deployment';
-import { untilNoTransientFault } from './faults';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres';
-import { createLogger, type Logger } from './logger';
-import { createMailer } from '../mail/mailer';
-import { createMetrics } from './metrics';
-import { createQueues } from './queues';
+import type { Config } from '../shared/platform/config';
+import { createDb, migrate, type Db } from '../shared/platform/db';
+import { claimQueuePrefix, databaseFingerprint, deploymentId, prefixFor, QueuePrefixTaken } from '../shared/platform/deployment';
+import { untilNoTransientFault } from '../shared/platform/faults';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../shared/platform/embedded-postgres';
+import { createLogger, type Logger } from '../shared/platform/logger';
+import { createMailer } from '../shared/mail/mailer';
+import { outboxBacklog } from '../shared/mail/outbox';
+import { createMetrics } from '../shared/platform/metrics';
+import { createQueues } from '../shared/platform/queues';
 import {
   clusterHandle,
   connectionErrorLogger,
@@ -18,12 +19,13 @@ import {
   workerConnection,
   type RedisClient,
   type RedisHandle,
-} from './redis';
-import { DbRegistry, type RegistryGateway } from '../catalog/registry';
-import type { BulkDeps } from '../bulk/kind';
-import { KINDS } from '../kinds';
-import { newSecret } from './secrets';
-import { createAuthThrottle } from './throttle';
+} from '../shared/platform/redis';
+import { DbRegistry, type RegistryGateway } from '../shared/catalog/registry';
+import type { BulkDeps } from '../shared/bulk/kind';
+import { KINDS } from '../shared/kinds';
+import { unlockBoundMs, unlockedPastBound } from '../shared/push/unlocked';
+import { newSecret } from '../shared/platform/secrets';
+import { createAuthThrottle } from '../shared/platform/throttle';
 
 export interface Runtime {
   /** The platform's parts plus the bulk kind table: everything a process hands its services. */
@@ -98,6 +100,10 @@ export async function createRuntime(
   const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
   const mailer = createMailer(config.SMTP_URL, config);
   const workerConns: RedisClient[] = [];
+  const metrics = createMetrics();
+  // The platform's /metrics names no domain: the gauges kept in the domains' tables are read here.
+  metrics.readAtScrape(async () => metrics.outboxBacklog.set(await outboxBacklog(db)));
+  metrics.readAtScrape(async () => metrics.unlockedDomains.set(await unlockedPastBound(db, unlockBoundMs(config))));
   const deps: BulkDeps = {
     config,
     db,
@@ -105,7 +111,7 @@ export async function createRuntime(
     queues,
     registry: (opts.registry ?? ((d) => new DbRegistry(d)))(db),
     mailer,
-    metrics: createMetrics(),
+    metrics,
     log,
     authThrottle: createAuthThrottle(redis, config, log),
     clock: opts.clock ?? (() => new Date()),

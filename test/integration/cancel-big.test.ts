@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
+import { waitUntil } from '../helpers/wait';
 
 /**
  * A cancel of a big job answers before rewriting every pending item (that took seconds); the job
@@ -35,7 +36,7 @@ describe('cancelling a big job', function () {
     const res = await submit(sys, losing, { gaining_reseller: 'big-gaining', domains: list });
     await sys.startWorker();
     const get = () => sys.http().get(`/v1/bulk-pushes/${res.body.id}`).set('Authorization', `Bearer ${losing.key}`);
-    while ((await get()).body.counts.pushed === 0);
+    await waitUntil(async () => (await get()).body.counts.pushed > 0, { interval: 0, label: 'the first domain pushed' });
     const answer = await cancel(res.body.id);
     expect(answer.status).to.equal(202);
     expect(answer.body.status).to.equal('cancelling');

@@ -111,12 +111,13 @@ describe('the operator dashboard and outbox view', function () {
         email_results_to: 'ops@mail.example',
       });
       await waitForJob(sys, losing, res.body.id);
-      let ready = await sys.http().get('/readyz');
-      const until = Date.now() + 20_000;
-      while (!ready.body.outbox?.last_error && Date.now() < until) {
-        await new Promise((r) => setTimeout(r, 50));
-        ready = await sys.http().get('/readyz');
-      }
+      const ready = await waitUntil(
+        async () => {
+          const res = await sys.http().get('/readyz');
+          return res.body.outbox?.last_error ? res : null;
+        },
+        { timeout: 20_000, interval: 50, label: "the outbox's last error in /readyz" },
+      );
       expect(ready.status).to.equal(200);
       expect(ready.body.status).to.equal('ok');
       const outbox = ready.body.outbox;

@@ -5,6 +5,7 @@ import type { Response } from 'supertest';
 import { createAuthThrottle } from '../../shared/platform/throttle';
 import { authorize, importDomains, makeReseller, snapshot, submit, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
+import { waitUntil } from '../helpers/wait';
 
 /** Issue 7 point 4: failed authentication of every kind is throttled (Redis, shared by processes) and logged. */
 
@@ -98,12 +99,7 @@ describe('tenancy: failed authentication is throttled and logged', () => {
   it('claim-token guesses are throttled; the log names the route pattern, never the token', async () => {
     const guess = (i: number) => `claim_${'g'.repeat(40)}${i}`;
     for (let i = 0; i < LIMIT; i++) expect((await sys.http().get(`/v1/claims/${guess(i)}`)).status).to.equal(404);
-    await new Promise<void>((resolve, reject) => {
-      const until = Date.now() + 5000;
-      const check = () =>
-        failures('claim_token').length >= LIMIT ? resolve() : Date.now() > until ? reject(new Error('not logged')) : setTimeout(check, 20);
-      check();
-    });
+    await waitUntil(() => failures('claim_token').length >= LIMIT, { timeout: 5000, label: 'the failed claims to be logged' });
     expect429(
       await sys
         .http()

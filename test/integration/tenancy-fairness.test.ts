@@ -1,16 +1,9 @@
 import { expect } from 'chai';
 import { authorize, makeReseller, names, snapshot, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
+import { waitUntil } from '../helpers/wait';
 
 /** Issue 7 point 2: per-reseller quotas, and a small job is not held behind another tenant's big ones. */
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('tenancy: per-reseller quotas', () => {
   let sys: TestSystem;

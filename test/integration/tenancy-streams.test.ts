@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { JobStreams } from '../../api/sse';
 import { authorize, makeReseller, submit, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
+import { waitUntil } from '../helpers/wait';
 
 /** Issue 7 point 3: event streams are capped per key and in lifetime, end for suspended jobs, and share one poll per job. */
 
@@ -42,14 +43,6 @@ function events(raw: string) {
           ?.slice(name.length + 2);
       return { id: field('id'), event: field('event'), data: JSON.parse(field('data') ?? 'null') };
     });
-}
-
-async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('tenancy: bounded event streams', () => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { waitUntil } from '../../helpers/wait';
 
 /**
  * Private servers for fault tests: a Postgres cluster and a redis-server of our own, on free
@@ -31,14 +32,6 @@ export function portAnswers(port: number, timeoutMs = 300): Promise<boolean> {
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
-}
-
-async function until(label: string, probe: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const end = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs}ms waiting for ${label}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The machine's Postgres binaries: `pg_config --bindir`, else the newest Debian install. */
@@ -89,12 +82,12 @@ export async function startPgCluster(): Promise<PgCluster> {
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
     async restartFast() {
       pgTool('pg_ctl', ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-m', 'fast', '-w', 'restart']);
-      await until('postgres after restart', ready, 30_000);
+      await waitUntil('postgres after restart', ready, 30_000, 50);
     },
     async killPostmaster() {
       const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
       process.kill(pid, 'SIGKILL');
-      await until('postgres to go away', async () => !(await portAnswers(port)), 10_000);
+      await waitUntil('postgres to go away', async () => !(await portAnswers(port)), 10_000, 50);
     },
     async stop(mode = 'fast') {
       if (!fs.existsSync(path.join(data, 'postmaster.pid'))) return;
@@ -103,17 +96,20 @@ export async function startPgCluster(): Promise<PgCluster> {
     async start() {
       // After a SIGKILL the old backends notice their postmaster died and exit; until then the
       // shared memory block is in use and a new postmaster refuses to start.
-      const end = Date.now() + 30_000;
-      for (;;) {
-        try {
-          pgTool('pg_ctl', ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', 'start']);
-          break;
-        } catch (err) {
-          if (Date.now() > end) throw err;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-      await until('postgres after start', ready, 30_000);
+      let last: unknown;
+      await waitUntil(
+        () => {
+          try {
+            pgTool('pg_ctl', ['-D', data, '-o', opts, '-l', path.join(dir, 'log'), '-w', 'start']);
+            return true;
+          } catch (err) {
+            last = err;
+            return false;
+          }
+        },
+        { timeout: 30_000, interval: 200, label: () => `postgres to start (last: ${String(last)})` },
+      );
+      await waitUntil('postgres after start', ready, 30_000, 50);
     },
     async destroy() {
       try {
@@ -172,7 +168,7 @@ export async function startRedisServer(): Promise<RedisServer> {
         ],
         { stdio: 'ignore' },
       );
-      await until('redis-server', () => portAnswers(port), 15_000);
+      await waitUntil('redis-server', () => portAnswers(port), 15_000, 50);
     },
     async stop(opts = {}) {
       const c = child;

@@ -114,6 +114,26 @@ describe('billing: nextCycleStart (the gaining reseller is billed from the next 
     });
   });
 
+  describe('UTC only: the machine’s time zone and its DST changes play no part', () => {
+    const zone = process.env.TZ;
+    after(() => {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    });
+
+    for (const tz of ['Europe/Berlin', 'America/New_York', 'Pacific/Auckland', 'UTC']) {
+      it(`in ${tz}, a push in the DST-change night or at a cycle start bills from the same UTC midnight`, () => {
+        process.env.TZ = tz;
+        // 28 March 2027: Europe skips 02:00-03:00 local; 14 March: New York; 4 April: Auckland goes back.
+        expect(next('2027-03-28T01:30:00Z')).to.equal('2027-04-01T00:00:00.000Z');
+        expect(next('2027-03-14T07:00:00Z', 14)).to.equal('2027-04-14T00:00:00.000Z');
+        expect(next('2027-04-03T23:59:59.999Z', 4)).to.equal('2027-04-04T00:00:00.000Z');
+        expect(next('2027-10-31T00:00:00.000Z', 31)).to.equal('2027-11-30T00:00:00.000Z');
+        expect(next('2028-02-29T00:00:00.000Z', 29)).to.equal('2028-03-29T00:00:00.000Z');
+      });
+    }
+  });
+
   it('the result is always strictly after the push moment and at 00:00 UTC on a cycle day', () => {
     // Thousands of cases: plain comparisons collected into one list, so a unit test stays well under 2 s.
     const broken: string[] = [];

@@ -1,0 +1,192 @@
+import { expect } from 'chai';
+import { BreakerRegistry } from '../../shared/catalog/registry-breaker';
+import { registryEach, type RegistryGateway } from '../../shared/catalog/registry';
+import { TransientFault } from '../../shared/platform/faults';
+import { CircuitBreaker, CircuitOpen, delayFor, retry, type RetryPolicy } from '../../shared/platform/retry';
+
+/** A seeded source of uniform numbers (mulberry32): the same seed, the same draws. */
+function seeded(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A virtual clock: `sleep` moves it on at once, so a test of minutes of backoff takes no time. */
+function virtualClock() {
+  const clock = {
+    now: 0,
+    sleep: async (ms: number) => {
+      clock.now += ms;
+    },
+  };
+  return clock;
+}
+
+const refused = () => Object.assign(new Error('connect ECONNREFUSED registry:443'), { code: 'ECONNREFUSED' });
+const policy: RetryPolicy = { attempts: 6, baseMs: 100, factor: 2, capMs: 1_000, jitter: 'full' };
+
+/** One "worker" meeting the same failure schedule (the peer fails its first `failures` calls): the instants of its tries. */
+async function triesOf(random: () => number, failures: number, p: RetryPolicy = policy) {
+  const clock = virtualClock();
+  const instants: number[] = [];
+  await retry(
+    async () => {
+      instants.push(clock.now);
+      if (instants.length <= failures) throw refused();
+    },
+    p,
+    { random, sleep: clock.sleep },
+  );
+  return instants;
+}
+
+describe('retry policy: exponential backoff with full jitter', () => {
+  it('each pause lies in [0, min(cap, base · factor^n)] and never passes the cap, however late the attempt', () => {
+    const random = seeded(1);
+    for (let n = 0; n < 40; n++) {
+      const ceiling = Math.min(1_000, 100 * 2 ** n);
+      for (let k = 0; k < 50; k++) {
+        const d = delayFor(policy, n, random);
+        expect(d).to.be.within(0, ceiling);
+        expect(Number.isInteger(d)).to.equal(true);
+      }
+    }
+    expect(delayFor(policy, 10_000, () => 0.999999)).to.equal(999);
+    expect(delayFor(policy, 0, () => 0)).to.equal(0);
+    expect([0, 1, 2, 3, 4].map((n) => delayFor({ ...policy, jitter: 'none' }, n))).to.deep.equal([100, 200, 400, 800, 1_000]);
+  });
+
+  it('retry tries `attempts` times in all, says each pause before it, and stops at once on a failure that is not retryable', async () => {
+    const clock = virtualClock();
+    const told: [number, number][] = [];
+    let calls = 0;
+    const failing = () => {
+      calls++;
+      return Promise.reject(refused());
+    };
+    const err = await retry(failing, policy, {
+      random: seeded(2),
+      sleep: clock.sleep,
+      onRetry: (_e, next, ms) => told.push([next, ms]),
+    }).catch((e) => e);
+    expect(err.code).to.equal('ECONNREFUSED');
+    expect(calls).to.equal(6);
+    expect(told.map(([next]) => next)).to.deep.equal([2, 3, 4, 5, 6]);
+    expect(clock.now).to.equal(told.reduce((s, [, ms]) => s + ms, 0));
+
+    calls = 0;
+    await retry(failing, policy, { sleep: clock.sleep, isRetryable: () => false }).catch(() => undefined);
+    expect(calls).to.equal(1);
+  });
+
+  it('two workers with the same failure schedule retry at different instants, and many cover the whole window', async () => {
+    // The peer fails the first 4 calls of each worker: both retry 4 times.
+    const a = await triesOf(seeded(11), 4);
+    const b = await triesOf(seeded(12), 4);
+    expect(a).to.have.length(5);
+    expect(b).to.have.length(5);
+    for (let i = 1; i < 5; i++) expect(Math.abs(a[i] - b[i]), `retry ${i}: ${a[i]} vs ${b[i]} ms`).to.be.greaterThan(0);
+    // Without jitter they would be in lockstep: 100, 300, 700, 1500 ms after the first call.
+    expect(await triesOf(seeded(11), 4, { ...policy, jitter: 'none' })).to.deep.equal(
+      await triesOf(seeded(12), 4, { ...policy, jitter: 'none' }),
+    );
+
+    // 40 workers: their first retries spread over [0, 100 ms], the fourth over [0, 1500 ms].
+    const firsts: number[] = [];
+    const fourths: number[] = [];
+    for (let w = 0; w < 40; w++) {
+      const t = await triesOf(seeded(100 + w), 4);
+      firsts.push(t[1]);
+      fourths.push(t[4]);
+    }
+    expect(Math.min(...firsts)).to.be.below(20);
+    expect(Math.max(...firsts)).to.be.above(80);
+    expect(new Set(firsts).size).to.be.above(30);
+    expect(Math.max(...fourths) - Math.min(...fourths)).to.be.above(700);
+    for (const t of fourths) expect(t).to.be.within(0, 1_500);
+  });
+});
+
+describe('circuit breaker', () => {
+  const make = (clock: { now: number }) =>
+    new CircuitBreaker({
+      name: 'peer',
+      failures: 3,
+      coolDownMs: 1_000,
+      isFailure: (e) => e instanceof Error && 'code' in e,
+      now: () => clock.now,
+    });
+
+  it('opens after N transient failures in a row and then fails fast with a TransientFault, without calling the peer', async () => {
+    const clock = { now: 0 };
+    const breaker = make(clock);
+    let calls = 0;
+    const down = () => {
+      calls++;
+      return Promise.reject(refused());
+    };
+    for (let i = 0; i < 3; i++) await breaker.run(down).catch(() => undefined);
+    expect(breaker.state).to.equal('open');
+    const err = await breaker.run(down).catch((e) => e);
+    expect(err).to.be.instanceOf(CircuitOpen);
+    expect(err).to.be.instanceOf(TransientFault);
+    expect(calls).to.equal(3);
+
+    // A refusal is an answer: it does not count, and it ends a run of failures.
+    const other = make(clock);
+    await other.run(down).catch(() => undefined);
+    await other.run(down).catch(() => undefined);
+    await other.run(() => Promise.reject(new Error('domain not owned'))).catch(() => undefined);
+    await other.run(down).catch(() => undefined);
+    expect(other.state).to.equal('closed');
+  });
+
+  it('after the cool-down lets one call through (half-open): its failure opens it again, its success closes it', async () => {
+    const clock = { now: 0 };
+    const breaker = make(clock);
+    for (let i = 0; i < 3; i++) await breaker.run(() => Promise.reject(refused())).catch(() => undefined);
+    clock.now = 1_000;
+    expect(breaker.state).to.equal('half-open');
+    await breaker.run(() => Promise.reject(refused())).catch(() => undefined);
+    expect(breaker.state).to.equal('open');
+    expect(await breaker.run(async () => 'called').catch((e) => e)).to.be.instanceOf(CircuitOpen);
+
+    clock.now = 2_000;
+    let release!: () => void;
+    const probe = breaker.run(() => new Promise<string>((r) => (release = () => r('probe'))));
+    // While the probe is out, every other call still fails fast.
+    expect(await breaker.run(async () => 'second').catch((e) => e)).to.be.instanceOf(CircuitOpen);
+    release();
+    expect(await probe).to.equal('probe');
+    expect(breaker.state).to.equal('closed');
+    expect(await breaker.run(async () => 'next')).to.equal('next');
+  });
+
+  it('around the registry gateway: registryEach stops trying a domain once the circuit is open', async () => {
+    let calls = 0;
+    const dead: RegistryGateway = {
+      unlock: () => {
+        calls++;
+        return Promise.reject(refused());
+      },
+      lock: () => Promise.resolve(),
+    };
+    const registry = new BreakerRegistry(dead, { failures: 3, coolDownMs: 60_000 });
+    expect(registry.unlockMany).to.equal(undefined);
+    const clock = virtualClock();
+    const names = ['a.example', 'b.example', 'c.example', 'd.example'];
+    const results = await registryEach(registry, 'unlock', names, { parallelism: 1, attempts: 4, backoffMs: 10 }, { sleep: clock.sleep });
+    // a.example used its 3 tries' worth of failures and opened the circuit on its 3rd; the rest fail fast.
+    expect(calls).to.equal(3);
+    expect(results.every((r) => r.status === 'rejected')).to.equal(true);
+    expect(results.slice(1).map((r) => (r as PromiseRejectedResult).reason)).to.satisfy((es: unknown[]) =>
+      es.every((e) => e instanceof CircuitOpen),
+    );
+    expect(registry.breaker.state).to.equal('open');
+  });
+});

@@ -1,5 +1,6 @@
 import type { Db } from '../platform/db';
 import { settleEach } from '../platform/concurrency';
+import { CircuitOpen, retry, type Jitter, type Random, type RetryPolicy } from '../platform/retry';
 
 /**
  * The registry seam: where a domain's transfer lock really lives. The push treats it as external,
@@ -24,9 +25,30 @@ export interface RegistryCallPolicy {
   parallelism: number;
   /** Tries per domain (a batch retries only the domains still refused, or all after a failed call). */
   attempts: number;
-  /** The first pause between tries; it doubles after each. */
+  /** The ceiling of the first pause between tries; it doubles after each (platform/retry.ts, full jitter). */
   backoffMs: number;
+  /** No pause longer than this (default: the ceiling of the last pause, so only the attempts bound it). */
+  capMs?: number;
+  /** Default `full`: concurrent chunks meeting the same outage retry at spread instants. */
+  jitter?: Jitter;
 }
+
+/** The shared retry policy a registry call policy stands for. */
+export function retryPolicyOf(policy: RegistryCallPolicy): RetryPolicy {
+  return {
+    attempts: policy.attempts,
+    baseMs: policy.backoffMs,
+    factor: 2,
+    capMs: policy.capMs ?? policy.backoffMs * 2 ** Math.max(0, policy.attempts - 2),
+    jitter: policy.jitter ?? 'full',
+  };
+}
+
+/** The breaker already failed fast: another try now would too, so the caller backs off instead. */
+const worthRetrying = (err: unknown) => !(err instanceof CircuitOpen);
+
+/** Not a failure of the call: the domains the registry still refused, tried again. */
+class StillRefused extends Error {}
 
 /**
  * One registry operation over many domains, each tried up to `attempts` times: a batch call per
@@ -38,41 +60,40 @@ export async function registryEach(
   op: RegistryOp,
   names: string[],
   policy: RegistryCallPolicy,
+  opts: { random?: Random; sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<PromiseSettledResult<void>[]> {
+  const retryPolicy = retryPolicyOf(policy);
+  const options = { isRetryable: worthRetrying, random: opts.random, sleep: opts.sleep };
   const batch = op === 'lock' ? registry.lockMany : registry.unlockMany;
   if (!batch) {
-    return settleEach(names, policy.parallelism, async (name) => {
-      for (let i = 0; ; i++) {
-        try {
-          return await registry[op](name);
-        } catch (err) {
-          if (i >= policy.attempts - 1) throw err;
-          await pause(policy.backoffMs * 2 ** i);
-        }
-      }
-    });
+    return settleEach(names, policy.parallelism, (name) => retry(() => registry[op](name), retryPolicy, options));
   }
   const errors = new Map<string, unknown>();
   let todo = [...new Set(names)];
-  for (let i = 0; i < policy.attempts && todo.length; i++) {
-    if (i > 0) await pause(policy.backoffMs * 2 ** (i - 1));
-    try {
-      const refused = await batch.call(registry, todo);
-      for (const name of todo) {
-        if (refused.has(name)) errors.set(name, refused.get(name));
-        else errors.delete(name);
-      }
-      todo = todo.filter((name) => refused.has(name));
-    } catch (err) {
-      for (const name of todo) errors.set(name, err);
-    }
+  if (todo.length) {
+    await retry(
+      async () => {
+        try {
+          const refused = await batch.call(registry, todo);
+          for (const name of todo) {
+            if (refused.has(name)) errors.set(name, refused.get(name));
+            else errors.delete(name);
+          }
+          todo = todo.filter((name) => refused.has(name));
+        } catch (err) {
+          for (const name of todo) errors.set(name, err);
+          throw err;
+        }
+        if (todo.length) throw new StillRefused();
+      },
+      retryPolicy,
+      { ...options, isRetryable: (err) => err instanceof StillRefused || worthRetrying(err) },
+    ).catch(() => undefined); // the outcome is per domain, in `errors`
   }
   return names.map((name) =>
     errors.has(name) ? { status: 'rejected', reason: errors.get(name) } : { status: 'fulfilled', value: undefined },
   );
 }
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Default gateway: the lock is the `domains.locked` column, written in its own transaction (one

@@ -16,11 +16,12 @@ import { claimForUnlock, lockIntent, openUnlocks, recordLocked, recordUnlocked }
 /**
  * Registry calls: one batch per chunk where the registry has a bulk call, else 16 per-domain calls
  * in flight (a slow registry should not serialize 1,000 round trips). An unlock is tried 4 times,
- * 50, 100, 200 ms apart, before its item fails; a relock tries harder, since a domain left
- * unlocked is the worse outcome.
+ * pauses drawn from [0, 50], [0, 100], [0, 200] ms (full jitter, platform/retry.ts), before its
+ * item fails; a relock tries harder (5 times, ceilings 100 … 800 ms), since a domain left unlocked
+ * is the worse outcome.
  */
-const UNLOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 4, backoffMs: 50 };
-const RELOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 5, backoffMs: 100 };
+export const UNLOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 4, backoffMs: 50, capMs: 200, jitter: 'full' };
+export const RELOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 5, backoffMs: 100, capMs: 800, jitter: 'full' };
 
 interface DomainRow {
   id: number;

@@ -10,6 +10,7 @@ import {
   type ListFormat,
   looksLikeDomain,
   normalizeDomainName,
+  normalizeNameList,
   parseDomainList,
   splitDomainList,
 } from '../../shared/catalog/domain-list';
@@ -226,6 +227,63 @@ describe('domain list: one parser for the server, the CLI and the console', () =
       expect(importsOf(read('shared/push/submit.ts'))).to.include('../catalog/domain-list');
       expect(importsOf(read('cli/domain-list.ts'))).to.deep.equal(['../shared/catalog/domain-list', '../shared/catalog/domain-list']);
       expect(read('cli/commands.ts')).to.match(/from '\.\/domain-list'/);
+    });
+  });
+
+  describe('rules the table does not show', () => {
+    it('a column headed `name` is the domain column only when no column says domain, fqdn or hostname', () => {
+      expect(summary('name,status\nn1.example,ok\nn2.example,failed\n')).to.deep.equal({
+        names: ['n1.example', 'n2.example'],
+        duplicates: [],
+        invalid: [],
+        format: 'csv',
+      });
+      const byHost = parseDomainList('name,hostname\nacme,h1.example\nbeta,h2.example\n');
+      expect([byHost.names, byHost.column]).to.deep.equal([['h1.example', 'h2.example'], { index: 2, header: 'hostname' }]);
+      expect(parseDomainList('FQDN;owner\nf1.example;x\n').column).to.deep.equal({ index: 1, header: 'FQDN' });
+    });
+
+    it('a first row holding a domain is not a header: the word "domain" is then reported as a bad entry', () => {
+      expect(summary('domain,d0.example\nd1.example,d2.example\n')).to.deep.equal({
+        names: ['d0.example', 'd1.example', 'd2.example'],
+        duplicates: [],
+        invalid: [[1, null, 'domain']],
+        format: 'text',
+      });
+    });
+
+    it('a header with no rows below it is an empty list, not an error', () => {
+      expect(summary('domain\n')).to.deep.equal({ names: [], duplicates: [], invalid: [], format: 'csv' });
+      expect(summary('Domain,Status\n\n')).to.deep.equal({ names: [], duplicates: [], invalid: [], format: 'csv' });
+    });
+
+    it('double quotes around a plain entry are dropped', () => {
+      expect(parseDomainList('"q1.example"\n"q2.example", q3.example\n').names).to.deep.equal(['q1.example', 'q2.example', 'q3.example']);
+    });
+
+    it('the first spelling of a name is kept in place; each repeated name is reported once as a duplicate', () => {
+      const r = parseDomainList('a.example\nA.EXAMPLE.\nb.example\na.example');
+      expect([r.names, r.duplicates]).to.deep.equal([['a.example', 'b.example'], ['a.example']]);
+    });
+
+    it('an array of names (the API’s `domains`) is counted by entry, and a non-string is a bad entry, not a crash', () => {
+      const r = normalizeNameList(['ok.example', 'bad..x', 42, null]);
+      expect(r.names).to.deep.equal(['ok.example']);
+      expect(r.invalid.map((i) => invalidEntryText(i))).to.deep.equal([
+        'entry 2: "bad..x" is not a valid domain name (label "" is not valid)',
+        'entry 3: "42" is not a valid domain name (not a string)',
+        'entry 4: "null" is not a valid domain name (not a string)',
+      ]);
+    });
+
+    it('the refusal names the first five bad entries, then "…"; values are cut at 40 characters there and at 100 per entry', () => {
+      const bad = parseDomainList(['a..1', 'a..2', 'a..3', 'a..4', 'a..5', 'a..6', `${'x'.repeat(50)}..y`].join('\n')).invalid;
+      expect(invalidListMessage(bad)).to.equal(
+        '7 domain name(s) are not valid (line 1: "a..1", line 2: "a..2", line 3: "a..3", line 4: "a..4", line 5: "a..5", …).',
+      );
+      expect(invalidListMessage(bad.slice(6))).to.equal(`1 domain name(s) are not valid (line 7: "${'x'.repeat(40)}…").`);
+      const long = invalidEntryText({ position: 1, value: `${'z'.repeat(120)}..`, reason: 'r' });
+      expect(long).to.equal(`entry 1: "${'z'.repeat(100)}…" is not a valid domain name (r)`);
     });
   });
 });

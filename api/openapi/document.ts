@@ -2,7 +2,8 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { ErrorBody } from './responses';
 import { REQUEST_EXAMPLES } from './examples';
-import { EXTRA_OPERATIONS, OPERATIONS, TAGS, type Operation } from './operations';
+import type { Operation } from './operation';
+import { EXTRA_OPERATIONS, OPERATIONS, TAGS } from './operations';
 
 export interface RouteEntry {
   method: string;

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../shared/platform/project-root';
+import { writeConsoleTypes } from './console-types';
 
 /**
  * Builds the reseller console (console/ → console/dist) with Vite, but only when the build is
@@ -78,6 +79,10 @@ export function consoleBuildIsFresh(hash = consoleInputsHash()): boolean {
  * half-written build. Returns whether it built.
  */
 export async function ensureConsoleBuilt(opts: { force?: boolean; quiet?: boolean } = {}): Promise<boolean> {
+  // The console's API types come from the OpenAPI document (bin/console-types.ts): regenerated
+  // first, so a changed API shape makes the build stale and fails its type check. Where Vite is
+  // missing (a production image) the console was built with the image and the sources stay as they are.
+  if (version('vite') !== 'missing') writeConsoleTypes();
   const hash = consoleInputsHash();
   if (!opts.force && consoleBuildIsFresh(hash)) return false;
   // Vite is a dev dependency: a production image (npm ci --omit=dev) built the console at image

@@ -1,3 +1,5 @@
+import type { Job as ApiJob, Brand, Customer, DomainListItem, Item, OperationResponse, Package, Profile, PushSettings } from './api-types';
+
 /** The console talks only to the public /v1 API, signed in by the session cookie (sent same-origin) and its binding. */
 export interface ApiErrorBody {
   code: string;
@@ -100,45 +102,27 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   return parsed as T;
 }
 
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+/** A page of a list answer: every list operation's response has this shape (see api-types.ts `Operations`). */
+export type Page<T> = { items: T[]; next_cursor: string | null };
 
-export interface Me {
-  username: string;
-  company_id: string;
-  name: string;
-  email: string;
-  domain_push_enabled: boolean;
-}
-
-export interface Domain {
-  name: string;
-  locked: boolean;
-  status: string;
-  expires_at: string | null;
-  brand: { id: string; name: string | null; editable: boolean } | null;
-  profile: { id: string; username: string } | null;
-}
-
-export type JobStatus = 'scheduled' | 'queued' | 'running' | 'suspended' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+/**
+ * The API's own types, generated from its OpenAPI document (bin/console-types.ts → api-types.ts):
+ * a change of the API's shapes fails the console's type check instead of drifting from a copy.
+ */
+export type Me = OperationResponse<'getMe'>;
+/** A row of the domain list (GET /v1/domains). */
+export type Domain = DomainListItem;
+/** A job as the API answers it, with `options` read as a push's or a release's (see JobOptions). */
+export type Job = Omit<ApiJob, 'options'> & { options: JobOptions };
+export type JobStatus = Job['status'];
 export const FINISHED: JobStatus[] = ['completed', 'cancelled', 'failed'];
+export type { Brand, Customer, Item, Profile, PushSettings };
+export type ServicePackage = Package;
 
-/** What an ended job did with its items (null while it is open); see shared/bulk/outcome.ts. */
-export type JobOutcome =
-  | 'all_pushed'
-  | 'all_released'
-  | 'partly_skipped'
-  | 'partly_failed'
-  | 'all_skipped'
-  | 'all_failed'
-  | 'none_pushed'
-  | 'none_released'
-  | 'cancelled'
-  | 'nothing_to_do';
-
-/** The options a job ran with, as the API shows them (a push's; a release has customer_id instead). */
+/**
+ * The options of a push or release as the job page reads them: the API documents `options` as
+ * "as submitted" (an open object), so this names the ones the console shows, all optional.
+ */
 export interface JobOptions {
   profile?: { mode: 'new' } | { mode: 'existing'; domain: string; username: string };
   apply_to_locked?: boolean;
@@ -152,30 +136,6 @@ export interface JobOptions {
   start_at_requested?: string | null;
   customer_id?: string | null;
   [option: string]: unknown;
-}
-
-export interface Job {
-  id: string;
-  kind: 'push' | 'release';
-  status: JobStatus;
-  losing_reseller: string;
-  gaining_reseller: string | null;
-  total: number;
-  counts: Record<string, number>;
-  options?: JobOptions;
-  created_at: string;
-  started_at: string | null;
-  suspended_at?: string | null;
-  finished_at: string | null;
-  rate: number | null;
-  eta_seconds: number | null;
-  /** Contract fields: may be missing from an older API. */
-  outcome?: JobOutcome | null;
-  outcome_text?: string;
-  /** When a scheduled job starts (or started). */
-  start_at?: string | null;
-  submitted_by?: { via: 'api_key' | 'session' | 'system'; key_prefix: string | null } | null;
-  error?: string | null;
 }
 
 /** `GET /v1/jobs/:id/items` filters, as the job page keeps them in its URL. */
@@ -210,53 +170,6 @@ export function itemsQuery(f: ItemFilters, opts: { csv?: boolean } = {}): string
   if (f.reason) p.set('reason', f.reason);
   if (f.cursor && !opts.csv) p.set('cursor', f.cursor);
   return p.toString();
-}
-
-export interface Item {
-  domain: string;
-  status: string;
-  reason: string | null;
-  message: string | null;
-  was_locked: boolean;
-  relocked: boolean;
-  finished_at: string | null;
-}
-
-export interface PushSettings {
-  company_id: string;
-  domain_push_enabled: boolean;
-  allowed_resellers: { username: string; company_id: string; name: string; authorized_at: string }[];
-  notification_email: string | null;
-}
-
-export interface Customer {
-  id: string;
-  name: string;
-  email: string | null;
-  status: 'active' | 'released';
-  domains: number;
-  packages: number;
-}
-
-export interface ServicePackage {
-  id: string;
-  name: string;
-  domains: { domain: string; virtual: boolean }[];
-}
-
-export interface Profile {
-  id: string;
-  domain: string;
-  username: string;
-  created_at: string;
-}
-
-export interface Brand {
-  id: string;
-  name: string | null;
-  editable: boolean;
-  copied_from_job: string | null;
-  settings: Record<string, unknown>;
 }
 
 /**

@@ -33,7 +33,8 @@ export function outcomeOf(job: Job): OutcomeView {
   const doneStatus = doneStatusOf(job);
   const input = { status: job.status, total: job.total, counts: job.counts, doneStatus, start_at: job.start_at ?? null };
   // The API's outcome when it gives one (it counts the same way); computed here for an older API.
-  const outcome: EndedOutcome | null = job.outcome !== undefined ? job.outcome : jobOutcome(input);
+  // The document types it as a string (its values are listed in its description): they are shared/bulk/outcome.ts's.
+  const outcome: EndedOutcome | null = job.outcome !== undefined ? (job.outcome as EndedOutcome | null) : jobOutcome(input);
   const text = job.outcome_text ?? outcomeText(input);
   return { outcome, tone: outcomeTone(outcome, job.status), label: badgeLabel(job, outcome, doneStatus), text };
 }

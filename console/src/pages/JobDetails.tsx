@@ -443,7 +443,6 @@ function submittedBy(job: Job): ReactNode {
   const s = job.submitted_by;
   if (!s) return 'Not recorded';
   const key = s.key_prefix ? <code>{s.key_prefix}…</code> : null;
-  if (s.via === 'system') return 'The system';
   if (s.via === 'session') return <>The console{key && <> (signed in with key {key})</>}</>;
   return <>The API{key && <> with key {key}</>}</>;
 }

@@ -3,7 +3,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { ApiError, type Domain, type Me, type Page, api, formatDate } from '../api';
 import { navigate } from '../router';
 import { ErrorBox, Field } from '../ui';
-import { type DomainFilter, domainsUrl } from './Domains';
+import { type DomainFilter, domainsUrl } from './domain-view';
 import { invalidListMessage, parseDomainList, whereText, type InvalidEntry } from '../../../shared/catalog/domain-list';
 
 export interface Selection {

@@ -4,14 +4,17 @@ import { failChunk, processChunk, UnknownBulkJob, type ChunkOutcome } from '../s
 import { advanceFairClock } from '../shared/bulk/fairness';
 import type { ChunkPayload } from '../shared/platform/queues';
 import { isTransientFault } from '../shared/platform/faults';
+import { delayFor, type RetryPolicy } from '../shared/platform/retry';
 import { storableText } from '../shared/platform/validation';
 
-/** Backoff of an attempt cut short by a transient fault: 0.5 s doubling up to 10 s, for ever. */
-const TRANSIENT_BACKOFF_MS = { base: 500, max: 10_000 };
+/**
+ * Backoff of an attempt cut short by a transient fault, for ever: a pause drawn from
+ * [0, 0.5 s · 2^n] (full jitter), at most 10 s, so chunks that met the same outage come back spread.
+ */
+export const TRANSIENT_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, baseMs: 500, factor: 2, capMs: 10_000, jitter: 'full' };
 
 function transientDelay(job: Job<ChunkPayload>): number {
-  const n = Math.max(0, (job.attemptsStarted ?? 1) - 1);
-  return Math.min(TRANSIENT_BACKOFF_MS.max, TRANSIENT_BACKOFF_MS.base * 2 ** Math.min(n, 10));
+  return delayFor(TRANSIENT_RETRY, (job.attemptsStarted ?? 1) - 1);
 }
 
 /** Fails the BullMQ job at once (unrecoverable) and marks that there is no job to fail items of. */

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
+import { delayFor, type RetryPolicy } from '../platform/retry';
 import { assertQueueReachable } from '../platform/queues';
 import { enqueueNamedChunks } from './chunk-names';
 import type { BaseOptions, BulkKindDef } from './kind';
@@ -96,18 +97,25 @@ export async function createBulkJob<O extends BaseOptions>(
   return job;
 }
 
-/** Chunk job ids are deterministic, so adding again what Redis already has is a no-op. */
-const RE_ENQUEUE_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 16_000];
+/**
+ * Chunk job ids are deterministic, so adding again what Redis already has is a no-op. Six tries in
+ * all: five more after the failed one, each after a pause drawn from [0, 1 · 2^n s] (full
+ * jitter: 1, 2, 4, 8, 16 s ceilings), so API processes that lost Redis together do not come back together.
+ */
+export const RE_ENQUEUE_RETRY: RetryPolicy = { attempts: 6, baseMs: 1_000, factor: 2, capMs: 16_000, jitter: 'full' };
 
 function reEnqueueLater(deps: Deps, jobName: string, job: BulkJob, chunks: number[], attempt = 0) {
-  if (attempt >= RE_ENQUEUE_DELAYS_MS.length) {
+  if (attempt >= RE_ENQUEUE_RETRY.attempts - 1) {
     deps.log.warn({ job_id: job.id }, 'bulk job still not enqueued; the reconciler will enqueue it');
     return;
   }
-  setTimeout(() => {
-    enqueueNamedChunks(deps, jobName, job, chunks).then(
-      () => deps.log.info({ job_id: job.id, attempt: attempt + 1 }, 'bulk job enqueued again'),
-      () => reEnqueueLater(deps, jobName, job, chunks, attempt + 1),
-    );
-  }, RE_ENQUEUE_DELAYS_MS[attempt]).unref();
+  setTimeout(
+    () => {
+      enqueueNamedChunks(deps, jobName, job, chunks).then(
+        () => deps.log.info({ job_id: job.id, attempt: attempt + 1 }, 'bulk job enqueued again'),
+        () => reEnqueueLater(deps, jobName, job, chunks, attempt + 1),
+      );
+    },
+    delayFor(RE_ENQUEUE_RETRY, attempt),
+  ).unref();
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { SendFailure, type Mailer } from './mailer';
 import type { Logger } from '../platform/logger';
 import { pausePoint } from '../platform/pause-points';
+import { delayFor, type RetryPolicy } from '../platform/retry';
 
 export interface EmailDraft {
   dedupeKey: string;
@@ -49,7 +50,17 @@ export interface OutboxRow {
   lease_owner: string | null;
 }
 
-const MAX_BACKOFF_SECONDS = 15 * 60;
+/**
+ * A failed send waits a pause drawn from [0, 2^attempts s] (full jitter; attempts counts this
+ * send), at most 15 min, and is tried for ever: the relays of many workers do not retry in waves.
+ */
+export const OUTBOX_RETRY: RetryPolicy = {
+  attempts: Number.POSITIVE_INFINITY,
+  baseMs: 1_000,
+  factor: 2,
+  capMs: 15 * 60_000,
+  jitter: 'full',
+};
 /** Sends that got no reply after the whole message went out: this many, then the row is given up. */
 const MAX_AMBIGUOUS_SENDS = 2;
 
@@ -179,7 +190,7 @@ export async function sendLeased(deps: RelayDeps, row: OutboxRow, owner: string)
         return 'failed';
       }
     }
-    const backoff = Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.min(row.attempts, 10));
+    const backoff = delayFor(OUTBOX_RETRY, row.attempts) / 1000;
     await db.raw(
       `update outbound_emails set lease_until = null, lease_owner = null, last_error = ?, ambiguous_sends = ambiguous_sends + ?,
          next_attempt_at = clock_timestamp() + (? * interval '1 second')

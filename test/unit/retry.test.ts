@@ -2,6 +2,11 @@ import { expect } from 'chai';
 import { BreakerRegistry } from '../../shared/catalog/registry-breaker';
 import { registryEach, type RegistryGateway } from '../../shared/catalog/registry';
 import { TransientFault } from '../../shared/platform/faults';
+import { RE_ENQUEUE_RETRY } from '../../shared/bulk/create';
+import { retryPolicyOf } from '../../shared/catalog/registry';
+import { OUTBOX_RETRY } from '../../shared/mail/outbox';
+import { RELOCK_POLICY, UNLOCK_POLICY } from '../../shared/push/handler';
+import { TRANSIENT_RETRY } from '../../worker/processors';
 import { CircuitBreaker, CircuitOpen, delayFor, retry, type RetryPolicy } from '../../shared/platform/retry';
 
 /** A seeded source of uniform numbers (mulberry32): the same seed, the same draws. */
@@ -109,6 +114,29 @@ describe('retry policy: exponential backoff with full jitter', () => {
     expect(new Set(firsts).size).to.be.above(30);
     expect(Math.max(...fourths) - Math.min(...fourths)).to.be.above(700);
     for (const t of fourths) expect(t).to.be.within(0, 1_500);
+  });
+});
+
+describe('every retry loop runs on the one policy, with jitter and the documented ceilings (docs/faults.md)', () => {
+  const ceilings = (p: RetryPolicy, n: number) => [...Array(n).keys()].map((i) => delayFor({ ...p, jitter: 'none' }, i));
+  const cases: [string, RetryPolicy, number, number[]][] = [
+    ['registry unlock (per domain, 4 tries)', retryPolicyOf(UNLOCK_POLICY), 3, [50, 100, 200]],
+    ['registry relock (per domain, 5 tries)', retryPolicyOf(RELOCK_POLICY), 4, [100, 200, 400, 800]],
+    ['chunk after a transient fault (for ever)', TRANSIENT_RETRY, 7, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]],
+    ['API re-enqueue of a committed job (6 tries)', RE_ENQUEUE_RETRY, 5, [1_000, 2_000, 4_000, 8_000, 16_000]],
+  ];
+  for (const [what, p, n, expected] of cases) {
+    it(`${what}: ceilings ${expected.join(', ')} ms, full jitter`, () => {
+      expect(p.jitter).to.equal('full');
+      expect(ceilings(p, n)).to.deep.equal(expected);
+      expect(p.attempts).to.equal(what.includes('for ever') ? Number.POSITIVE_INFINITY : n + 1);
+    });
+  }
+  it('outbox send (attempts counts the failed send): ceilings 2, 4, 8 … s, at most 15 min, for ever', () => {
+    expect(OUTBOX_RETRY.jitter).to.equal('full');
+    expect([1, 2, 3, 9, 10, 20].map((a) => delayFor({ ...OUTBOX_RETRY, jitter: 'none' }, a) / 1000)).to.deep.equal([
+      2, 4, 8, 512, 900, 900,
+    ]);
   });
 });
 

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { consoleJobUrl } from '../mail/links';
 import { queueEmail } from '../mail/outbox';
-import { PROBLEM_ROWS, resultsEmail, type JobSummary } from '../mail/templates';
+import type { JobSummary } from '../mail/templates';
+import { PROBLEM_ROWS, resultsEmail } from './results-email';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { hasUnstarted } from './unstarted';

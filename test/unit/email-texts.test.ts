@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { claimLink, consoleJobUrl, publicBase } from '../../shared/mail/links';
-import { gainingNotification, type JobSummary, type ReceivedDomain, resultsEmail } from '../../shared/mail/templates';
+import { resultsEmail } from '../../shared/bulk/results-email';
+import { gainingNotification, type JobSummary, type ReceivedDomain } from '../../shared/mail/templates';
 
 const job = (over: Partial<JobSummary>): JobSummary => ({
   id: '3f1c2a9e-0000-4000-8000-000000000001',

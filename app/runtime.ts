@@ -21,6 +21,7 @@ import {
   type RedisHandle,
 } from '../shared/platform/redis';
 import { DbRegistry, type RegistryGateway } from '../shared/catalog/registry';
+import { withCircuitBreaker } from '../shared/catalog/registry-breaker';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { KINDS } from '../shared/kinds';
 import { unlockBoundMs, unlockedPastBound } from '../shared/push/unlocked';
@@ -109,7 +110,7 @@ export async function createRuntime(
     db,
     redis,
     queues,
-    registry: (opts.registry ?? ((d) => new DbRegistry(d)))(db),
+    registry: withCircuitBreaker((opts.registry ?? ((d) => new DbRegistry(d)))(db)),
     mailer,
     metrics,
     log,

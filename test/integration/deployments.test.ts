@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../shared/platform/config';
 import { deploymentId, ownerKey, prefixFor, QueuePrefixTaken } from '../../shared/platform/deployment';
-import { createRuntime } from '../../shared/platform/runtime';
+import { createRuntime } from '../../app/runtime';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, REDIS_URL, startSystem, type TestSystem } from '../helpers/system';
+import { waitUntil } from '../helpers/wait';
 
 /**
  * Two deployments (two databases) on one Redis, each with the default queue prefix. Before, both
@@ -74,12 +75,14 @@ describe('deployments sharing one Redis', function () {
 
   it('a chunk naming a job this database does not have fails visibly and is not retried', async () => {
     const stray = await a.rt.deps.queues.bulk.add('push-chunk', { jobId: '00000000-0000-4000-8000-000000000000', chunk: 1 });
-    const until = Date.now() + 20_000;
-    let state = await stray.getState();
-    while (state !== 'failed' && state !== 'completed' && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 50));
-      state = await stray.getState();
-    }
+    let state = '';
+    await waitUntil(
+      async () => {
+        state = await stray.getState();
+        return state === 'failed' || state === 'completed';
+      },
+      { timeout: 20_000, interval: 50, label: () => `the stray chunk to end (still ${state})` },
+    );
     expect(state).to.equal('failed');
     const failed = (await a.rt.deps.queues.bulk.getJob(stray.id!))!;
     expect(failed.failedReason).to.match(/is not in this deployment's database/);

@@ -9,11 +9,12 @@ import { createApp } from '../../api/app';
 import { checkedRequest, serveChecked } from '../helpers/conformance';
 import { loadConfig, type Config } from '../../shared/platform/config';
 import { deploymentId, prefixFor } from '../../shared/platform/deployment';
-import { createRuntime, type Runtime } from '../../shared/platform/runtime';
+import { createRuntime, type Runtime } from '../../app/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
 import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob } from '../helpers/fixtures';
 import { startSmtp, type SmtpPeer } from '../helpers/smtp';
 import { OPERATOR_KEY, REDIS_URL, type TestSystem } from '../helpers/system';
+import { waitUntil } from '../helpers/wait';
 
 /**
  * `npm start` with no DATABASE_URL runs on the embedded Postgres (a real server from the
@@ -154,8 +155,13 @@ describe('@embedded embedded database path (DATABASE_URL unset)', function () {
       return { out, ms: performance.now() - t0 };
     };
     // Wait until chunk transactions are in flight: on PGlite every read queued behind them (1.5 s).
-    let view = (await get()).body;
-    while (view.counts.pushed === 0) view = (await get()).body;
+    const view = await waitUntil(
+      async () => {
+        const body = (await get()).body;
+        return body.counts.pushed > 0 ? body : null;
+      },
+      { interval: 0, label: 'the first domain pushed' },
+    );
     expect(view.status).to.equal('running');
     const reads = [];
     for (let i = 0; i < 5; i++) reads.push((await timed(get)).ms);

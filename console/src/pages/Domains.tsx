@@ -1,48 +1,77 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { type Domain, type Me, type Page, api } from '../api';
+import { navigate, useSearch } from '../router';
 import { ErrorBox, Field } from '../ui';
+import { type DomainFilter, type DomainView, domainsUrl, domainViewSearch, readDomainView, trailOf } from './domain-view';
 import { MoveForm, type Selection } from './MoveForm';
 
 const PAGE_SIZE = 50;
-
-export interface DomainFilter {
-  q: string;
-  locked: '' | 'true' | 'false';
-}
-
-export function domainsUrl(filter: DomainFilter, limit: number, cursor?: string | null) {
-  const p = new URLSearchParams({ limit: String(limit) });
-  if (filter.q) p.set('q', filter.q);
-  if (filter.locked) p.set('locked', filter.locked);
-  if (cursor) p.set('cursor', cursor);
-  return `/v1/domains?${p}`;
-}
+/** How long typing pauses before the search applies. */
+const SEARCH_DELAY_MS = 250;
 
 export function DomainsPage({ me }: { me: Me }) {
-  const [search, setSearch] = useState('');
-  const [filter, setFilter] = useState<DomainFilter>({ q: '', locked: '' });
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  // Filters and page live in the URL (reload and back/forward show the same view); the cursors of
+  // the pages before this one ride in history.state.
+  const { search: params, state } = useSearch();
+  const view = readDomainView(params);
+  const trail = trailOf(state);
+  const filter: DomainFilter = { q: view.q, locked: view.locked };
+  const filterKey = `${view.q}\n${view.locked}`;
+  const [search, setSearch] = useState(view.q);
   const [selection, setSelection] = useState<Selection>({ all: false, names: new Set() });
   const [menuOpen, setMenuOpen] = useState(false);
   const [form, setForm] = useState<null | 'selection' | 'list'>(null);
-  const page = cursors.length - 1;
+  const page = view.page - 1;
+  /** The search being typed has added its history entry: later letters replace it. */
+  const typing = useRef(false);
+  const applied = useRef(view.q);
 
-  // The name search applies as the reseller types, after a short pause.
+  /** A new view: a filter change starts again at the first page and adds a history entry unless `replace`. */
+  const go = (next: Partial<DomainView>, opts: { replace?: boolean; trail?: string[] } = {}) => {
+    // Read from the URL, not this render: a search applied after a pause must not undo a filter set meanwhile.
+    const now = readDomainView(new URLSearchParams(window.location.search));
+    const filterChanged = (['q', 'locked'] as const).some((k) => k in next && next[k] !== now[k]);
+    const v: DomainView = { ...now, ...next };
+    if (filterChanged) {
+      v.cursor = '';
+      v.page = 1;
+    }
+    navigate(`/domains${domainViewSearch(v)}`, {
+      replace: opts.replace,
+      scroll: false,
+      state: { trail: filterChanged ? [] : (opts.trail ?? trailOf(window.history.state)) },
+    });
+  };
+
+  // The URL changed from elsewhere (back/forward, a reload): show its search in the box.
   useEffect(() => {
-    const t = setTimeout(() => setFilter((f) => (f.q === search.trim() ? f : { ...f, q: search.trim() })), 250);
+    if (view.q !== applied.current) {
+      applied.current = view.q;
+      setSearch(view.q);
+    }
+  }, [view.q]);
+  // The name search applies as the reseller types, after a short pause.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: go reads the URL itself
+  useEffect(() => {
+    const q = search.trim();
+    if (q === applied.current) return;
+    const t = setTimeout(() => {
+      applied.current = q;
+      go({ q }, { replace: typing.current });
+      typing.current = true;
+    }, SEARCH_DELAY_MS);
     return () => clearTimeout(t);
   }, [search]);
-  // A new filter starts again at the first page with nothing selected.
+  // A new filter starts with nothing selected.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset on filter change only
   useEffect(() => {
-    setCursors([null]);
     setSelection({ all: false, names: new Set() });
-  }, [filter]);
+  }, [filterKey]);
 
   const list = useQuery({
-    queryKey: ['domains', filter, cursors[page]],
-    queryFn: () => api<Page<Domain> & { total: number }>('GET', domainsUrl(filter, PAGE_SIZE, cursors[page])),
+    queryKey: ['domains', filter, view.cursor],
+    queryFn: () => api<Page<Domain> & { total: number }>('GET', domainsUrl(filter, PAGE_SIZE, view.cursor)),
     placeholderData: keepPreviousData,
   });
   const rows = list.data?.items ?? [];
@@ -93,15 +122,21 @@ export function DomainsPage({ me }: { me: Me }) {
 
       <form className="filters" aria-label="Filter domains" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search domains">
-          {(p) => <input {...p} type="search" value={search} onChange={(e) => setSearch(e.target.value)} />}
+          {(p) => (
+            <input
+              {...p}
+              type="search"
+              value={search}
+              onChange={(e) => setSearch(e.target.value)}
+              onBlur={() => {
+                typing.current = false;
+              }}
+            />
+          )}
         </Field>
         <Field label="Locked">
           {(p) => (
-            <select
-              {...p}
-              value={filter.locked}
-              onChange={(e) => setFilter((f) => ({ ...f, locked: e.target.value as DomainFilter['locked'] }))}
-            >
+            <select {...p} value={filter.locked} onChange={(e) => go({ locked: e.target.value as DomainFilter['locked'] })}>
               <option value="">Any</option>
               <option value="true">Yes</option>
               <option value="false">No</option>
@@ -175,7 +210,12 @@ export function DomainsPage({ me }: { me: Me }) {
         </table>
       </div>
       <nav className="pager" aria-label="Domain pages">
-        <button type="button" className="secondary" disabled={page === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
+        <button
+          type="button"
+          className="secondary"
+          disabled={page === 0}
+          onClick={() => go({ cursor: trail[trail.length - 1] ?? '', page: view.page - 1 }, { trail: trail.slice(0, -1) })}
+        >
           Previous page
         </button>
         <span aria-live="polite">
@@ -189,7 +229,7 @@ export function DomainsPage({ me }: { me: Me }) {
           type="button"
           className="secondary"
           disabled={!list.data?.next_cursor}
-          onClick={() => setCursors((c) => [...c, list.data?.next_cursor ?? null])}
+          onClick={() => go({ cursor: list.data?.next_cursor ?? '', page: view.page + 1 }, { trail: [...trail, view.cursor] })}
         >
           Next page
         </button>

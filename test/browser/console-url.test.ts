@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ensureConsoleBuilt } from '../../bin/build-console';
 import { launchChromium, screenshotBothWidths, WIDTHS } from '../helpers/console-browser';
-import { importDomains, makeReseller, names, type TestReseller } from '../helpers/fixtures';
+import { authorize, importDomains, makeReseller, names, submit, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /**
@@ -10,7 +10,7 @@ import { startSystem, type TestSystem } from '../helpers/system';
  * the same view (page 2 included, "Previous page" still working), and the back button returns to
  * the previous page and then to the previous filter.
  */
-describe('console URL state (browser): Domains filters and page survive a reload and back/forward', function () {
+describe('console URL state (browser): Domains filters and pages, queue pages survive a reload and back/forward', function () {
   this.timeout(180_000);
   let sys: TestSystem;
   let browser: Browser;
@@ -23,13 +23,20 @@ describe('console URL state (browser): Domains filters and page survive a reload
   before(async function () {
     this.timeout(240_000);
     await ensureConsoleBuilt({ quiet: true });
-    sys = await startSystem();
+    sys = await startSystem({ config: { MAX_OPEN_JOBS_PER_RESELLER: 40 } });
     reseller = await makeReseller(sys, 'cuv-reseller');
     await importDomains(sys, [
       ...lockedA.map((name) => ({ name, reseller: reseller.username, locked: true })),
       ...openA.map((name) => ({ name, reseller: reseller.username })),
       ...names('cuv-b', 5).map((name) => ({ name, reseller: reseller.username })),
     ]);
+    // 27 jobs waiting an hour to start (nothing moves): two pages of the queue (25 a page).
+    const gaining = await makeReseller(sys, 'cuv-gaining');
+    await authorize(sys, gaining, reseller);
+    for (const name of names('cuv-b', 5).concat(openA.slice(0, 22))) {
+      const res = await submit(sys, reseller, { gaining_reseller: gaining.username, domains: [name], start_after_seconds: 3600 });
+      expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    }
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: WIDTHS.wide, height: 900 } })).newPage();
     await page.goto(`${sys.url}/console/domains`);
@@ -96,5 +103,26 @@ describe('console URL state (browser): Domains filters and page survive a reload
     await pager().getByText('1–50 of 120').waitFor();
     expect(await page.getByLabel('Search domains', { exact: true }).inputValue()).to.equal('cuv-a');
     await screenshotBothWidths(page, 'url-domains-search');
+  });
+
+  it('the queue keeps how many pages it shows in the URL: a reload shows as many, back shows one', async () => {
+    await page.goto(`${sys.url}/console/queue`);
+    const rows = page.locator('table.jobs tbody tr');
+    await page.getByRole('button', { name: 'Show older jobs' }).waitFor();
+    expect(await rows.count()).to.equal(25);
+    await page.getByRole('button', { name: 'Show older jobs' }).click();
+    await page.waitForURL((u) => u.searchParams.get('pages') === '2');
+    await page.locator('table.jobs tbody tr:nth-child(27)').waitFor();
+    expect(await rows.count()).to.equal(27);
+
+    await page.reload();
+    await page.locator('table.jobs tbody tr:nth-child(27)').waitFor();
+    expect(await rows.count()).to.equal(27);
+    expect(await page.getByRole('button', { name: 'Show older jobs' }).count()).to.equal(0);
+
+    await page.goBack();
+    await page.waitForURL((u) => !u.searchParams.has('pages'));
+    await page.getByRole('button', { name: 'Show older jobs' }).waitFor();
+    expect(await rows.count()).to.equal(25);
   });
 });

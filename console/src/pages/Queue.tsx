@@ -1,13 +1,15 @@
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { FINISHED, type Job, type Me, type Page, api, formatDate } from '../api';
 import { streamable, useJobStream } from '../live';
 import { Countdown, OutcomeBadge, OutcomeBar, outcomeOf, waitsToStart } from '../outcome';
-import { Link } from '../router';
+import { Link, navigate, useSearch } from '../router';
 import { ConfirmDialog, ErrorBox, Field } from '../ui';
 
 /** Live streams per page are capped: each holds a connection, and browsers allow six per host. */
 const MAX_STREAMS = 3;
+/** At most this many pages of 25 jobs are shown (a hand-edited URL asks no more of the API). */
+const MAX_PAGES = 40;
 
 export function describeJob(job: Job, me: Me): string {
   if (job.kind === 'release') return 'Customer release';
@@ -19,7 +21,11 @@ type Asked = { job: Job; name: string; what: 'stop' | 'reschedule' } | null;
 
 export function QueuePage({ me }: { me: Me }) {
   const qc = useQueryClient();
-  const submitted = new URLSearchParams(window.location.search).get('submitted');
+  const { search } = useSearch();
+  const submitted = search.get('submitted');
+  // How many pages of jobs are shown ("Show older jobs") lives in the URL: a reload or back/forward shows as many.
+  const pagesAsked = Number(search.get('pages'));
+  const shownPages = Number.isInteger(pagesAsked) && pagesAsked > 1 ? Math.min(pagesAsked, MAX_PAGES) : 1;
   const [asked, setAsked] = useState<Asked>(null);
   const jobs = useInfiniteQuery({
     queryKey: ['jobs'],
@@ -37,7 +43,16 @@ export function QueuePage({ me }: { me: Me }) {
       qc.invalidateQueries({ queryKey: ['jobs'] });
     },
   });
-  const rows = jobs.data?.pages.flatMap((p) => p.items) ?? [];
+  const loadedPages = jobs.data?.pages.length ?? 0;
+  useEffect(() => {
+    if (loadedPages > 0 && loadedPages < shownPages && jobs.hasNextPage && !jobs.isFetchingNextPage) jobs.fetchNextPage();
+  }, [loadedPages, shownPages, jobs.hasNextPage, jobs.isFetchingNextPage, jobs.fetchNextPage]);
+  const showOlder = () => {
+    const p = new URLSearchParams(window.location.search);
+    p.set('pages', String(Math.min(shownPages + 1, MAX_PAGES)));
+    navigate(`/queue?${p}`, { scroll: false });
+  };
+  const rows = jobs.data?.pages.slice(0, shownPages).flatMap((p) => p.items) ?? [];
   // Suspended jobs are not streamed (their stream ends at once); the list's own poll shows a resume.
   const activeIds = rows
     .filter(streamable)
@@ -108,8 +123,8 @@ export function QueuePage({ me }: { me: Me }) {
           </tbody>
         </table>
       </div>
-      {jobs.hasNextPage && (
-        <button type="button" className="secondary" onClick={() => jobs.fetchNextPage()} disabled={jobs.isFetchingNextPage}>
+      {(jobs.hasNextPage || loadedPages > shownPages) && shownPages < MAX_PAGES && (
+        <button type="button" className="secondary" onClick={showOlder} disabled={jobs.isFetchingNextPage}>
           Show older jobs
         </button>
       )}

@@ -1,31 +1,7 @@
-import type { Request, RequestHandler, Response } from 'express';
 import type { BulkDeps } from '../shared/bulk/kind';
-import { FINISHED_JOB, type JobStatus } from '../shared/bulk/model';
-import { getJob, jobViewsById } from '../shared/bulk/views';
+import { jobViewsById } from '../shared/bulk/views';
 import { liveCredentials, sweepExpiredSessions } from '../shared/accounts/sessions';
-import { hashSecret } from '../shared/platform/secrets';
-import { me } from './auth';
 import { JobStreams } from './sse';
-
-/** `GET …/:id/events`: the job's view as server-sent events (see JobStreams for the limits). */
-export function jobEventsRoute(deps: BulkDeps, streams: JobStreams, kind: string | undefined, now: () => Date): RequestHandler {
-  const id = (req: Request) => String(req.params.id);
-  return (req: Request, res: Response) =>
-    streams.stream(
-      req,
-      res,
-      id(req),
-      // Every stream of a key counts against its cap, whatever session opened it; the session's
-      // hash (never the token) is what the credential re-check looks up.
-      {
-        apiKeyId: String(res.locals.apiKeyId),
-        sessionHash: res.locals.sessionToken ? hashSecret(String(res.locals.sessionToken)) : undefined,
-      },
-      () => getJob(deps, me(res), id(req), kind, now()),
-      // A suspended job ends its stream too: nothing moves until someone resumes it.
-      (s) => FINISHED_JOB.includes(s as JobStatus) || s === 'suspended',
-    );
-}
 
 /**
  * One hub per app: streams of the same job share one poll of its view (access is checked per

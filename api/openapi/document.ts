@@ -116,7 +116,7 @@ function operation(key: string, op: Operation | undefined, path: string, defs: D
   if (!op) {
     return {
       operationId: operationId(method, path),
-      summary: 'UNDOCUMENTED: add this route to api/openapi/operations.ts',
+      summary: 'UNDOCUMENTED: register this route through a table of api/routes/ (its operation beside its handler)',
       tags: ['Undocumented'],
       parameters: params.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
       responses: { default: { description: 'undocumented' } },

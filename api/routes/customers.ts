@@ -1,0 +1,120 @@
+import {
+  addPackageDomain,
+  addPackageDomainInput,
+  createCustomer,
+  createCustomerInput,
+  createPackage,
+  createPackageInput,
+  customerListQuery,
+  getCustomer,
+  getPackage,
+  listCustomers,
+  listPackages,
+  releaseCustomer,
+  releaseCustomerInput,
+  removePackageDomain,
+  updateCustomer,
+  updateCustomerInput,
+} from '../../shared/customers/customers';
+import { listQuery, parseInput } from '../../shared/platform/validation';
+import { me } from '../auth';
+import { json } from '../openapi/operation';
+import * as R from '../openapi/responses';
+import { param as p, type Routes, send } from './route';
+
+/** Customers of a reseller, their service packages, and release (a bulk job of kind release, viewed under /v1/jobs/:id). */
+export const customers: Routes = {
+  'POST /v1/customers': {
+    handle: ({ db }) => send(async (req, res) => [201, await createCustomer(db, me(res), parseInput(createCustomerInput, req.body))]),
+    summary: 'Create a customer',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: createCustomerInput,
+    replies: { 201: json('the customer', R.Customer) },
+  },
+  'GET /v1/customers': {
+    handle: ({ db }) => send(async (req, res) => [200, await listCustomers(db, me(res), req.query)]),
+    summary: 'Your customers, `?status=active|released`',
+    tag: 'Customers',
+    auth: 'reseller',
+    query: customerListQuery,
+    replies: { 200: json('a page of customers', R.page(R.Customer)) },
+  },
+  'GET /v1/customers/:id': {
+    handle: ({ db }) => send(async (req, res) => [200, await getCustomer(db, me(res), p(req, 'id'))]),
+    summary: 'One customer with its last release',
+    tag: 'Customers',
+    auth: 'reseller',
+    replies: { 200: json('the customer', R.Customer) },
+  },
+  'PATCH /v1/customers/:id': {
+    handle: ({ db }) =>
+      send(async (req, res) => [200, await updateCustomer(db, me(res), p(req, 'id'), parseInput(updateCustomerInput, req.body))]),
+    summary: 'Fix contact details',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: updateCustomerInput,
+    replies: { 200: json('the customer', R.Customer) },
+    errors: { 409: ['already_released', 'conflict'] },
+  },
+  'POST /v1/customers/:id/packages': {
+    handle: ({ db }) =>
+      send(async (req, res) => [201, await createPackage(db, me(res), p(req, 'id'), parseInput(createPackageInput, req.body))]),
+    summary: 'Create a service package',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: createPackageInput,
+    replies: { 201: json('the package', R.Package) },
+    errors: { 409: ['already_released', 'conflict'] },
+  },
+  'GET /v1/customers/:id/packages': {
+    handle: ({ db }) => send(async (req, res) => [200, await listPackages(db, me(res), p(req, 'id'), req.query)]),
+    summary: "A customer's service packages",
+    tag: 'Customers',
+    auth: 'reseller',
+    query: listQuery,
+    replies: { 200: json('a page of packages', R.page(R.Package)) },
+  },
+  'GET /v1/customers/:id/packages/:pid': {
+    handle: ({ db }) => send(async (req, res) => [200, await getPackage(db, me(res), p(req, 'id'), p(req, 'pid'))]),
+    summary: 'One service package',
+    tag: 'Customers',
+    auth: 'reseller',
+    replies: { 200: json('the package', R.Package) },
+  },
+  'POST /v1/customers/:id/packages/:pid/domains': {
+    handle: ({ db }) =>
+      send(async (req, res) => [
+        201,
+        await addPackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), parseInput(addPackageDomainInput, req.body)),
+      ]),
+    summary: 'Assign a registered domain (registrant = this customer) or a virtual one',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: addPackageDomainInput,
+    replies: { 201: json('the package domain', R.PackageDomain) },
+    errors: { 400: ['invalid_domains'], 409: ['conflict', 'already_released'], 422: ['wrong_registrant', 'registered_domain'] },
+  },
+  'DELETE /v1/customers/:id/packages/:pid/domains/:domain': {
+    handle: ({ db }) =>
+      send(async (req, res) => {
+        await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain'));
+        return [204, null];
+      }),
+    summary: 'Remove a domain from a package',
+    tag: 'Customers',
+    auth: 'reseller',
+    replies: { 204: { description: 'removed' } },
+    errors: { 409: ['already_released', 'conflict'] },
+  },
+  'POST /v1/customers/:id/release': {
+    handle: ({ deps }) =>
+      send(async (req, res) => [202, await releaseCustomer(deps, me(res), p(req, 'id'), parseInput(releaseCustomerInput, req.body ?? {}))]),
+    summary: 'Release a customer with all their products (a bulk job of kind release)',
+    tag: 'Customers',
+    auth: 'reseller',
+    body: releaseCustomerInput,
+    replies: { 202: json('the release job; view it under /v1/jobs/{id}', R.ReleaseAccepted) },
+    errors: { 409: ['already_released', 'conflict'], 422: ['invalid_contact'], 429: ['too_many_jobs'], 503: ['queue_unavailable'] },
+  },
+};

@@ -82,7 +82,7 @@ export async function ensureConsoleBuilt(opts: { force?: boolean; quiet?: boolea
   // The console's API types come from the OpenAPI document (bin/console-types.ts): regenerated
   // first, so a changed API shape makes the build stale and fails its type check. Where Vite is
   // missing (a production image) the console was built with the image and the sources stay as they are.
-  if (version('vite') !== 'missing') writeConsoleTypes();
+  if (version('vite') !== 'missing' && fs.existsSync(path.join(CONSOLE, 'src'))) writeConsoleTypes();
   const hash = consoleInputsHash();
   if (!opts.force && consoleBuildIsFresh(hash)) return false;
   // Vite is a dev dependency: a production image (npm ci --omit=dev) built the console at image

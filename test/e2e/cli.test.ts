@@ -4,7 +4,18 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { BIN, closedPort, jobIdIn, ROOT, runCli, show, startProxy as proxyTo, type Run, type RunOptions } from '../helpers/cli-run';
+import {
+  BIN,
+  COVERAGE_ENV,
+  closedPort,
+  jobIdIn,
+  ROOT,
+  runCli,
+  show,
+  startProxy as proxyTo,
+  type Run,
+  type RunOptions,
+} from '../helpers/cli-run';
 import { parseCsvRecords } from '../helpers/csv';
 import { authorize, importDomains, makeReseller, names, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
@@ -242,7 +253,7 @@ describe('domain-push CLI against a running system (e2e)', function () {
       cwd: ROOT,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DOMAIN_PUSH_URL: sys.url, DOMAIN_PUSH_API_KEY: losing.key },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...COVERAGE_ENV, DOMAIN_PUSH_URL: sys.url, DOMAIN_PUSH_API_KEY: losing.key },
     });
     let stdout = '';
     let stderr = '';
@@ -436,7 +447,14 @@ describe('domain-push CLI against a running system (e2e)', function () {
     const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', DOMAIN_PUSH_URL: sys.url, DOMAIN_PUSH_API_KEY: losing.key },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...COVERAGE_ENV,
+        TERM: 'xterm',
+        DOMAIN_PUSH_URL: sys.url,
+        DOMAIN_PUSH_API_KEY: losing.key,
+      },
     });
     let output = '';
     child.stdout.on('data', (b) => (output += b));

@@ -7,6 +7,13 @@ import path from 'node:path';
 export const ROOT = path.resolve(__dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/domain-push.js');
 
+/**
+ * What a CLI child keeps of the test process's environment besides what a test sets: c8's
+ * NODE_V8_COVERAGE, so the CLI's own lines count in the coverage of cli/ (children that get a
+ * fresh environment write no coverage).
+ */
+export const COVERAGE_ENV: Record<string, string> = process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {};
+
 export interface Run {
   code: number | null;
   stdout: string;
@@ -42,6 +49,7 @@ export function startCli(target: CliTarget, args: string[], opts: RunOptions = {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      ...COVERAGE_ENV,
       DOMAIN_PUSH_URL: target.url,
       DOMAIN_PUSH_API_KEY: target.key,
       ...opts.env,

@@ -61,24 +61,37 @@ describe('the API docs at /docs and the index at /, in Chromium', function () {
     expect(problems).to.deep.equal([]);
   });
 
-  it('shows the operations list in under 1 s, and Swagger UI has taken over in under 2 s (a first visit)', async () => {
+  it('shows the operations list in under 1 s, and Swagger UI takes over within 3 times what its bundle alone costs (a first visit)', async () => {
     // Swagger UI's own resolver (ApiDOM, for OpenAPI 3.1) took 3 to 5.5 s here before it listed
-    // anything; api/docs.ts resolves the document's local $refs itself (Swagger UI then needs about
-    // 0.9 s, 0.6 s of it for its bundle alone), and the page opens with the operations listed from
-    // the server. Each visit in a fresh context, so nothing comes from a cache.
+    // anything, 9 times what loading its bundle alone took; api/docs.ts resolves the document's
+    // local $refs itself (Swagger UI then needed 1.5 times its bundle), and the page opens with the
+    // operations listed from the server. Swagger UI's time is measured against its bundle's on the
+    // same machine and browser (a ratio: the bundle alone took 0.6 s on one machine, 1.5 s on
+    // another); the outline's first paint is ours alone and has a bound in ms. Each visit in a
+    // fresh context, so nothing comes from a cache.
+    const html = (await sys.http().get('/docs')).text;
+    const bundle = html.match(/src="([^"]*swagger-ui-bundle\.js)"/)?.[1];
+    expect(bundle, 'the bundle in /docs').to.be.a('string');
     const painted: number[] = [];
     const ready: number[] = [];
+    const alone: number[] = [];
     for (let i = 0; i < 3; i++) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const p = await context.newPage();
       ready.push(await listed(p));
       painted.push(await p.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? Number.NaN));
       await context.close();
+      const bare = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const b = await bare.newPage();
+      const started = Date.now();
+      await b.addScriptTag({ url: new URL(bundle!, sys.url).toString() });
+      alone.push(Date.now() - started);
+      await bare.close();
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
-    const say = `first paint (the outline) ${painted.map(Math.round).join(', ')} ms; Swagger UI listing ${ready.join(', ')} ms`;
+    const say = `first paint (the outline) ${painted.map(Math.round).join(', ')} ms; Swagger UI listing ${ready.join(', ')} ms; its bundle alone ${alone.join(', ')} ms`;
     expect(median(painted), say).to.be.below(1000);
-    expect(median(ready), say).to.be.below(2000);
+    expect(median(ready) / median(alone), say).to.be.below(3);
   });
 
   it('the first paint is the operations list: the page lists every operation before any script runs', async () => {

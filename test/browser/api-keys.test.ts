@@ -45,6 +45,8 @@ describe('console: API keys (browser)', function () {
     await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
 
     const rows = page.locator('tbody tr');
+    // The heading shows before the list has loaded: wait for its rows, then count them.
+    await rows.nth(1).waitFor();
     expect(await rows.count()).to.equal(2);
     expect(await rows.nth(0).textContent()).to.include(`${me.key.slice(0, 8)}…`);
     expect(await rows.nth(0).textContent()).to.include("this session's key");

@@ -140,7 +140,7 @@ const outcome = z
 export const Job = z
   .strictObject({
     id: z.uuid(),
-    kind: z.enum(['push', 'release']),
+    kind: z.string().describe('the kind of bulk job (`GET /v1/kinds` lists them)'),
     status: jobStatus,
     outcome,
     outcome_text: z
@@ -151,6 +151,17 @@ export const Job = z
     total: z.number().int(),
     counts,
     options: settings.describe('as submitted, never the password'),
+    done_status: z.string().describe("the item status that means done for this job's kind (`pushed`, `released`)"),
+    labels: z
+      .strictObject({
+        noun: z.string().describe('a job of this kind, for people: "Bulk push"'),
+        unit: z.string().describe('one item: "domain"'),
+        units: z.string().describe('items: "domains"'),
+        sent_title: z.string().describe('the title the sending side sees: "Push to acme"'),
+        received_title: z.string().describe('the title the receiving side sees: "Received from bob"'),
+      })
+      .describe("how people see the job's kind; the console and the CLI show these as they come"),
+    details: z.array(z.strictObject({ label: z.string(), value: z.string() })).describe('the options in words, for people'),
     submitted_by: z
       .strictObject({ via: z.enum(['api_key', 'session']), key_prefix: z.string().nullable() })
       .nullable()

@@ -76,6 +76,24 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
   nextCycle?(deps: Deps, job: Pick<BulkJob, 'gaining_reseller_id' | 'losing_reseller_id'>, now: Date): Promise<Date>;
   /** What the results email calls the job ("Bulk push to acme"). */
   resultsTitle(summary: JobSummary): string;
+  /** How people see it: the console and the CLI read these from the job view. */
+  labels: KindLabels;
+}
+
+/**
+ * How people see a kind. The API hands these out (the job view's `labels` and `details`), and the
+ * console and the CLI show them as they come, so a new kind needs no edit there.
+ */
+export interface KindLabels {
+  /** A job of the kind, for people: "Bulk push", "Customer release". */
+  noun: string;
+  /** What one item is, singular and plural: "domain"/"domains", "product"/"products". */
+  unit: string;
+  units: string;
+  /** A list row's title, seen from the side that sent the job and from the side that receives it. */
+  title(parties: { losing: string | null; gaining: string | null }, side: 'sent' | 'received'): string;
+  /** The job's public options in words (label and value), for the job page and `domain-push status`. */
+  details(options: Record<string, unknown>): Array<{ label: string; value: string }>;
 }
 
 export type KindTable = Readonly<Record<string, BulkKindDef>>;
@@ -93,7 +111,7 @@ export function kindTable(defs: BulkKindDef[]): KindTable {
   const table: Record<string, BulkKindDef> = {};
   const jobNames = new Set<string>();
   for (const def of defs) {
-    for (const part of ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle'] as const) {
+    for (const part of ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle', 'labels'] as const) {
       if (!def[part]) throw new Error(`bulk kind ${def.name ?? '?'} has no ${part}`);
     }
     if (typeof def.handler.inTake !== 'function') throw new Error(`bulk kind ${def.name} has no item handler (inTake)`);

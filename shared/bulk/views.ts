@@ -26,6 +26,8 @@ function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number
   for (const [k, v] of Object.entries(raw)) counts[k] = v;
   const { rate, eta } = pace(job, counts[done] + counts.skipped + counts.failed, counts.pending + counts.running, now);
   const told = { status: job.status, total: job.total, counts, doneStatus: done, start_at: job.start_at };
+  const options = kind.publicOptions ? kind.publicOptions(job) : job.options;
+  const names = { losing: parties.losing?.username ?? null, gaining: parties.gaining?.username ?? null };
   return {
     id: job.id,
     kind: job.kind,
@@ -36,7 +38,16 @@ function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number
     gaining_reseller: parties.gaining?.username ?? null,
     total: job.total,
     counts,
-    options: kind.publicOptions ? kind.publicOptions(job) : job.options,
+    options,
+    done_status: done,
+    labels: {
+      noun: kind.labels.noun,
+      unit: kind.labels.unit,
+      units: kind.labels.units,
+      sent_title: kind.labels.title(names, 'sent'),
+      received_title: kind.labels.title(names, 'received'),
+    },
+    details: kind.labels.details(options as Record<string, unknown>),
     submitted_by: job.submitted_by ?? null,
     created_at: job.created_at,
     start_at: job.start_at ?? null,

@@ -25,4 +25,15 @@ export const releaseKind: BulkKindDef<ReleaseOptions> = {
   path: '/v1/jobs',
   publicOptions: (job) => ({ customer_id: job.customer_id === null ? null : String(job.customer_id), ...job.options }),
   resultsTitle: () => 'Customer release',
+  labels: {
+    noun: 'Customer release',
+    unit: 'product',
+    units: 'products',
+    title: () => 'Customer release',
+    details: (o) => [
+      ...(o.customer_id !== undefined ? [{ label: 'Customer', value: `${o.customer_name ?? ''} (${o.customer_id ?? '—'})`.trim() }] : []),
+      ...(typeof o.domains === 'number' ? [{ label: 'Domains', value: o.domains.toLocaleString('en-US') }] : []),
+      ...(typeof o.packages === 'number' ? [{ label: 'Service packages', value: o.packages.toLocaleString('en-US') }] : []),
+    ],
+  },
 };

@@ -67,4 +67,46 @@ export const pushKind: BulkKindDef<PushOptions> = {
     };
   },
   resultsTitle: (summary) => `Bulk push to ${summary.gaining}`,
+  labels: {
+    noun: 'Bulk push',
+    unit: 'domain',
+    units: 'domains',
+    title: (p, side) => (side === 'sent' ? `Push to ${p.gaining ?? '?'}` : `Received from ${p.losing ?? '?'}`),
+    details: pushDetails,
+  },
 };
+
+const SOURCES: Record<string, string> = {
+  domains: 'Domains picked or listed by name',
+  domain_list: 'A pasted or uploaded domain list',
+  all_domains: 'Every domain of the sending reseller',
+};
+
+/** A push's options in words; an option an older job did not record is left out. */
+function pushDetails(o: Record<string, unknown>): Array<{ label: string; value: string }> {
+  const out: Array<{ label: string; value: string }> = [];
+  const profile = o.profile as { mode?: string; domain?: string; username?: string } | undefined;
+  if (profile) {
+    out.push({
+      label: 'Profile',
+      value:
+        profile.mode === 'existing' ? `Existing profile ${profile.username} of ${profile.domain}` : 'A new profile for each domain owner',
+    });
+  }
+  if (o.apply_to_locked !== undefined) {
+    out.push({
+      label: 'Locked domains',
+      value: o.apply_to_locked ? 'Applied to: unlocked, moved and locked again' : 'Skipped (left locked)',
+    });
+  }
+  if (typeof o.source === 'string') out.push({ label: 'Source', value: SOURCES[o.source] ?? o.source });
+  if (typeof o.duplicates_removed === 'number')
+    out.push({ label: 'Duplicates removed', value: o.duplicates_removed.toLocaleString('en-US') });
+  if (o.skip_invalid !== undefined) {
+    out.push({
+      label: 'Invalid names',
+      value: o.skip_invalid ? 'Skipped: the valid names were moved' : 'Not skipped: an invalid name refuses the list',
+    });
+  }
+  return out;
+}

@@ -15,9 +15,10 @@ const archiveKind: BulkKindDef = {
   handler: { inTake: async () => ({ deferred: [], counts: {} }) },
   path: '/v1/jobs',
   resultsTitle: () => 'Domain archive',
+  labels: { noun: 'Domain archive', unit: 'domain', units: 'domains', title: () => 'Domain archive', details: () => [] },
 };
 
-const PARTS = ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle'] as const;
+const PARTS = ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle', 'labels'] as const;
 
 describe('bulk kinds: one definition per kind, registered in one table', () => {
   it('the table holds push and release, each under its own name with every part', () => {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import type { JobSummary } from '../mail/templates';
+import type { EmailDraft } from '../mail/outbox';
 import type { BulkJob } from './model';
 import type { ItemHandler } from './take';
 
@@ -61,9 +62,18 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
   jobName: string;
   /** The item status that means the item was done (counted, shown, emailed). */
   doneStatus: string;
-  /** `bulk_jobs.options` of its jobs, checked when a job is created. */
-  options: z.ZodType<O>;
-  handler: ItemHandler;
+  /**
+   * Every reason its items can end with (code → the reason in words for people), besides the
+   * engine's own (`ENGINE_REASONS`): the API's `?reason=` filter, its reference and `GET /v1/kinds`
+   * read them from the table.
+   */
+  reasons: Readonly<Record<string, string>>;
+  /**
+   * `bulk_jobs.options` of its jobs, checked when a job is created and parsed once per chunk
+   * attempt by the engine, which hands them to the handler typed (`KindJob<O>`).
+   */
+  options: z.ZodType<O, Record<string, unknown>>;
+  handler: ItemHandler<O>;
   finish?: FinishHook;
   sweep?: Sweep;
   /** Where its jobs are seen in the API (`/v1/bulk-pushes`, `/v1/jobs`): the base of their links. */
@@ -78,6 +88,17 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
   resultsTitle(summary: JobSummary): string;
   /** How people see it: the console and the CLI read these from the job view. */
   labels: KindLabels;
+  /**
+   * Who a chunk is for, as the queue dashboard names it (after the kind, job and chunk number).
+   * Default: `losing→gaining`, or the losing reseller alone when there is no gaining one.
+   */
+  chunkParty?(job: BulkJob, resellers: { losing: string; gaining: string | null }): string;
+  /**
+   * The kind's own email texts (its folder's `emails.ts`), by name: what its hooks write into the
+   * outbox besides the engine's results email. Listed here so that every text a kind sends is
+   * reached from its definition.
+   */
+  emails?: Readonly<Record<string, (...args: never[]) => EmailDraft>>;
 }
 
 /**
@@ -111,7 +132,7 @@ export function kindTable(defs: BulkKindDef[]): KindTable {
   const table: Record<string, BulkKindDef> = {};
   const jobNames = new Set<string>();
   for (const def of defs) {
-    for (const part of ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle', 'labels'] as const) {
+    for (const part of ['name', 'jobName', 'doneStatus', 'reasons', 'options', 'handler', 'path', 'resultsTitle', 'labels'] as const) {
       if (!def[part]) throw new Error(`bulk kind ${def.name ?? '?'} has no ${part}`);
     }
     if (typeof def.handler.inTake !== 'function') throw new Error(`bulk kind ${def.name} has no item handler (inTake)`);
@@ -131,5 +152,28 @@ export function kindOf(kinds: KindTable, name: string): BulkKindDef {
 
 /** Item statuses a filter may name: the engine's own plus every kind's done status. */
 export function itemStatuses(kinds: KindTable): string[] {
-  return ['pending', 'running', ...new Set(Object.values(kinds).map((k) => k.doneStatus)), 'skipped', 'failed', 'cancelled'];
+  return ['pending', 'running', ...doneStatuses(kinds), 'skipped', 'failed', 'cancelled'];
+}
+
+/** Every kind's done status, in table order. */
+export function doneStatuses(kinds: KindTable): string[] {
+  return [...new Set(Object.values(kinds).map((k) => k.doneStatus))];
+}
+
+/** Reasons the engine itself ends items with, whatever their kind, in words for people. */
+export const ENGINE_REASONS: Readonly<Record<string, string>> = {
+  error: 'Registry or system error',
+  cancelled: 'Cancelled',
+  suspend_expired: 'Suspended too long',
+};
+
+/** Item reasons a filter may name: the engine's own plus every kind's, each once. */
+export function itemReasons(kinds: KindTable): string[] {
+  return [...new Set([...Object.keys(ENGINE_REASONS), ...Object.values(kinds).flatMap((k) => Object.keys(k.reasons))])];
+}
+
+/** The dashboard's order of counts: done statuses first, then the engine's ends, then what is open. */
+export function countOrder(kinds: KindTable | string[]): string[] {
+  const done = Array.isArray(kinds) ? kinds : doneStatuses(kinds);
+  return [...done, 'skipped', 'failed', 'cancelled', 'pending', 'running'];
 }

@@ -50,7 +50,7 @@ export async function processChunk(
 ): Promise<ChunkOutcome> {
   await sweep(deps, { job_id: jobId, chunk });
   if (signal?.aborted) return { done: 0, status: 'aborted', counts: {}, retryAt: null };
-  const taken = await takeChunk(deps, (kind) => kindOf(deps.kinds, kind).handler, jobId, chunk);
+  const taken = await takeChunk(deps, (kind) => kindOf(deps.kinds, kind), jobId, chunk);
   if (!taken) throw new UnknownBulkJob(jobId, chunk);
   const { job, handler, deferred } = taken;
   const kind = job.kind;

@@ -75,6 +75,8 @@ export async function recordResults(trx: Knex.Transaction, results: ItemResult[]
   return counts;
 }
 
+const sqlBool = (v: boolean | null | undefined) => (v === true ? 'true' : v === false ? 'false' : 'null');
+
 /**
  * Inserts fresh items as rows, each with its status (and result, or lease and extra fields for
  * items left `running`), and clears their `fresh` flag.
@@ -90,8 +92,9 @@ export async function insertItems(
     leaseMs?: number;
     /** The taking attempt's token, written with the lease. */
     leaseOwner?: string;
-    wasLocked?: boolean;
-    /** Per item, for results that know it (a locked domain skipped); wins over wasLocked. */
+    /** Columns every item gets, as the kind's handler asked (`deferredFields`); unset: null. */
+    columns?: { was_locked?: boolean | null; relocked?: boolean | null };
+    /** Per item, for results that know it (a locked domain skipped); wins over columns.was_locked. */
     wasLockedEach?: (boolean | null)[];
   },
 ): Promise<void> {
@@ -115,8 +118,7 @@ export async function insertItems(
      select u.id, u.job_id, u.chunk, u.name, u.product, u.product_id, u.status, u.reason, u.message,
             ${started}, ${as.finished ? 'now()' : 'null'},
             ${as.leaseMs ? leaseSql(as.leaseMs) : 'null'}, ${as.leaseOwner ? '?::uuid' : 'null'},
-            ${as.wasLockedEach ? 'u.was_locked' : as.wasLocked === undefined ? 'null' : as.wasLocked ? 'true' : 'false'},
-            ${as.wasLocked ? 'false' : 'null'}
+            ${as.wasLockedEach ? 'u.was_locked' : sqlBool(as.columns?.was_locked)}, ${sqlBool(as.columns?.relocked)}
      from ${u.sql} order by u.id`,
     as.leaseOwner ? [as.leaseOwner, ...u.bindings] : u.bindings,
   );

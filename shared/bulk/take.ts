@@ -3,12 +3,19 @@ import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { pausePoint } from '../platform/pause-points';
 import { leaseFree, leaseSql, type BulkJob, type ItemRow } from './model';
+import type { BaseOptions, BulkKindDef } from './kind';
 import { takeUnstarted } from './unstarted';
 import { insertItems } from './results';
 import { lockChunk, passJobGate } from './locks';
 
-/** How one kind of bulk job does its items. */
-export interface ItemHandler {
+/**
+ * A job as its kind's handler sees it: `options` parsed by the kind's schema, once per chunk (the
+ * engine does it when it takes the chunk), so the handler reads typed options and never parses.
+ */
+export type KindJob<O extends BaseOptions = BaseOptions> = Omit<BulkJob, 'options'> & { options: O };
+
+/** How one kind of bulk job does its items (methods: a kind's handler of `PushOptions` is one of `BaseOptions`). */
+export interface ItemHandler<O extends BaseOptions = BaseOptions> {
   /**
    * Runs in the taking transaction (job row held FOR SHARE, items locked): decides and records
    * every item it can finish there, and returns those that need steps outside a transaction.
@@ -16,18 +23,21 @@ export interface ItemHandler {
   inTake(
     deps: Deps,
     trx: Knex.Transaction,
-    job: BulkJob,
+    job: KindJob<O>,
     items: ItemRow[],
-  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null; deferredFields?: Partial<ItemRow> }>;
+  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null; deferredFields?: DeferredFields }>;
   /**
    * Finishes the returned items after the take committed; they are `running`, under a lease, with
    * the `deferredFields` inTake asked for written in the same update (one row version, not two).
    */
-  deferred?(deps: Deps, job: BulkJob, items: ItemRow[]): Promise<Record<string, number>>;
+  deferred?(deps: Deps, job: KindJob<O>, items: ItemRow[]): Promise<Record<string, number>>;
 }
 
+/** The item columns a kind may ask to be written with its deferred items (a push: `was_locked`, `relocked`). */
+export type DeferredFields = Partial<Pick<ItemRow, 'was_locked' | 'relocked'>>;
+
 export interface Taken {
-  job: BulkJob;
+  job: KindJob;
   handler: ItemHandler;
   /** Items finished inside the take transaction, by status (counted once it committed). */
   counts: Record<string, number>;
@@ -61,7 +71,7 @@ const leaseExpr = (db: Knex, ms: number) => db.raw(leaseSql(ms));
  */
 export async function takeChunk(
   deps: Deps,
-  handlerFor: (kind: BulkJob['kind']) => ItemHandler,
+  kindFor: (kind: BulkJob['kind']) => Pick<BulkKindDef, 'handler' | 'options'>,
   jobId: string,
   chunk: number,
 ): Promise<Taken | null> {
@@ -73,9 +83,11 @@ export async function takeChunk(
     .update({ status: 'running', started_at: db.raw('coalesce(started_at, now())') });
   return db.transaction(async (trx) => {
     await passJobGate(trx, jobId, 'shared');
-    const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forShare().first();
-    if (!job) return null;
-    const handler = handlerFor(job.kind);
+    const row: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forShare().first();
+    if (!row) return null;
+    const { handler, options } = kindFor(row.kind);
+    // Parsed once per chunk attempt, here: the handler (inTake and deferred) gets them typed.
+    const job: KindJob = { ...row, options: options.parse(row.options) };
     const takesNew = job.status === 'running';
     const takesOver = takesNew || job.status === 'cancelling' || job.status === 'suspended';
     if (!takesOver) return { job, handler, counts: {}, done: 0, deferred: [], owner, heldElsewhereUntil: null };
@@ -116,7 +128,7 @@ export async function takeChunk(
       status: deferredFresh.map(() => 'running'),
       leaseMs,
       leaseOwner: owner,
-      wasLocked: deferredFields?.was_locked ?? undefined,
+      columns: deferredFields,
     });
     // Fresh items the handler left for later (a domain another job holds) are written pending.
     const waitingFresh = fresh.filter((i) => i.fresh);

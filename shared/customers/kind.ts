@@ -19,6 +19,11 @@ export const releaseKind: BulkKindDef<ReleaseOptions> = {
   name: 'release',
   jobName: 'release-chunk',
   doneStatus: 'released',
+  reasons: {
+    not_found: 'No longer on the platform',
+    not_owned: 'No longer held by the releasing reseller',
+    wrong_registrant: 'Wrong registrant',
+  },
   options: releaseOptions,
   handler: releaseHandler,
   finish: releaseFinished,

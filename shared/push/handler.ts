@@ -3,9 +3,9 @@ import { nextCycleStart } from './billing';
 import { billingMoment } from './start';
 import type { Deps } from '../platform/deps';
 import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
-import type { ItemHandler } from '../bulk/take';
+import type { ItemHandler, KindJob } from '../bulk/take';
 import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
-import { pushOptions } from './options';
+import type { PushOptions } from './options';
 import { registryEach, type RegistryCallPolicy, type RegistryGateway } from '../catalog/registry';
 import { byKey, isUniqueViolation, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
@@ -123,10 +123,10 @@ const HELD_RETRY_MS = 1000;
  * `was_locked` is written before the unlock so that whatever happens next, a later attempt or the
  * reconciler knows to lock the domain again.
  */
-export const pushHandler: ItemHandler = {
+export const pushHandler: ItemHandler<PushOptions> = {
   async inTake(deps, trx, job, items) {
     const byName = new Map((await lockDomains(trx, items)).map((d) => [d.name, d]));
-    const applyToLocked = job.options.apply_to_locked === true;
+    const applyToLocked = job.options.apply_to_locked;
     const losing = Number(job.losing_reseller_id);
     const deferred: ItemRow[] = [];
     const now: ItemRow[] = [];
@@ -300,7 +300,7 @@ function fencedUnlocks(deps: Deps, items: ItemRow[], owner: string | null, mine:
 async function applyPush(
   deps: Deps,
   trx: Knex.Transaction,
-  job: BulkJob,
+  job: KindJob<PushOptions>,
   live: ItemRow[],
   byName: Map<string, DomainRow>,
   unlockFailed: Map<number, string>,
@@ -358,9 +358,10 @@ async function applyPush(
  * gaining account, carrying its registrant contact and credentials. Usernames are unique per
  * reseller, so a taken username gets the domain name appended (then the job number).
  */
-async function profilesForPush(trx: Knex.Transaction, job: BulkJob, domains: DomainRow[], gaining: number) {
+async function profilesForPush(trx: Knex.Transaction, job: KindJob<PushOptions>, domains: DomainRow[], gaining: number) {
   const out = new Map<string, number | null>();
-  const { profile } = pushOptions.parse(job.options);
+  // Parsed by the engine once per chunk (bulk/take.ts): typed here, never parsed again.
+  const { profile } = job.options;
   if (profile.mode === 'existing') {
     for (const d of domains) out.set(d.name, Number(profile.profile_id));
     return out;

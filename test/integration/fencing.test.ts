@@ -32,7 +32,7 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
   });
   after(() => sys?.stop());
 
-  const handlerFor = (kind: string) => kindOf(sys.rt.deps.kinds, kind).handler;
+  const kindFor = (kind: string) => kindOf(sys.rt.deps.kinds, kind);
 
   async function lockedJob(prefix: string, n: number) {
     const domains = names(prefix, n);
@@ -70,7 +70,7 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
     const depsA = { ...sys.rt.deps, registry: regA };
 
     // A takes the chunk, then stands still (paused) until its lease has run out.
-    const takenA = (await takeChunk(depsA, handlerFor, id, 0))!;
+    const takenA = (await takeChunk(depsA, kindFor, id, 0))!;
     expect(takenA.deferred.map((i) => i.domain_name).sort()).to.deep.equal(domains);
     await expireLeases(id);
 
@@ -109,7 +109,7 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
     const { id, domains } = await lockedJob('fence-expired', 2);
     const regA = new ScriptedRegistry(sys.db);
     const depsA = { ...sys.rt.deps, registry: regA };
-    const takenA = (await takeChunk(depsA, handlerFor, id, 0))!;
+    const takenA = (await takeChunk(depsA, kindFor, id, 0))!;
     await expireLeases(id);
     const refusal = await kindOf(sys.rt.deps.kinds, 'push').handler.deferred!(depsA, takenA.job, takenA.deferred).then(
       () => null,
@@ -129,7 +129,7 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
     const regA = new ScriptedRegistry(sys.db);
     const depsA = { ...sys.rt.deps, registry: regA };
     const releaseA = regA.holdUnlocks(domains.slice(0, 16));
-    const takenA = (await takeChunk(depsA, handlerFor, id, 0))!;
+    const takenA = (await takeChunk(depsA, kindFor, id, 0))!;
     const stepA = kindOf(sys.rt.deps.kinds, 'push').handler.deferred!(depsA, takenA.job, takenA.deferred).then(
       () => null,
       (err: Error) => err,
@@ -173,7 +173,7 @@ describe('fencing: a paused attempt whose chunk was taken over', function () {
       await gate;
     });
     await held;
-    const take = takeChunk(sys.rt.deps, handlerFor, id, 0);
+    const take = takeChunk(sys.rt.deps, kindFor, id, 0);
     const waitedSince = await waitUntil(
       async () => {
         const { rows } = await sys.db.raw(

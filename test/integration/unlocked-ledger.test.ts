@@ -54,14 +54,15 @@ describe('the registry lock ledger: a late unlock by a paused attempt', function
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
     const id = res.body.id as string;
     const chunk0 = domains.slice(0, 2);
-    const handlerFor = (kind: string) => kindOf(sys.rt.deps.kinds, kind).handler;
+    const kindFor = (kind: string) => kindOf(sys.rt.deps.kinds, kind);
+    const handlerFor = (kind: string) => kindFor(kind).handler;
 
     // A: its unlocks hang until released (the pause), and its relock never succeeds (it dies).
     const regA = new ScriptedRegistry(sys.db);
     const depsA = { ...sys.rt.deps, registry: regA };
     const releaseA = regA.holdUnlocks(chunk0);
     for (const d of chunk0) regA.failNext(d, 'lock', 100);
-    const takenA = (await takeChunk(depsA, handlerFor, id, 0))!;
+    const takenA = (await takeChunk(depsA, kindFor, id, 0))!;
     const stepA = handlerFor('push').deferred!(depsA, takenA.job, takenA.deferred).then(
       () => null,
       (err: Error) => err,

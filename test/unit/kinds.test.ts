@@ -11,6 +11,7 @@ const archiveKind: BulkKindDef = {
   name: 'archive',
   jobName: 'archive-chunk',
   doneStatus: 'archived',
+  reasons: {},
   options: baseOptions,
   handler: { inTake: async () => ({ deferred: [], counts: {} }) },
   path: '/v1/jobs',
@@ -18,7 +19,7 @@ const archiveKind: BulkKindDef = {
   labels: { noun: 'Domain archive', unit: 'domain', units: 'domains', title: () => 'Domain archive', details: () => [] },
 };
 
-const PARTS = ['name', 'jobName', 'doneStatus', 'options', 'handler', 'path', 'resultsTitle', 'labels'] as const;
+const PARTS = ['name', 'jobName', 'doneStatus', 'reasons', 'options', 'handler', 'path', 'resultsTitle', 'labels'] as const;
 
 describe('bulk kinds: one definition per kind, registered in one table', () => {
   it('the table holds push and release, each under its own name with every part', () => {

@@ -7,7 +7,7 @@ import { readConfig } from './config';
 import { type InvalidEntry, whereText } from '../shared/catalog/domain-list';
 import { listBody, parseDomainList, type DomainList, type ListFormat } from './domain-list';
 import { CliError, EXIT, refused, type ExitCode } from './exit-codes';
-import { ApiClient, unreachable } from './http';
+import { ApiClient, submitWithRetry, unreachable } from './http';
 import {
   barView,
   describeJob,
@@ -124,7 +124,7 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
     ...(o.dryRun ? { dry_run: true } : {}),
   };
   if (review) {
-    const reviewed = await submitWithRetry(api, { ...body, dry_run: true }, undefined).catch((e) => {
+    const reviewed = await submitWithRetry(api, '/v1/bulk-pushes', { ...body, dry_run: true }, undefined).catch((e) => {
       throw explainRefusal(e, list, undefined);
     });
     const me = await api.json<{ username: string; email?: string }>('GET', '/v1/me');
@@ -143,7 +143,7 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
   // Our own key unless the user gave one, so that retrying a submit whose answer was lost can
   // never make a second job; a push cannot be undone.
   const key = o.idempotencyKey ?? `cli-${crypto.randomUUID()}`;
-  const res = await submitWithRetry(api, body, o.dryRun ? undefined : key).catch((e) => {
+  const res = await submitWithRetry(api, '/v1/bulk-pushes', body, o.dryRun ? undefined : key).catch((e) => {
     throw explainRefusal(e, list, o.idempotencyKey ? undefined : key);
   });
   if (o.dryRun) return dryRunReport(io, g, o, res.body as DryRun);
@@ -171,19 +171,6 @@ export async function push(io: Io, g: GlobalOptions, o: PushOptions): Promise<Ex
   }
   if (o.watch || o.wait) return follow(io, g, api, job.id, !!o.watch, o);
   return EXIT.ok;
-}
-
-async function submitWithRetry(api: ApiClient, body: unknown, key: string | undefined) {
-  const headers: Record<string, string> = key ? { 'idempotency-key': key } : {};
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await api.json('POST', '/v1/bulk-pushes', { body, headers, timeoutMs: 120_000 });
-    } catch (e) {
-      const retryable = key && e instanceof CliError && e.exitCode === EXIT.unreachable && attempt < 3;
-      if (!retryable) throw e;
-      await new Promise((r) => setTimeout(r, 1000 * attempt));
-    }
-  }
 }
 
 /** Points at the file's lines for bad names, and says how to retry safely when unreachable. */

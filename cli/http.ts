@@ -1,3 +1,4 @@
+import { retry, type RetryOptions, type RetryPolicy } from '../shared/platform/retry';
 import { CliError, EXIT, refused } from './exit-codes';
 import type { CliConfig } from './config';
 
@@ -55,6 +56,32 @@ export class ApiClient {
     if (res.ok) return res;
     throw await failure(res, this.config.url);
   }
+}
+
+/**
+ * How the CLI retries a submit whose answer never came (the service unreachable, a timeout, a 5xx):
+ * 3 tries in all, pauses drawn from [0, 2 s] then [0, 4 s] (the one retry policy, full jitter), so
+ * many scripts that lost the service at once do not come back in step.
+ */
+export const SUBMIT_RETRY: RetryPolicy = { attempts: 3, baseMs: 2_000, factor: 2, capMs: 4_000, jitter: 'full' };
+
+/**
+ * POSTs a job submit. With an idempotency key a retry can never make a second job, so an
+ * unreachable answer is tried again (SUBMIT_RETRY); without one it is tried once. A refusal (4xx)
+ * is never retried.
+ */
+export function submitWithRetry(
+  api: ApiClient,
+  path: string,
+  body: unknown,
+  key: string | undefined,
+  opts: Pick<RetryOptions, 'sleep' | 'random' | 'onRetry'> = {},
+): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = key ? { 'idempotency-key': key } : {};
+  return retry(() => api.json('POST', path, { body, headers, timeoutMs: 120_000 }), key ? SUBMIT_RETRY : { ...SUBMIT_RETRY, attempts: 1 }, {
+    ...opts,
+    isRetryable: (e) => e instanceof CliError && e.exitCode === EXIT.unreachable,
+  });
 }
 
 async function readText(res: Response, url: string) {

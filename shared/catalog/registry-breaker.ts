@@ -1,5 +1,5 @@
 import { isTransientFault } from '../platform/faults';
-import { CircuitBreaker, type BreakerOptions } from '../platform/retry';
+import { CircuitBreaker, type BreakerOptions } from '../platform/breaker';
 import type { RegistryGateway } from './registry';
 
 /** After 5 transient failures in a row the registry is left alone for 2 s, then one call probes it. */

@@ -1,6 +1,7 @@
 import type { Db } from '../platform/db';
 import { settleEach } from '../platform/concurrency';
-import { CircuitOpen, retry, type Jitter, type Random, type RetryPolicy } from '../platform/retry';
+import { CircuitOpen } from '../platform/breaker';
+import { retry, type Jitter, type Random, type RetryPolicy } from '../platform/retry';
 
 /**
  * The registry seam: where a domain's transfer lock really lives. The push treats it as external,

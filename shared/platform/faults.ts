@@ -1,4 +1,6 @@
 import type { Logger } from './logger';
+import { retry, type RetryPolicy } from './retry';
+
 /**
  * Transient faults of the servers we run on (Postgres, Redis): the work was not done, or not
  * known to be done, and doing it again later is right. Such a fault delays an item; it never
@@ -60,18 +62,26 @@ export function isTransientFault(err: unknown, depth = 0): boolean {
 }
 
 /**
+ * How a start-up step waits between tries: ceilings of 0.5, 1, 2, 4 s, then 5 s, for ever, with full
+ * jitter, so processes that start together during an outage do not come back in step.
+ */
+export const STARTUP_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, baseMs: 500, factor: 2, capMs: 5_000, jitter: 'full' };
+
+/**
  * Runs a start-up step until it gets past a transient fault (Postgres restarting, Redis away),
  * logging one JSON line per try, instead of letting a process that starts during an outage die
- * with a stack trace. Any other error is thrown at once.
+ * with a stack trace. Any other error is thrown at once. `opts` lets a test drive the pauses.
  */
-export async function untilNoTransientFault<T>(log: Pick<Logger, 'warn'>, what: string, step: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step();
-    } catch (err) {
-      if (!isTransientFault(err)) throw err;
-      log.warn({ err: (err as Error).message, attempt }, `${what}: server unavailable, trying again`);
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
-    }
-  }
+export function untilNoTransientFault<T>(
+  log: Pick<Logger, 'warn'>,
+  what: string,
+  step: () => Promise<T>,
+  opts: { sleep?: (ms: number) => Promise<void>; random?: () => number } = {},
+): Promise<T> {
+  return retry(() => step(), STARTUP_RETRY, {
+    ...opts,
+    isRetryable: isTransientFault,
+    onRetry: (err, nextTry, delayMs) =>
+      log.warn({ err: (err as Error).message, attempt: nextTry - 1, retry_in_ms: delayMs }, `${what}: server unavailable, trying again`),
+  });
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger';
+import { delayFor, type RetryPolicy } from './retry';
 
 /** A connection to one Redis or to a Redis Cluster; BullMQ and our few direct commands take either. */
 export type RedisClient = Redis | Cluster;
@@ -53,13 +54,27 @@ export function parseClusterNodes(spec: string): ClusterSeeds {
 
 const asTarget = (t: string | RedisTarget): RedisTarget => (typeof t === 'string' ? { url: t } : t);
 
+/**
+ * How every connection (workers' and the API producer's) reconnects while Redis is away: the one
+ * retry policy, ceilings 200, 400, 800, 1,600 ms, then 2 s for ever, full jitter. ioredis's own
+ * default (50 ms more per try, no jitter) brings every process of a deployment back in the same
+ * instant when Redis returns.
+ */
+export const REDIS_RECONNECT: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, baseMs: 200, factor: 2, capMs: 2_000, jitter: 'full' };
+
+/** ioredis's `retryStrategy` and `clusterRetryStrategy` (a cluster's nodes never retry on their own): `times` is 1 first. */
+export const reconnectDelay = (times: number): number => delayFor(REDIS_RECONNECT, times - 1);
+
 /** Workers wait out Redis blips (BullMQ requires maxRetriesPerRequest: null for blocking commands). */
 export function workerConnection(target: string | RedisTarget): RedisClient {
   const { url, cluster } = asTarget(target);
   if (cluster) {
-    return new Cluster(cluster.nodes, { redisOptions: { ...cluster.auth, maxRetriesPerRequest: null, enableReadyCheck: true } });
+    return new Cluster(cluster.nodes, {
+      clusterRetryStrategy: reconnectDelay,
+      redisOptions: { ...cluster.auth, maxRetriesPerRequest: null, enableReadyCheck: true },
+    });
   }
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectDelay });
 }
 
 /** A connection for a few commands at start: one try, no reconnects (the caller disconnects it). */
@@ -89,14 +104,13 @@ export function connectionErrorLogger(log: Logger, what: string, everyMs = 30_00
 export function producerConnection(target: string | RedisTarget, log: Logger): RedisClient {
   const { url, cluster } = asTarget(target);
   const failFast = { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 };
-  const retryStrategy = (times: number) => Math.min(times * 200, 2000);
   const r: RedisClient = cluster
     ? new Cluster(cluster.nodes, {
         enableOfflineQueue: false,
-        clusterRetryStrategy: retryStrategy,
+        clusterRetryStrategy: reconnectDelay,
         redisOptions: { ...cluster.auth, ...failFast },
       })
-    : new Redis(url, { ...failFast, enableOfflineQueue: false, retryStrategy });
+    : new Redis(url, { ...failFast, enableOfflineQueue: false, retryStrategy: reconnectDelay });
   // Each request also gets its own 503 queue_unavailable; the log says why the producer is failing.
   r.on('error', connectionErrorLogger(log, 'redis producer connection'));
   return r;

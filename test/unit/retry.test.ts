@@ -1,13 +1,17 @@
 import { expect } from 'chai';
 import { BreakerRegistry } from '../../shared/catalog/registry-breaker';
 import { registryEach, type RegistryGateway } from '../../shared/catalog/registry';
-import { TransientFault } from '../../shared/platform/faults';
+import { STARTUP_RETRY, TransientFault, untilNoTransientFault } from '../../shared/platform/faults';
+import { REDIS_RECONNECT, reconnectDelay } from '../../shared/platform/redis';
+import { ApiClient, SUBMIT_RETRY, submitWithRetry } from '../../cli/http';
+import { CliError, EXIT } from '../../cli/exit-codes';
 import { RE_ENQUEUE_RETRY } from '../../shared/bulk/create';
 import { retryPolicyOf } from '../../shared/catalog/registry';
 import { OUTBOX_RETRY } from '../../shared/mail/outbox';
 import { RELOCK_POLICY, UNLOCK_POLICY } from '../../shared/push/handler';
 import { TRANSIENT_RETRY } from '../../worker/processors';
-import { CircuitBreaker, CircuitOpen, delayFor, retry, type RetryPolicy } from '../../shared/platform/retry';
+import { CircuitBreaker, CircuitOpen } from '../../shared/platform/breaker';
+import { delayFor, retry, type RetryPolicy } from '../../shared/platform/retry';
 
 /** A seeded source of uniform numbers (mulberry32): the same seed, the same draws. */
 function seeded(seed: number) {
@@ -124,6 +128,9 @@ describe('every retry loop runs on the one policy, with jitter and the documente
     ['registry relock (per domain, 5 tries)', retryPolicyOf(RELOCK_POLICY), 4, [100, 200, 400, 800]],
     ['chunk after a transient fault (for ever)', TRANSIENT_RETRY, 7, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]],
     ['API re-enqueue of a committed job (6 tries)', RE_ENQUEUE_RETRY, 5, [1_000, 2_000, 4_000, 8_000, 16_000]],
+    ['a start-up step while Postgres or Redis is away (for ever)', STARTUP_RETRY, 6, [500, 1_000, 2_000, 4_000, 5_000, 5_000]],
+    ['a Redis reconnect, workers and the API producer (for ever)', REDIS_RECONNECT, 6, [200, 400, 800, 1_600, 2_000, 2_000]],
+    ['a CLI submit with an idempotency key (3 tries)', SUBMIT_RETRY, 2, [2_000, 4_000]],
   ];
   for (const [what, p, n, expected] of cases) {
     it(`${what}: ceilings ${expected.join(', ')} ms, full jitter`, () => {
@@ -216,5 +223,94 @@ describe('circuit breaker', () => {
       es.every((e) => e instanceof CircuitOpen),
     );
     expect(registry.breaker.state).to.equal('open');
+  });
+});
+
+describe('the leftover loops run on the one policy: start-up steps, Redis reconnects, the CLI submit', () => {
+  it('a start-up step is tried again after each transient fault, one log line per try, pauses within the ceilings', async () => {
+    const clock = virtualClock();
+    const pauses: number[] = [];
+    const lines: { attempt: number; retry_in_ms: number }[] = [];
+    let calls = 0;
+    const value = await untilNoTransientFault(
+      { warn: (o: object) => void lines.push(o as { attempt: number; retry_in_ms: number }) },
+      'migrating',
+      async () => {
+        if (++calls <= 4) throw refused();
+        return 'migrated';
+      },
+      { random: seeded(3), sleep: (ms) => (pauses.push(ms), clock.sleep(ms)) },
+    );
+    expect(value).to.equal('migrated');
+    expect(calls).to.equal(5);
+    expect(lines.map((l) => l.attempt)).to.deep.equal([1, 2, 3, 4]);
+    expect(lines.map((l) => l.retry_in_ms)).to.deep.equal(pauses);
+    for (const [i, ceiling] of [500, 1_000, 2_000, 4_000].entries()) expect(pauses[i]).to.be.within(0, ceiling);
+  });
+
+  it('a start-up step that fails for another reason is thrown at once, without a pause', async () => {
+    let calls = 0;
+    const err = await untilNoTransientFault({ warn: () => undefined }, 'migrating', async () => {
+      calls++;
+      throw new Error('relation "x" does not exist');
+    }).catch((e) => e);
+    expect(err.message).to.equal('relation "x" does not exist');
+    expect(calls).to.equal(1);
+  });
+
+  it("two start-up steps that met the same outage pause differently (ioredis's and the old linear loops did not)", async () => {
+    const pausesOf = async (seed: number) => {
+      const pauses: number[] = [];
+      let calls = 0;
+      await untilNoTransientFault(
+        { warn: () => undefined },
+        'x',
+        async () => {
+          if (++calls <= 3) throw refused();
+        },
+        { random: seeded(seed), sleep: async (ms) => void pauses.push(ms) },
+      );
+      return pauses;
+    };
+    expect(await pausesOf(21)).not.to.deep.equal(await pausesOf(22));
+  });
+
+  it('a Redis reconnect waits a jittered pause within 200 ms · 2^n, never past 2 s', () => {
+    for (const [times, ceiling] of [
+      [1, 200],
+      [2, 400],
+      [4, 1_600],
+      [5, 2_000],
+      [500, 2_000],
+    ]) {
+      const draws = [...Array(200)].map(() => reconnectDelay(times));
+      for (const d of draws) expect(d).to.be.within(0, ceiling);
+      expect(new Set(draws).size, `reconnect ${times}: the pauses spread`).to.be.above(10);
+    }
+  });
+
+  it('the CLI retries an unreachable submit only with an idempotency key, on SUBMIT_RETRY', async () => {
+    // A loopback port nothing listens on: every try is refused at once.
+    const api = new ApiClient({ url: 'http://127.0.0.1:9', apiKey: 'k' });
+    const clock = virtualClock();
+    const told: [number, number][] = [];
+    const withKey = await submitWithRetry(api, '/v1/bulk-pushes', {}, 'key-1', {
+      random: seeded(4),
+      sleep: clock.sleep,
+      onRetry: (_e, next, ms) => told.push([next, ms]),
+    }).catch((e) => e);
+    expect(withKey).to.be.instanceOf(CliError);
+    expect(withKey.exitCode).to.equal(EXIT.unreachable);
+    expect(told.map(([next]) => next)).to.deep.equal([2, 3]);
+    expect(told[0][1]).to.be.within(0, 2_000);
+    expect(told[1][1]).to.be.within(0, 4_000);
+
+    const toldWithout: number[] = [];
+    const without = await submitWithRetry(api, '/v1/bulk-pushes', {}, undefined, {
+      sleep: clock.sleep,
+      onRetry: (_e, next) => toldWithout.push(next),
+    }).catch((e) => e);
+    expect(without.exitCode).to.equal(EXIT.unreachable);
+    expect(toldWithout).to.deep.equal([]);
   });
 });

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import type { JobSummary } from '../mail/templates';
 import type { EmailDraft } from '../mail/outbox';
-import type { BulkJob } from './model';
-import type { ItemHandler } from './take';
+import type { BulkJob, ItemRow } from './model';
 
 /**
  * Options every kind's jobs carry: where the results email goes (null: nowhere), and when the job
@@ -49,6 +48,34 @@ export interface Sweep {
   /** Does what is owed in the scope (left by attempts that ended); throws if some is still owed. */
   run(deps: Deps, scope: SweepScope): Promise<number>;
 }
+
+/**
+ * A job as its kind's handler sees it: `options` parsed by the kind's schema, once per chunk (the
+ * engine does it when it takes the chunk), so the handler reads typed options and never parses.
+ */
+export type KindJob<O extends BaseOptions = BaseOptions> = Omit<BulkJob, 'options'> & { options: O };
+
+/** How one kind of bulk job does its items (methods: a kind's handler of `PushOptions` is one of `BaseOptions`). */
+export interface ItemHandler<O extends BaseOptions = BaseOptions> {
+  /**
+   * Runs in the taking transaction (job row held FOR SHARE, items locked): decides and records
+   * every item it can finish there, and returns those that need steps outside a transaction.
+   */
+  inTake(
+    deps: Deps,
+    trx: Knex.Transaction,
+    job: KindJob<O>,
+    items: ItemRow[],
+  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null; deferredFields?: DeferredFields }>;
+  /**
+   * Finishes the returned items after the take committed; they are `running`, under a lease, with
+   * the `deferredFields` inTake asked for written in the same update (one row version, not two).
+   */
+  deferred?(deps: Deps, job: KindJob<O>, items: ItemRow[]): Promise<Record<string, number>>;
+}
+
+/** The item columns a kind may ask to be written with its deferred items (a push: `was_locked`, `relocked`). */
+export type DeferredFields = Partial<Pick<ItemRow, 'was_locked' | 'relocked'>>;
 
 /**
  * Everything the engine knows about one kind of bulk job. A kind is defined once, in its own

@@ -3,38 +3,13 @@ import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { pausePoint } from '../platform/pause-points';
 import { leaseFree, leaseSql, type BulkJob, type ItemRow } from './model';
-import type { BaseOptions, BulkKindDef } from './kind';
+import type { BulkKindDef, ItemHandler, KindJob } from './kind';
 import { takeUnstarted } from './unstarted';
 import { insertItems } from './results';
 import { lockChunk, passJobGate } from './locks';
 
-/**
- * A job as its kind's handler sees it: `options` parsed by the kind's schema, once per chunk (the
- * engine does it when it takes the chunk), so the handler reads typed options and never parses.
- */
-export type KindJob<O extends BaseOptions = BaseOptions> = Omit<BulkJob, 'options'> & { options: O };
-
-/** How one kind of bulk job does its items (methods: a kind's handler of `PushOptions` is one of `BaseOptions`). */
-export interface ItemHandler<O extends BaseOptions = BaseOptions> {
-  /**
-   * Runs in the taking transaction (job row held FOR SHARE, items locked): decides and records
-   * every item it can finish there, and returns those that need steps outside a transaction.
-   */
-  inTake(
-    deps: Deps,
-    trx: Knex.Transaction,
-    job: KindJob<O>,
-    items: ItemRow[],
-  ): Promise<{ deferred: ItemRow[]; counts: Record<string, number>; retryAt?: Date | null; deferredFields?: DeferredFields }>;
-  /**
-   * Finishes the returned items after the take committed; they are `running`, under a lease, with
-   * the `deferredFields` inTake asked for written in the same update (one row version, not two).
-   */
-  deferred?(deps: Deps, job: KindJob<O>, items: ItemRow[]): Promise<Record<string, number>>;
-}
-
-/** The item columns a kind may ask to be written with its deferred items (a push: `was_locked`, `relocked`). */
-export type DeferredFields = Partial<Pick<ItemRow, 'was_locked' | 'relocked'>>;
+// A kind's handler types live with the kind's definition (kind.ts); kinds import them from here too.
+export type { DeferredFields, ItemHandler, KindJob } from './kind';
 
 export interface Taken {
   job: KindJob;

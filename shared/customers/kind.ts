@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { baseOptions, type BulkKindDef } from '../bulk/kind';
+import { claimInvitation } from './emails';
 import { releaseFinished, releaseHandler } from './release';
 
 /** What a release job shows of itself; the customer is the job's `customer_id` column. */
@@ -30,6 +31,7 @@ export const releaseKind: BulkKindDef<ReleaseOptions> = {
   path: '/v1/jobs',
   publicOptions: (job) => ({ customer_id: job.customer_id === null ? null : String(job.customer_id), ...job.options }),
   resultsTitle: () => 'Customer release',
+  emails: { claimInvitation },
   labels: {
     noun: 'Customer release',
     unit: 'product',

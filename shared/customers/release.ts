@@ -6,7 +6,7 @@ import { recordResults, type ItemResult } from '../bulk/results';
 import type { BulkJob, ItemRow } from '../bulk/model';
 import { claimLink } from '../mail/links';
 import { queueEmail } from '../mail/outbox';
-import { claimInvitation } from '../mail/templates';
+import { claimInvitation } from './emails';
 import { hashSecret, newSecret } from '../platform/secrets';
 
 /**

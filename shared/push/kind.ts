@@ -2,7 +2,7 @@ import type { BulkKindDef, FinishHook, Sweep } from '../bulk/kind';
 import { jobParties } from '../bulk/model';
 import { queueEmail } from '../mail/outbox';
 import { consoleJobUrl } from '../mail/links';
-import { gainingNotification, type ReceivedDomain } from '../mail/templates';
+import { gainingNotification, type ReceivedDomain } from './emails';
 import { pendingRelocks, pushHandler, relock } from './handler';
 import { jobHasOpenUnlock } from './unlocked';
 import { pushOptions, type PushOptions } from './options';
@@ -75,6 +75,7 @@ export const pushKind: BulkKindDef<PushOptions> = {
     };
   },
   resultsTitle: (summary) => `Bulk push to ${summary.gaining}`,
+  emails: { gainingNotification },
   labels: {
     noun: 'Bulk push',
     unit: 'domain',

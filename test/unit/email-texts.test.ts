@@ -3,7 +3,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { claimLink, consoleJobUrl, publicBase } from '../../shared/mail/links';
 import { resultsEmail } from '../../shared/bulk/results-email';
-import { gainingNotification, type JobSummary, type ReceivedDomain } from '../../shared/mail/templates';
+import { gainingNotification, type ReceivedDomain } from '../../shared/push/emails';
+import type { JobSummary } from '../../shared/mail/templates';
 
 const job = (over: Partial<JobSummary>): JobSummary => ({
   id: '3f1c2a9e-0000-4000-8000-000000000001',

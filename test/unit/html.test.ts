@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { escapeHtml, html } from '../../shared/mail/html';
 import { resultsEmail } from '../../shared/bulk/results-email';
-import { claimInvitation } from '../../shared/mail/templates';
+import { claimInvitation } from '../../shared/customers/emails';
 
 describe('HTML of emails and pages', () => {
   it('escapes every interpolated value, in text and in attributes; nested html and arrays are kept as markup', () => {

@@ -12,6 +12,7 @@ import { customers } from './customers';
 import { domainImport, domains } from './domains';
 import { emails } from './emails';
 import { jobs } from './jobs';
+import { kinds } from './kinds';
 import { me } from './me';
 import { profiles } from './profiles';
 import { pushSettings } from './push-settings';
@@ -40,6 +41,7 @@ export const ROUTE_TABLES: Routes[] = [
   // Bulk jobs: a push's submit and views, then every kind's views
   bulkPushes,
   jobs,
+  kinds,
   // Customers, service packages, release; a claim link
   customers,
   claims,

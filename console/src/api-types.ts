@@ -256,7 +256,8 @@ export type Item = {
 
 export type Job = {
   id: string;
-  kind: "push" | "release";
+  /** the kind of bulk job (`GET /v1/kinds` lists them) */
+  kind: string;
   /** where the job is in its life: `scheduled` waits for `start_at` (grace window or schedule) with nothing moved */
   status: "scheduled" | "queued" | "running" | "suspended" | "cancelling" | "completed" | "cancelled" | "failed";
   /** what happened to the items, null while the job is open: `all_pushed` (`all_released`), `partly_skipped`, `partly_failed`, `all_skipped`, `all_failed`, `none_pushed` (`none_released`), `cancelled`, `nothing_to_do` */
@@ -277,6 +278,26 @@ export type Job = {
   };
   /** as submitted, never the password */
   options: Record<string, unknown>;
+  /** the item status that means done for this job's kind (`pushed`, `released`) */
+  done_status: string;
+  /** how people see the job's kind; the console and the CLI show these as they come */
+  labels: {
+    /** a job of this kind, for people: "Bulk push" */
+    noun: string;
+    /** one item: "domain" */
+    unit: string;
+    /** items: "domains" */
+    units: string;
+    /** the title the sending side sees: "Push to acme" */
+    sent_title: string;
+    /** the title the receiving side sees: "Received from bob" */
+    received_title: string;
+  };
+  /** the options in words, for people */
+  details: {
+    label: string;
+    value: string;
+  }[];
   /** the key (its public prefix) or console session that submitted the job */
   submitted_by: {
     via: "api_key" | "session";
@@ -301,6 +322,27 @@ export type Job = {
     events: string;
     cancel: string;
   };
+};
+
+export type Kind = {
+  /** the job view's `kind` */
+  name: string;
+  /** a job of this kind, for people: "Bulk push" */
+  noun: string;
+  /** one item: "domain" */
+  unit: string;
+  /** items: "domains" */
+  units: string;
+  /** the item status that means done */
+  done_status: string;
+  /** every status an item of this kind can have, in the order a filter lists them */
+  statuses: string[];
+  /** the reason codes an item of this kind can end with: the kind's own, then the engine's */
+  reasons: {
+    code: string;
+    /** the reason in words */
+    text: string;
+  }[];
 };
 
 export type Package = {
@@ -1077,6 +1119,15 @@ export interface Operations {
     response: {
       /** where the job is in its life: `scheduled` waits for `start_at` (grace window or schedule) with nothing moved */
       status: "scheduled" | "queued" | "running" | "suspended" | "cancelling" | "completed" | "cancelled" | "failed";
+    };
+  };
+  /** GET /v1/kinds: The kinds of bulk job: their words for people, item statuses and reason codes */
+  getKinds: {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    body: never;
+    response: {
+      items: Kind[];
     };
   };
   /** GET /v1/me: The calling reseller */

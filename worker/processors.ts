@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { BulkDeps, KindTable } from '../shared/bulk/kind';
+import { countOrder, type BulkDeps, type KindTable } from '../shared/bulk/kind';
 import { failChunk, processChunk, UnknownBulkJob, type ChunkOutcome } from '../shared/bulk/process';
 import { advanceFairClock } from '../shared/bulk/fairness';
 import type { ChunkPayload } from '../shared/platform/queues';
@@ -62,15 +62,15 @@ const chunkProcessor: Processor = async (deps, job, token, signal) => {
     throw new DelayedError();
   }
   await progress(1, 1);
-  return chunkResult(outcome);
+  return chunkResult(outcome, countOrder(deps.kinds));
 };
 
 /**
- * The chunk's result as the dashboard shows it: `pushed 997, skipped 3`; the chunk that ended its
- * job adds the job's outcome in the words every front end uses (`job completed with 2 failures …`).
+ * The chunk's result as the dashboard shows it, counts in `order` (the kinds' done statuses first,
+ * `countOrder`): `pushed 997, skipped 3`; the chunk that ended its job adds the job's outcome in
+ * the words every front end uses (`job completed with 2 failures …`).
  */
-export function chunkResult(outcome: { status: string; counts: Record<string, number>; jobEnded?: string }): string {
-  const order = ['pushed', 'released', 'skipped', 'failed', 'cancelled'];
+export function chunkResult(outcome: { status: string; counts: Record<string, number>; jobEnded?: string }, order: string[]): string {
   const rank = (status: string) => (order.includes(status) ? order.indexOf(status) : order.length);
   const parts = Object.entries(outcome.counts)
     .filter(([, n]) => n > 0)

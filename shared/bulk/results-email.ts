@@ -2,6 +2,7 @@ import { buttonLink, CELL, layout, raw, TABLE, th, type JobSummary } from '../ma
 import { html, type SafeHtml } from '../mail/html';
 import type { EmailDraft } from '../mail/outbox';
 import { outcomeText } from './outcome';
+import { countOrder } from './kind';
 
 /** The results email of a bulk job (any kind): the engine's, written by finalize.ts when a job ends. */
 
@@ -26,7 +27,7 @@ export function outcomeOf(job: JobSummary): string {
 /** What the status means for the items, after the outcome. */
 function statusNote(job: JobSummary): string {
   if (job.status === 'cancelled')
-    return 'The job was cancelled: items already done stay done (a push cannot be undone); the rest are marked cancelled.';
+    return 'The job was cancelled: items already done stay done (what was done is not undone); the rest are marked cancelled.';
   if (job.status === 'failed')
     return `The job failed after retries (${job.error ?? 'unknown error'}): items already done stay done; the ones it could not do are marked failed/error.`;
   const notDone = (job.counts.failed ?? 0) + (job.counts.skipped ?? 0);
@@ -46,7 +47,7 @@ export const PROBLEM_ROWS = 20;
 
 /** Statuses with items, done first, in the same order in the text and the HTML part. */
 function countRows(job: JobSummary): [string, number][] {
-  const order = ['pushed', 'released', 'skipped', 'failed', 'cancelled', 'pending', 'running'];
+  const order = countOrder([job.doneStatus]);
   const rank = (k: string) => (order.includes(k) ? order.indexOf(k) : order.length);
   return Object.entries(job.counts)
     .filter(([, n]) => n > 0)

@@ -32,6 +32,7 @@ export const releaseKind: BulkKindDef<ReleaseOptions> = {
   publicOptions: (job) => ({ customer_id: job.customer_id === null ? null : String(job.customer_id), ...job.options }),
   resultsTitle: () => 'Customer release',
   emails: { claimInvitation },
+  chunkParty: (job, resellers) => `${resellers.losing}, customer ${job.customer_id ?? '?'}`,
   labels: {
     noun: 'Customer release',
     unit: 'product',

@@ -90,6 +90,21 @@ const schema = z.object({
     .enum(['true', 'false', '1', '0'], 'must be true or false')
     .transform((v) => v === 'true' || v === '1')
     .default(false),
+  // Webhooks (docs/webhooks.md, docs/operations.md).
+  NODE_ENV: z.string().optional(),
+  WEBHOOK_INTERVAL_MS: intFrom(1_000, 20, 600_000),
+  WEBHOOK_TIMEOUT_MS: intFrom(10_000, 50, 120_000),
+  WEBHOOK_RETRY_BASE_MS: intFrom(10_000, 10, 3_600_000),
+  WEBHOOK_RETRY_CAP_MS: intFrom(3_600_000, 10, 24 * 3_600_000),
+  WEBHOOK_MAX_ATTEMPTS: intFrom(12, 1, 100),
+  WEBHOOK_DISABLE_AFTER_MS: intFrom(24 * 3_600_000, 100, 30 * 24 * 3_600_000),
+  WEBHOOK_CONCURRENCY: intFrom(8, 1, 256),
+  WEBHOOK_RATE_PER_SECOND: intFrom(10, 1, 1000),
+  WEBHOOK_ALLOW_INSECURE_LOOPBACK: z
+    .enum(['true', 'false', '1', '0'], 'must be true or false')
+    .transform((v) => v === 'true' || v === '1')
+    .optional(),
+  WEBHOOK_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

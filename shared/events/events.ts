@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+
+/**
+ * The event types a reseller's webhook endpoints can take (docs/webhooks.md). Both sides of a push
+ * get their own events: `domain.pushed_out` to the losing reseller, `domain.pushed_in` to the gaining one.
+ */
+export const EVENT_TYPES = [
+  'bulk_job.scheduled',
+  'bulk_job.started',
+  'bulk_job.finished',
+  'domain.pushed_in',
+  'domain.pushed_out',
+  'push_authorization.changed',
+  'customer.released',
+  'api_key.created',
+  'api_key.revoked',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One event for one reseller; `jobId` orders it behind that job's earlier events at each endpoint. */
+export interface NewEvent {
+  resellerId: number | string;
+  type: EventType;
+  jobId?: number | string | null;
+  data: Record<string, unknown>;
+}
+
+/** Domain names per `domain.pushed_*` event: a chunk larger than this is told in several events (bounded bodies). */
+export const DOMAINS_PER_EVENT = 1000;
+
+/** An event's public id (`Webhook-Id`, and `id` in its body): stable across every retry and redelivery. */
+export const newEventId = () => `evt_${randomUUID().replace(/-/g, '')}`;
+
+/**
+ * Writes events in the caller's transaction — the one that makes the change they tell of — and,
+ * in the same statement, one pending delivery per enabled endpoint of the event's reseller that
+ * takes its type. Nothing is sent here: the webhook relay of each worker sends. Two statements
+ * per call, whatever the number of events.
+ */
+export async function recordEvents(trx: Knex | Knex.Transaction, events: NewEvent[]): Promise<string[]> {
+  if (events.length === 0) return [];
+  const ids = events.map(() => newEventId());
+  await trx.raw(
+    `with e as (
+       insert into events (id, reseller_id, type, job_id, data)
+       select * from unnest(?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::jsonb[])
+       returning id, seq, reseller_id, type, job_id
+     )
+     insert into webhook_deliveries (endpoint_id, event_id, event_seq, job_id)
+     select w.id, e.id, e.seq, e.job_id from e join webhook_endpoints w
+       on w.reseller_id = e.reseller_id and w.enabled and e.type = any(w.event_types)`,
+    [
+      ids,
+      events.map((e) => String(e.resellerId)),
+      events.map((e) => e.type),
+      events.map((e) => (e.jobId === undefined || e.jobId === null ? null : String(e.jobId))) as string[],
+      events.map((e) => JSON.stringify(e.data)),
+    ],
+  );
+  return ids;
+}
+
+/**
+ * The two sides of domains moved by one chunk of a push: `domain.pushed_out` for the losing
+ * reseller, `domain.pushed_in` for the gaining one, each naming the other side, DOMAINS_PER_EVENT
+ * names at most per event. Call it in the transaction that moves them, with the moved names.
+ */
+export async function recordPushedDomains(
+  trx: Knex | Knex.Transaction,
+  job: { id: number | string; losing_reseller_id: number | string | null; gaining_reseller_id: number | string | null },
+  domains: string[],
+): Promise<void> {
+  if (domains.length === 0 || job.losing_reseller_id === null || job.gaining_reseller_id === null) return;
+  const rows: { id: string; username: string }[] = await trx('resellers')
+    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id])
+    .select('id', 'username');
+  const name = (id: number | string) => rows.find((r) => String(r.id) === String(id))?.username ?? null;
+  const events: NewEvent[] = [];
+  for (let i = 0; i < domains.length; i += DOMAINS_PER_EVENT) {
+    const part = domains.slice(i, i + DOMAINS_PER_EVENT);
+    const common = { job_id: String(job.id), count: part.length, domains: part };
+    events.push(
+      {
+        resellerId: job.losing_reseller_id,
+        type: 'domain.pushed_out',
+        jobId: job.id,
+        data: { ...common, to_reseller: name(job.gaining_reseller_id) },
+      },
+      {
+        resellerId: job.gaining_reseller_id,
+        type: 'domain.pushed_in',
+        jobId: job.id,
+        data: { ...common, from_reseller: name(job.losing_reseller_id) },
+      },
+    );
+  }
+  await recordEvents(trx, events);
+}
+
+/** What a `bulk_job.*` event needs of a job row. */
+export interface JobForEvent {
+  id: number | string;
+  kind: string;
+  status: string;
+  total?: number | null;
+  start_at?: Date | string | null;
+  losing_reseller_id: number | string | null;
+  gaining_reseller_id: number | string | null;
+}
+
+/**
+ * A `bulk_job.*` event for each party of the job (the losing reseller, and the gaining one of a
+ * push), naming both by username; `extra` adds the outcome and counts of `bulk_job.finished`.
+ */
+export async function recordJobEvent(
+  trx: Knex | Knex.Transaction,
+  type: 'bulk_job.scheduled' | 'bulk_job.started' | 'bulk_job.finished',
+  job: JobForEvent,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const parties = [...new Set([job.losing_reseller_id, job.gaining_reseller_id].filter((p) => p !== null).map(String))];
+  if (parties.length === 0) return;
+  const rows: { id: string; username: string }[] = await trx('resellers').whereIn('id', parties).select('id', 'username');
+  const name = (id: number | string | null) => (id === null ? null : (rows.find((r) => String(r.id) === String(id))?.username ?? null));
+  const data = {
+    job_id: String(job.id),
+    kind: job.kind,
+    status: job.status,
+    total: job.total ?? null,
+    start_at: job.start_at ? new Date(job.start_at).toISOString() : null,
+    losing_reseller: name(job.losing_reseller_id),
+    gaining_reseller: name(job.gaining_reseller_id),
+    ...extra,
+  };
+  await recordEvents(
+    trx,
+    parties.map((resellerId) => ({ resellerId, type, jobId: job.id, data })),
+  );
+}

@@ -19,6 +19,7 @@ import { pushSettings } from './push-settings';
 import { resellers } from './resellers';
 import { mount, type Routes } from './route';
 import { sessions } from './sessions';
+import { webhooks } from './webhooks';
 
 /**
  * The API's route table, one module per resource, in matching order. Each route is its handler
@@ -38,6 +39,7 @@ export const ROUTE_TABLES: Routes[] = [
   profiles,
   brands,
   pushSettings,
+  webhooks,
   // Bulk jobs: a push's submit and views, then every kind's views
   bulkPushes,
   jobs,

@@ -7,6 +7,7 @@ import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
 import { evictionPolicy, type RedisClient } from '../shared/platform/redis';
 import { claimQueuePrefix, databaseFingerprint } from '../shared/platform/deployment';
 import { untilNoTransientFault } from '../shared/platform/faults';
+import { relayWebhooks } from '../shared/webhooks/relay';
 import { onChunkExhausted, processorOf, processorsFor } from './processors';
 
 /** A chunk whose worker died this often (lock lost each time) fails instead of being retried again. */
@@ -16,6 +17,7 @@ export interface WorkerRuntime {
   worker: Worker<ChunkPayload>;
   reconcileNow(): Promise<unknown>;
   relayNow(): Promise<unknown>;
+  webhooksNow(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -41,7 +43,7 @@ function every(ms: number, task: () => Promise<unknown>, onError: (e: Error) => 
 }
 
 /**
- * The BullMQ worker plus three pollers: the outbox relay (email), the reconciler and the scheduler
+ * The BullMQ worker plus four pollers: the outbox relay (email), the webhook relay, the reconciler and the scheduler
  * (starts scheduled jobs when their time comes). No poller depends on Redis state, so a flushed
  * Redis cannot stop them.
  */
@@ -106,6 +108,19 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
       }),
     (e) => log.error({ err: e.message }, 'outbox relay failed'),
   );
+  // Webhook deliveries (shared/webhooks/relay.ts): leased per endpoint, so every worker may run one.
+  if (!config.WEBHOOK_SECRET_KEY)
+    log[config.NODE_ENV === 'production' ? 'warn' : 'info'](
+      'WEBHOOK_SECRET_KEY is unset: webhook secrets are encrypted with the built-in development key',
+    );
+  const webhooks = every(
+    config.WEBHOOK_INTERVAL_MS,
+    async () => {
+      // Passes follow each other while they find work: a backlog drains at the receivers' pace, not one pass per tick.
+      while ((await relayWebhooks({ db: deps.db, config, log })).delivered > 0);
+    },
+    (e) => log.error({ err: e.message }, 'webhook relay failed'),
+  );
   const reconciler = every(
     config.RECONCILE_INTERVAL_MS,
     async () => {
@@ -130,8 +145,9 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     worker,
     reconcileNow: reconciler.run,
     relayNow: relay.run,
+    webhooksNow: webhooks.run,
     stop: async () => {
-      await Promise.all([relay.stop(), reconciler.stop(), scheduler.stop()]);
+      await Promise.all([relay.stop(), webhooks.stop(), reconciler.stop(), scheduler.stop()]);
       // Stop taking chunks and let the ones in hand finish, within a bound; a cut-off chunk is
       // picked up again as stalled by another worker, without double pushes.
       const closing = worker.close();

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { recordEvents } from '../events/events';
 import type { Config } from '../platform/config';
 import type { Db } from '../platform/db';
 import { Conflict, NotFound } from '../platform/errors';
@@ -94,6 +95,9 @@ export async function createApiKey(
     if ((await liveKeys(trx, resellerId)) >= MAX_LIVE_KEYS)
       throw new Conflict('too_many_keys', `A reseller holds at most ${MAX_LIVE_KEYS} live keys; revoke one first.`);
     const { key, row } = await insertApiKey(trx, resellerId, via, label ?? null);
+    await recordEvents(trx, [
+      { resellerId, type: 'api_key.created', data: { id: String(row.id), prefix: row.key_prefix, label: row.label, via } },
+    ]);
     deps.log.info(
       { event: 'api_key_created', reseller_id: resellerId, key_id: String(row.id), prefix: row.key_prefix, via },
       'API key created',
@@ -139,6 +143,9 @@ export async function revokeApiKey(deps: { db: Db; log: Logger }, resellerId: nu
       throw new Conflict('last_key', 'This is your last live API key: create another one before you revoke it.');
     const [revoked] = await trx('api_keys').where({ id: keyIdNum }).update({ revoked_at: trx.fn.now(), revoked_via: via }).returning('*');
     const sessions = await trx('console_sessions').where({ api_key_id: keyIdNum }).del();
+    await recordEvents(trx, [
+      { resellerId, type: 'api_key.revoked', data: { id: String(keyIdNum), prefix: row.key_prefix, label: row.label, via } },
+    ]);
     deps.log.info(
       {
         event: 'api_key_revoked',

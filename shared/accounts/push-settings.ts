@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recordEvents } from '../events/events';
 import type { Db } from '../platform/db';
 import { InvalidRequest, NotFound } from '../platform/errors';
 import { findResellerByHandle, type Reseller } from './resellers';
@@ -27,16 +28,26 @@ export async function allowReseller(db: Db, me: Reseller, handle: string) {
   const losing = await findResellerByHandle(db, handle);
   if (!losing) throw new NotFound(`No reseller with username or company_id "${handle}".`, 'unknown_reseller');
   if (losing.id === me.id) throw new InvalidRequest('A reseller cannot authorize itself.');
-  await db('push_authorizations')
-    .insert({ gaining_reseller_id: me.id, losing_reseller_id: losing.id })
-    .onConflict(['gaining_reseller_id', 'losing_reseller_id'])
-    .ignore();
+  await db.transaction(async (trx) => {
+    const added = await trx('push_authorizations')
+      .insert({ gaining_reseller_id: me.id, losing_reseller_id: losing.id })
+      .onConflict(['gaining_reseller_id', 'losing_reseller_id'])
+      .ignore()
+      .returning('gaining_reseller_id');
+    if (added.length) await recordEvents(trx, authorizationEvents(me, losing, true));
+  });
   return { username: losing.username, company_id: losing.company_id, name: losing.name };
 }
 
 export async function revokeReseller(db: Db, me: Reseller, handle: string): Promise<void> {
   const losing = await findResellerByHandle(db, handle);
-  const removed = losing ? await db('push_authorizations').where({ gaining_reseller_id: me.id, losing_reseller_id: losing.id }).del() : 0;
+  const removed = !losing
+    ? 0
+    : await db.transaction(async (trx) => {
+        const n = await trx('push_authorizations').where({ gaining_reseller_id: me.id, losing_reseller_id: losing.id }).del();
+        if (n) await recordEvents(trx, authorizationEvents(me, losing, false));
+        return n;
+      });
   if (!removed) throw new NotFound(`"${handle}" is not in your allowed resellers.`);
 }
 
@@ -49,4 +60,10 @@ export async function isAuthorized(db: Db, gainingId: number, losingId: number):
   return !!(await db('push_authorizations')
     .where({ gaining_reseller_id: gainingId, losing_reseller_id: losingId })
     .first('gaining_reseller_id'));
+}
+
+/** `push_authorization.changed` for both sides: the gaining reseller that changed it and the losing one it names. */
+function authorizationEvents(gaining: Reseller, losing: Reseller, authorized: boolean) {
+  const data = { gaining_reseller: gaining.username, losing_reseller: losing.username, authorized };
+  return [gaining, losing].map((r) => ({ resellerId: r.id, type: 'push_authorization.changed' as const, data }));
 }

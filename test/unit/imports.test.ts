@@ -80,6 +80,8 @@ function cycles(graph: Map<string, string[]>): string[][] {
  */
 const LAYERS: { layer: string; folders: string[] }[] = [
   { layer: 'platform', folders: ['shared/platform'] },
+  // The audit trail: anything above may record an entry.
+  { layer: 'audit', folders: ['shared/audit'] },
   // The event outbox: written in the change's own transaction by every domain above it.
   { layer: 'events', folders: ['shared/events'] },
   { layer: 'accounts', folders: ['shared/accounts'] },

@@ -5,6 +5,7 @@ import { claim, claimInput, claimPageInfo } from '../shared/customers/customers'
 import { parseInput } from '../shared/platform/validation';
 import { throttledByStatus, withRequestInfo } from './auth';
 import { cleanInput } from './clean-input';
+import { recordBeforeAnswer } from './routes/route';
 import { CLAIM_CSP, claimDonePage, claimPage, claimProblemPage, type ClaimFormState } from './claim-html';
 
 export const CLAIM_PATH = '/v1/claims/:token';
@@ -43,6 +44,15 @@ export function claimPages(deps: Deps): Router {
   r.post(CLAIM_PATH, formPost, withRequestInfo, guard, form, cleanInput, async (req, res) => {
     const token = tokenOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
+    // A claim made on the page is audited like the JSON route's (the token is never recorded).
+    let claimedId: string | undefined;
+    recordBeforeAnswer(req, res, deps, 'POST /v1/claims/:token', () => ({
+      actor: { kind: 'claim_link', id: null },
+      action: 'customer.claim',
+      targetType: 'customer',
+      targetId: claimedId ?? null,
+      summary: { fields: Object.keys(body).sort(), choice: String(body.choice), via: 'claim_page' },
+    }));
     const typed = typeof body.email === 'string' ? body.email : undefined;
     const again = async (status: number, state: ClaimFormState) =>
       send(res, status, claimPage(actionFor(token), await claimPageInfo(deps, token), state));
@@ -61,6 +71,7 @@ export function claimPages(deps: Deps): Router {
     const info = await claimPageInfo(deps, token);
     try {
       const done = await claim(deps, token, input);
+      claimedId = String(done.customer.id);
       send(res, 201, claimDonePage(done, info.reseller));
     } catch (err) {
       if (err instanceof AppError && err.code === 'contact_mismatch')

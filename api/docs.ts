@@ -27,7 +27,7 @@ export const LINKS = {
 
 /** The document of this app's route table; built once (the table does not change at run time). */
 export function openApiDocument(deps: BulkDeps) {
-  return buildOpenApi(listRoutes(apiRoutes(deps)), { version: VERSION });
+  return buildOpenApi(listRoutes(apiRoutes(deps)), { version: VERSION, kinds: deps.kinds });
 }
 
 /** Scripts and styles from here only; Swagger UI's inline styles and its data: images need the two exceptions. */

@@ -22,7 +22,7 @@ import {
 } from '../shared/platform/redis';
 import { DbRegistry, type RegistryGateway } from '../shared/catalog/registry';
 import { withCircuitBreaker } from '../shared/catalog/registry-breaker';
-import type { BulkDeps } from '../shared/bulk/kind';
+import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { KINDS } from '../shared/kinds';
 import { unlockBoundMs, unlockedPastBound } from '../shared/push/unlocked';
 import { newSecret } from '../shared/platform/secrets';
@@ -63,6 +63,8 @@ export async function createRuntime(
     migrate?: boolean;
     /** A logger of the caller's (tests read the JSON lines it writes). */
     log?: Logger;
+    /** The bulk kinds this process runs (default: `shared/kinds.ts`); a test adds a fixture kind. */
+    kinds?: KindTable;
   } = { role: 'all' },
 ): Promise<Runtime> {
   const log = opts.log ?? createLogger(base.LOG_LEVEL, { role: opts.role });
@@ -116,7 +118,7 @@ export async function createRuntime(
     log,
     authThrottle: createAuthThrottle(redis, config, log),
     clock: opts.clock ?? (() => new Date()),
-    kinds: KINDS,
+    kinds: opts.kinds ?? KINDS,
   };
   const handle = redisHandle;
   return {

@@ -46,6 +46,8 @@ function commonErrors(op: Operation, method: string, hasParams: boolean): Record
   }
   // The console's session cookie: a change must come from the console's own origin.
   if (op.auth === 'reseller' && !['GET', 'HEAD'].includes(method)) add(403, 'origin_mismatch');
+  // A change whose audit entry could not be written is answered 503 (docs/audit.md).
+  if (!['GET', 'HEAD'].includes(method)) add(503, 'audit_unavailable');
   // Every route: the input rule (api/clean-input.ts) checks the path and query of each request.
   add(400, 'invalid_request');
   if (op.body) {
@@ -107,7 +109,7 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Over a limit (failed authentication, quota, event streams); see Retry-After',
   422: 'A reference does not resolve',
   500: 'Our fault; no internals in the message',
-  503: 'A dependency is down; nothing was written',
+  503: 'A dependency is down; nothing was written (but `audit_unavailable`: the change was made, its audit entry was not)',
 };
 
 function operation(key: string, op: Operation | undefined, path: string, defs: Defs) {

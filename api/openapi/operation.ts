@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { KindTable } from '../../shared/bulk/kind';
 
 export type Auth = 'reseller' | 'operator' | 'none';
 
@@ -17,7 +18,8 @@ export interface Operation {
   auth: Auth;
   body?: z.ZodType;
   bodyRequired?: boolean;
-  query?: z.ZodObject;
+  /** A function of the kind table when the query names kinds' statuses or reasons (the document is built from the app's table). */
+  query?: z.ZodObject | ((kinds: KindTable) => z.ZodObject);
   replies: Record<number, Reply>;
   /** Error codes by status, beyond the ones every route of its kind has (added by the builder). */
   errors?: Record<number, string[]>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { doneStatuses, itemReasons, itemStatuses, type KindTable } from '../../shared/bulk/kind';
 import { contactSchema } from '../../shared/catalog/profiles';
 
 /**
@@ -116,16 +117,14 @@ export const PushSettings = z
   .meta({ id: 'PushSettings' });
 export const AllowedReseller = z.strictObject({ username: z.string(), company_id: z.string(), name: z.string() });
 
-const counts = z
-  .object({
-    pending: z.number().int(),
-    running: z.number().int(),
-    skipped: z.number().int(),
-    failed: z.number().int(),
-    cancelled: z.number().int(),
-  })
-  .catchall(z.number().int())
-  .describe('items by status; `pushed` for a push, `released` for a release');
+const engineCounts = {
+  pending: z.number().int(),
+  running: z.number().int(),
+  skipped: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+};
+const counts = z.object(engineCounts).catchall(z.number().int()).describe("items by status; the kind's done status too");
 const links = z.strictObject({ self: z.string(), items: z.string(), events: z.string(), cancel: z.string() });
 const jobStatus = z
   .enum(['scheduled', 'queued', 'running', 'suspended', 'cancelling', 'completed', 'cancelled', 'failed'])
@@ -137,62 +136,103 @@ const outcome = z
     'what happened to the items, null while the job is open: `all_pushed` (`all_released`), `partly_skipped`, `partly_failed`, `all_skipped`, `all_failed`, `none_pushed` (`none_released`), `cancelled`, `nothing_to_do`',
   );
 
-export const Job = z
-  .strictObject({
-    id: z.uuid(),
-    kind: z.string().describe('the kind of bulk job (`GET /v1/kinds` lists them)'),
-    status: jobStatus,
-    outcome,
-    outcome_text: z
-      .string()
-      .describe('one line for people: "completed with 2 failures (5 of 7 pushed)", "cancelled after 1,000 of 20,000 pushed"'),
-    losing_reseller: z.string().nullable(),
-    gaining_reseller: z.string().nullable(),
-    total: z.number().int(),
-    counts,
-    options: settings.describe('as submitted, never the password'),
-    done_status: z.string().describe("the item status that means done for this job's kind (`pushed`, `released`)"),
-    labels: z
-      .strictObject({
-        noun: z.string().describe('a job of this kind, for people: "Bulk push"'),
-        unit: z.string().describe('one item: "domain"'),
-        units: z.string().describe('items: "domains"'),
-        sent_title: z.string().describe('the title the sending side sees: "Push to acme"'),
-        received_title: z.string().describe('the title the receiving side sees: "Received from bob"'),
-      })
-      .describe("how people see the job's kind; the console and the CLI show these as they come"),
-    details: z.array(z.strictObject({ label: z.string(), value: z.string() })).describe('the options in words, for people'),
-    submitted_by: z
-      .strictObject({ via: z.enum(['api_key', 'session']), key_prefix: z.string().nullable() })
-      .nullable()
-      .describe('the key (its public prefix) or console session that submitted the job'),
-    created_at: ts,
-    start_at: ts.nullable().describe('when a job that waits (grace window, schedule) starts; null: at once'),
-    started_at: ts.nullable(),
-    suspended_at: ts.nullable(),
-    finished_at: ts.nullable(),
-    rate: z
-      .number()
-      .nullable()
-      .describe('items the workers finished (done, skipped, failed; not cancelled) per second of running time (suspended time excluded)'),
-    eta_seconds: z.number().int().nullable().describe('only while running'),
-    error: z.string().nullable().describe('why a job failed'),
-    links,
-  })
-  .meta({ id: 'Job' });
+/**
+ * The job view. With the app's kind table (`kindSchemas`) its `kind`, `done_status` and `counts`
+ * keys are the table's; without one (the routes' static reference) they are any string.
+ */
+function jobSchema(kinds?: KindTable) {
+  const done = kinds ? doneStatuses(kinds) : [];
+  return z
+    .strictObject({
+      id: z.uuid(),
+      kind: (kinds ? z.enum(Object.keys(kinds)) : z.string()).describe('the kind of bulk job (`GET /v1/kinds` lists them)'),
+      status: jobStatus,
+      outcome,
+      outcome_text: z
+        .string()
+        .describe('one line for people: "completed with 2 failures (5 of 7 pushed)", "cancelled after 1,000 of 20,000 pushed"'),
+      losing_reseller: z.string().nullable(),
+      gaining_reseller: z.string().nullable(),
+      total: z.number().int(),
+      counts: kinds
+        ? z
+            .object({ ...engineCounts, ...Object.fromEntries(done.map((d) => [d, z.number().int().optional()])) })
+            .catchall(z.number().int())
+            .describe("items by status; the kind's done status too")
+        : counts,
+      options: settings.describe(
+        kinds
+          ? `as submitted, never the password; each kind's schema: ${Object.keys(kinds)
+              .map((k) => `\`KindOptions-${k}\``)
+              .join(', ')}`
+          : 'as submitted, never the password',
+      ),
+      done_status: (kinds ? z.enum(done) : z.string()).describe(
+        "the item status that means done for this job's kind (`pushed`, `released`)",
+      ),
+      labels: z
+        .strictObject({
+          noun: z.string().describe('a job of this kind, for people: "Bulk push"'),
+          unit: z.string().describe('one item: "domain"'),
+          units: z.string().describe('items: "domains"'),
+          sent_title: z.string().describe('the title the sending side sees: "Push to acme"'),
+          received_title: z.string().describe('the title the receiving side sees: "Received from bob"'),
+        })
+        .describe("how people see the job's kind; the console and the CLI show these as they come"),
+      details: z.array(z.strictObject({ label: z.string(), value: z.string() })).describe('the options in words, for people'),
+      submitted_by: z
+        .strictObject({ via: z.enum(['api_key', 'session']), key_prefix: z.string().nullable() })
+        .nullable()
+        .describe('the key (its public prefix) or console session that submitted the job'),
+      created_at: ts,
+      start_at: ts.nullable().describe('when a job that waits (grace window, schedule) starts; null: at once'),
+      started_at: ts.nullable(),
+      suspended_at: ts.nullable(),
+      finished_at: ts.nullable(),
+      rate: z
+        .number()
+        .nullable()
+        .describe('items the workers finished (done, skipped, failed; not cancelled) per second of running time (suspended time excluded)'),
+      eta_seconds: z.number().int().nullable().describe('only while running'),
+      error: z.string().nullable().describe('why a job failed'),
+      links,
+    })
+    .meta({ id: 'Job' });
+}
+export const Job = jobSchema();
 
-export const Item = z
-  .strictObject({
-    domain: z.string().describe('a package item reads `package:<id>`'),
-    product: z.enum(['domain', 'package']).optional(),
-    status: z.enum(['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled']),
-    reason: z.string().nullable(),
-    message: z.string().nullable(),
-    was_locked: z.boolean().nullable(),
-    relocked: z.boolean().nullable(),
-    finished_at: ts.nullable(),
-  })
-  .meta({ id: 'Item' });
+function itemSchema(kinds?: KindTable) {
+  return z
+    .strictObject({
+      domain: z.string().describe('a package item reads `package:<id>`'),
+      product: z.enum(['domain', 'package']).optional(),
+      status: kinds ? z.enum(itemStatuses(kinds)) : z.string(),
+      reason: (kinds ? z.enum(itemReasons(kinds)) : z.string()).nullable(),
+      message: z.string().nullable(),
+      was_locked: z.boolean().nullable(),
+      relocked: z.boolean().nullable(),
+      finished_at: ts.nullable(),
+    })
+    .meta({ id: 'Item' });
+}
+export const Item = itemSchema();
+
+/**
+ * The shapes that depend on the kinds the app runs with, by component name: the job and the item
+ * (kinds, done statuses, counts, statuses, reasons) and each kind's options schema.
+ */
+export function kindSchemas(kinds: KindTable): Record<string, z.ZodType> {
+  return {
+    Job: jobSchema(kinds),
+    Item: itemSchema(kinds),
+    ...Object.fromEntries(
+      Object.values(kinds).map((k) => [
+        `KindOptions-${k.name}`,
+        k.options.meta({ id: `KindOptions-${k.name}`, description: `the options of a ${k.labels.noun} job` }),
+      ]),
+    ),
+  };
+}
 
 export const Submitted = z
   .strictObject({

@@ -3,7 +3,7 @@ import { listQuery, parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
 import { json } from '../openapi/operation';
 import * as R from '../openapi/responses';
-import { param, type Routes, send } from './route';
+import { param, type Routes, send, fieldOf } from './route';
 
 /** A reseller's brands; a copy made by a push is read-only. */
 export const brands: Routes = {
@@ -17,6 +17,7 @@ export const brands: Routes = {
   },
   'POST /v1/brands': {
     handle: ({ db }) => send(async (req, res) => [201, await createBrand(db, me(res), parseInput(createBrandInput, req.body))]),
+    audit: { action: 'brand.create', target: 'brand', details: (_q, b) => ({ name: fieldOf(b, 'name') }) },
     summary: 'Create a brand',
     tag: 'Brands',
     auth: 'reseller',
@@ -26,6 +27,7 @@ export const brands: Routes = {
   'PATCH /v1/brands/:id': {
     handle: ({ db }) =>
       send(async (req, res) => [200, await updateBrand(db, me(res), param(req, 'id'), parseInput(updateBrandInput, req.body))]),
+    audit: { action: 'brand.update', target: 'brand', details: (req) => ({ name: fieldOf(req.body, 'name') }) },
     summary: 'Edit a brand (a copy made by a push is read-only)',
     tag: 'Brands',
     auth: 'reseller',

@@ -5,7 +5,7 @@ import { me, submitter } from '../auth';
 import { json } from '../openapi/operation';
 import * as R from '../openapi/responses';
 import { jobRoutes } from './jobs';
-import { type Routes, send } from './route';
+import { type Routes, send, fieldOf } from './route';
 
 /** Move to another reseller: submit, then the job views of /v1/jobs for pushes only. */
 export const bulkPushes: Routes = {
@@ -16,6 +16,24 @@ export const bulkPushes: Routes = {
         const result = await submitPush(deps, me(res), parseInput(submitPushInput, req.body), key, submitter(res));
         return [result.kind === 'created' ? 202 : 200, result.body];
       }),
+    audit: {
+      action: 'bulk_push.submit',
+      target: 'bulk_job',
+      // A dry run changes nothing: no entry.
+      when: (req) => req.body?.dry_run !== true,
+      details: (req, b) => ({
+        gaining_reseller: fieldOf(req.body, 'gaining_reseller'),
+        total: fieldOf(b, 'total'),
+        duplicates_removed: fieldOf(b, 'duplicates_removed'),
+        status: fieldOf(b, 'status'),
+        profile_mode: req.body?.profile?.mode ?? 'new',
+        apply_to_locked: req.body?.apply_to_locked === true,
+        all_domains: req.body?.all_domains === true || undefined,
+        start_at: fieldOf(req.body, 'start_at'),
+        start_after_seconds: fieldOf(req.body, 'start_after_seconds'),
+        idempotency_key: req.get('idempotency-key') ? true : undefined,
+      }),
+    },
     summary: 'Submit a bulk push ("Move to another reseller")',
     description: [
       'Exactly one of `domains` (array), `domain_list` (text: names separated by newlines, commas, semicolons, tabs or spaces; errors name the line) or `all_domains: true`.',

@@ -4,7 +4,7 @@ import { parseInput } from '../../shared/platform/validation';
 import { throttledByStatus } from '../auth';
 import { readBody } from '../http-basics';
 import * as R from '../openapi/responses';
-import { param, type Routes, send } from './route';
+import { param, type Routes, send, fieldOf } from './route';
 
 /**
  * The token is the credential: refused while the address is blocked, and an unknown token (404)
@@ -37,6 +37,17 @@ export const claims: Routes = {
       readBody,
       send(async (req) => [201, await claim(deps, param(req, 'token'), parseInput(claimInput, req.body))]),
     ],
+    audit: {
+      action: 'customer.claim',
+      target: 'customer',
+      // The token is the credential: never the target id, never recorded.
+      targetId: (_q, b) => fieldOf((b as { customer?: unknown } | undefined)?.customer, 'id') ?? null,
+      actor: () => ({ kind: 'claim_link', id: null }),
+      details: (req, b) => ({
+        choice: fieldOf(req.body, 'choice'),
+        account: fieldOf((b as { account?: unknown } | undefined)?.account, 'id'),
+      }),
+    },
     summary: 'Claim: a new account, or import into an existing one with matching contact email',
     description:
       "JSON for machines. The claim page's form posts here too (`application/x-www-form-urlencoded`, `choice` and `email`) and gets an HTML result page; a used or expired link answers a 410 page.",

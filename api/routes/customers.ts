@@ -20,12 +20,13 @@ import { listQuery, parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
 import { json } from '../openapi/operation';
 import * as R from '../openapi/responses';
-import { param as p, type Routes, send } from './route';
+import { param as p, type Routes, send, fieldOf } from './route';
 
 /** Customers of a reseller, their service packages, and release (a bulk job of kind release, viewed under /v1/jobs/:id). */
 export const customers: Routes = {
   'POST /v1/customers': {
     handle: ({ db }) => send(async (req, res) => [201, await createCustomer(db, me(res), parseInput(createCustomerInput, req.body))]),
+    audit: { action: 'customer.create', target: 'customer' },
     summary: 'Create a customer',
     tag: 'Customers',
     auth: 'reseller',
@@ -50,6 +51,7 @@ export const customers: Routes = {
   'PATCH /v1/customers/:id': {
     handle: ({ db }) =>
       send(async (req, res) => [200, await updateCustomer(db, me(res), p(req, 'id'), parseInput(updateCustomerInput, req.body))]),
+    audit: { action: 'customer.update', target: 'customer' },
     summary: 'Fix contact details',
     tag: 'Customers',
     auth: 'reseller',
@@ -60,6 +62,12 @@ export const customers: Routes = {
   'POST /v1/customers/:id/packages': {
     handle: ({ db }) =>
       send(async (req, res) => [201, await createPackage(db, me(res), p(req, 'id'), parseInput(createPackageInput, req.body))]),
+    audit: {
+      action: 'package.create',
+      target: 'service_package',
+      targetId: (_q, b) => fieldOf(b, 'id'),
+      details: (req, b) => ({ customer_id: req.params.id, name: fieldOf(b, 'name') }),
+    },
     summary: 'Create a service package',
     tag: 'Customers',
     auth: 'reseller',
@@ -88,6 +96,12 @@ export const customers: Routes = {
         201,
         await addPackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), parseInput(addPackageDomainInput, req.body)),
       ]),
+    audit: {
+      action: 'package.domain_add',
+      target: 'service_package',
+      targetId: (req) => String(req.params.pid),
+      details: (req) => ({ customer_id: req.params.id, domain: fieldOf(req.body, 'domain'), virtual: req.body?.virtual === true }),
+    },
     summary: 'Assign a registered domain (registrant = this customer) or a virtual one',
     tag: 'Customers',
     auth: 'reseller',
@@ -101,6 +115,12 @@ export const customers: Routes = {
         await removePackageDomain(db, me(res), p(req, 'id'), p(req, 'pid'), p(req, 'domain'));
         return [204, null];
       }),
+    audit: {
+      action: 'package.domain_remove',
+      target: 'service_package',
+      targetId: (req) => String(req.params.pid),
+      details: (req) => ({ customer_id: req.params.id, domain: req.params.domain }),
+    },
     summary: 'Remove a domain from a package',
     tag: 'Customers',
     auth: 'reseller',
@@ -110,6 +130,11 @@ export const customers: Routes = {
   'POST /v1/customers/:id/release': {
     handle: ({ deps }) =>
       send(async (req, res) => [202, await releaseCustomer(deps, me(res), p(req, 'id'), parseInput(releaseCustomerInput, req.body ?? {}))]),
+    audit: {
+      action: 'customer.release',
+      target: 'customer',
+      details: (_q, b) => ({ job_id: fieldOf(b, 'id'), total: fieldOf(b, 'total') }),
+    },
     summary: 'Release a customer with all their products (a bulk job of kind release)',
     tag: 'Customers',
     auth: 'reseller',

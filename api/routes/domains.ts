@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { domainListQuery, getDomain, importDomains, importDomainsInput, listDomains, setDomainContact } from '../../shared/catalog/domains';
+import { domainListQuery, getDomain, listDomains } from '../../shared/catalog/domain-reads';
+import { importDomains, importDomainsInput, setDomainContact } from '../../shared/catalog/domains';
 import { contactSchema } from '../../shared/catalog/profiles';
 import { parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
@@ -11,6 +12,12 @@ import { param, type Routes, send } from './route';
 export const domainImport: Routes = {
   'POST /v1/admin/domains/import': {
     handle: ({ db }) => send(async (req) => [201, await importDomains(db, parseInput(importDomainsInput, req.body))]),
+    audit: {
+      action: 'domain.import',
+      target: 'domain',
+      targetId: () => null,
+      details: (req, b) => ({ rows: Array.isArray(req.body) ? req.body.length : undefined, result: b }),
+    },
     summary: 'Load domains (brand by name, profile by username or created)',
     tag: 'Operator',
     auth: 'operator',
@@ -45,6 +52,7 @@ export const domains: Routes = {
   'PUT /v1/domains/:name/contact': {
     handle: ({ db }) =>
       send(async (req, res) => [200, await setDomainContact(db, me(res), param(req, 'name'), parseInput(contactSchema, req.body))]),
+    audit: { action: 'domain.contact_update', target: 'domain' },
     summary: 'Change the registrant contact of your domain',
     description:
       'Contact fields (all optional strings): `first_name`, `last_name`, `org_name` (≤ 200), `email` (≤ 320), `phone` (≤ 50), `address` (≤ 500), `country` (ISO 3166-1 alpha-2). Unknown fields are refused.',

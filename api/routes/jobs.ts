@@ -3,13 +3,12 @@ import { cancelJob, resumeJob, suspendJob } from '../../shared/bulk/control';
 import { FINISHED_JOB, type JobStatus } from '../../shared/bulk/model';
 import { rescheduleInput, rescheduleJob } from '../../shared/bulk/schedule';
 import { getJob, itemsCsvFor, itemsQuery, listItems, listJobs } from '../../shared/bulk/views';
-import { KINDS } from '../../shared/kinds';
 import { hashSecret } from '../../shared/platform/secrets';
 import { listQuery, parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
 import { json } from '../openapi/operation';
 import * as R from '../openapi/responses';
-import { type RouteContext, type Routes, send } from './route';
+import { type RouteContext, type Routes, send, fieldOf } from './route';
 
 const id = (req: Request) => String(req.params.id);
 
@@ -60,11 +59,12 @@ export function jobRoutes(base: string, kind: string | undefined, { what, one, t
       summary: 'Per-item results, cursor-paginated; `Accept: text/csv` streams every item as CSV',
       tag,
       auth: 'reseller',
-      query: itemsQuery(KINDS),
+      query: itemsQuery,
       replies: { 200: { description: 'a page of items (JSON) or every item (CSV)', schema: R.page(R.Item), media: ['text/csv'] } },
     },
     [`POST ${at}/cancel`]: {
       handle: ({ deps }) => send(async (req, res) => [202, await cancelJob(deps, me(res), id(req), { kind })]),
+      audit: { action: 'bulk_job.cancel', target: 'bulk_job', details: (_q, b) => ({ status: fieldOf(b, 'status') }) },
       summary: 'Cancel: no item starts after this answer; items not started end cancelled',
       tag,
       auth: 'reseller',
@@ -73,6 +73,7 @@ export function jobRoutes(base: string, kind: string | undefined, { what, one, t
     },
     [`POST ${at}/suspend`]: {
       handle: ({ deps }) => send(async (req, res) => [202, await suspendJob(deps, me(res), id(req), kind)]),
+      audit: { action: 'bulk_job.suspend', target: 'bulk_job', details: (_q, b) => ({ status: fieldOf(b, 'status') }) },
       summary: 'Suspend: no item starts until resumed; items in hand finish',
       tag,
       auth: 'reseller',
@@ -81,6 +82,7 @@ export function jobRoutes(base: string, kind: string | undefined, { what, one, t
     },
     [`POST ${at}/resume`]: {
       handle: ({ deps }) => send(async (req, res) => [202, await resumeJob(deps, me(res), id(req), kind)]),
+      audit: { action: 'bulk_job.resume', target: 'bulk_job', details: (_q, b) => ({ status: fieldOf(b, 'status') }) },
       summary: 'Resume a suspended job where it stopped',
       tag,
       auth: 'reseller',
@@ -93,6 +95,11 @@ export function jobRoutes(base: string, kind: string | undefined, { what, one, t
           const job = await rescheduleJob(deps, me(res), id(req), parseInput(rescheduleInput, req.body ?? {}), kind);
           return [200, await getJob(deps, me(res), job.id, kind, now())];
         }),
+      audit: {
+        action: 'bulk_job.reschedule',
+        target: 'bulk_job',
+        details: (req, b) => ({ requested: req.body, start_at: fieldOf(b, 'start_at'), status: fieldOf(b, 'status') }),
+      },
       summary: 'Reschedule a job that has not started: `{"start_at": ISO | "next_cycle" | "now"}` or `{"start_after_seconds": n}`',
       tag,
       auth: 'reseller',

@@ -3,7 +3,7 @@ import { listQuery, parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
 import { json } from '../openapi/operation';
 import * as R from '../openapi/responses';
-import { type Routes, send } from './route';
+import { type Routes, send, fieldOf } from './route';
 
 /** Registrant profiles (user accounts) of a reseller. */
 export const profiles: Routes = {
@@ -17,6 +17,11 @@ export const profiles: Routes = {
   },
   'POST /v1/profiles': {
     handle: ({ db }) => send(async (req, res) => [201, await createProfile(db, me(res).id, parseInput(createProfileInput, req.body))]),
+    audit: {
+      action: 'profile.create',
+      target: 'profile',
+      details: (_q, b) => ({ username: fieldOf(b, 'username'), domain: fieldOf(b, 'domain') }),
+    },
     summary: 'Create a registrant profile (the password is stored as a scrypt hash)',
     description:
       '`contact` fields (all optional strings): `first_name`, `last_name`, `org_name`, `email`, `phone`, `address`, `country` (ISO 3166-1 alpha-2).',

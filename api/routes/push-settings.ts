@@ -10,7 +10,7 @@ import { parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
 import { json } from '../openapi/operation';
 import * as R from '../openapi/responses';
-import { param, type Routes, send } from './route';
+import { param, type Routes, send, fieldOf } from './route';
 
 /** Who may push to a reseller (allowed resellers) and where to notify it. */
 export const pushSettings: Routes = {
@@ -24,6 +24,7 @@ export const pushSettings: Routes = {
   'POST /v1/push-settings/allowed-resellers': {
     handle: ({ db }) =>
       send(async (req, res) => [201, await allowReseller(db, me(res), parseInput(allowResellerInput, req.body).reseller)]),
+    audit: { action: 'push_settings.allow', target: 'reseller', targetId: (_q, b) => fieldOf(b, 'username') },
     summary: 'Allow a reseller (username or company_id) to push to you; idempotent',
     tag: 'Push settings',
     auth: 'reseller',
@@ -37,6 +38,7 @@ export const pushSettings: Routes = {
         await revokeReseller(db, me(res), param(req, 'username'));
         return [204, null];
       }),
+    audit: { action: 'push_settings.revoke', target: 'reseller' },
     summary: 'Revoke an allowed reseller',
     tag: 'Push settings',
     auth: 'reseller',
@@ -45,6 +47,12 @@ export const pushSettings: Routes = {
   'PUT /v1/push-settings/notification-email': {
     handle: ({ db }) =>
       send(async (req, res) => [200, await setNotificationEmail(db, me(res), parseInput(notificationEmailInput, req.body).email)]),
+    audit: {
+      action: 'push_settings.notification_email',
+      target: 'push_settings',
+      targetId: () => null,
+      details: (req) => ({ email: req.body?.email ?? null }),
+    },
     summary: 'Where to notify you of domains received (`null` for nowhere)',
     tag: 'Push settings',
     auth: 'reseller',

@@ -5,7 +5,7 @@ import { csvLine } from '../platform/csv';
 import type { Reseller } from '../accounts/resellers';
 import { listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
-import { itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
+import { itemReasons, itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { jobItems } from './unstarted';
 import { jobOutcome, outcomeText } from './outcome';
 import { countItems, countItemsOf, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
@@ -130,10 +130,7 @@ export async function jobViewsById(deps: ViewDeps, ids: string[], now: Date) {
 export function itemsQuery(kinds: KindTable) {
   return listQuery.extend({
     status: z.enum(itemStatuses(kinds)).optional(),
-    reason: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]{0,63}$/, 'a reason code: lowercase letters, digits and _')
-      .optional(),
+    reason: z.enum(itemReasons(kinds)).optional(),
     q: z.string().trim().toLowerCase().max(253).optional(),
   });
 }

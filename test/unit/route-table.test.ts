@@ -8,12 +8,14 @@ import { mount, operationsOf, type RouteContext, type Routes } from '../../api/r
 type Layer = { route?: { path: string; methods: Record<string, boolean>; stack: { handle: RequestHandler }[] } };
 
 /** Each route of a router: its key and its handlers, in order. */
-function stacks(r: Router): { key: string; handlers: RequestHandler[] }[] {
+function stacks(r: Router): { key: string; handlers: RequestHandler[]; audited: boolean }[] {
   return (r.stack as unknown as Layer[])
     .filter((l) => l.route)
     .map((l) => ({
       key: `${Object.keys(l.route!.methods)[0].toUpperCase()} ${l.route!.path}`,
-      handlers: l.route!.stack.map((s) => s.handle),
+      // The audit hook (api/routes/route.ts) of a state-changing route stands apart: see its own test below.
+      handlers: l.route!.stack.map((s) => s.handle).filter((h) => h.name !== 'recordAudit'),
+      audited: l.route!.stack.some((s) => s.handle.name === 'recordAudit'),
     }));
 }
 
@@ -51,6 +53,25 @@ describe('route table (api/routes)', () => {
     expect(none['POST /v1/sessions'][0]).to.equal(readBody);
     expect(none['GET /v1/claims/:token']).to.have.length(2).and.not.include(readBody);
     expect(none['POST /v1/claims/:token'].indexOf(readBody)).to.equal(1);
+  });
+
+  it('records every state-changing route in the audit trail: each non-GET route declares its action, right after its guard', () => {
+    const tables = Object.assign({}, ...ROUTE_TABLES) as Routes;
+    for (const { key, audited } of routes) {
+      const changes = !key.startsWith('GET ');
+      expect(audited, `${key}: audit hook`).to.equal(changes);
+      if (!changes) continue;
+      const { audit } = tables[key];
+      expect(audit, `${key} declares no audit action`).to.be.an('object');
+      expect(audit!.action, key).to.match(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/);
+      expect(audit!.target, key).to.match(/^[a-z][a-z0-9_]*$/);
+    }
+    const ok: RequestHandler = (_q, _s, next) => next();
+    const route = { summary: 's', tag: 't', auth: 'reseller', replies: {}, handle: () => ok } as const;
+    const guards = { operator: [], reseller: [], none: [] };
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'])
+      expect(() => mount(Router(), { [`${method} /v1/x`]: route } as Routes, ctx, guards), method).to.throw(/declares no audit action/);
+    expect(() => mount(Router(), { 'GET /v1/x': route } as Routes, ctx, guards)).not.to.throw();
   });
 
   it('refuses a table whose key is not "METHOD /path", and a route declared twice', () => {

@@ -20,6 +20,7 @@ import { securityHeaders } from './security-headers';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
 import { jobStreams } from './job-events';
 import { apiRoutes } from './routes';
+import { auditAdminChanges } from './routes/audit';
 
 /** Deeper than any body this API takes; a hostile nesting stops here, before anything walks it. */
 const MAX_BODY_DEPTH = 32;
@@ -134,9 +135,15 @@ export function createApp(deps: BulkDeps) {
     dashboardHeaders,
     requireOperatorOrBasic(operatorKey, deps.authThrottle),
     ...(deps.config.DASHBOARD_READ_ONLY ? [readOnly] : []),
+    auditAdminChanges(deps, 'dashboard', DASHBOARD_PATH),
     dashboardRouter(deps.queues.all(), { readOnly: deps.config.DASHBOARD_READ_ONLY }),
   );
-  app.use(MAILBOX_PATH, requireOperatorOrBasic(operatorKey, deps.authThrottle), mailboxRouter(deps));
+  app.use(
+    MAILBOX_PATH,
+    requireOperatorOrBasic(operatorKey, deps.authThrottle),
+    auditAdminChanges(deps, 'mailbox', MAILBOX_PATH),
+    mailboxRouter(deps),
+  );
   app.use(docsRouter(deps));
   app.use(CONSOLE_PATH, consoleRouter());
   // Kept on the app so a test (or a diagnostics hook) can see how many polls serve how many streams.

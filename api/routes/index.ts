@@ -5,6 +5,7 @@ import { requireOperator, requireReseller } from '../auth';
 import { jobStreams } from '../job-events';
 import type { JobStreams } from '../sse';
 import { apiKeys } from './api-keys';
+import { audit } from './audit';
 import { brands } from './brands';
 import { bulkPushes } from './bulk-pushes';
 import { claims } from './claims';
@@ -34,6 +35,8 @@ export const ROUTE_TABLES: Routes[] = [
   // Console sign-in and the calling reseller
   sessions,
   me,
+  // The audit trail: a reseller's own, the operator's of every account
+  audit,
   // Reseller: domains, profiles, brands, push settings
   domains,
   profiles,

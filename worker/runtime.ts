@@ -1,4 +1,5 @@
 import { Worker, type Job } from 'bullmq';
+import { purgeAuditEntries } from '../shared/audit/entries';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { reconcile } from '../shared/bulk/reconcile';
 import { startDueJobs } from '../shared/bulk/schedule';
@@ -17,6 +18,7 @@ export interface WorkerRuntime {
   worker: Worker<ChunkPayload>;
   reconcileNow(): Promise<unknown>;
   relayNow(): Promise<unknown>;
+  auditPurgeNow(): Promise<unknown>;
   webhooksNow(): Promise<unknown>;
   stop(): Promise<void>;
 }
@@ -135,6 +137,15 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     () => startDueJobs(deps),
     (e) => log.error({ err: e.message }, 'scheduler failed'),
   );
+  // The audit trail's retention (docs/audit.md): the one DELETE the table allows, rows older than AUDIT_RETENTION_DAYS.
+  const auditPurge = every(
+    config.AUDIT_PURGE_INTERVAL_MS,
+    async () => {
+      const purged = await purgeAuditEntries(deps.db, config.AUDIT_RETENTION_DAYS);
+      if (purged > 0) log.info({ event: 'audit_purged', purged, retention_days: config.AUDIT_RETENTION_DAYS }, 'audit entries purged');
+    },
+    (e) => log.error({ err: e.message }, 'audit purge failed'),
+  );
   await reconciler.run();
   log.info(
     { concurrency: config.WORKER_CONCURRENCY, max_chunks_in_flight: config.MAX_CHUNKS_IN_FLIGHT ?? null, prefix: config.QUEUE_PREFIX },
@@ -145,9 +156,10 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     worker,
     reconcileNow: reconciler.run,
     relayNow: relay.run,
+    auditPurgeNow: auditPurge.run,
     webhooksNow: webhooks.run,
     stop: async () => {
-      await Promise.all([relay.stop(), webhooks.stop(), reconciler.stop(), scheduler.stop()]);
+      await Promise.all([relay.stop(), webhooks.stop(), reconciler.stop(), scheduler.stop(), auditPurge.stop()]);
       // Stop taking chunks and let the ones in hand finish, within a bound; a cut-off chunk is
       // picked up again as stalled by another worker, without double pushes.
       const closing = worker.close();

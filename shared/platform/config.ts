@@ -85,6 +85,9 @@ const schema = z.object({
   AUTH_MAX_FAILURES: intFrom(20, 1, 100_000),
   AUTH_FAILURE_WINDOW_SECONDS: intFrom(60, 1, 24 * 3600),
   AUTH_BLOCK_SECONDS: intFrom(300, 1, 7 * 24 * 3600),
+  // The audit trail (docs/audit.md): entries older than this are purged by the workers, every AUDIT_PURGE_INTERVAL_MS.
+  AUDIT_RETENTION_DAYS: intFrom(400, 1, 36_500),
+  AUDIT_PURGE_INTERVAL_MS: intFrom(3_600_000, 1_000, 7 * 24 * 3_600_000),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   DASHBOARD_READ_ONLY: z
     .enum(['true', 'false', '1', '0'], 'must be true or false')

@@ -265,10 +265,17 @@ export function table(rows: [string, ...unknown[]][], header: string[]) {
 
 // ---------------------------------------------------------------- worker processes
 
-/** A worker process as `npm run start:worker` runs it, without npm in between. */
-export function spawnWorker(env: Record<string, string>, onEarlyExit: (code: number | null, signal: string | null) => void): ChildProcess {
+/**
+ * A worker process as `npm run start:worker` runs it, without npm in between; `root` runs the worker
+ * of another checkout (an A/B comparison against the code before a change, `BENCH_AB_ROOT`).
+ */
+export function spawnWorker(
+  env: Record<string, string>,
+  onEarlyExit: (code: number | null, signal: string | null) => void,
+  root = ROOT,
+): ChildProcess {
   const child = spawn(process.execPath, WORKER_NODE_ARGS, {
-    cwd: ROOT,
+    cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

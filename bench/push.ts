@@ -10,7 +10,10 @@
  * domains with apply_to_locked through the database registry), BENCH_TUPLES ("1": count the heap
  * tuples and index entries each run writes, from pg_stat_user_tables; adds ~10 s per run while
  * Postgres flushes its counters), BENCH_WARMUP (5000: domains pushed once the worker is up, before
- * the measured runs; 0 skips it). A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
+ * the measured runs; 0 skips it), BENCH_AB_ROOT (another checkout, e.g. `git archive` of the commit
+ * before a change with node_modules linked in: its worker and this tree's push in turns, A B then B A,
+ * BENCH_ROUNDS (2) times, and the bench prints both rates and their ratio instead of the usual table).
+ * A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
  */
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -64,7 +67,12 @@ const MODES = (process.env.BENCH_MODES ?? 'new,existing')
 // Each GET counts the job's items; polling much faster than this takes CPU from the run it measures.
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
 const LOCKED_RUN = (process.env.BENCH_LOCKED ?? '1') !== '0';
-const TUPLES = (process.env.BENCH_TUPLES ?? '1') !== '0';
+// Another checkout (e.g. `git archive` of the commit before a change, with node_modules linked): its
+// worker (B) and this tree's (A) push alternately, BENCH_ROUNDS times each, on one database, and the
+// bench prints their rates side by side and the ratio (a loaded machine slows both alike).
+const AB_ROOT = process.env.BENCH_AB_ROOT ? path.resolve(process.env.BENCH_AB_ROOT) : undefined;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const TUPLES = (process.env.BENCH_TUPLES ?? (AB_ROOT ? '0' : '1')) !== '0';
 
 // ---------------------------------------------------------------- heap tuples and index entries
 
@@ -332,6 +340,105 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
   }
 }
 
+async function workerReady(worker: ChildProcess, rt: Runtime) {
+  for (let i = 0; ; i++) {
+    if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
+    if ((await rt.deps.queues.bulk.getWorkersCount()) > 0) return;
+    if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
+    await sleep(100);
+  }
+}
+
+const PROFILES: Record<string, Record<string, unknown>> = {
+  new: { mode: 'new' },
+  existing: { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' },
+  locked: { mode: 'new' },
+};
+
+/**
+ * BENCH_AB_ROOT: this tree's worker (A) and another checkout's (B) in turns, A B then B A, each
+ * started fresh, warmed up, and pushing one batch per mode; the same API, database and machine.
+ */
+async function abCompare(
+  losing: { key: string; username: string },
+  gaining: { username: string },
+  redis: Redis,
+  db: Db,
+  start: (root: string) => Promise<number>,
+) {
+  const modes = [...MODES, ...(LOCKED_RUN ? ['locked' as const] : [])];
+  const variants = [
+    { name: 'A', root: path.resolve(__dirname, '..') },
+    { name: 'B', root: AB_ROOT! },
+  ];
+  const plan: { round: number; v: (typeof variants)[number] }[] = [];
+  for (let round = 0; round < ROUNDS; round++) for (const v of round % 2 ? [...variants].reverse() : variants) plan.push({ round, v });
+  log(`A = ${variants[0].root}, B = ${variants[1].root}; ${ROUNDS} rounds of ${modes.join(', ')}; importing…`);
+  const batch = (p: (typeof plan)[number], mode: string) => `${mode}-${p.round}-${p.v.name}`;
+  for (const p of plan) {
+    await importBatch(domainNames(`warm-${p.round}-${p.v.name}`, WARMUP), losing.username, 'warm');
+    for (const mode of modes) await importBatch(domainNames(batch(p, mode)), losing.username, mode, mode === 'locked');
+  }
+  await db.raw('vacuum analyze');
+  const runs: { mode: string; v: string; round: number; r: RunResult }[] = [];
+  for (const p of plan) {
+    const pid = await start(p.v.root);
+    await warmUp(domainNames(`warm-${p.round}-${p.v.name}`, WARMUP), losing.key, gaining.username, { mode: 'new' });
+    for (const mode of modes) {
+      const r = await pushRun(mode, losing, gaining, domainNames(batch(p, mode)), PROFILES[mode], redis, pid, db, mode === 'locked');
+      runs.push({ mode, v: p.v.name, round: p.round, r });
+      log(
+        `  round ${p.round} ${p.v.name} ${mode}: ${r.domains_per_s} domains/s, pg ${Math.round((r.cpu_s.postgres * 1e6) / r.domains)} µs/domain`,
+      );
+    }
+  }
+  const rows: [string, ...unknown[]][] = [];
+  const perDomain = (s: number, n: number) => Math.round((s * 1e6) / n);
+  for (const mode of modes) {
+    const of = (v: string) => runs.filter((x) => x.mode === mode && x.v === v).map((x) => x.r);
+    const a = of('A');
+    const b = of('B');
+    const ratios = a.map((x, i) => x.domains_per_s / b[i].domains_per_s);
+    const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x), 0) / ratios.length);
+    const sum = (xs: RunResult[], f: (r: RunResult) => number) => xs.reduce((s, x) => s + f(x), 0);
+    rows.push([
+      mode,
+      a.map((x) => x.domains_per_s).join(' / '),
+      b.map((x) => x.domains_per_s).join(' / '),
+      ratios.map((x) => round(x, 3)).join(' / '),
+      round(geo, 3),
+      `${perDomain(
+        sum(a, (x) => x.cpu_s.postgres),
+        sum(a, (x) => x.domains),
+      )} / ${perDomain(
+        sum(b, (x) => x.cpu_s.postgres),
+        sum(b, (x) => x.domains),
+      )}`,
+      `${perDomain(
+        sum(a, (x) => x.cpu_s.worker),
+        sum(a, (x) => x.domains),
+      )} / ${perDomain(
+        sum(b, (x) => x.cpu_s.worker),
+        sum(b, (x) => x.domains),
+      )}`,
+    ]);
+  }
+  console.log('');
+  console.log(`A/B: ${N} domains per run, ${ROUNDS} rounds, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`);
+  console.log(
+    table(rows, [
+      'mode',
+      'A domains/s (rounds)',
+      'B domains/s (rounds)',
+      'A/B per round',
+      'A/B geo mean',
+      'pg µs/domain A / B',
+      'worker µs/domain A / B',
+    ]),
+  );
+  console.log(JSON.stringify({ bench: 'push-ab', domains: N, rounds: ROUNDS, a: variants[0].root, b: variants[1].root, rows }));
+}
+
 async function main() {
   const started = performance.now();
   const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
@@ -392,9 +499,11 @@ async function main() {
     setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     timeSubmits(server, rt.deps.db);
 
-    worker = spawnWorker(env, (code, signal) => {
-      if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
-    });
+    if (!AB_ROOT) {
+      worker = spawnWorker(env, (code, signal) => {
+        if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
+      });
+    }
 
     log(`database ${DB_NAME}, prefix ${PREFIX}, ${N} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`);
     const losing = await reseller('bench-losing');
@@ -413,6 +522,22 @@ async function main() {
       [201],
     );
     void target;
+    if (AB_ROOT) {
+      const r = rt;
+      await abCompare(losing, gaining, redis, db, async (root) => {
+        if (worker) await stopProcess(worker);
+        worker = spawnWorker(
+          env,
+          (code, signal) => {
+            if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
+          },
+          root,
+        );
+        await workerReady(worker, r);
+        return workerPid(worker.pid!);
+      });
+      return;
+    }
 
     const batches: Record<string, string[]> = {};
     const tImport = performance.now();
@@ -432,13 +557,8 @@ async function main() {
     await db.raw('vacuum analyze');
     log(`imported ${N * (MODES.length + 1 + (LOCKED_RUN ? 1 : 0))} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
 
-    for (let i = 0; ; i++) {
-      if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
-      if ((await rt.deps.queues.bulk.getWorkersCount()) > 0) break;
-      if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
-      await sleep(100);
-    }
-    const wpid = workerPid(worker.pid!);
+    await workerReady(worker!, rt);
+    const wpid = workerPid(worker!.pid!);
     const bootRss = procStatus(wpid);
     log(`worker pid ${wpid} ready, RSS ${round(bootRss.VmRSS ?? 0)} MB after boot`);
     await warmUp(batches.warm, losing.key, gaining.username, { mode: 'new' });

@@ -1,4 +1,15 @@
-import type { Job as ApiJob, Brand, Customer, DomainListItem, Item, OperationResponse, Package, Profile, PushSettings } from './api-types';
+import type {
+  Job as ApiJob,
+  Brand,
+  Customer,
+  DomainListItem,
+  Item,
+  Kind,
+  OperationResponse,
+  Package,
+  Profile,
+  PushSettings,
+} from './api-types';
 
 /** The console talks only to the public /v1 API, signed in by the session cookie (sent same-origin) and its binding. */
 export interface ApiErrorBody {
@@ -112,30 +123,38 @@ export type Page<T> = { items: T[]; next_cursor: string | null };
 export type Me = OperationResponse<'getMe'>;
 /** A row of the domain list (GET /v1/domains). */
 export type Domain = DomainListItem;
-/** A job as the API answers it, with `options` read as a push's or a release's (see JobOptions). */
+/**
+ * A job as the API answers it. Its kind names itself (`labels`, `details`, `done_status`): the
+ * console shows those as they come and never names a kind, so a new kind needs no edit here.
+ * `options` is read only for what every kind's jobs carry (see JobOptions).
+ */
 export type Job = Omit<ApiJob, 'options'> & { options: JobOptions };
 export type JobStatus = Job['status'];
 export const FINISHED: JobStatus[] = ['completed', 'cancelled', 'failed'];
-export type { Brand, Customer, Item, Profile, PushSettings };
+export type { Brand, Customer, Item, Kind, Profile, PushSettings };
 export type ServicePackage = Package;
 
 /**
- * The options of a push or release as the job page reads them: the API documents `options` as
- * "as submitted" (an open object), so this names the ones the console shows, all optional.
+ * The options every kind's jobs carry (shared/bulk/kind.ts `baseOptions`), all optional: an older
+ * job may not have recorded one. A kind's own options reach people as the job's `details`.
  */
 export interface JobOptions {
-  profile?: { mode: 'new' } | { mode: 'existing'; domain: string; username: string };
-  apply_to_locked?: boolean;
   /** null: no results email was asked for. */
   email_results_to?: string | null;
-  source?: 'domains' | 'domain_list' | 'all_domains';
-  duplicates_removed?: number;
-  skip_invalid?: boolean;
   start_after_seconds?: number;
   /** What the submitter asked for: "next_cycle", an ISO time, or null (start at once / after the grace window). */
   start_at_requested?: string | null;
-  customer_id?: string | null;
   [option: string]: unknown;
+}
+
+/** Item statuses of a job, in the order a filter lists them: the engine's, with the job's own done status. */
+export function itemStatusesOf(job: Pick<Job, 'done_status'>): string[] {
+  return ['pending', 'running', job.done_status, 'skipped', 'failed', 'cancelled'];
+}
+
+/** "Domains" from "domains": a kind's unit words at the start of a line or a column header. */
+export function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 /** `GET /v1/jobs/:id/items` filters, as the job page keeps them in its URL. */
@@ -146,19 +165,6 @@ export interface ItemFilters {
   cursor?: string;
   limit?: number;
 }
-
-/** Reason codes an item can end with, and what they mean to a person. */
-export const ITEM_REASONS: Record<string, string> = {
-  not_found: 'Not on the platform',
-  not_owned: 'Not held by the sending reseller',
-  locked: 'Locked (apply to locked was off)',
-  invalid_domain: 'Not a valid domain name',
-  not_authorized: 'Not authorized by the receiver',
-  wrong_registrant: 'Wrong registrant',
-  error: 'Registry or system error',
-  cancelled: 'Cancelled',
-  suspend_expired: 'Suspended too long',
-};
 
 /** The query string of an items request (and of its CSV: without cursor and limit). */
 export function itemsQuery(f: ItemFilters, opts: { csv?: boolean } = {}): string {

@@ -17,16 +17,16 @@ export interface OutcomeView {
   tone: Tone;
   /** Short words for a badge: "Running", "Completed with 2 failures", "All failed". */
   label: string;
-  /** One line for people: "completed with 2 failures (5 of 7 pushed)". */
+  /** One line for people: "completed with 2 failures (5 of 7 done)", in the kind's own done word. */
   text: string;
 }
 
 const fmt = (x: number) => x.toLocaleString('en-US');
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** The done status of a job's kind: `pushed` for a push, `released` for a release. */
-export function doneStatusOf(job: Pick<Job, 'kind'>): string {
-  return job.kind === 'release' ? 'released' : 'pushed';
+/** The item status that means done for the job's kind, as the API names it (`done_status`). */
+export function doneStatusOf(job: Pick<Job, 'done_status'>): string {
+  return job.done_status;
 }
 
 export function outcomeOf(job: Job): OutcomeView {
@@ -79,7 +79,7 @@ export function segmentsOf(job: Job) {
   return { done, failed, skipped, cancelled, notStarted };
 }
 
-/** "5 of 7 pushed, 2 failed, 0 skipped, 0 cancelled, 0 not started": the bar in words. */
+/** "5 of 7 <done status>, 2 failed, 0 skipped, 0 cancelled, 0 not started": the bar in words. */
 export function segmentsText(job: Job): string {
   const s = segmentsOf(job);
   return `${fmt(s.done)} of ${fmt(job.total)} ${doneStatusOf(job)}, ${fmt(s.failed)} failed, ${fmt(s.skipped)} skipped, ${fmt(s.cancelled)} cancelled, ${fmt(s.notStarted)} not started`;
@@ -91,7 +91,7 @@ const share = (x: number, total: number) => (total ? Math.floor((x / total) * 10
 /**
  * The progress bar: a `progressbar` whose value is the share of items a worker ended (never 100
  * for a cancelled job), its segments in their own colours, its words in aria-valuetext. The
- * visible figure is the done share ("40 % pushed"), so an all-failed job reads "0 % pushed".
+ * visible figure is the done share ("40 % <done status>"), so an all-failed job reads 0 %.
  */
 export function OutcomeBar({ job, label }: { job: Job; label: string }) {
   const s = segmentsOf(job);
@@ -143,10 +143,9 @@ function segmentOf(status: string, doneStatus: string): string {
  */
 export function OutcomeLegend({ job }: { job: Job }) {
   const doneStatus = doneStatusOf(job);
-  const shown = Object.entries(job.counts).filter(([k]) => k === doneStatus || (k !== 'pushed' && k !== 'released'));
   return (
     <ul className="counts-list legend">
-      {shown.map(([k, n]) => (
+      {Object.entries(job.counts).map(([k, n]) => (
         <li key={k}>
           <span className={`swatch ${n > 0 ? `seg-${segmentOf(k, doneStatus)}` : 'seg-none'}`} aria-hidden="true" />
           {k} <strong>{n}</strong>

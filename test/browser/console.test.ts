@@ -1,12 +1,18 @@
 import fs from 'node:fs';
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureConsoleBuilt } from '../../bin/build-console';
 import { parseCsv } from '../helpers/csv';
-import { expectAccessible, launchChromium, SCREENSHOTS, screenshotBothWidths } from '../helpers/console-browser';
+import {
+  expectAccessible,
+  SCREENSHOTS,
+  screenshotBothWidths,
+  signIn as signInAs,
+  startConsoleSuite,
+  stopConsoleSuite,
+} from '../helpers/console-browser';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
-import { startSystem, type TestSystem } from '../helpers/system';
+import type { TestSystem } from '../helpers/system';
 
 /**
  * The reseller console in real Chromium against the real API, worker, Postgres and Redis. Each
@@ -24,23 +30,15 @@ describe('reseller console (browser)', function () {
 
   before(async function () {
     this.timeout(240_000);
-    await ensureConsoleBuilt({ quiet: true });
-    sys = await startSystem({
+    ({ sys, browser, losing, gaining } = await startConsoleSuite('console', {
       config: { CHUNK_SIZE: 50 },
       registry: (db) => {
         registry = new ScriptedRegistry(db);
         return registry;
       },
-    });
-    losing = await makeReseller(sys, 'console-losing');
-    gaining = await makeReseller(sys, 'console-gaining');
-    await authorize(sys, gaining, losing);
-    browser = await launchChromium();
+    }));
   });
-  after(async () => {
-    await browser?.close();
-    await sys?.stop();
-  });
+  after(() => stopConsoleSuite({ sys, browser }));
   beforeEach(async () => {
     registry.delayMs = 0;
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
@@ -51,12 +49,7 @@ describe('reseller console (browser)', function () {
     await context?.close();
   });
 
-  async function signIn(who: TestReseller = losing, path = '/console/domains') {
-    await page.goto(sys.url + path);
-    await page.getByLabel('API key').fill(who.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`Signed in as ${who.username}`).waitFor();
-  }
+  const signIn = (who: TestReseller = losing, path = '/console/domains') => signInAs(page, sys, who, path);
 
   async function ownerOf(domains: string[]) {
     const rows = await sys
@@ -313,7 +306,7 @@ describe('reseller console (browser)', function () {
     await heading.getByText('running').waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
     const dialog = page.getByRole('dialog', { name: 'Cancel this job?' });
-    await dialog.getByText('Domains already moved stay moved').waitFor();
+    await dialog.getByText('Domains already pushed stay pushed').waitFor();
     await expectAccessible(page, 'cancel confirmation');
     await screenshotBothWidths(page, 'cancel-dialog', { fullPage: false });
     await dialog.getByRole('button', { name: 'Yes, cancel the job' }).click();

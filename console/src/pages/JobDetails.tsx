@@ -3,15 +3,16 @@ import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'rea
 import {
   ApiError,
   api,
+  capitalize,
   FINISHED,
   formatDate,
   formatEta,
-  ITEM_REASONS,
   type Item,
   type ItemFilters,
+  itemStatusesOf,
   itemsQuery,
   type Job,
-  type JobOptions,
+  type Kind,
   type Me,
   type Page,
   withSessionBinding,
@@ -22,7 +23,6 @@ import { Link, navigate, useSearch } from '../router';
 import { ConfirmDialog, ErrorBox, Field, StatusBadge } from '../ui';
 import { describeJob } from './Queue';
 
-const ITEM_STATUSES = ['pending', 'running', 'pushed', 'released', 'skipped', 'failed', 'cancelled'];
 const PAGE_SIZES = [50, 100, 500];
 const DEFAULT_LIMIT = 50;
 /** How long typing pauses before the search applies. */
@@ -73,6 +73,12 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
   const trail = trailOf(state);
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [rescheduling, setRescheduling] = useState(false);
+  // The kinds' item statuses and reason codes in words, for the filters (they change only with a deploy).
+  const kinds = useQuery({
+    queryKey: ['kinds'],
+    queryFn: () => api<{ items: Kind[] }>('GET', '/v1/kinds'),
+    staleTime: Number.POSITIVE_INFINITY,
+  });
   const fetched = useQuery({
     queryKey: ['job', id],
     queryFn: () => api<Job>('GET', `/v1/jobs/${id}`),
@@ -156,8 +162,13 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
       {canReschedule && rescheduling && <Reschedule job={job} onClose={() => setRescheduling(false)} />}
     </>
   );
-  const reasonCodes = Object.keys(ITEM_REASONS);
-  if (view.reason && !reasonCodes.includes(view.reason)) reasonCodes.push(view.reason);
+  // The job's kind lists its statuses and reasons; without the list (not loaded, or refused) the job's own statuses serve.
+  const kind = kinds.data?.items.find((k) => k.name === job.kind);
+  const statuses = [...(kind?.statuses ?? itemStatusesOf(job))];
+  if (view.status && !statuses.includes(view.status)) statuses.push(view.status);
+  const reasons = new Map((kind?.reasons ?? []).map((r) => [r.code, r.text]));
+  if (view.reason && !reasons.has(view.reason)) reasons.set(view.reason, '');
+  const Units = capitalize(job.labels.units);
 
   return (
     <section aria-labelledby="job-title" className="job-details">
@@ -188,7 +199,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
         <Fact label="Job">
           <code>{job.id}</code>
         </Fact>
-        <Fact label="Domains">{job.total.toLocaleString('en-US')}</Fact>
+        <Fact label={Units}>{job.total.toLocaleString('en-US')}</Fact>
         <Fact label="Submitted">{formatDate(job.created_at)}</Fact>
         <Fact label="Submitted by">{submittedBy(job)}</Fact>
         <Fact label="Started">{started ? formatDate(started) : FINISHED.includes(job.status) ? 'Never' : 'Not yet'}</Fact>
@@ -210,11 +221,11 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
         onClose={() => setConfirmCancel(false)}
       >
         {notStarted ? (
-          <p>Nothing has moved yet: every domain stays with its owner, and every item ends cancelled.</p>
+          <p>Nothing has moved yet: every {job.labels.unit} stays as it is, and every item ends cancelled.</p>
         ) : (
           <p>
-            No further domain will start. Domains already moved stay moved (a push cannot be undone); every domain not started ends
-            cancelled.
+            No further {job.labels.unit} will start. {Units} already {job.done_status} stay {job.done_status} (this cannot be undone); every{' '}
+            {job.labels.unit} not started ends cancelled.
           </p>
         )}
       </ConfirmDialog>
@@ -223,12 +234,12 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
 
       <h2 id="items-title">Items</h2>
       <form className="filters" aria-label="Filter items" onSubmit={(e) => e.preventDefault()}>
-        <SearchField value={view.q ?? ''} onSearch={(q, replace) => go({ q }, { replace })} />
+        <SearchField label={`Search ${job.labels.units}`} value={view.q ?? ''} onSearch={(q, replace) => go({ q }, { replace })} />
         <Field label="Show items with status">
           {(p) => (
             <select {...p} value={view.status} onChange={(e) => go({ status: e.target.value })}>
               <option value="">Any status</option>
-              {ITEM_STATUSES.filter((s) => (job.kind === 'release' ? s !== 'pushed' : s !== 'released')).map((s) => (
+              {statuses.map((s) => (
                 <option key={s} value={s}>
                   {s}
                 </option>
@@ -240,10 +251,10 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
           {(p) => (
             <select {...p} value={view.reason} onChange={(e) => go({ reason: e.target.value })}>
               <option value="">Any reason</option>
-              {reasonCodes.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                  {ITEM_REASONS[r] ? ` — ${ITEM_REASONS[r]}` : ''}
+              {[...reasons].map(([code, text]) => (
+                <option key={code} value={code}>
+                  {code}
+                  {text ? ` — ${text}` : ''}
                 </option>
               ))}
             </select>
@@ -278,7 +289,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
           <caption className="visually-hidden">Items of this job</caption>
           <thead>
             <tr>
-              <th scope="col">Domain</th>
+              <th scope="col">{capitalize(job.labels.unit)}</th>
               <th scope="col">Status</th>
               <th scope="col">Reason</th>
               <th scope="col" className="wide-only">
@@ -362,10 +373,6 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
   );
 }
 
-function capitalize(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
 function wasLocked(i: Item): string {
   return i.was_locked ? (i.relocked ? 'yes, relocked' : 'yes') : 'no';
 }
@@ -378,7 +385,7 @@ function resultLine(n: number, view: View, more: boolean): string {
 }
 
 /** The search box: applies after a pause in typing; the first letters add a history entry, the rest rewrite it. */
-function SearchField({ value, onSearch }: { value: string; onSearch: (q: string, replace: boolean) => void }) {
+function SearchField({ label, value, onSearch }: { label: string; value: string; onSearch: (q: string, replace: boolean) => void }) {
   const [draft, setDraft] = useState(value);
   const typing = useRef(false);
   const timer = useRef<number>(undefined);
@@ -401,7 +408,7 @@ function SearchField({ value, onSearch }: { value: string; onSearch: (q: string,
     typing.current = true;
   };
   return (
-    <Field label="Search domains" hint="Part of a domain name">
+    <Field label={label} hint="Part of a name">
       {(p) => (
         <input
           {...p}
@@ -447,48 +454,23 @@ function submittedBy(job: Job): ReactNode {
   return <>The API{key && <> with key {key}</>}</>;
 }
 
-const SOURCES: Record<string, string> = {
-  domains: 'Domains picked or listed by name',
-  domain_list: 'A pasted or uploaded domain list',
-  all_domains: 'Every domain of the sending reseller',
-};
-
-/** The options the job ran with, in words. Options an older job did not record are left out. */
+/**
+ * The options the job ran with, in words: the kind's own (`details`, as the API words them), then
+ * what every job has (its results email and its schedule).
+ */
 function Options({ job }: { job: Job }) {
-  const o: JobOptions = job.options ?? {};
-  const has = (k: keyof JobOptions) => o[k] !== undefined;
+  const o = job.options ?? {};
   return (
     <>
       <h2>{FINISHED.includes(job.status) ? 'Options this job ran with' : 'Options of this job'}</h2>
       <dl className="options">
-        {job.kind === 'push' && o.profile && (
-          <Fact label="Profile">
-            {o.profile.mode === 'existing' ? (
-              <>
-                Existing profile <strong>{o.profile.username}</strong> of {o.profile.domain}
-              </>
-            ) : (
-              'A new profile for each domain owner'
-            )}
+        {job.details.map((d) => (
+          <Fact key={d.label} label={d.label}>
+            {d.value}
           </Fact>
-        )}
-        {has('apply_to_locked') && (
-          <Fact label="Locked domains">{o.apply_to_locked ? 'Applied to: unlocked, moved and locked again' : 'Skipped (left locked)'}</Fact>
-        )}
-        {has('email_results_to') && <Fact label="Results email">{o.email_results_to ?? 'No email'}</Fact>}
+        ))}
+        {o.email_results_to !== undefined && <Fact label="Results email">{o.email_results_to ?? 'No email'}</Fact>}
         <Fact label="Schedule">{schedule(job)}</Fact>
-        {has('source') && <Fact label="Source">{SOURCES[o.source ?? ''] ?? o.source}</Fact>}
-        {has('duplicates_removed') && <Fact label="Duplicates removed">{(o.duplicates_removed ?? 0).toLocaleString('en-US')}</Fact>}
-        {has('skip_invalid') && (
-          <Fact label="Invalid names">
-            {o.skip_invalid ? 'Skipped: the valid names were moved' : 'Not skipped: an invalid name refuses the list'}
-          </Fact>
-        )}
-        {job.kind === 'release' && has('customer_id') && (
-          <Fact label="Customer">
-            <code>{o.customer_id ?? '—'}</code>
-          </Fact>
-        )}
       </dl>
     </>
   );

@@ -11,9 +11,9 @@ const MAX_STREAMS = 3;
 /** At most this many pages of 25 jobs are shown (a hand-edited URL asks no more of the API). */
 const MAX_PAGES = 40;
 
+/** The job's title as its kind words it, from the viewer's side: the one who sent it, or the one receiving it. */
 export function describeJob(job: Job, me: Me): string {
-  if (job.kind === 'release') return 'Customer release';
-  return job.losing_reseller === me.username ? `Push to ${job.gaining_reseller}` : `Received from ${job.losing_reseller}`;
+  return job.losing_reseller === me.username ? job.labels.sent_title : job.labels.received_title;
 }
 
 type Action = 'cancel' | 'suspend' | 'resume';
@@ -69,7 +69,8 @@ export function QueuePage({ me }: { me: Me }) {
       <p className="lead">Jobs you submitted and jobs you received, newest first.</p>
       {submitted && (
         <p className="notice" role="status">
-          Your push was submitted: it is job <code>{submitted.slice(0, 8)}</code> at the top of the queue.
+          Your {justSubmitted ? justSubmitted.labels.noun.toLowerCase() : 'job'} was submitted: it is job{' '}
+          <code>{submitted.slice(0, 8)}</code> at the top of the queue.
           {justSubmitted && waitsToStart(justSubmitted) && justSubmitted.start_at
             ? ` It starts ${formatDate(justSubmitted.start_at)}; until then Stop cancels it and nothing moves.`
             : ''}
@@ -86,7 +87,7 @@ export function QueuePage({ me }: { me: Me }) {
               <th scope="col">Status</th>
               <th scope="col">Progress</th>
               <th scope="col" className="wide-only">
-                Domains
+                Size
               </th>
               <th scope="col" className="wide-only">
                 Submitted
@@ -139,7 +140,7 @@ export function QueuePage({ me }: { me: Me }) {
       >
         <p>
           {asked?.name}: nothing has moved yet. Stopping cancels the job: every one of its{' '}
-          {asked ? asked.job.total.toLocaleString('en-US') : ''} domains stays with you.
+          {asked ? `${asked.job.total.toLocaleString('en-US')} ${asked.job.labels.units}` : ''} stays with you.
         </p>
         {asked?.what === 'stop' && <ErrorBox error={control.error} />}
       </ConfirmDialog>
@@ -209,7 +210,9 @@ function JobRow({
         <OutcomeBar job={job} label={`Progress of ${name} (${short})`} />
         <span className="sub">{waiting ? 'Nothing has moved yet' : outcomeSummary(job)}</span>
       </td>
-      <td className="wide-only">{job.total.toLocaleString('en-US')}</td>
+      <td className="wide-only">
+        {job.total.toLocaleString('en-US')} {job.total === 1 ? job.labels.unit : job.labels.units}
+      </td>
       <td className="wide-only">{formatDate(job.created_at)}</td>
       <td>
         <div className="row-actions">
@@ -265,9 +268,9 @@ function JobRow({
   );
 }
 
-/** "1,980 pushed · 20 failed": the finished outcomes that are not zero, or the outcome in words. */
+/** "1,980 <done status> · 20 failed": the finished outcomes that are not zero, or the outcome in words. */
 function outcomeSummary(job: Job): string {
-  const counts = ['pushed', 'released', 'skipped', 'failed', 'cancelled']
+  const counts = [job.done_status, 'skipped', 'failed', 'cancelled']
     .filter((k) => (job.counts[k] ?? 0) > 0)
     .map((k) => `${(job.counts[k] ?? 0).toLocaleString('en-US')} ${k}`)
     .join(' · ');
@@ -317,8 +320,8 @@ function RescheduleDialog({
       onClose={onClose}
     >
       <p>
-        {name} ({job.total.toLocaleString('en-US')} domains) starts {job.start_at ? formatDate(job.start_at) : 'later'}. Nothing has moved
-        yet.
+        {name} ({job.total.toLocaleString('en-US')} {job.labels.units}) starts {job.start_at ? formatDate(job.start_at) : 'later'}. Nothing
+        has moved yet.
       </p>
       <form onSubmit={(e) => e.preventDefault()} noValidate>
         <Field label="New start">

@@ -24,6 +24,8 @@ export interface NewEvent {
   type: EventType;
   jobId?: number | string | null;
   data: Record<string, unknown>;
+  /** Fields of `data` that name a reseller: given its id here, written as its username (read in the same statement). */
+  usernames?: Record<string, number | string | null>;
 }
 
 /** Domain names per `domain.pushed_*` event: a chunk larger than this is told in several events (bounded bodies). */
@@ -35,16 +37,27 @@ export const newEventId = () => `evt_${randomUUID().replace(/-/g, '')}`;
 /**
  * Writes events in the caller's transaction — the one that makes the change they tell of — and,
  * in the same statement, one pending delivery per enabled endpoint of the event's reseller that
- * takes its type. Nothing is sent here: the webhook relay of each worker sends. Two statements
- * per call, whatever the number of events.
+ * takes its type. Nothing is sent here: the webhook relay of each worker sends. One statement per
+ * call, whatever the number of events; reseller ids in `usernames` become usernames in it.
  */
 export async function recordEvents(trx: Knex | Knex.Transaction, events: NewEvent[]): Promise<string[]> {
   if (events.length === 0) return [];
   const ids = events.map(() => newEventId());
+  const usernames = (e: NewEvent) =>
+    JSON.stringify(
+      Object.fromEntries(
+        Object.entries(e.usernames ?? {})
+          .filter(([, v]) => v !== null && v !== undefined)
+          .map(([k, v]) => [k, String(v)]),
+      ),
+    );
   await trx.raw(
     `with e as (
        insert into events (id, reseller_id, type, job_id, data)
-       select * from unnest(?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::jsonb[])
+       select v.id, v.reseller_id, v.type, v.job_id,
+              v.data || coalesce((select jsonb_object_agg(k.key, r.username) from jsonb_each_text(v.names) k
+                                  join resellers r on r.id = k.value::bigint), '{}'::jsonb)
+       from unnest(?::text[], ?::bigint[], ?::text[], ?::uuid[], ?::jsonb[], ?::jsonb[]) as v(id, reseller_id, type, job_id, data, names)
        returning id, seq, reseller_id, type, job_id
      )
      insert into webhook_deliveries (endpoint_id, event_id, event_seq, job_id)
@@ -56,6 +69,7 @@ export async function recordEvents(trx: Knex | Knex.Transaction, events: NewEven
       events.map((e) => e.type),
       events.map((e) => (e.jobId === undefined || e.jobId === null ? null : String(e.jobId))) as string[],
       events.map((e) => JSON.stringify(e.data)),
+      events.map(usernames),
     ],
   );
   return ids;
@@ -64,7 +78,8 @@ export async function recordEvents(trx: Knex | Knex.Transaction, events: NewEven
 /**
  * The two sides of domains moved by one chunk of a push: `domain.pushed_out` for the losing
  * reseller, `domain.pushed_in` for the gaining one, each naming the other side, DOMAINS_PER_EVENT
- * names at most per event. Call it in the transaction that moves them, with the moved names.
+ * names at most per event. Call it in the transaction that moves them, with the moved names: one
+ * statement, whatever the number of names.
  */
 export async function recordPushedDomains(
   trx: Knex | Knex.Transaction,
@@ -72,26 +87,24 @@ export async function recordPushedDomains(
   domains: string[],
 ): Promise<void> {
   if (domains.length === 0 || job.losing_reseller_id === null || job.gaining_reseller_id === null) return;
-  const rows: { id: string; username: string }[] = await trx('resellers')
-    .whereIn('id', [job.losing_reseller_id, job.gaining_reseller_id])
-    .select('id', 'username');
-  const name = (id: number | string) => rows.find((r) => String(r.id) === String(id))?.username ?? null;
   const events: NewEvent[] = [];
   for (let i = 0; i < domains.length; i += DOMAINS_PER_EVENT) {
     const part = domains.slice(i, i + DOMAINS_PER_EVENT);
-    const common = { job_id: String(job.id), count: part.length, domains: part };
+    const data = { job_id: String(job.id), count: part.length, domains: part };
     events.push(
       {
         resellerId: job.losing_reseller_id,
         type: 'domain.pushed_out',
         jobId: job.id,
-        data: { ...common, to_reseller: name(job.gaining_reseller_id) },
+        data,
+        usernames: { to_reseller: job.gaining_reseller_id },
       },
       {
         resellerId: job.gaining_reseller_id,
         type: 'domain.pushed_in',
         jobId: job.id,
-        data: { ...common, from_reseller: name(job.losing_reseller_id) },
+        data,
+        usernames: { from_reseller: job.losing_reseller_id },
       },
     );
   }
@@ -120,21 +133,19 @@ export async function recordJobEvent(
   extra: Record<string, unknown> = {},
 ): Promise<void> {
   const parties = [...new Set([job.losing_reseller_id, job.gaining_reseller_id].filter((p) => p !== null).map(String))];
-  if (parties.length === 0) return;
-  const rows: { id: string; username: string }[] = await trx('resellers').whereIn('id', parties).select('id', 'username');
-  const name = (id: number | string | null) => (id === null ? null : (rows.find((r) => String(r.id) === String(id))?.username ?? null));
   const data = {
     job_id: String(job.id),
     kind: job.kind,
     status: job.status,
     total: job.total ?? null,
     start_at: job.start_at ? new Date(job.start_at).toISOString() : null,
-    losing_reseller: name(job.losing_reseller_id),
-    gaining_reseller: name(job.gaining_reseller_id),
+    losing_reseller: null,
+    gaining_reseller: null,
     ...extra,
   };
+  const usernames = { losing_reseller: job.losing_reseller_id, gaining_reseller: job.gaining_reseller_id };
   await recordEvents(
     trx,
-    parties.map((resellerId) => ({ resellerId, type, jobId: job.id, data })),
+    parties.map((resellerId) => ({ resellerId, type, jobId: job.id, data, usernames })),
   );
 }

@@ -217,9 +217,9 @@ describe('webhooks: signed, retried, ordered deliveries to real receivers; never
     await endpoint(who, rx.url, ['bulk_job.started', 'bulk_job.finished']);
     await sys.db.transaction((trx) =>
       recordEvents(trx, [
-        { resellerId: who.id, type: 'bulk_job.started', jobId: 990001, data: { step: 1 } },
-        { resellerId: who.id, type: 'bulk_job.finished', jobId: 990001, data: { step: 2 } },
-        { resellerId: who.id, type: 'bulk_job.started', jobId: 990002, data: { step: 'other job' } },
+        { resellerId: who.id, type: 'bulk_job.started', jobId: '00000000-0000-4000-8000-000000990001', data: { step: 1 } },
+        { resellerId: who.id, type: 'bulk_job.finished', jobId: '00000000-0000-4000-8000-000000990001', data: { step: 2 } },
+        { resellerId: who.id, type: 'bulk_job.started', jobId: '00000000-0000-4000-8000-000000990002', data: { step: 'other job' } },
       ]),
     );
     relay();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { pausePoint } from '../platform/pause-points';
+import { recordJobEvent } from '../events/events';
 import { leaseFree, leaseSql, type BulkJob, type ItemRow } from './model';
 import type { BulkKindDef, ItemHandler, KindJob } from './kind';
 import { takeUnstarted } from './unstarted';
@@ -53,9 +54,14 @@ export async function takeChunk(
   const { db } = deps;
   const leaseMs = deps.config.WORKER_LOCK_MS;
   const owner = randomUUID();
-  await db('bulk_jobs')
-    .where({ id: jobId, status: 'queued' })
-    .update({ status: 'running', started_at: db.raw('coalesce(started_at, now())') });
+  // The job's first take starts it, and tells its parties (webhooks) in the same transaction.
+  await db.transaction(async (t) => {
+    const [started] = await t('bulk_jobs')
+      .where({ id: jobId, status: 'queued' })
+      .update({ status: 'running', started_at: t.raw('coalesce(started_at, now())') })
+      .returning('*');
+    if (started) await recordJobEvent(t, 'bulk_job.started', started);
+  });
   return db.transaction(async (trx) => {
     await passJobGate(trx, jobId, 'shared');
     const row: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forShare().first();

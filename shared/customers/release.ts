@@ -8,6 +8,7 @@ import { claimLink } from '../mail/links';
 import { queueEmail } from '../mail/outbox';
 import { claimInvitation } from './emails';
 import { hashSecret, newSecret } from '../platform/secrets';
+import { recordEvents } from '../events/events';
 
 /**
  * Releases the taken products of one chunk of a customer release, set-based in one transaction
@@ -134,6 +135,14 @@ export const releaseFinished: FinishHook = async (deps, trx, job, summary) => {
   const token = newSecret('claim');
   const expiresAt = new Date(deps.clock().getTime() + deps.config.CLAIM_TOKEN_TTL_SECONDS * 1000);
   await trx('claim_tokens').insert({ customer_id: customer.id, job_id: job.id, token_hash: hashSecret(token), expires_at: expiresAt });
+  await recordEvents(trx, [
+    {
+      resellerId: job.losing_reseller_id!,
+      type: 'customer.released',
+      jobId: job.id,
+      data: { customer_id: String(customer.id), job_id: job.id },
+    },
+  ]);
 
   const released = await trx('bulk_job_items')
     .where({ job_id: job.id, status: 'released' })

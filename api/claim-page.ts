@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Deps } from '../shared/platform/deps';
 import { AppError, InvalidRequest, TooManyRequests } from '../shared/platform/errors';
-import { claim, claimInput, claimPageInfo } from '../shared/customers/customers';
+import { claim, claimInput, claimPageInfo } from '../shared/customers/claims';
 import { parseInput } from '../shared/platform/validation';
 import { throttledByStatus, withRequestInfo } from './auth';
 import { cleanInput } from './clean-input';

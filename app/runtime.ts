@@ -25,6 +25,7 @@ import { withCircuitBreaker } from '../shared/catalog/registry-breaker';
 import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { KINDS } from '../shared/kinds';
 import { unlockBoundMs, unlockedPastBound } from '../shared/push/unlocked';
+import { dropPackageLinksSql } from '../shared/customers/packages';
 import { newSecret } from '../shared/platform/secrets';
 import { createAuthThrottle } from '../shared/platform/throttle';
 
@@ -114,6 +115,7 @@ export async function createRuntime(
     queues,
     registry: withCircuitBreaker((opts.registry ?? ((d) => new DbRegistry(d)))(db)),
     mailer,
+    packages: { dropForMovedSql: dropPackageLinksSql },
     metrics,
     log,
     authThrottle: createAuthThrottle(redis, config, log),

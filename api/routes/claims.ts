@@ -1,5 +1,5 @@
 import type { BulkDeps } from '../../shared/bulk/kind';
-import { claim, claimInfo, claimInput } from '../../shared/customers/customers';
+import { claim, claimInfo, claimInput } from '../../shared/customers/claims';
 import { parseInput } from '../../shared/platform/validation';
 import { throttledByStatus } from '../auth';
 import { readBody } from '../http-basics';

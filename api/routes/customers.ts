@@ -1,21 +1,22 @@
 import {
-  addPackageDomain,
-  addPackageDomainInput,
   createCustomer,
   createCustomerInput,
-  createPackage,
-  createPackageInput,
   customerListQuery,
   getCustomer,
-  getPackage,
   listCustomers,
-  listPackages,
-  releaseCustomer,
-  releaseCustomerInput,
-  removePackageDomain,
   updateCustomer,
   updateCustomerInput,
 } from '../../shared/customers/customers';
+import {
+  addPackageDomain,
+  addPackageDomainInput,
+  createPackage,
+  createPackageInput,
+  getPackage,
+  listPackages,
+  removePackageDomain,
+} from '../../shared/customers/packages';
+import { releaseCustomer, releaseCustomerInput } from '../../shared/customers/release-start';
 import { listQuery, parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
 import { json } from '../openapi/operation';

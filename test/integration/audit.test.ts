@@ -3,6 +3,7 @@ import type { Response } from 'supertest';
 import { ROUTE_TABLES } from '../../api/routes';
 import type { Routes } from '../../api/routes/route';
 import { hashSecret } from '../../shared/platform/secrets';
+import { runCli, show } from '../helpers/cli-run';
 import { parseCsv } from '../helpers/csv';
 import { makeReseller, shared, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
@@ -642,6 +643,29 @@ describe('audit trail', () => {
     expect(onlyBeta.body.items.map((e: { id: string }) => e.id)).to.deep.equal(betaAll.items.map((e) => e.id));
     const opCsv = await sys.http().get('/v1/admin/audit.csv').query({ reseller: 'beta' }).set('Authorization', op);
     expect(parseCsv(opCsv.text).length).to.equal(1 + betaAll.items.length);
+  });
+
+  it('the CLI shows the trail (filters, --since) and exports it as CSV; a bad --since is refused before any request', async function () {
+    this.timeout(120_000);
+    await walk();
+    const target = { url: sys.url, key: world.alpha.key };
+    const shown = await runCli(target, ['audit', '--action', 'customer.', '--since', '1d']);
+    expect(shown.code, show(shown)).to.equal(0);
+    expect(shown.stdout).to.match(/TIME \(UTC\)\s+ACTOR\s+ADDRESS\s+ACTION\s+TARGET\s+CHANGE/);
+    for (const action of ['customer.create', 'customer.update', 'customer.release']) expect(shown.stdout).to.include(action);
+    expect(shown.stdout).to.not.include('brand.create');
+    const json = await runCli(target, ['--json', 'audit', '--actor', 'session']);
+    expect(JSON.parse(json.stdout).items.map((e: { action: string }) => e.action)).to.have.members([
+      'push_settings.notification_email',
+      'session.delete',
+    ]);
+    const csv = await runCli(target, ['audit', '--csv']);
+    expect(csv.code, show(csv)).to.equal(0);
+    const api = await sys.http().get('/v1/audit.csv').set('Authorization', bearer(world.alpha));
+    expect(csv.stdout).to.equal(api.text);
+    const bad = await runCli(target, ['audit', '--since', 'last tuesday']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('is not a time');
   });
 
   it("records the operator's dashboard actions (bull-board's buttons), and not a refused one", async () => {

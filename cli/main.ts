@@ -4,6 +4,7 @@ import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes';
 import { MAX_START_AFTER_SECONDS } from './schedule';
 import { TYPED_CONFIRMATION_FROM } from './review';
 import { keysCommand } from './keys';
+import { auditCommand } from './audit';
 
 const HELP_FOOTER = `
 Environment:
@@ -119,6 +120,7 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
     .action(act((o: { limit: string; cursor?: string }, cmd: Command) => commands.jobs(io, g(cmd), o)));
 
   keysCommand(program, io, act);
+  auditCommand(program, io, act);
 
   return program;
 }

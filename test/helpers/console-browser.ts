@@ -4,6 +4,9 @@ import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect } from 'chai';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { ensureConsoleBuilt } from '../../bin/build-console';
+import { authorize, makeReseller, type TestReseller } from './fixtures';
+import { type SystemOptions, startSystem, type TestSystem } from './system';
 
 /**
  * Debian's chromium driven by playwright-core: no browser is ever downloaded. `.ci/run` installs
@@ -51,4 +54,44 @@ export async function expectAccessible(page: Page, label: string) {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   expect(problems, `${label}: accessibility violations`).to.deep.equal([]);
+}
+
+/** What a console suite runs against: the system, a losing reseller the gaining one authorized, Chromium. */
+export interface ConsoleSuite {
+  sys: TestSystem;
+  browser: Browser;
+  losing: TestReseller;
+  gaining: TestReseller;
+}
+
+/**
+ * The `before` every console suite repeated: the console built, the system started with `opts`,
+ * `<prefix>-losing` authorized by `<prefix>-gaining`, Chromium launched. Stop it with stopConsoleSuite.
+ */
+export async function startConsoleSuite(prefix: string, opts: SystemOptions = {}): Promise<ConsoleSuite> {
+  await ensureConsoleBuilt({ quiet: true });
+  const sys = await startSystem(opts);
+  try {
+    const losing = await makeReseller(sys, `${prefix}-losing`);
+    const gaining = await makeReseller(sys, `${prefix}-gaining`);
+    await authorize(sys, gaining, losing);
+    return { sys, browser: await launchChromium(), losing, gaining };
+  } catch (err) {
+    await sys.stop();
+    throw err;
+  }
+}
+
+/** Closes what startConsoleSuite opened (either part may be missing when its `before` failed). */
+export async function stopConsoleSuite(suite: Partial<ConsoleSuite> | undefined): Promise<void> {
+  await suite?.browser?.close();
+  await suite?.sys?.stop();
+}
+
+/** Signs `who` in through the console's form at `to` and waits until the page says who is signed in. */
+export async function signIn(page: Page, sys: TestSystem, who: TestReseller, to: string): Promise<void> {
+  await page.goto(sys.url + to);
+  await page.getByLabel('API key').fill(who.key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText(`Signed in as ${who.username}`).waitFor();
 }

@@ -80,22 +80,13 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
   program
     .command('items <id>')
     .description("a job's per-domain results")
-    .addOption(
-      new Option('--status <status>', 'only items in this status').choices([
-        'pending',
-        'running',
-        'pushed',
-        'released',
-        'skipped',
-        'failed',
-        'cancelled',
-      ]),
-    )
+    // The API checks the status against the job's kind (its done status is its own: see `status`).
+    .option('--status <status>', "only items in this status: pending, running, skipped, failed, cancelled or the job's done status")
     .option('--csv', 'CSV as the API streams it (domain,status,reason,message,was_locked,relocked,finished_at)')
     .action(act((id: string, o: { status?: string; csv?: boolean }, cmd: Command) => commands.items(io, g(cmd), id, o)));
 
   for (const [verb, what] of [
-    ['cancel', 'cancel a scheduled, queued or running job (items already pushed stay pushed)'],
+    ['cancel', 'cancel a scheduled, queued or running job (items already done stay done)'],
     ['suspend', 'suspend a job (scheduled ones too): no item starts until it is resumed'],
     ['resume', 'resume a suspended job'],
   ] as const) {

@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { ErrorBody } from './responses';
+import type { KindTable } from '../../shared/bulk/kind';
+import { ErrorBody, kindSchemas } from './responses';
 import { REQUEST_EXAMPLES } from './examples';
 import type { Operation } from './operation';
 import { EXTRA_OPERATIONS, OPERATIONS, TAGS } from './operations';
@@ -112,7 +113,7 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'A dependency is down; nothing was written (but `audit_unavailable`: the change was made, its audit entry was not)',
 };
 
-function operation(key: string, op: Operation | undefined, path: string, defs: Defs) {
+function operation(key: string, op: Operation | undefined, path: string, defs: Defs, kinds: KindTable) {
   const [method] = key.split(' ');
   const params = [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]);
   if (!op) {
@@ -127,7 +128,10 @@ function operation(key: string, op: Operation | undefined, path: string, defs: D
   }
   const parameters: unknown[] = params.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
   if (op.query) {
-    const q = jsonSchema(op.query, 'input', defs) as { properties?: Record<string, unknown>; required?: string[] };
+    const q = jsonSchema(typeof op.query === 'function' ? op.query(kinds) : op.query, 'input', defs) as {
+      properties?: Record<string, unknown>;
+      required?: string[];
+    };
     for (const [name, schema] of Object.entries(q.properties ?? {}))
       parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema });
   }
@@ -197,6 +201,8 @@ function operationId(method: string, path: string): string {
 
 export interface OpenApiOptions {
   version: string;
+  /** The kinds the app runs with: the Job and Item schemas and the item filters list theirs. */
+  kinds: KindTable;
 }
 
 /**
@@ -213,8 +219,11 @@ export function buildOpenApi(routes: RouteEntry[], opts: OpenApiOptions) {
   for (const { key, op } of all) {
     const [method, path] = key.split(' ');
     const at = openApiPath(path);
-    paths[at] = { ...paths[at], [method.toLowerCase()]: operation(key, op, path, defs) };
+    paths[at] = { ...paths[at], [method.toLowerCase()]: operation(key, op, path, defs, opts.kinds) };
   }
+  // The job and item shapes of the app's kind table (kind names, done statuses, counts, reasons),
+  // each converted inside a holder so that it lands in the components under its id.
+  for (const schema of Object.values(kindSchemas(opts.kinds))) jsonSchema(z.object({ schema }), 'output', defs);
   return {
     openapi: '3.1.0',
     info: {

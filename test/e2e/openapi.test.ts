@@ -346,6 +346,17 @@ describe('OpenAPI document', function () {
       await http().get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789').expect(200);
     });
 
+    it('the audit trail: a reseller reads its own, as JSON and CSV; the operator reads every account', async () => {
+      const page = await http().get('/v1/audit').query({ limit: 2, action: 'customer.' }).set(as(losing)).expect(200);
+      expect(page.body.items.length).to.be.above(0);
+      await http().get('/v1/audit').query({ format: 'csv' }).set(as(losing)).expect(200);
+      await http().get('/v1/audit').query({ from: 'yesterday' }).set(as(losing)).expect(400);
+      await http().get('/v1/audit.csv').query({ actor: 'api_key' }).set(as(losing)).expect(200);
+      await http().get('/v1/admin/audit').query({ reseller: 'losing' }).set(op()).expect(200);
+      await http().get('/v1/admin/audit').set(as(losing)).expect(401);
+      await http().get('/v1/admin/audit.csv').set(op()).expect(200);
+    });
+
     it('every answer above is documented (status, media type) and matches its schema; every route was exercised', () => {
       const { problems, covered } = checkAgainst(doc, recorded);
       expect(problems).to.deep.equal([]);

@@ -11,6 +11,7 @@ import { ApiClient, submitWithRetry, unreachable } from './http';
 import {
   barView,
   describeJob,
+  doneStatus,
   jsonView,
   lineView,
   outcomeCode,
@@ -261,8 +262,7 @@ async function follow(io: Io, g: GlobalOptions, api: ApiClient, id: string, show
 }
 
 function describeCounts(job: JobView) {
-  const done = job.kind === 'release' ? 'released' : 'pushed';
-  return [done, 'skipped', 'failed', 'cancelled'].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ') + ` of ${job.total}`;
+  return [doneStatus(job), 'skipped', 'failed', 'cancelled'].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ') + ` of ${job.total}`;
 }
 
 export async function watch(io: Io, g: GlobalOptions, id: string, f: FollowFlags = {}): Promise<ExitCode> {
@@ -337,7 +337,7 @@ export async function jobs(io: Io, g: GlobalOptions, o: { limit: string; cursor?
     out(
       io,
       table(
-        // DONE counts only what was done (pushed, released): a cancelled job never reads n/n.
+        // DONE counts only what was done (the kind's done status): a cancelled job never reads n/n.
         ['ID', 'KIND', 'STATUS', 'FROM', 'TO', 'DONE', 'CREATED', 'OUTCOME'],
         body.items.map((j) => [
           j.id,
@@ -345,7 +345,7 @@ export async function jobs(io: Io, g: GlobalOptions, o: { limit: string; cursor?
           j.status,
           j.losing_reseller ?? '-',
           j.gaining_reseller ?? '-',
-          `${j.counts[j.kind === 'release' ? 'released' : 'pushed'] ?? 0}/${j.total}`,
+          `${j.counts[doneStatus(j)] ?? 0}/${j.total}`,
           j.created_at,
           outcomeLine(j),
         ]),

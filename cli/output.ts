@@ -16,6 +16,12 @@ export interface JobView extends JobState {
   /** When a scheduled job starts (or started); null without a schedule. */
   start_at?: string | null;
   submitted_by?: { via: string; key_prefix: string | null } | null;
+  /** The item status that means done for the job's kind: the CLI never names a kind itself. */
+  done_status?: string;
+  /** How the job's kind names itself and its items (the API's words, printed as they come). */
+  labels?: { noun: string; unit: string; units: string; sent_title: string; received_title: string };
+  /** The kind's own options, in words. */
+  details?: Array<{ label: string; value: string }>;
 }
 
 export interface ItemView {
@@ -28,7 +34,17 @@ export interface ItemView {
   finished_at: string | null;
 }
 
-const doneStatus = (job: Pick<JobView, 'kind'> | JobState) => ((job as JobView).kind === 'release' ? 'released' : 'pushed');
+/** The statuses the engine gives items of every kind; a kind adds one of its own, its done status. */
+const ENGINE_STATUSES = new Set(['pending', 'running', 'skipped', 'failed', 'cancelled']);
+
+/**
+ * The job's done status as the API names it (`done_status`); from a server that predates it, the
+ * one count that is not the engine's (the view counts every status of its kind, zeros included).
+ */
+export function doneStatus(job: JobState): string {
+  if (typeof job.done_status === 'string') return job.done_status;
+  return Object.keys(job.counts).find((k) => !ENGINE_STATUSES.has(k)) ?? 'done';
+}
 /**
  * Items the workers got to (done, skipped or failed): what a progress figure counts. Cancelled
  * items are not among them, so a cancelled job never reads 100 %.
@@ -42,7 +58,7 @@ export function outcomeOf(job: JobState): string | null {
   return jobOutcome({ status: job.status, total: job.total, counts: job.counts, doneStatus: doneStatus(job) });
 }
 
-/** The API's one line for people ("completed with 2 failures (5 of 7 pushed)", "cancelled after ..."). */
+/** The API's one line for people ("completed with 2 failures (5 of 7 <done status>)", "cancelled after ..."). */
 export function outcomeLine(job: JobState): string {
   if (typeof job.outcome_text === 'string' && job.outcome_text) return job.outcome_text;
   return outcomeText({
@@ -111,25 +127,22 @@ export function describeJob(job: JobView): string {
     `Job ${job.id} (${job.kind}): ${job.status}`,
     `  ${outcomeLine(job)}`,
     `  from ${job.losing_reseller ?? '-'} to ${job.gaining_reseller ?? '-'}`,
-    `  ${job.total} domain(s): ${countsText(job)}`,
+    `  ${job.total} ${job.labels?.units ?? 'item(s)'}: ${countsText(job)}`,
   ];
   if (job.start_at) lines.push(`  ${job.started_at || job.status !== 'scheduled' ? 'start was set for' : 'starts at'} ${job.start_at}`);
   if (job.rate !== null) lines.push(`  rate ${rateText(job.rate)}${job.status === 'running' ? `, ETA ${duration(job.eta_seconds)}` : ''}`);
   lines.push(
     `  created ${job.created_at}${job.started_at ? `, started ${job.started_at}` : ''}${job.finished_at ? `, finished ${job.finished_at}` : ''}`,
   );
+  // The kind's options as the API words them, then what every job carries.
   const o = job.options ?? {};
-  const profile = o.profile as { mode?: string; domain?: string; username?: string } | undefined;
   const opts = [
-    `apply to locked: ${o.apply_to_locked ? 'yes' : 'no'}`,
-    profile
-      ? `profile: ${profile.mode === 'existing' ? `existing ${profile.domain}, ${profile.username}` : 'new for each domain'}`
-      : undefined,
+    ...(job.details ?? []).map((d) => `${d.label.toLowerCase()}: ${d.value}`),
     o.email_results_to ? `results to ${o.email_results_to}` : 'email_results_to' in o ? 'no results email' : undefined,
     typeof o.start_after_seconds === 'number' && o.start_after_seconds > 0 ? `grace window ${o.start_after_seconds} s` : undefined,
     o.start_at_requested ? `start requested: ${o.start_at_requested}` : undefined,
   ].filter(Boolean);
-  if (job.kind === 'push') lines.push(`  ${opts.join('; ')}`);
+  if (opts.length) lines.push(`  ${opts.join('; ')}`);
   if (job.error) lines.push(`  error: ${job.error}`);
   return lines.join('\n');
 }

@@ -38,7 +38,7 @@ export async function claimInfo(deps: Deps, token: string) {
 }
 
 /** How many domain names the claim page lists; it counts them all. */
-export const CLAIM_PAGE_DOMAINS = 100;
+const CLAIM_PAGE_DOMAINS = 100;
 
 /**
  * What the claim page shows a person before they choose: who released them, what (every package,

@@ -1,5 +1,5 @@
 /** What the customers domain offers the movers of domains: a domain leaving its reseller leaves its packages. */
-export interface PackageLinks {
+interface PackageLinks {
   /**
    * The body of a CTE removing the package links of the domains a CTE of the same statement returns
    * (`movedCte`, rows `(id)`): one statement moves a chunk's domains and everything that follows them.

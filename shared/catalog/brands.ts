@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Db } from '../platform/db';
 import { Conflict, NotFound } from '../platform/errors';
@@ -67,4 +68,23 @@ export async function updateBrand(db: Db, me: Reseller, id: string, input: z.inf
   if (input.settings !== undefined) patch.settings = JSON.stringify(input.settings);
   const [updated] = Object.keys(patch).length ? await db('brands').where({ id }).update(patch).returning('*') : [row];
   return brandView(updated);
+}
+
+/**
+ * One unlabelled, read-only copy per source brand per job, owned by `to` and shared by all the
+ * job's domains (a second chunk of the job finds the copies the first made). Returns the copy's id
+ * by source brand id.
+ */
+export async function copyBrandsForJob(trx: Knex.Transaction, to: number, jobId: string, sources: number[]): Promise<Map<number, number>> {
+  const map = new Map<number, number>();
+  if (sources.length === 0) return map;
+  await trx.raw(
+    `insert into brands (reseller_id, name, settings, editable, source_brand_id, created_by_job_id)
+     select ?, null, b.settings, false, b.id, ? from brands b where b.id = any(?::bigint[])
+     on conflict (created_by_job_id, source_brand_id) do nothing`,
+    [to, jobId, sources],
+  );
+  const rows = await trx('brands').where({ created_by_job_id: jobId }).whereIn('source_brand_id', sources).select('id', 'source_brand_id');
+  for (const r of rows) map.set(Number(r.source_brand_id), Number(r.id));
+  return map;
 }

@@ -7,6 +7,7 @@ import type { Reseller } from '../accounts/resellers';
 import { hashPassword, verifyPassword } from '../platform/secrets';
 import { listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
+import type { SqlPart } from './domain-moves';
 
 export const contactSchema = z
   .object({
@@ -82,4 +83,85 @@ export async function findProfileByCredentials(
   );
   if (!row || !ok || !domain.ok || row.domain !== domain.name) return undefined;
   return row;
+}
+
+/**
+ * New profiles of reseller `to` for domains that move to it (a push with `profile: { mode: 'new' }`),
+ * each carrying the registrant contact and credentials of the domain's current profile.
+ *
+ * Usernames are unique per reseller. The username is the old one when it is free at `to` and no
+ * other domain of the call brings the same one; otherwise `<username>-<domain>`
+ * (`registrant-<domain>` without a profile); when that is taken too, `<username>-<domain>-<jobSeq>`.
+ * The first variant already steps aside from usernames the reseller holds, so it settles nearly
+ * every chunk; the others only catch races and rare collisions. The source profile and the taken
+ * username are each one index probe per domain (lateral, so the planner cannot hash a scan of every
+ * profile instead: the gaining side's profiles grow with every chunk, and a big reseller has millions).
+ */
+function profileVariants(to: number, jobSeq: number) {
+  return [
+    {
+      taken: `left join lateral (select true as taken from profiles t
+                                 where t.reseller_id = ${Number(to)} and t.username = s.username limit 1) t on true`,
+      username: `case when s.n = 1 and s.username is not null and t.taken is null
+                      then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
+    },
+    { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name` },
+    { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(jobSeq)}` },
+  ];
+}
+
+function newProfilesFor(
+  variant: ReturnType<typeof profileVariants>[number],
+  to: number,
+  jobSeq: number,
+  ids: number[],
+  onConflict: boolean,
+) {
+  return {
+    sql: `with src as (
+            select d.name, p.username, p.password_hash, p.contact, count(*) over (partition by p.username) as n
+            from domains d
+            left join lateral (select username, password_hash, contact from profiles where id = d.profile_id limit 1) p on true
+            where d.id = any(?::bigint[]))
+          insert into profiles (reseller_id, domain, username, password_hash, contact, source_domain, created_by_job_seq)
+          select ?::bigint, s.name, ${variant.username}, s.password_hash, coalesce(s.contact, '{}'::jsonb), s.name, ?::int
+          from src s ${variant.taken}
+          ${onConflict ? 'on conflict (reseller_id, username) do nothing' : ''}
+          returning id, source_domain`,
+    bindings: [ids, to, jobSeq] as Knex.Value[],
+  };
+}
+
+/**
+ * The body of a CTE creating those profiles with the first naming variant, as a plain insert
+ * (rows `(id, source_domain)`), for a statement that also moves the domains. A taken username (a
+ * race with another chunk, a rare collision) fails the whole statement with a unique violation:
+ * the caller runs it in a savepoint and falls back to `createProfilesForDomains`.
+ */
+export function newProfilesSql(to: number, jobSeq: number, domainIds: number[]): SqlPart {
+  return newProfilesFor(profileVariants(to, jobSeq)[0], to, jobSeq, domainIds, false);
+}
+
+/**
+ * The same profiles, one statement per naming variant, each on conflict trying the next: what a
+ * chunk whose one-statement attempt met a taken username does. Returns the new profile's id by
+ * domain name.
+ */
+export async function createProfilesForDomains(
+  trx: Knex.Transaction,
+  to: number,
+  jobSeq: number,
+  domains: { id: number; name: string }[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  let remaining = domains.map((d) => Number(d.id));
+  for (const variant of profileVariants(to, jobSeq)) {
+    if (remaining.length === 0) break;
+    const q = newProfilesFor(variant, to, jobSeq, remaining, true);
+    const { rows } = await trx.raw(q.sql, q.bindings);
+    for (const r of rows as { id: number; source_domain: string }[]) out.set(r.source_domain, Number(r.id));
+    remaining = domains.filter((d) => !out.has(d.name)).map((d) => Number(d.id));
+  }
+  if (remaining.length) throw new Error(`could not create profiles for ${remaining.length} domain(s)`);
+  return out;
 }

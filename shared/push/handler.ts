@@ -4,13 +4,17 @@ import { billingMoment } from './start';
 import type { Deps } from '../platform/deps';
 import { lockLiveItems, recordResults, type ItemResult } from '../bulk/results';
 import type { ItemHandler, KindJob } from '../bulk/take';
-import { leaseFree, OPEN_ITEM, type BulkJob, type ItemRow } from '../bulk/model';
+import { leaseFree, OPEN_ITEM, type ItemRow } from '../bulk/model';
 import type { PushOptions } from './options';
+import { domainsByName, holdDomains, moveDomainsSql, type DomainToMove, type SqlPart } from '../catalog/domain-moves';
+import { createProfilesForDomains, newProfilesSql } from '../catalog/profiles';
+import { isUniqueViolation } from '../platform/sql';
+import { copyBrandsForJob } from '../catalog/brands';
 import { registryEach, type RegistryCallPolicy, type RegistryGateway } from '../catalog/registry';
-import { byKey, isUniqueViolation, unnest } from '../platform/sql';
 import { isTransientFault, TransientFault } from '../platform/faults';
 import { pausePoint } from '../platform/pause-points';
 import { storableText } from '../platform/validation';
+import { recordPushedDomains } from '../events/events';
 import { claimForUnlock, lockIntent, openUnlocks, recordLocked, recordUnlocked } from './unlocked';
 
 /**
@@ -23,15 +27,8 @@ import { claimForUnlock, lockIntent, openUnlocks, recordLocked, recordUnlocked }
 export const UNLOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 4, backoffMs: 50, capMs: 200, jitter: 'full' };
 export const RELOCK_POLICY: RegistryCallPolicy = { parallelism: 16, attempts: 5, backoffMs: 100, capMs: 800, jitter: 'full' };
 
-interface DomainRow {
-  id: number;
-  name: string;
-  reseller_id: number;
-  locked: boolean;
-  profile_id: number | null;
-  brand_id: number | null;
-  /** The item that last took the domain on the registry path, and whether that hold still stands. */
-  held_by_item: number | null;
+/** A domain as the push sees it: the catalog's row, and whether the item holding it still holds it. */
+interface DomainRow extends DomainToMove {
   hold_live: boolean;
 }
 
@@ -71,17 +68,7 @@ export function decideItem(
  * jobs never deadlock on them), which also serializes the hold: it is read and written under it.
  */
 export async function domainsWithHolds(db: Knex, names: string[], forUpdate: boolean): Promise<DomainRow[]> {
-  // Each name is one probe of the name index, then each row one probe by id: `name = any(…)` left
-  // the planner free to scan every domain instead (its guess for 1,000 names in 100,000 rows).
-  const q = db('domains')
-    .whereRaw(
-      `id = any(array(select d.id from unnest(?::text[]) as n(name)
-                      cross join lateral (select id from domains where name = n.name limit 1) d))`,
-      [names],
-    )
-    .orderBy('id')
-    .select('id', 'name', 'reseller_id', 'locked', 'profile_id', 'brand_id', 'held_by_item');
-  const rows: DomainRow[] = await (forUpdate ? q.forUpdate() : q);
+  const rows = await domainsByName(db, names, forUpdate);
   // A second statement, hence (read committed) a snapshot taken after the row locks were granted:
   // a join in the locking statement would check the holder against the snapshot from before a
   // wait on the row, and miss a hold committed meanwhile.
@@ -143,14 +130,10 @@ export const pushHandler: ItemHandler<PushOptions> = {
       (viaRegistry ? deferred : now).push(i);
     }
     // The hold is taken in the transaction that decides the unlock, under the domains' row locks.
-    const holds = deferred.filter((i) => byName.has(i.domain_name));
-    if (holds.length) {
-      await trx.raw(
-        `update domains d set held_by_item = u.item from unnest(?::text[], ?::bigint[]) as u(name, item)
-         where d.name = u.name and ${byKey('d.name', 'text')}`,
-        [holds.map((i) => i.domain_name), holds.map((i) => Number(i.id)), holds.map((i) => i.domain_name)],
-      );
-    }
+    await holdDomains(
+      trx,
+      deferred.filter((i) => byName.has(i.domain_name)).map((i) => ({ name: i.domain_name, item: Number(i.id) })),
+    );
     return {
       deferred,
       counts: await applyPush(deps, trx, job, now, byName, new Map()),
@@ -307,7 +290,6 @@ async function applyPush(
 ): Promise<Record<string, number>> {
   if (live.length === 0) return {};
   const losing = Number(job.losing_reseller_id);
-  const gaining = Number(job.gaining_reseller_id);
   const results: ItemResult[] = [];
   const eligible: DomainRow[] = [];
   for (const item of live) {
@@ -323,136 +305,119 @@ async function applyPush(
     if (decision.status === 'pushed' && !failedUnlock) eligible.push(d!);
   }
 
-  if (eligible.length) {
-    const profileFor = await profilesForPush(trx, job, eligible, gaining);
-    const brandFor = await brandCopies(trx, job, eligible, gaining);
-    const u = unnest('u', {
-      id: ['bigint', eligible.map((d) => d.id)],
-      profile_id: ['bigint', eligible.map((d) => profileFor.get(d.name) ?? null)],
-      brand_id: ['bigint', eligible.map((d) => (d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null))],
-    });
-    await trx.raw(
-      // The customer and packages are the losing reseller's: the domain leaves them.
-      `update domains d set reseller_id = ?, profile_id = u.profile_id, brand_id = u.brand_id, customer_id = null, updated_at = now()
-       from ${u.sql} where d.id = u.id and ${byKey('d.id', 'bigint')}`,
-      [gaining, ...u.bindings, eligible.map((d) => d.id)],
-    );
-    await trx('package_domains')
-      .whereRaw('domain_id = any(?::bigint[])', [eligible.map((d) => d.id)])
-      .del();
-    await billPush(
-      deps,
-      trx,
-      job,
-      eligible.map((d) => Number(d.id)),
-      gaining,
-      losing,
-    );
-  }
-
+  if (eligible.length) await movePushed(deps, trx, job, eligible);
+  // Webhooks: domain.pushed_out / domain.pushed_in for the chunk's moved domains, both sides, one statement.
+  await recordPushedDomains(
+    trx,
+    job,
+    eligible.map((d) => d.name),
+  );
   return recordResults(trx, results, live);
 }
 
 /**
- * `existing`: every domain joins the named profile. `new`: each domain gets its own profile in the
- * gaining account, carrying its registrant contact and credentials. Usernames are unique per
- * reseller, so a taken username gets the domain name appended (then the job number).
+ * Moves a chunk's pushed domains in ONE statement: each owner writes its tables through a part of
+ * it (catalog: the new profiles and the domains; customers: the package links the domains leave;
+ * the push: billing), composed here as CTEs over the moved rows. Brand copies (rare) are a statement
+ * of their own before it: a copy another chunk of the job is making at the same moment is seen only
+ * by a later statement. With `profile: { mode: 'new' }` the statement runs in a savepoint; a taken
+ * username (a race with another chunk, a rare collision) rolls it back and the profiles are made
+ * one naming variant at a time, then the same statement moves the domains.
  */
-async function profilesForPush(trx: Knex.Transaction, job: KindJob<PushOptions>, domains: DomainRow[], gaining: number) {
-  const out = new Map<string, number | null>();
-  // Parsed by the engine once per chunk (bulk/take.ts): typed here, never parsed again.
+async function movePushed(deps: Deps, trx: Knex.Transaction, job: KindJob<PushOptions>, domains: DomainRow[]) {
+  const gaining = Number(job.gaining_reseller_id);
+  const sources = [...new Set(domains.filter((d) => d.brand_id).map((d) => Number(d.brand_id)))];
+  const brandFor = await copyBrandsForJob(trx, gaining, job.id, sources);
+  const effective = await billingStart(deps, trx, job, gaining);
   const { profile } = job.options;
-  if (profile.mode === 'existing') {
-    for (const d of domains) out.set(d.name, Number(profile.profile_id));
-    return out;
-  }
-  // The first variant already steps aside from usernames the gaining reseller holds, so one
-  // statement settles nearly every chunk; the others only catch races and rare collisions. The
-  // source profile and the taken username are each one index probe per domain (lateral, so the
-  // planner cannot hash a scan of every profile instead: the gaining side's profiles grow with
-  // every chunk, and a big reseller has millions).
-  const variants = [
-    {
-      taken: `left join lateral (select true as taken from profiles t
-                                 where t.reseller_id = ${gaining} and t.username = s.username limit 1) t on true`,
-      username: `case when s.n = 1 and s.username is not null and t.taken is null
-                      then s.username else coalesce(s.username, 'registrant') || '-' || s.name end`,
-    },
-    { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name` },
-    { taken: '', username: `coalesce(s.username, 'registrant') || '-' || s.name || '-' || ${Number(job.seq)}` },
-  ];
-  const insert = (q: Knex.Transaction, variant: (typeof variants)[number], ids: number[], onConflict: boolean) =>
-    q.raw(
-      `with src as (
-         select d.name, p.username, p.password_hash, p.contact, count(*) over (partition by p.username) as n
-         from domains d
-         left join lateral (select username, password_hash, contact from profiles where id = d.profile_id limit 1) p on true
-         where d.id = any(?::bigint[]))
-       insert into profiles (reseller_id, domain, username, password_hash, contact, source_domain, created_by_job_seq)
-       select ?, s.name, ${variant.username}, s.password_hash, coalesce(s.contact, '{}'::jsonb), s.name, ?
-       from src s ${variant.taken}
-       ${onConflict ? 'on conflict (reseller_id, username) do nothing' : ''}
-       returning id, source_domain`,
-      [ids, gaining, job.seq],
-    );
-  let remaining = domains.map((d) => Number(d.id));
-  const took = (rows: { id: number; source_domain: string }[]) => {
-    for (const r of rows) out.set(r.source_domain, Number(r.id));
-    remaining = domains.filter((d) => !out.has(d.name)).map((d) => Number(d.id));
+  const moves = (profileOf: (d: DomainRow) => number | null) =>
+    domains.map((d) => ({
+      id: Number(d.id),
+      name: d.name,
+      profileId: profileOf(d),
+      brandId: d.brand_id ? (brandFor.get(Number(d.brand_id)) ?? null) : null,
+    }));
+  const run = (q: Knex.Transaction, profiles: SqlPart | null, move: SqlPart) => {
+    const bill = billingSql(job, effective, gaining, Number(job.losing_reseller_id));
+    const parts = [
+      ...(profiles ? [`np as (${profiles.sql})`] : []),
+      `moved as (${move.sql})`,
+      `dropped as (${deps.packages.dropForMovedSql('moved')})`,
+      `billed as (${bill.sql})`,
+    ];
+    return q.raw(`with ${parts.join(',\n')} select count(*)::int as n from moved`, [
+      ...(profiles?.bindings ?? []),
+      ...move.bindings,
+      ...bill.bindings,
+    ]);
   };
-  // First as a plain insert, in a savepoint: ON CONFLICT's speculative insertion costs every row,
-  // and only a race with another chunk (or a rare collision) ever needs it; those go round again.
+  if (profile.mode === 'existing') {
+    await run(
+      trx,
+      null,
+      moveDomainsSql(
+        gaining,
+        moves(() => Number(profile.profile_id)),
+        'given',
+      ),
+    );
+    return;
+  }
+  const ids = domains.map((d) => Number(d.id));
   try {
-    took((await trx.transaction((sp) => insert(sp, variants[0], remaining, false))).rows);
+    await trx.transaction((sp) =>
+      run(
+        sp,
+        newProfilesSql(gaining, Number(job.seq), ids),
+        moveDomainsSql(
+          gaining,
+          moves(() => null),
+          { fromCte: 'np' },
+        ),
+      ),
+    );
+    return;
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
   }
-  for (const variant of variants) {
-    if (remaining.length === 0) break;
-    took((await insert(trx, variant, remaining, true)).rows);
-  }
-  if (remaining.length) throw new Error(`could not create profiles for ${remaining.length} domain(s)`);
-  return out;
+  const profileFor = await createProfilesForDomains(
+    trx,
+    gaining,
+    Number(job.seq),
+    domains.map((d) => ({ id: Number(d.id), name: d.name })),
+  );
+  await run(
+    trx,
+    null,
+    moveDomainsSql(
+      gaining,
+      moves((d) => profileFor.get(d.name) ?? null),
+      'given',
+    ),
+  );
 }
 
-/** One unlabelled, read-only copy per source brand per job, shared by all the job's domains. */
-async function brandCopies(trx: Knex.Transaction, job: BulkJob, domains: DomainRow[], gaining: number) {
-  const sources = [...new Set(domains.filter((d) => d.brand_id).map((d) => Number(d.brand_id)))];
-  const map = new Map<number, number>();
-  if (sources.length === 0) return map;
-  await trx.raw(
-    `insert into brands (reseller_id, name, settings, editable, source_brand_id, created_by_job_id)
-     select ?, null, b.settings, false, b.id, ? from brands b where b.id = any(?::bigint[])
-     on conflict (created_by_job_id, source_brand_id) do nothing`,
-    [gaining, job.id, sources],
-  );
-  const rows = await trx('brands').where({ created_by_job_id: job.id }).whereIn('source_brand_id', sources).select('id', 'source_brand_id');
-  for (const r of rows) map.set(Number(r.source_brand_id), Number(r.id));
-  return map;
+/** When the gaining reseller is billed from: its next full cycle after the push (billing.ts, start.ts). */
+async function billingStart(deps: Deps, trx: Knex.Transaction, job: KindJob<PushOptions>, gaining: number): Promise<string> {
+  const g = await trx('resellers').where({ id: gaining }).first('billing_anchor_day');
+  const anchor = g?.billing_anchor_day ?? 1;
+  return nextCycleStart(billingMoment(job, deps.clock(), anchor), anchor).toISOString();
 }
 
 /**
- * Gaining billed from its next full cycle; the losing side's billing ends at that same moment.
- * A plain insert: an item is decided once, in the transaction that bills it, so a second event for
- * the same job, domain and kind is a bug the unique constraint turns into an error (the take rolls
- * back), not a row to skip quietly. (ON CONFLICT's speculative insertion cost 35% more per row.)
+ * The body of a CTE billing the moved domains (`moved`, rows `(id)`): the gaining side from its next
+ * full cycle; the losing side's billing ends at that same moment. A plain insert: an item is decided
+ * once, in the transaction that bills it, so a second event for the same job, domain and kind is a
+ * bug the unique constraint turns into an error (the take rolls back), not a row to skip quietly.
+ * (ON CONFLICT's speculative insertion cost 35% more per row.)
  */
-async function billPush(deps: Deps, trx: Knex.Transaction, job: BulkJob, domainIds: number[], gaining: number, losing: number) {
-  const g = await trx('resellers').where({ id: gaining }).first('billing_anchor_day');
-  const anchor = g?.billing_anchor_day ?? 1;
-  const effective = nextCycleStart(billingMoment(job, deps.clock(), anchor), anchor).toISOString();
-  const n = domainIds.length;
-  await trx.raw(
-    `insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)
-     select r, d, ?::uuid, k, ?::timestamptz from unnest(?::bigint[], ?::bigint[], ?::text[]) as t(r, d, k)`,
-    [
-      job.id,
-      effective,
-      [...Array(n).fill(gaining), ...Array(n).fill(losing)],
-      [...domainIds, ...domainIds],
-      [...Array(n).fill('push_in'), ...Array(n).fill('push_out')],
-    ],
-  );
+function billingSql(job: KindJob<PushOptions>, effective: string, gaining: number, losing: number): SqlPart {
+  return {
+    sql: `insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)
+          select v.r, m.id, ?::uuid, v.k, ?::timestamptz
+          from moved m cross join (values (?::bigint, 'push_in'), (?::bigint, 'push_out')) as v(r, k)`,
+    bindings: [job.id, effective, gaining, losing],
+  };
 }
 
 /**

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { JobStreams } from '../../api/sse';
-import { ensureConsoleBuilt } from '../../bin/build-console';
-import { launchChromium, screenshotBothWidths } from '../helpers/console-browser';
-import { authorize, makeReseller, submit, type TestReseller } from '../helpers/fixtures';
-import { startSystem, type TestSystem } from '../helpers/system';
+import { screenshotBothWidths, signIn as signInAs, startConsoleSuite, stopConsoleSuite } from '../helpers/console-browser';
+import { submit, type TestReseller } from '../helpers/fixtures';
+import { jobStreamsOf } from '../helpers/streams';
+import type { TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 
 /**
@@ -26,18 +25,13 @@ describe('console event streams (browser)', function () {
 
   before(async function () {
     this.timeout(240_000);
-    await ensureConsoleBuilt({ quiet: true });
     // No worker until a test wants the job to move: a queued job keeps its stream open.
-    sys = await startSystem({ worker: false, config: { SSE_AUTH_RECHECK_MS: 300, SSE_POLL_MS: 200 } });
-    losing = await makeReseller(sys, 'sb-losing');
-    gaining = await makeReseller(sys, 'sb-gaining');
-    await authorize(sys, gaining, losing);
-    browser = await launchChromium();
+    ({ sys, browser, losing, gaining } = await startConsoleSuite('sb', {
+      worker: false,
+      config: { SSE_AUTH_RECHECK_MS: 300, SSE_POLL_MS: 200 },
+    }));
   });
-  after(async () => {
-    await browser?.close();
-    await sys?.stop();
-  });
+  after(() => stopConsoleSuite({ sys, browser }));
   beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
@@ -50,12 +44,7 @@ describe('console event streams (browser)', function () {
     await context?.close();
   });
 
-  async function signIn(who: TestReseller, to: string) {
-    await page.goto(sys.url + to);
-    await page.getByLabel('API key').fill(who.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`Signed in as ${who.username}`).waitFor();
-  }
+  const signIn = (who: TestReseller, to: string) => signInAs(page, sys, who, to);
 
   async function newJob(domain: string): Promise<string> {
     const res = await submit(sys, losing, { gaining_reseller: gaining.username, domains: [domain] });
@@ -63,7 +52,7 @@ describe('console event streams (browser)', function () {
     return res.body.id;
   }
 
-  const hub = () => (sys.server.listeners('request')[0] as unknown as { locals: { jobStreams: JobStreams } }).locals.jobStreams;
+  const hub = () => jobStreamsOf(sys);
   const statusWord = () => page.locator('.status-word');
 
   it('a suspended job opens no stream while the page is open, and streams again once Resume is pressed', async () => {

@@ -1,8 +1,7 @@
-import http from 'node:http';
 import { expect } from 'chai';
-import type { JobStreams } from '../../api/sse';
 import { hashSecret } from '../../shared/platform/secrets';
 import { authorize, makeReseller, submit, type TestReseller } from '../helpers/fixtures';
+import { bearerHeaders, jobStreamsOf, type OpenStream, openStream, streamEvents as events } from '../helpers/streams';
 import { startSystem, type TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 
@@ -25,44 +24,6 @@ interface Credential {
   headers: Record<string, string>;
 }
 
-interface OpenStream {
-  status: number;
-  raw: () => string;
-  ended: Promise<string>;
-  close(): void;
-}
-
-function openStream(url: string, headers: Record<string, string>): Promise<OpenStream> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
-      let raw = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (raw += d));
-      const ended = new Promise<string>((ok) => {
-        res.on('end', () => ok(raw));
-        res.on('close', () => ok(raw));
-      });
-      resolve({ status: res.statusCode!, raw: () => raw, ended, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
-
-/** The events of a stream body: name and parsed data. */
-function events(raw: string) {
-  return raw
-    .split('\n\n')
-    .filter((b) => /^(event|data): /m.test(b))
-    .map((block) => {
-      const field = (name: string) =>
-        block
-          .split('\n')
-          .find((l) => l.startsWith(`${name}: `))
-          ?.slice(name.length + 2);
-      return { event: field('event'), data: JSON.parse(field('data') ?? 'null') };
-    });
-}
-
 describe('streams: every stream of a key counts, and streams end with their credential', function () {
   this.timeout(30_000);
   let sys: TestSystem;
@@ -70,8 +31,8 @@ describe('streams: every stream of a key counts, and streams end with their cred
   let gaining: TestReseller;
   let jobId: string;
   const opened: OpenStream[] = [];
-  const hub = () => (sys.server.listeners('request')[0] as unknown as { locals: { jobStreams: JobStreams } }).locals.jobStreams;
-  const bearer = (who: TestReseller): Credential => ({ headers: { Authorization: `Bearer ${who.key}` } });
+  const hub = () => jobStreamsOf(sys);
+  const bearer = (who: TestReseller): Credential => ({ headers: bearerHeaders(who.key) });
 
   async function signIn(who: TestReseller): Promise<Credential & { token: string }> {
     const res = await sys.http().post('/v1/sessions').send({ api_key: who.key });

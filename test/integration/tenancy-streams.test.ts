@@ -1,49 +1,10 @@
-import http from 'node:http';
 import { expect } from 'chai';
-import type { JobStreams } from '../../api/sse';
 import { authorize, makeReseller, submit, type TestReseller } from '../helpers/fixtures';
+import { bearerHeaders, jobStreamsOf, type OpenStream, openStream, streamEvents as events } from '../helpers/streams';
 import { startSystem, type TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 
 /** Issue 7 point 3: event streams are capped per key and in lifetime, end for suspended jobs, and share one poll per job. */
-
-interface OpenStream {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  raw: () => string;
-  ended: Promise<string>;
-  close(): void;
-}
-
-function openStream(url: string, key: string, headers: Record<string, string> = {}): Promise<OpenStream> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { Authorization: `Bearer ${key}`, Accept: 'text/event-stream', ...headers } }, (res) => {
-      let raw = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (raw += d));
-      const ended = new Promise<string>((ok) => {
-        res.on('end', () => ok(raw));
-        res.on('close', () => ok(raw));
-      });
-      resolve({ status: res.statusCode!, headers: res.headers, raw: () => raw, ended, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
-
-function events(raw: string) {
-  return raw
-    .split('\n\n')
-    .filter((b) => /^(event|data|id): /m.test(b))
-    .map((block) => {
-      const field = (name: string) =>
-        block
-          .split('\n')
-          .find((l) => l.startsWith(`${name}: `))
-          ?.slice(name.length + 2);
-      return { id: field('id'), event: field('event'), data: JSON.parse(field('data') ?? 'null') };
-    });
-}
 
 describe('tenancy: bounded event streams', () => {
   let sys: TestSystem;
@@ -51,10 +12,10 @@ describe('tenancy: bounded event streams', () => {
   let gaining: TestReseller;
   let jobId: string;
   const opened: OpenStream[] = [];
-  const hub = () => (sys.server.listeners('request')[0] as unknown as { locals: { jobStreams: JobStreams } }).locals.jobStreams;
+  const hub = () => jobStreamsOf(sys);
   const url = (id = jobId) => `${sys.url}/v1/jobs/${id}/events`;
   const open = async (who: TestReseller, headers?: Record<string, string>, id?: string) => {
-    const s = await openStream(url(id), who.key, headers);
+    const s = await openStream(url(id), { ...bearerHeaders(who.key), ...headers });
     opened.push(s);
     return s;
   };

@@ -5,6 +5,7 @@ import { MAX_START_AFTER_SECONDS } from './schedule';
 import { TYPED_CONFIRMATION_FROM } from './review';
 import { keysCommand } from './keys';
 import { auditCommand } from './audit';
+import { webhooksCommand } from './webhooks';
 
 const HELP_FOOTER = `
 Environment:
@@ -112,6 +113,7 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
 
   keysCommand(program, io, act);
   auditCommand(program, io, act);
+  webhooksCommand(program, io, act);
 
   return program;
 }

@@ -698,6 +698,20 @@ describe('audit trail', () => {
     expect(entries.every((e) => e.reseller_id === null && /127\.0\.0\.1$/.test(e.address ?? ''))).to.equal(true);
   });
 
+  it('the address is the one the app derives (trust proxy off: the peer), so a forged X-Forwarded-For is not recorded', async () => {
+    const before = await lastId(sys);
+    const res = await sys
+      .http()
+      .post('/v1/brands')
+      .set('Authorization', bearer(world.alpha))
+      .set('X-Forwarded-For', '203.0.113.9')
+      .send({ name: 'Forwarded' });
+    expect(res.status).to.equal(201);
+    const [e] = await entriesAfter(sys, before);
+    expect(e).to.include({ action: 'brand.create', target_id: res.body.id });
+    expect(e.address).to.match(/^(::ffff:)?127\.0\.0\.1$/);
+  });
+
   it('a change whose entry cannot be written answers 503 audit_unavailable with Retry-After', async () => {
     // The entry's insert fails (a check no entry passes, made and dropped by this test).
     await sys.db.raw("alter table audit_entries add constraint audit_test_refuse check (action <> 'brand.create') not valid");

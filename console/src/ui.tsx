@@ -1,4 +1,4 @@
-import { type ReactNode, useEffect, useId, useRef } from 'react';
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { type Job, formatEta, progressOf } from './api';
 
 /** A labelled input with its error right below it, tied by aria-describedby and announced (role=alert). */
@@ -98,5 +98,41 @@ export function ConfirmDialog({
         </button>
       </div>
     </dialog>
+  );
+}
+
+/**
+ * A value to copy (a new key, a secret, an id) and its copy button. Without clipboard access
+ * (plain HTTP, permission refused) the value is selected for a manual copy instead. The result is
+ * announced (aria-live) and cleared after a few seconds, so a second copy is announced again.
+ */
+export function CopyValue({ value, buttonLabel, id }: { value: string; buttonLabel: string; id?: string }) {
+  const ownId = useId();
+  const valueId = id ?? ownId;
+  const [said, setSaid] = useState('');
+  const timer = useRef<number>(undefined);
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setSaid('Copied');
+    } catch {
+      const el = document.getElementById(valueId);
+      if (el) window.getSelection()?.selectAllChildren(el);
+      setSaid('Selected: press Ctrl+C to copy');
+    }
+    window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => setSaid(''), 4000);
+  };
+  return (
+    <div className="copy-row">
+      <code id={valueId} className="copy-value">
+        {value}
+      </code>
+      <button type="button" className="secondary" onClick={copy} aria-describedby={valueId}>
+        {buttonLabel}
+      </button>
+      <span aria-live="polite">{said}</span>
+    </div>
   );
 }

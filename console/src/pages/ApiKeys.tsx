@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { ApiError, type Page, api, formatDate } from '../api';
-import { ConfirmDialog, ErrorBox, Field } from '../ui';
+import { ConfirmDialog, CopyValue, ErrorBox, Field } from '../ui';
 
 /** A key as `GET /v1/api-keys` lists it: never the key, only its prefix. */
 interface ApiKey {
@@ -27,7 +27,6 @@ export function ApiKeysPage() {
   const qc = useQueryClient();
   const keys = useQuery({ queryKey: ['api-keys'], queryFn: () => api<Page<ApiKey>>('GET', '/v1/api-keys?limit=1000') });
   const [label, setLabel] = useState('');
-  const [copied, setCopied] = useState('');
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const refresh = () => qc.invalidateQueries({ queryKey: ['api-keys'] });
   const create = useMutation({
@@ -36,7 +35,6 @@ export function ApiKeysPage() {
     mutationFn: () => api<ApiKey & { api_key: string }>('POST', '/v1/api-keys', label.trim() ? { label: label.trim() } : {}),
     onSuccess: () => {
       setLabel('');
-      setCopied('');
       refresh();
     },
   });
@@ -50,18 +48,6 @@ export function ApiKeysPage() {
     },
   });
   const fresh = create.data;
-  const copy = async () => {
-    if (!fresh) return;
-    try {
-      await navigator.clipboard.writeText(fresh.api_key);
-      setCopied('Copied');
-    } catch {
-      // No clipboard access (plain HTTP, or permission denied): select it for a manual copy.
-      const el = document.getElementById('new-api-key');
-      if (el) window.getSelection()?.selectAllChildren(el);
-      setCopied('Selected: press Ctrl+C to copy');
-    }
-  };
   const items = keys.data?.items ?? [];
   const live = items.filter((k) => !k.revoked_at);
 
@@ -80,15 +66,7 @@ export function ApiKeysPage() {
             <strong>This is the only time the key is shown.</strong> Copy it now into where it will be used (a password manager, your CI's
             secrets). Only its beginning, <code>{fresh.prefix}…</code>, is shown from now on.
           </p>
-          <div className="copy-row">
-            <code id="new-api-key" style={{ wordBreak: 'break-all' }}>
-              {fresh.api_key}
-            </code>
-            <button type="button" className="secondary" onClick={copy} aria-describedby="new-api-key">
-              Copy key
-            </button>
-            <span aria-live="polite">{copied}</span>
-          </div>
+          <CopyValue id="new-api-key" value={fresh.api_key} buttonLabel="Copy key" />
           <div className="actions">
             <button type="button" onClick={() => create.reset()}>
               Done, hide the key

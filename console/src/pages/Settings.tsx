@@ -1,14 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
 import { ApiError, type PushSettings, api, formatDate } from '../api';
-import { ErrorBox, Field } from '../ui';
+import { CopyValue, ErrorBox, Field } from '../ui';
 
 export function SettingsPage() {
   const qc = useQueryClient();
   const settings = useQuery({ queryKey: ['push-settings'], queryFn: () => api<PushSettings>('GET', '/v1/push-settings') });
   const [handle, setHandle] = useState('');
   const [email, setEmail] = useState('');
-  const [copied, setCopied] = useState('');
   useEffect(() => {
     if (settings.data) setEmail(settings.data.notification_email ?? '');
   }, [settings.data]);
@@ -28,19 +27,6 @@ export function SettingsPage() {
     mutationFn: (value: string) => api('PUT', '/v1/push-settings/notification-email', { email: value.trim() || null }),
     onSuccess: refresh,
   });
-  const copy = async () => {
-    if (!settings.data) return;
-    try {
-      await navigator.clipboard.writeText(settings.data.company_id);
-      setCopied('Copied');
-    } catch {
-      // No clipboard access (plain HTTP, or permission denied): select it for a manual copy.
-      const el = document.getElementById('company-id');
-      if (el) window.getSelection()?.selectAllChildren(el);
-      setCopied('Selected: press Ctrl+C to copy');
-    }
-    setTimeout(() => setCopied(''), 4000);
-  };
   const s = settings.data;
   return (
     <section aria-labelledby="settings-title">
@@ -55,13 +41,7 @@ export function SettingsPage() {
           </p>
           <h2>Your company_id</h2>
           <p className="lead">A reseller who is to receive domains from you adds this id to their allowed resellers.</p>
-          <div className="copy-row">
-            <code id="company-id">{s.company_id}</code>
-            <button type="button" className="secondary" onClick={copy} aria-describedby="company-id">
-              Copy company_id
-            </button>
-            <span aria-live="polite">{copied}</span>
-          </div>
+          <CopyValue id="company-id" value={s.company_id} buttonLabel="Copy company_id" />
 
           <h2>Allowed resellers</h2>
           <p className="lead">Only these resellers may push domains to you.</p>

@@ -20,7 +20,7 @@ export function chunkName(c: {
 }
 
 /** Who a chunk is for: the kind's `chunkParty`, else `losing→gaining` (or the losing reseller alone). */
-export function chunkParty(kind: BulkKindDef | undefined, job: BulkJob, resellers: { losing: string; gaining: string | null }): string {
+function chunkParty(kind: BulkKindDef | undefined, job: BulkJob, resellers: { losing: string; gaining: string | null }): string {
   if (kind?.chunkParty) return kind.chunkParty(job, resellers);
   return resellers.gaining === null ? resellers.losing : `${resellers.losing}→${resellers.gaining}`;
 }

@@ -75,7 +75,7 @@ export interface ItemHandler<O extends BaseOptions = BaseOptions> {
 }
 
 /** The item columns a kind may ask to be written with its deferred items (a push: `was_locked`, `relocked`). */
-export type DeferredFields = Partial<Pick<ItemRow, 'was_locked' | 'relocked'>>;
+type DeferredFields = Partial<Pick<ItemRow, 'was_locked' | 'relocked'>>;
 
 /**
  * Everything the engine knows about one kind of bulk job. A kind is defined once, in its own

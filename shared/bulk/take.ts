@@ -10,7 +10,7 @@ import { insertItems } from './results';
 import { lockChunk, passJobGate } from './locks';
 
 // A kind's handler types live with the kind's definition (kind.ts); kinds import them from here too.
-export type { DeferredFields, ItemHandler, KindJob } from './kind';
+export type { ItemHandler, KindJob } from './kind';
 
 export interface Taken {
   job: KindJob;

@@ -5,7 +5,7 @@ import { buttonLink, CELL, layout, plural, raw, TABLE, th } from '../mail/templa
 
 /** A release's own email text: the claim invitation its finish hook writes. */
 
-export interface ClaimInvitation {
+interface ClaimInvitation {
   jobId: string;
   to: string;
   customerName: string;

@@ -16,9 +16,9 @@ export interface ReceivedDomain {
 }
 
 /** The notice's parts name this many domains; the CSV has every one. */
-export const NOTICE_LISTED = 20;
+const NOTICE_LISTED = 20;
 
-export const RECEIVED_CSV_COLUMNS = ['domain', 'pushed_at', 'was_locked', 'relocked', 'profile'] as const;
+const RECEIVED_CSV_COLUMNS = ['domain', 'pushed_at', 'was_locked', 'relocked', 'profile'] as const;
 
 /**
  * The gaining side's notice: a short summary (how many, from whom, when, the job's page) with the

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../shared/platform/config';
 import type { Db } from '../../shared/platform/db';
 import type { RegistryGateway } from '../../shared/catalog/registry';
 import type { Logger } from '../../shared/platform/logger';
+import type { KindTable } from '../../shared/bulk/kind';
 import { createRuntime, type Runtime } from '../../app/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
 import { checkedRequest, serveChecked } from './conformance';
@@ -40,6 +41,8 @@ export interface SystemOptions {
   beforeStart?: (db: Db) => Promise<void>;
   /** Where the system logs (default: silent unless TEST_LOG_LEVEL). */
   log?: Logger;
+  /** The bulk kinds the system runs (default: shared/kinds.ts); a test adds a fixture kind. */
+  kinds?: KindTable;
 }
 
 /**
@@ -67,7 +70,14 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       ...opts.config,
     },
   );
-  const rt = await createRuntime(config, { role: 'test', db: testDb.db, registry: opts.registry, clock: opts.clock, log: opts.log });
+  const rt = await createRuntime(config, {
+    role: 'test',
+    db: testDb.db,
+    registry: opts.registry,
+    clock: opts.clock,
+    log: opts.log,
+    kinds: opts.kinds,
+  });
   // Every answer is checked against the OpenAPI document, on the wire and in http()'s requests.
   const server = serveChecked(createApp(rt.deps), rt.deps);
   await new Promise((r) => server.once('listening', r));

@@ -19,9 +19,14 @@ import {
 import { releaseCustomer, releaseCustomerInput } from '../../shared/customers/release-start';
 import { listQuery, parseInput } from '../../shared/platform/validation';
 import { me } from '../auth';
-import { json } from '../openapi/operation';
+import { json, type Operation } from '../openapi/operation';
 import * as R from '../openapi/responses';
 import { param as p, type Routes, send, fieldOf } from './route';
+
+/** Every route here is a reseller's own, documented under Customers. */
+const RESELLER: Pick<Operation, 'tag' | 'auth'> = { tag: 'Customers', auth: 'reseller' };
+/** A released customer refuses any change to it or its packages, as does a concurrent change. */
+const CHANGE_REFUSED: Record<number, string[]> = { 409: ['already_released', 'conflict'] };
 
 /** Customers of a reseller, their service packages, and release (a bulk job of kind release, viewed under /v1/jobs/:id). */
 export const customers: Routes = {
@@ -29,24 +34,21 @@ export const customers: Routes = {
     handle: ({ db }) => send(async (req, res) => [201, await createCustomer(db, me(res), parseInput(createCustomerInput, req.body))]),
     audit: { action: 'customer.create', target: 'customer' },
     summary: 'Create a customer',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     body: createCustomerInput,
     replies: { 201: json('the customer', R.Customer) },
   },
   'GET /v1/customers': {
     handle: ({ db }) => send(async (req, res) => [200, await listCustomers(db, me(res), req.query)]),
     summary: 'Your customers, `?status=active|released`',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     query: customerListQuery,
     replies: { 200: json('a page of customers', R.page(R.Customer)) },
   },
   'GET /v1/customers/:id': {
     handle: ({ db }) => send(async (req, res) => [200, await getCustomer(db, me(res), p(req, 'id'))]),
     summary: 'One customer with its last release',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     replies: { 200: json('the customer', R.Customer) },
   },
   'PATCH /v1/customers/:id': {
@@ -54,11 +56,10 @@ export const customers: Routes = {
       send(async (req, res) => [200, await updateCustomer(db, me(res), p(req, 'id'), parseInput(updateCustomerInput, req.body))]),
     audit: { action: 'customer.update', target: 'customer' },
     summary: 'Fix contact details',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     body: updateCustomerInput,
     replies: { 200: json('the customer', R.Customer) },
-    errors: { 409: ['already_released', 'conflict'] },
+    errors: CHANGE_REFUSED,
   },
   'POST /v1/customers/:id/packages': {
     handle: ({ db }) =>
@@ -70,25 +71,22 @@ export const customers: Routes = {
       details: (req, b) => ({ customer_id: req.params.id, name: fieldOf(b, 'name') }),
     },
     summary: 'Create a service package',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     body: createPackageInput,
     replies: { 201: json('the package', R.Package) },
-    errors: { 409: ['already_released', 'conflict'] },
+    errors: CHANGE_REFUSED,
   },
   'GET /v1/customers/:id/packages': {
     handle: ({ db }) => send(async (req, res) => [200, await listPackages(db, me(res), p(req, 'id'), req.query)]),
     summary: "A customer's service packages",
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     query: listQuery,
     replies: { 200: json('a page of packages', R.page(R.Package)) },
   },
   'GET /v1/customers/:id/packages/:pid': {
     handle: ({ db }) => send(async (req, res) => [200, await getPackage(db, me(res), p(req, 'id'), p(req, 'pid'))]),
     summary: 'One service package',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     replies: { 200: json('the package', R.Package) },
   },
   'POST /v1/customers/:id/packages/:pid/domains': {
@@ -104,8 +102,7 @@ export const customers: Routes = {
       details: (req) => ({ customer_id: req.params.id, domain: fieldOf(req.body, 'domain'), virtual: req.body?.virtual === true }),
     },
     summary: 'Assign a registered domain (registrant = this customer) or a virtual one',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     body: addPackageDomainInput,
     replies: { 201: json('the package domain', R.PackageDomain) },
     errors: { 400: ['invalid_domains'], 409: ['conflict', 'already_released'], 422: ['wrong_registrant', 'registered_domain'] },
@@ -123,10 +120,9 @@ export const customers: Routes = {
       details: (req) => ({ customer_id: req.params.id, domain: req.params.domain }),
     },
     summary: 'Remove a domain from a package',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     replies: { 204: { description: 'removed' } },
-    errors: { 409: ['already_released', 'conflict'] },
+    errors: CHANGE_REFUSED,
   },
   'POST /v1/customers/:id/release': {
     handle: ({ deps }) =>
@@ -137,10 +133,9 @@ export const customers: Routes = {
       details: (_q, b) => ({ job_id: fieldOf(b, 'id'), total: fieldOf(b, 'total') }),
     },
     summary: 'Release a customer with all their products (a bulk job of kind release)',
-    tag: 'Customers',
-    auth: 'reseller',
+    ...RESELLER,
     body: releaseCustomerInput,
     replies: { 202: json('the release job; view it under /v1/jobs/{id}', R.ReleaseAccepted) },
-    errors: { 409: ['already_released', 'conflict'], 422: ['invalid_contact'], 429: ['too_many_jobs'], 503: ['queue_unavailable'] },
+    errors: { ...CHANGE_REFUSED, 422: ['invalid_contact'], 429: ['too_many_jobs'], 503: ['queue_unavailable'] },
   },
 };

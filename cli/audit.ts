@@ -20,7 +20,7 @@ interface GlobalOptions {
 }
 
 /** An entry as `GET /v1/audit` answers it (docs/audit.md). */
-export interface AuditEntryView {
+interface AuditEntryView {
   id: string;
   at: string;
   reseller: string | null;
@@ -33,7 +33,7 @@ export interface AuditEntryView {
   status: number | null;
 }
 
-export interface AuditOptions {
+interface AuditOptions {
   action?: string;
   actor?: string;
   since?: string;
@@ -67,7 +67,7 @@ function summaryText(s: Record<string, unknown>): string {
  * `audit`: your account's audit trail, newest first (one page of --limit entries), or with --csv every
  * matching entry as the API streams it.
  */
-export async function audit(io: Io, g: GlobalOptions, o: AuditOptions): Promise<ExitCode> {
+async function audit(io: Io, g: GlobalOptions, o: AuditOptions): Promise<ExitCode> {
   const api = new ApiClient(readConfig(io.env, g.url));
   const limit = o.limit ?? '50';
   if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) throw refused('--limit is a number from 1 to 1000.');

@@ -12,7 +12,7 @@ const actor = z.strictObject({
   id: z.string().nullable().describe("a key's public prefix; for a session `key prefix/session hash prefix`; never a secret"),
 });
 
-export const AuditEntry = z
+const AuditEntry = z
   .strictObject({
     id: z.string(),
     at: z.string().describe('when it was recorded (ISO 8601, UTC)'),

@@ -24,7 +24,7 @@ export interface RouteContext {
  * 400 and before that answer leaves, one entry is appended with the caller (actor, address), the
  * target and a summary; if that fails the caller gets 503 `audit_unavailable` instead.
  */
-export interface AuditSpec {
+interface AuditSpec {
   /** `resource.verb`: `customer.update`, `bulk_job.cancel`. */
   action: string;
   /** The resource type changed: `customer`, `bulk_job`, `api_key`. */

@@ -11,8 +11,8 @@ import { listQuery, parseInput } from '../platform/validation';
  * key and of the session's hash), the operator (the prefix of the operator key used), or a
  * customer following a claim link (the link itself is a secret: no id). Never a secret.
  */
-export type ActorKind = 'api_key' | 'session' | 'operator' | 'claim_link';
-export const ACTOR_KINDS: readonly ActorKind[] = ['api_key', 'session', 'operator', 'claim_link'];
+type ActorKind = 'api_key' | 'session' | 'operator' | 'claim_link';
+const ACTOR_KINDS: readonly ActorKind[] = ['api_key', 'session', 'operator', 'claim_link'];
 
 export interface AuditActor {
   kind: ActorKind;
@@ -122,7 +122,7 @@ export const operatorAuditQuery = auditQuery.extend({
   reseller: z.string().trim().min(1).max(64).optional().describe("only this reseller's entries (username)"),
 });
 
-export type AuditQuery = z.infer<typeof operatorAuditQuery>;
+type AuditQuery = z.infer<typeof operatorAuditQuery>;
 
 interface EntryRow {
   id: string | number;
@@ -140,7 +140,7 @@ interface EntryRow {
   status: number | null;
 }
 
-export function auditEntryView(r: EntryRow) {
+function auditEntryView(r: EntryRow) {
   return {
     id: String(r.id),
     at: new Date(r.at).toISOString(),
@@ -154,8 +154,6 @@ export function auditEntryView(r: EntryRow) {
     status: r.status,
   };
 }
-
-export type AuditEntryView = ReturnType<typeof auditEntryView>;
 
 /** Whose entries: one reseller's (a reseller reading its own) or every one (the operator). */
 export type AuditScope = { resellerId: number } | { all: true };
@@ -185,7 +183,7 @@ export async function listAuditEntries(db: Db, scope: AuditScope, query: unknown
   return paginate(filtered(db, scope, q), q, { column: 'a.id', order: 'desc', key: (r: EntryRow) => r.id }, auditEntryView);
 }
 
-export const AUDIT_CSV_HEADER = [
+const AUDIT_CSV_HEADER = [
   'id',
   'at',
   'reseller',

@@ -19,6 +19,12 @@ export interface NewBulkJob<O extends BaseOptions> {
   options: Omit<O, 'start_after_seconds' | 'start_at_requested'> & Partial<Pick<BaseOptions, 'start_after_seconds' | 'start_at_requested'>>;
   /** One item per product, in the order the submitter gave them. */
   itemNames: string[];
+  /**
+   * Instead of itemNames: a query whose rows are the items, one unique `name` column each, taken in
+   * name order. Postgres reads and chunks them inside the submit's transaction (INSERT … SELECT),
+   * so the names of a 500,000-domain job never pass through this process; `total` is what it read.
+   */
+  itemsFrom?: { sql: string; bindings: readonly Knex.RawBinding[] };
   /** Per item, same order as itemNames; omitted = every item is a domain. */
   itemProducts?: { product: 'domain' | 'package'; id: number | null }[];
   /** Items ended at submit (skipped invalid entries): counted in `total`, never enqueued (finished.ts). */
@@ -48,7 +54,8 @@ export async function createBulkJob<O extends BaseOptions>(
   const { db, config } = deps;
   await assertQueueReachable(deps.redis);
   const chunkSize = config.CHUNK_SIZE;
-  const chunkCount = Math.max(1, Math.ceil(spec.itemNames.length / chunkSize));
+  let itemCount = spec.itemNames.length;
+  let chunkCount = Math.max(1, Math.ceil(itemCount / chunkSize));
   // A wrong option is a programming error in the kind: refused here, before anything is written.
   const options = kind.options.parse(spec.options);
   const waits = !!spec.startAt && spec.startAt.getTime() > deps.clock().getTime();
@@ -70,14 +77,23 @@ export async function createBulkJob<O extends BaseOptions>(
         request_hash: spec.requestHash ?? null,
       })
       .returning('*');
-    await assertQuota(trx, config, spec.losingResellerId, row.id, spec.itemNames.length);
-    const products = spec.itemProducts;
-    await writeUnstartedChunks(
-      trx,
-      row.id,
-      spec.itemNames.map((name, i) => ({ name, product: products?.[i].product, productId: products?.[i].id })),
-      chunkSize,
-    );
+    if (spec.itemsFrom) {
+      itemCount = await writeChunksFrom(trx, row.id, spec.itemsFrom, chunkSize);
+      chunkCount = Math.max(1, Math.ceil(itemCount / chunkSize));
+      const total = itemCount + (spec.finishedItems?.length ?? 0);
+      Object.assign(row, { total, chunk_count: chunkCount });
+      await trx('bulk_jobs').where({ id: row.id }).update({ total, chunk_count: chunkCount });
+    }
+    await assertQuota(trx, config, spec.losingResellerId, row.id, itemCount);
+    if (!spec.itemsFrom) {
+      const products = spec.itemProducts;
+      await writeUnstartedChunks(
+        trx,
+        row.id,
+        spec.itemNames.map((name, i) => ({ name, product: products?.[i].product, productId: products?.[i].id })),
+        chunkSize,
+      );
+    }
     await writeFinishedItems(trx, row.id, chunkCount, spec.finishedItems ?? []);
     if (inTx) await inTx(trx, row);
     return row as BulkJob;
@@ -95,6 +111,41 @@ export async function createBulkJob<O extends BaseOptions>(
   }
   deps.log.info({ job_id: job.id, kind: job.kind, total: job.total, chunks: chunkCount }, 'bulk job queued');
   return job;
+}
+
+/**
+ * The unstarted chunks of `writeUnstartedChunks` (unstarted.ts), read from a query instead of a
+ * list sent by this process, in one statement: a recursive walk takes the next `chunkSize` names
+ * after the last one read (an index range scan each, when the query has an index on its filter
+ * and `name`), so nothing sorts or groups 500,000 rows (that took 2.7-3.7 times as long, mostly an
+ * on-disk sort). Each chunk reserves its item ids from the items' sequence as it is written, in
+ * chunk order, so ids increase through the job as they do for a list. Returns the item count.
+ */
+async function writeChunksFrom(
+  trx: Knex.Transaction,
+  jobId: string,
+  from: NonNullable<NewBulkJob<BaseOptions>['itemsFrom']>,
+  chunkSize: number,
+): Promise<number> {
+  const { rows } = await trx.raw(
+    `with recursive r(c, names) as (
+       select 0, array(select q.name from (${from.sql}) q order by q.name limit ?::int)
+       union all
+       select r.c + 1, array(select q.name from (${from.sql}) q where q.name > r.names[?::int] order by q.name limit ?::int)
+       from r where cardinality(r.names) = ?::int),
+     ins as (
+       insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids)
+       select ?::uuid, c, array(select nextval('bulk_job_items_id_seq') from generate_series(1, cardinality(names))), names, null, null
+       from r where cardinality(names) > 0
+       returning chunk, cardinality(names) as n),
+     counted as (
+       insert into bulk_job_chunk_counts (job_id, chunk, counts)
+       select ?::uuid, chunk, jsonb_build_object('pending', n) from ins
+       returning (counts->>'pending')::int as n)
+     select coalesce(sum(n), 0)::int as n from counted`,
+    [...from.bindings, chunkSize, ...from.bindings, chunkSize, chunkSize, chunkSize, jobId, jobId],
+  );
+  return Number(rows[0].n);
 }
 
 /**

@@ -65,15 +65,28 @@ function requestHash(input: SubmitPushInput): string {
     .digest('hex');
 }
 
+/** The domains an `all_domains` push moves: every domain the losing reseller holds, by name. */
+const allDomainsOf = (losing: Reseller) => ({
+  sql: 'select name from domains where reseller_id = ?',
+  bindings: [losing.id],
+});
+
+/**
+ * The names a push moves. `all_domains` is counted, not read: a submit writes its chunks from the
+ * domains table in Postgres (`itemsFrom`), and only a dry run, which lists every item, reads them.
+ */
 async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput) {
   if (input.all_domains) {
-    const rows = await deps.db('domains').where({ reseller_id: losing.id }).orderBy('name').pluck('name');
-    if (rows.length === 0) {
+    const held = Number((await deps.db('domains').where({ reseller_id: losing.id }).first(deps.db.raw('count(*)::int as n')))?.n ?? 0);
+    if (held === 0) {
       throw new InvalidRequest('all_domains: the list of domains is empty: you hold no domains, so there is nothing to push.', {
         fields: [{ path: 'body.all_domains', message: 'you hold no domains' }],
       });
     }
-    return { names: rows as string[], duplicates: [] as string[], invalid: [] as InvalidEntry[] };
+    const names = input.dry_run
+      ? ((await deps.db('domains').where({ reseller_id: losing.id }).orderBy('name').pluck('name')) as string[])
+      : [];
+    return { names, held, duplicates: [] as string[], invalid: [] as InvalidEntry[] };
   }
   // A pasted list is read by lines (and columns for a CSV): errors say where each bad entry is.
   const split = input.domain_list !== undefined ? splitDomainList(input.domain_list, input.domain_list_format) : undefined;
@@ -86,7 +99,7 @@ async function domainNames(deps: Deps, losing: Reseller, input: SubmitPushInput)
   if (list.invalid.length && !(input.skip_invalid && list.names.length)) {
     throw invalidDomainsError(invalidListMessage(list.invalid), list.invalid);
   }
-  return { names: list.names, duplicates: list.duplicates, invalid: list.invalid };
+  return { names: list.names, held: list.names.length, duplicates: list.duplicates, invalid: list.invalid };
 }
 
 /** An invalid entry skipped by skip_invalid, as the item the job lists (the value as given, cut short). */
@@ -118,12 +131,10 @@ async function checkPush(deps: Deps, losing: Reseller, input: SubmitPushInput) {
       `"${gaining.username}" has not authorized pushes from you; they must add your company_id (${losing.company_id}) to their allowed resellers.`,
     );
   }
-  const { names, duplicates, invalid } = await domainNames(deps, losing, input);
-  if (names.length === 0)
-    throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
+  const { names, held, duplicates, invalid } = await domainNames(deps, losing, input);
+  if (held === 0) throw new InvalidRequest('The list of domains is empty.', { fields: [{ path: 'body.domains', message: 'empty' }] });
   const max = deps.config.MAX_DOMAINS_PER_JOB;
-  if (names.length > max)
-    throw new InvalidRequest(`At most ${max} domains per job; got ${names.length}.`, { max, given: names.length }, 'too_many_domains');
+  if (held > max) throw new InvalidRequest(`At most ${max} domains per job; got ${held}.`, { max, given: held }, 'too_many_domains');
 
   let profile: PushOptions['profile'] = { mode: 'new' };
   if (input.profile.mode === 'existing') {
@@ -219,6 +230,7 @@ export async function submitPush(
       losingResellerId: losing.id,
       gainingResellerId: checked.gaining.id,
       itemNames: checked.names,
+      ...(input.all_domains ? { itemsFrom: allDomainsOf(losing) } : {}),
       finishedItems: checked.invalid.map(skippedInvalid),
       idempotencyKey,
       requestHash: hash,

@@ -57,11 +57,17 @@ const union = (parts: string[]) => {
 const comment = (text: string | undefined, pad: string) =>
   text ? `${pad}/** ${text.replace(/\*\//g, '*∕').replace(/\s*\n\s*/g, ' ')} */\n` : '';
 
+/**
+ * A schema's name as a TypeScript identifier: a component id may hold characters a type name
+ * cannot (`KindOptions-push` → `KindOptionsPush`).
+ */
+export const typeName = (id: string) => id.replace(/[^A-Za-z0-9_$]+(.?)/g, (_m, c: string) => c.toUpperCase());
+
 /** A refinement of a $ref that only narrows (an error body's code enum) keeps the ref's name. */
 function typeOf(s: Schema | boolean | undefined, indent: string): string {
   if (s === undefined || s === true) return 'unknown';
   if (s === false) return 'never';
-  if (s.$ref) return s.$ref.replace(/^#\/components\/schemas\//, '');
+  if (s.$ref) return typeName(s.$ref.replace(/^#\/components\/schemas\//, ''));
   if (s.const !== undefined) return literal(s.const);
   if (s.enum) return union(s.enum.map(literal));
   const alts = s.oneOf ?? s.anyOf;
@@ -145,7 +151,7 @@ export function consoleTypesSource(doc: OpenApiDoc): string {
   const schemas = doc.components?.schemas ?? {};
   for (const name of Object.keys(schemas).sort()) {
     const s = schemas[name];
-    out.push(`${comment(s.description, '')}export type ${name} = ${typeOf(s, '')};`, '');
+    out.push(`${comment(s.description, '')}export type ${typeName(name)} = ${typeOf(s, '')};`, '');
   }
   const ops: string[] = [];
   const methods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];

@@ -41,6 +41,33 @@ export type ApiKeyCreated = {
   api_key: string;
 };
 
+export type AuditEntry = {
+  id: string;
+  /** when it was recorded (ISO 8601, UTC) */
+  at: string;
+  /** the account it belongs to (username); null: operator-only */
+  reseller: string | null;
+  /** `resource.verb`: `customer.update`, `bulk_push.submit`, `dashboard.queue.clean` */
+  action: string;
+  actor: {
+    kind: "api_key" | "session" | "operator" | "claim_link";
+    /** a key's public prefix; for a session `key prefix/session hash prefix`; never a secret */
+    id: string | null;
+  };
+  /** the client address (behind a proxy: as trust proxy derives it) */
+  address: string | null;
+  target: {
+    type: string;
+    id: string | null;
+  };
+  /** what changed: `fields` (names only) and safe values; never secrets */
+  summary: Record<string, unknown>;
+  /** the route asked: `PATCH /v1/customers/:id` */
+  route: string | null;
+  /** the status answered */
+  status: number | null;
+};
+
 export type Brand = {
   /** opaque id */
   id: string;
@@ -247,7 +274,7 @@ export type Item = {
   domain: string;
   product?: "domain" | "package";
   status: "pending" | "running" | "pushed" | "released" | "skipped" | "failed" | "cancelled";
-  reason: string | null;
+  reason: "error" | "cancelled" | "suspend_expired" | "not_found" | "not_owned" | "locked" | "invalid_domain" | "feature_disabled" | "not_authorized" | "wrong_registrant" | null;
   message: string | null;
   was_locked: boolean | null;
   relocked: boolean | null;
@@ -257,7 +284,7 @@ export type Item = {
 export type Job = {
   id: string;
   /** the kind of bulk job (`GET /v1/kinds` lists them) */
-  kind: string;
+  kind: "push" | "release";
   /** where the job is in its life: `scheduled` waits for `start_at` (grace window or schedule) with nothing moved */
   status: "scheduled" | "queued" | "running" | "suspended" | "cancelling" | "completed" | "cancelled" | "failed";
   /** what happened to the items, null while the job is open: `all_pushed` (`all_released`), `partly_skipped`, `partly_failed`, `all_skipped`, `all_failed`, `none_pushed` (`none_released`), `cancelled`, `nothing_to_do` */
@@ -267,19 +294,21 @@ export type Job = {
   losing_reseller: string | null;
   gaining_reseller: string | null;
   total: number;
-  /** items by status; `pushed` for a push, `released` for a release */
+  /** items by status; the kind's done status too */
   counts: {
     pending: number;
     running: number;
     skipped: number;
     failed: number;
     cancelled: number;
-    [key: string]: number;
+    pushed?: number;
+    released?: number;
+    [key: string]: unknown;
   };
-  /** as submitted, never the password */
+  /** as submitted, never the password; each kind's schema: `KindOptions-push`, `KindOptions-release` */
   options: Record<string, unknown>;
   /** the item status that means done for this job's kind (`pushed`, `released`) */
-  done_status: string;
+  done_status: "pushed" | "released";
   /** how people see the job's kind; the console and the CLI show these as they come */
   labels: {
     /** a job of this kind, for people: "Bulk push" */
@@ -343,6 +372,35 @@ export type Kind = {
     /** the reason in words */
     text: string;
   }[];
+};
+
+/** the options of a Bulk push job */
+export type KindOptionsPush = {
+  email_results_to: string | null;
+  start_after_seconds: number;
+  start_at_requested: string | null;
+  profile: {
+    mode: "new";
+  } | {
+    mode: "existing";
+    profile_id: number;
+    domain: string;
+    username: string;
+  };
+  apply_to_locked: boolean;
+  skip_invalid: boolean;
+  source?: "domains" | "domain_list" | "all_domains";
+  duplicates_removed: number;
+};
+
+/** the options of a Customer release job */
+export type KindOptionsRelease = {
+  email_results_to: string | null;
+  start_after_seconds: number;
+  start_at_requested: string | null;
+  customer_name: string;
+  domains: number;
+  packages: number;
 };
 
 export type Package = {
@@ -450,6 +508,69 @@ export type Submitted = {
   };
 };
 
+export type WebhookDelivery = {
+  id: string;
+  /** the event id (evt_…), sent as Webhook-Id and in the body: the same on every retry */
+  event_id: string;
+  event_type: "bulk_job.scheduled" | "bulk_job.started" | "bulk_job.finished" | "domain.pushed_in" | "domain.pushed_out" | "push_authorization.changed" | "customer.released" | "api_key.created" | "api_key.revoked";
+  job_id: string | null;
+  /** failed: given up (tries exhausted, or the endpoint disabled) */
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  /** HTTP status of the last try; null when no answer (timeout, refused address) */
+  response_status: number | null;
+  duration_ms: number | null;
+  last_error: string | null;
+  last_attempt_at: string | null;
+  /** when a pending delivery is tried next; null otherwise */
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  /** ISO 8601 timestamp (UTC) */
+  created_at: string;
+};
+
+export type WebhookEndpoint = {
+  /** opaque id */
+  id: string;
+  url: string;
+  description: string | null;
+  event_types: ("bulk_job.scheduled" | "bulk_job.started" | "bulk_job.finished" | "domain.pushed_in" | "domain.pushed_out" | "push_authorization.changed" | "customer.released" | "api_key.created" | "api_key.revoked")[];
+  enabled: boolean;
+  /** why it was disabled: by the reseller, or failing for WEBHOOK_DISABLE_AFTER_MS */
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  /** first failure of the current run of failures; null once a delivery succeeds */
+  failing_since: string | null;
+  /** the first characters of the signing secret, to recognise it */
+  secret_prefix: string;
+  /** ISO 8601 timestamp (UTC) */
+  created_at: string;
+  /** ISO 8601 timestamp (UTC) */
+  updated_at: string;
+};
+
+export type WebhookEndpointCreated = {
+  /** opaque id */
+  id: string;
+  url: string;
+  description: string | null;
+  event_types: ("bulk_job.scheduled" | "bulk_job.started" | "bulk_job.finished" | "domain.pushed_in" | "domain.pushed_out" | "push_authorization.changed" | "customer.released" | "api_key.created" | "api_key.revoked")[];
+  enabled: boolean;
+  /** why it was disabled: by the reseller, or failing for WEBHOOK_DISABLE_AFTER_MS */
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  /** first failure of the current run of failures; null once a delivery succeeds */
+  failing_since: string | null;
+  /** the first characters of the signing secret, to recognise it */
+  secret_prefix: string;
+  /** ISO 8601 timestamp (UTC) */
+  created_at: string;
+  /** ISO 8601 timestamp (UTC) */
+  updated_at: string;
+  /** the signing secret (whsec_…): shown in this answer only */
+  secret: string;
+};
+
 /** Every operation of the API by its operationId: path parameters, query, body and 2xx answer. */
 export interface Operations {
   /** GET /: Where to go: links to the console, docs, dashboard, mailbox and health */
@@ -488,6 +609,41 @@ export interface Operations {
       checks: Record<string, string>;
       [key: string]: unknown;
     };
+  };
+  /** GET /v1/admin/audit: Every account's audit trail, operator actions included */
+  getAdminAudit: {
+    path: Record<string, never>;
+    query: {
+      limit?: number;
+      cursor?: string;
+      action?: string;
+      actor?: string;
+      from?: string;
+      to?: string;
+      format?: "json" | "csv";
+      reseller?: string;
+    };
+    body: never;
+    response: {
+      items: AuditEntry[];
+      next_cursor: string | null;
+    };
+  };
+  /** GET /v1/admin/audit.csv: Every audit entry as CSV (streamed) */
+  getAdminAuditCsv: {
+    path: Record<string, never>;
+    query: {
+      limit?: number;
+      cursor?: string;
+      action?: string;
+      actor?: string;
+      from?: string;
+      to?: string;
+      format?: "json" | "csv";
+      reseller?: string;
+    };
+    body: never;
+    response: unknown;
   };
   /** POST /v1/admin/domains/import: Load domains (brand by name, profile by username or created) */
   postAdminDomainsImport: {
@@ -661,6 +817,39 @@ export interface Operations {
     body: never;
     response: ApiKey;
   };
+  /** GET /v1/audit: Your account's audit trail: who changed what, when, from where */
+  getAudit: {
+    path: Record<string, never>;
+    query: {
+      limit?: number;
+      cursor?: string;
+      action?: string;
+      actor?: string;
+      from?: string;
+      to?: string;
+      format?: "json" | "csv";
+    };
+    body: never;
+    response: {
+      items: AuditEntry[];
+      next_cursor: string | null;
+    };
+  };
+  /** GET /v1/audit.csv: Your account's audit trail as CSV (every matching entry, streamed) */
+  getAuditCsv: {
+    path: Record<string, never>;
+    query: {
+      limit?: number;
+      cursor?: string;
+      action?: string;
+      actor?: string;
+      from?: string;
+      to?: string;
+      format?: "json" | "csv";
+    };
+    body: never;
+    response: unknown;
+  };
   /** GET /v1/brands: Your brands */
   getBrands: {
     path: Record<string, never>;
@@ -777,7 +966,7 @@ export interface Operations {
       limit?: number;
       cursor?: string;
       status?: "pending" | "running" | "pushed" | "released" | "skipped" | "failed" | "cancelled";
-      reason?: string;
+      reason?: "error" | "cancelled" | "suspend_expired" | "not_found" | "not_owned" | "locked" | "invalid_domain" | "feature_disabled" | "not_authorized" | "wrong_registrant";
       q?: string;
     };
     body: never;
@@ -1075,7 +1264,7 @@ export interface Operations {
       limit?: number;
       cursor?: string;
       status?: "pending" | "running" | "pushed" | "released" | "skipped" | "failed" | "cancelled";
-      reason?: string;
+      reason?: "error" | "cancelled" | "suspend_expired" | "not_found" | "not_owned" | "locked" | "invalid_domain" | "feature_disabled" | "not_authorized" | "wrong_registrant";
       q?: string;
     };
     body: never;
@@ -1236,6 +1425,96 @@ export interface Operations {
     query: Record<string, never>;
     body: never;
     response: undefined;
+  };
+  /** GET /v1/webhooks: Your webhook endpoints (never their secrets) */
+  getWebhooks: {
+    path: Record<string, never>;
+    query: {
+      limit?: number;
+      cursor?: string;
+    };
+    body: never;
+    response: {
+      items: WebhookEndpoint[];
+      /** pass as ?cursor= for the next page; null on the last */
+      next_cursor: string | null;
+    };
+  };
+  /** POST /v1/webhooks: Add a webhook endpoint; the answer is the only time its signing secret is shown */
+  postWebhooks: {
+    path: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      /** https URL the events are POSTed to (http only to a loopback host in development) */
+      url: string;
+      /** the events sent to this endpoint: bulk_job.scheduled, bulk_job.started, bulk_job.finished, domain.pushed_in, domain.pushed_out, push_authorization.changed, customer.released, api_key.created, api_key.revoked */
+      event_types: ("bulk_job.scheduled" | "bulk_job.started" | "bulk_job.finished" | "domain.pushed_in" | "domain.pushed_out" | "push_authorization.changed" | "customer.released" | "api_key.created" | "api_key.revoked")[];
+      /** default true */
+      enabled?: boolean;
+      description?: string | null;
+    };
+    response: WebhookEndpointCreated;
+  };
+  /** GET /v1/webhooks/{id}: One webhook endpoint */
+  getWebhooksById: {
+    path: {
+      id: string;
+    };
+    query: Record<string, never>;
+    body: never;
+    response: WebhookEndpoint;
+  };
+  /** DELETE /v1/webhooks/{id}: Delete an endpoint and its delivery log */
+  deleteWebhooksById: {
+    path: {
+      id: string;
+    };
+    query: Record<string, never>;
+    body: never;
+    response: undefined;
+  };
+  /** PATCH /v1/webhooks/{id}: Change an endpoint: url, event_types, description, enabled (enable, disable) */
+  patchWebhooksById: {
+    path: {
+      id: string;
+    };
+    query: Record<string, never>;
+    body: {
+      url?: string;
+      /** the events sent to this endpoint: bulk_job.scheduled, bulk_job.started, bulk_job.finished, domain.pushed_in, domain.pushed_out, push_authorization.changed, customer.released, api_key.created, api_key.revoked */
+      event_types?: ("bulk_job.scheduled" | "bulk_job.started" | "bulk_job.finished" | "domain.pushed_in" | "domain.pushed_out" | "push_authorization.changed" | "customer.released" | "api_key.created" | "api_key.revoked")[];
+      /** true re-enables a disabled endpoint (its failure count starts again) */
+      enabled?: boolean;
+      description?: string | null;
+    };
+    response: WebhookEndpoint;
+  };
+  /** GET /v1/webhooks/{id}/deliveries: An endpoint's delivery log, newest first: status, response code, duration, attempts, next retry */
+  getWebhooksByIdDeliveries: {
+    path: {
+      id: string;
+    };
+    query: {
+      limit?: number;
+      cursor?: string;
+      status?: "pending" | "delivered" | "failed";
+    };
+    body: never;
+    response: {
+      items: WebhookDelivery[];
+      /** pass as ?cursor= for the next page; null on the last */
+      next_cursor: string | null;
+    };
+  };
+  /** POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver: Send a delivery again (same event id), as soon as a worker can */
+  postWebhooksByIdDeliveriesByDeliveryIdRedeliver: {
+    path: {
+      id: string;
+      delivery_id: string;
+    };
+    query: Record<string, never>;
+    body: never;
+    response: WebhookDelivery;
   };
 }
 

@@ -128,7 +128,12 @@ export type Domain = DomainListItem;
  * console shows those as they come and never names a kind, so a new kind needs no edit here.
  * `options` is read only for what every kind's jobs carry (see JobOptions).
  */
-export type Job = Omit<ApiJob, 'options'> & { options: JobOptions };
+export type Job = Omit<ApiJob, 'options' | 'counts' | 'done_status'> & {
+  options: JobOptions;
+  /** Items by status: the engine's and the kind's done status (the document lists the table's done statuses as optional keys). */
+  counts: Record<string, number>;
+  done_status: string;
+};
 export type JobStatus = Job['status'];
 export const FINISHED: JobStatus[] = ['completed', 'cancelled', 'failed'];
 export type { Brand, Customer, Item, Kind, Profile, PushSettings };

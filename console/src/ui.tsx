@@ -53,8 +53,9 @@ export function JobProgress({ job, label }: { job: Job; label: string }) {
   );
 }
 
-export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge badge-${status}`}>{status}</span>;
+/** A status in its colour; `tone` names the colour when the word is a kind's own (its done status: `done`). */
+export function StatusBadge({ status, tone }: { status: string; tone?: string }) {
+  return <span className={`badge badge-${tone ?? status}`}>{status}</span>;
 }
 
 /** A confirmation in a native modal <dialog>: focus is trapped and Escape closes it. */

@@ -308,7 +308,7 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
               <tr key={i.domain}>
                 <td className="domain">{i.domain}</td>
                 <td>
-                  <StatusBadge status={i.status} />
+                  <StatusBadge status={i.status} tone={i.status === job.done_status ? 'done' : undefined} />
                 </td>
                 <td>
                   {i.reason ?? ''}

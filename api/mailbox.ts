@@ -89,7 +89,7 @@ ${list.next_cursor ? html`<p><a rel="next" href="${MAILBOX_PATH}?cursor=${list.n
   r.get('/:id', async (req, res) => {
     const e = await getEmail(deps.db, String(req.params.id));
     const s = status(e);
-    const attachments: { filename: string; contentType?: string; content: string }[] = e.attachments ?? [];
+    const attachments: { filename: string; contentType?: string; content: string; encoding?: 'base64' }[] = e.attachments ?? [];
     page(
       res,
       e.subject,
@@ -109,7 +109,7 @@ ${
   attachments.length
     ? html`<ul>${attachments.map(
         (a, i) =>
-          html`<li><a href="${MAILBOX_PATH}/${e.id}/attachments/${i}" download="${a.filename}">${a.filename}</a> (${a.contentType ?? 'application/octet-stream'}, ${Buffer.byteLength(a.content).toLocaleString('en-US')} bytes)</li>`,
+          html`<li><a href="${MAILBOX_PATH}/${e.id}/attachments/${i}" download="${a.filename}">${a.filename}</a> (${a.contentType ?? 'application/octet-stream'}, ${Buffer.byteLength(a.content, a.encoding === 'base64' ? 'base64' : 'utf8').toLocaleString('en-US')} bytes)</li>`,
       )}</ul>`
     : html`<p>None.</p>`
 }
@@ -139,7 +139,7 @@ ${e.html ? html`<iframe title="HTML part of the email" sandbox src="${MAILBOX_PA
       .type(a.contentType ?? 'application/octet-stream')
       .attachment(a.filename)
       .set('Cache-Control', 'no-store')
-      .send(Buffer.from(a.content));
+      .send(Buffer.from(a.content, a.encoding === 'base64' ? 'base64' : 'utf8'));
   });
   return r;
 }

@@ -6,7 +6,7 @@ import { PROBLEM_ROWS, resultsEmail } from './results-email';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { hasUnstarted } from './unstarted';
-import { collectCsv } from './views';
+import { resultsAttachment } from './results-attachment';
 
 /**
  * Ends the job once every item is terminal and its kind owes nothing more (a push: every domain it
@@ -44,9 +44,11 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
         .orderBy('id')
         .limit(PROBLEM_ROWS)
         .select('domain_name as domain', 'status', 'reason', 'message');
-      const csv = await collectCsv(trx, done.id);
+      // Gzipped past PLAIN_CSV_MAX_ITEMS: a 500,000-item CSV as one string took the worker past 200 MB.
+      const attachment = await resultsAttachment(trx, done);
       const jobUrl = consoleJobUrl(deps.config, done.id);
-      await queueEmail(trx, resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), csv, problems, jobUrl));
+      const email = resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), attachment.content, problems, jobUrl);
+      await queueEmail(trx, { ...email, attachments: [attachment] });
     }
     return done;
   });

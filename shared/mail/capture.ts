@@ -60,6 +60,8 @@ export interface Attachment {
   filename: string;
   content: string;
   contentType?: string;
+  /** base64: a binary attachment (a big job's gzipped results CSV); otherwise text. */
+  encoding?: 'base64';
 }
 
 /** The n-th (0-based) attachment of an email, as stored in the outbox. */

@@ -12,7 +12,7 @@ export interface OutboundMessage {
   text: string;
   html?: string | null;
   messageId: string;
-  attachments: { filename: string; content: string; contentType?: string }[];
+  attachments: { filename: string; content: string; contentType?: string; encoding?: 'base64' }[];
 }
 
 export interface Mailer {

@@ -12,7 +12,7 @@ export interface EmailDraft {
   subject: string;
   text: string;
   html?: string;
-  attachments?: { filename: string; content: string; contentType?: string }[];
+  attachments?: { filename: string; content: string; contentType?: string; encoding?: 'base64' }[];
   /** The body holds a secret we otherwise keep only hashed: blanked once sent, masked before. */
   containsSecret?: boolean;
 }
@@ -43,7 +43,7 @@ export interface OutboxRow {
   subject: string;
   text: string;
   html: string | null;
-  attachments: { filename: string; content: string; contentType?: string }[];
+  attachments: { filename: string; content: string; contentType?: string; encoding?: 'base64' }[];
   contains_secret: boolean;
   attempts: number;
   ambiguous_sends: number;

@@ -1,9 +1,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { type AuditScope, auditCsv, auditQuery, listAuditEntries, operatorAuditQuery } from '../../shared/audit/entries';
+import { type AuditScope, auditCsv, auditQuery, listAuditEntries, operatorActorId, operatorAuditQuery } from '../../shared/audit/entries';
 import type { Db } from '../../shared/platform/db';
 import type { Logger } from '../../shared/platform/logger';
-import { secretPrefix } from '../../shared/platform/throttle';
 import { me } from '../auth';
 import { type Routes, recordBeforeAnswer } from './route';
 
@@ -149,7 +148,7 @@ export function auditAdminChanges(deps: { db: Db; log: Logger }, area: 'dashboar
         ? dashboardAction(req.method, req.path)
         : { action: `mailbox.${req.method.toLowerCase()}`, targetType: 'mailbox', targetId: req.path.slice(0, 200) };
     recordBeforeAnswer(req, res, deps, `${req.method} ${base}${req.path}`.slice(0, 300), () => ({
-      actor: { kind: 'operator', id: secretPrefix(key ?? password) ?? null },
+      actor: { kind: 'operator', id: operatorActorId(key ?? password) },
       action: what.action,
       targetType: what.targetType,
       targetId: what.targetId,

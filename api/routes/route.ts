@@ -1,8 +1,7 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { type AuditActor, type AuditEntryInput, appendAuditEntry } from '../../shared/audit/entries';
+import { type AuditActor, type AuditEntryInput, appendAuditEntry, operatorActorId } from '../../shared/audit/entries';
 import type { BulkDeps } from '../../shared/bulk/kind';
 import { hashSecret } from '../../shared/platform/secrets';
-import { secretPrefix } from '../../shared/platform/throttle';
 import type { Db } from '../../shared/platform/db';
 import type { Logger } from '../../shared/platform/logger';
 import { clientIp } from '../auth';
@@ -76,8 +75,9 @@ function actorOf(route: Route, req: Request, res: Response): AuditActor {
     return { kind: 'session', id: `${via.key_prefix}/${session}` };
   }
   if (via) return { kind: 'api_key', id: via.key_prefix };
-  if (route.auth === 'operator') return { kind: 'operator', id: secretPrefix(bearer(req)) ?? null };
-  return { kind: 'api_key', id: secretPrefix(bearer(req)) ?? null };
+  if (route.auth === 'operator') return { kind: 'operator', id: operatorActorId(bearer(req)) };
+  // A route without a guard names its caller in its AuditSpec (`actor`); none does not.
+  return { kind: 'api_key', id: null };
 }
 
 /** The target's id: the spec's, else the path's `:id` or last parameter, else the answer's `id`. */

@@ -3,12 +3,13 @@ import { z } from 'zod';
 import { csvLine } from '../platform/csv';
 import type { Db } from '../platform/db';
 import { InvalidRequest } from '../platform/errors';
+import { hashSecret } from '../platform/secrets';
 import { paginate } from '../platform/sql';
 import { listQuery, parseInput } from '../platform/validation';
 
 /**
  * Who changed something: an API key (by its public prefix), a console session (the prefix of its
- * key and of the session's hash), the operator (the prefix of the operator key used), or a
+ * key and of the session's hash), the operator (a fingerprint of the operator key used), or a
  * customer following a claim link (the link itself is a secret: no id). Never a secret.
  */
 type ActorKind = 'api_key' | 'session' | 'operator' | 'claim_link';
@@ -67,6 +68,13 @@ export function safeSummary(value: unknown, depth = 0): unknown {
   }
   return String(value);
 }
+
+/**
+ * How the operator is named in an entry: a fingerprint of the key used (`op_` and 8 hex of its
+ * SHA-256), never its first characters (ADMIN_API_KEY may be as short as 16). It tells the current
+ * key from the previous one during a rotation, and is safe to show a reseller.
+ */
+export const operatorActorId = (key: string | undefined): string | null => (key ? `op_${hashSecret(key).slice(0, 8)}` : null);
 
 /** Appends one entry. There is no function to change or remove one: the table refuses both (docs/audit.md). */
 export async function appendAuditEntry(db: Db | Knex.Transaction, e: AuditEntryInput): Promise<void> {

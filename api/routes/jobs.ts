@@ -142,7 +142,7 @@ function jobEvents({ deps, streams, now }: RouteContext, kind: string | undefine
 
 /** The same views for every kind of bulk job (push and release). */
 export const jobs: Routes = jobRoutes('/v1/jobs', undefined, {
-  what: 'bulk jobs of every kind (push, release)',
+  what: 'bulk jobs of every kind',
   one: 'bulk job of any kind',
   tag: 'Bulk jobs',
 });

@@ -112,7 +112,7 @@ export function resultsEmail(
   const when = (d: Date | null) => (d ? new Date(d).toISOString() : 'n/a');
   const subject = `[domain-push] ${what}: ${outcome}`;
   const body = html`<h1 style="font-size:20px;margin:0 0 8px">${what}: ${outcome}</h1>
-<p>Job <code>${job.id}</code> ${job.gaining ? html`pushed domains of <strong>${job.losing}</strong> to <strong>${job.gaining}</strong>` : html`released products of <strong>${job.losing}</strong>`}.</p>
+<p>Job <code>${job.id}</code> of <strong>${job.losing}</strong>${job.gaining ? html`, for <strong>${job.gaining}</strong>` : ''}.</p>
 ${jobUrl ? buttonLink(jobUrl, 'View the job in the console', 'data-job-link') : ''}
 ${countsTable(job)}
 <table ${raw(TABLE)} aria-label="Timings"><tbody>

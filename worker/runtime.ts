@@ -119,7 +119,7 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     config.WEBHOOK_INTERVAL_MS,
     async () => {
       // Passes follow each other while they find work: a backlog drains at the receivers' pace, not one pass per tick.
-      while ((await relayWebhooks({ db: deps.db, config, log })).delivered > 0);
+      while ((await relayWebhooks({ db: deps.db, config, log, metrics: deps.metrics })).delivered > 0);
     },
     (e) => log.error({ err: e.message }, 'webhook relay failed'),
   );

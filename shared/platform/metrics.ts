@@ -34,6 +34,18 @@ export function createMetrics() {
     help: 'Email sends that got no reply after the whole message went out (maybe delivered; sent at most once more)',
     registers: [registry],
   });
+  const webhookDeliveries = new client.Counter({
+    name: 'domain_push_webhook_deliveries_total',
+    help: 'Webhook requests sent, by outcome (delivered: a 2xx; failed: anything else, retried or given up)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const webhookLag = new client.Histogram({
+    name: 'domain_push_webhook_delivery_lag_seconds',
+    help: 'From an event being written to its delivery (a 2xx), retries included',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+    registers: [registry],
+  });
   const unlockedDomains = new client.Gauge({
     name: 'domain_push_unlocked_domains',
     help: 'Domains the registry-path ledger shows unlocked for longer than the bound (2 x WORKER_LOCK_MS + RECONCILE_INTERVAL_MS), read at scrape time; 0 when the guarantee holds',
@@ -44,7 +56,19 @@ export function createMetrics() {
   const readAtScrape = (read: () => Promise<void>) => {
     readers.push(read);
   };
-  return { registry, itemsProcessed, jobDuration, queueDepth, outboxBacklog, emailAmbiguous, unlockedDomains, readers, readAtScrape };
+  return {
+    registry,
+    itemsProcessed,
+    jobDuration,
+    queueDepth,
+    outboxBacklog,
+    emailAmbiguous,
+    webhookDeliveries,
+    webhookLag,
+    unlockedDomains,
+    readers,
+    readAtScrape,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

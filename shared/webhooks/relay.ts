@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../platform/config';
 import type { Db } from '../platform/db';
 import type { Logger } from '../platform/logger';
+import type { Metrics } from '../platform/metrics';
 import { delayFor, type RetryPolicy, sleep } from '../platform/retry';
 import { queueEmail } from '../mail/outbox';
 import { allowInsecureLoopback, type Resolver } from './address-guard';
@@ -17,7 +18,7 @@ export interface WebhookRelayDeps {
   /** DNS for the address guard (tests answer a private address for a name). */
   resolve?: Resolver;
   clock?: () => Date;
-  metrics?: { webhookDeliveries?: { inc(labels: { outcome: string }): void } };
+  metrics?: Pick<Metrics, 'webhookDeliveries' | 'webhookLag'>;
 }
 
 /** The one retry policy, shaped by config: full jitter, WEBHOOK_MAX_ATTEMPTS tries, then given up. */
@@ -161,7 +162,8 @@ async function serveEndpoint(deps: WebhookRelayDeps, endpointId: string) {
         loopbackAllowed: allowInsecureLoopback(config),
         resolve: deps.resolve,
       });
-      deps.metrics?.webhookDeliveries?.inc({ outcome: result.ok ? 'delivered' : 'failed' });
+      deps.metrics?.webhookDeliveries.inc({ outcome: result.ok ? 'delivered' : 'failed' });
+      if (result.ok) deps.metrics?.webhookLag.observe((Date.now() - new Date(due.created_at).getTime()) / 1000);
       if (result.ok) {
         await markDelivered(db, endpoint.id, owner, due.id, result);
         out.delivered++;

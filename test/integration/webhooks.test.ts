@@ -61,7 +61,7 @@ describe('webhooks: signed, retried, ordered deliveries to real receivers; never
     let stopped = false;
     const done = (async () => {
       while (!stopped) {
-        await relayWebhooks({ db: sys.db, config, log, resolve });
+        await relayWebhooks({ db: sys.db, config, log, resolve, metrics: sys.rt.deps.metrics });
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -126,6 +126,8 @@ describe('webhooks: signed, retried, ordered deliveries to real receivers; never
     expect(log1).to.include({ status: 'delivered', attempts: 1, response_status: 200, event_id: got.id, next_attempt_at: null });
     expect(log1.duration_ms).to.be.a('number');
     expect(rx.received).to.have.length(1);
+    const counted = await sys.rt.deps.metrics.registry.getSingleMetricAsString('domain_push_webhook_deliveries_total');
+    expect(counted).to.match(/outcome="delivered"} [1-9]/);
   });
 
   it('after two 500s the third try delivers: the same event id three times, one after de-duplication', async () => {

@@ -3,7 +3,9 @@ import { kindTable } from '../../shared/bulk/kind';
 import { KINDS } from '../../shared/kinds';
 import { createArchive } from '../fixtures/kinds/archive/create';
 import { archiveKind } from '../fixtures/kinds/archive/kind';
+import { ensureConsoleBuilt } from '../../bin/build-console';
 import { runCli, show } from '../helpers/cli-run';
+import { launchChromium, signIn } from '../helpers/console-browser';
 import { importDomains, makeReseller, names, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 import { toText } from '../helpers/smtp';
@@ -114,5 +116,22 @@ describe('a fixture kind (archive) from its own folder, end to end', function ()
     expect(run.code, show(run)).to.equal(1);
     expect(run.stdout, show(run)).to.include(`Job ${jobId} (archive): completed`);
     expect(run.stdout, show(run)).to.include('completed with 2 failures (3 of 5 archived)');
+  });
+
+  it('the console job page shows it in its labels and details (Chromium)', async () => {
+    await ensureConsoleBuilt({ quiet: true });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await signIn(page, sys, me, `/console/queue/${jobId}`);
+      await page.getByRole('heading', { name: /Archive of arch-owner/ }).waitFor();
+      const options = page.locator('dl.options');
+      await options.getByText('Retention').waitFor();
+      expect(await options.innerText()).to.include('30 days');
+      expect(await page.getByRole('searchbox', { name: 'Search domains' }).count()).to.equal(1);
+      await page.locator('table').getByText('archived').first().waitFor();
+    } finally {
+      await browser.close();
+    }
   });
 });

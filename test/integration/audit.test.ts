@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { expect } from 'chai';
+import pino from 'pino';
 import type { Response } from 'supertest';
 import { ROUTE_TABLES } from '../../api/routes';
 import type { Routes } from '../../api/routes/route';
@@ -418,12 +420,21 @@ const entriesAfter = (sys: TestSystem, id: string | number): Promise<Entry[]> =>
   sys.db('audit_entries').where('id', '>', id).orderBy('id').select('*');
 const lastId = async (sys: TestSystem) => String((await sys.db('audit_entries').max({ m: 'id' }).first())?.m ?? 0);
 
+/** The system's log lines at warn and above, as objects (a real pino logger writing here). */
+const logged: { event?: string; route?: string; err?: string }[] = [];
+const sink = new Writable({
+  write(chunk, _enc, cb) {
+    for (const l of String(chunk).split('\n').filter(Boolean)) logged.push(JSON.parse(l));
+    cb();
+  },
+});
+
 describe('audit trail', () => {
   let sys: TestSystem;
   let world: World;
 
   before(async () => {
-    sys = await startSystem({ worker: false, config: { WEBHOOK_ALLOW_INSECURE_LOOPBACK: true } });
+    sys = await startSystem({ worker: false, config: { WEBHOOK_ALLOW_INSECURE_LOOPBACK: true }, log: pino({ level: 'warn' }, sink) });
     const alpha = await makeReseller(sys, 'alpha');
     const beta = await makeReseller(sys, 'beta');
     // beta takes pushes from alpha (entries of their own; the walk counts only its own).
@@ -714,7 +725,7 @@ describe('audit trail', () => {
     expect(e.address).to.match(/^(::ffff:)?127\.0\.0\.1$/);
   });
 
-  it('a change whose entry cannot be written answers 503 audit_unavailable with Retry-After', async () => {
+  it('a change whose entry cannot be written answers 503 audit_unavailable with Retry-After, and is logged', async () => {
     // The entry's insert fails (a check no entry passes, made and dropped by this test).
     await sys.db.raw("alter table audit_entries add constraint audit_test_refuse check (action <> 'brand.create') not valid");
     try {
@@ -722,6 +733,8 @@ describe('audit trail', () => {
       expect(res.status).to.equal(503);
       expect(res.body.error.code).to.equal('audit_unavailable');
       expect(res.headers['retry-after']).to.equal('1');
+      // Nothing else about it is in the answer; the log says which route and why.
+      expect(logged.filter((l) => l.event === 'audit_append_failed').map((l) => l.route)).to.deep.equal(['POST /v1/brands']);
     } finally {
       await sys.db.raw('alter table audit_entries drop constraint audit_test_refuse');
     }

@@ -115,12 +115,24 @@ export async function jobFor(
   opts: { kind?: string; forUpdate?: boolean } = {},
 ): Promise<BulkJob> {
   const job = await loadJob(db, id, opts.forUpdate);
-  const visible =
-    job &&
-    (!opts.kind || job.kind === opts.kind) &&
-    (job.losing_reseller_id === resellerId || (access === 'view' && job.gaining_reseller_id === resellerId));
-  if (!visible) throw new NotFound('No such job.');
+  if (!job || !mayAccess(job, resellerId, access, opts.kind)) throw new NotFound('No such job.');
   return job;
+}
+
+/** `jobFor`'s rule on a row already read (views read the job with its counts in one statement). */
+export function mayAccess(
+  job: Pick<BulkJob, 'kind' | 'losing_reseller_id' | 'gaining_reseller_id'>,
+  resellerId: number,
+  access: Access,
+  kind?: string,
+): boolean {
+  if (kind && job.kind !== kind) return false;
+  return Number(job.losing_reseller_id) === resellerId || (access === 'view' && Number(job.gaining_reseller_id) === resellerId);
+}
+
+/** Whether `id` can name a job at all (a job id is a UUID): anything else is not found, without a query. */
+export function isJobId(id: string): boolean {
+  return UUID.test(id);
 }
 
 /**

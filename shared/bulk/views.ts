@@ -8,7 +8,20 @@ import { paginate } from '../platform/sql';
 import { itemReasons, itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { jobItems } from './unstarted';
 import { jobOutcome, outcomeText } from './outcome';
-import { countItems, countItemsOf, ITEM_CSV_COLUMNS, itemView, jobFor, jobParties, type BulkJob, type ItemRow } from './model';
+import { NotFound } from '../platform/errors';
+import { decodeCursor, pageOf } from '../platform/validation';
+import {
+  countItems,
+  countItemsOf,
+  isJobId,
+  ITEM_CSV_COLUMNS,
+  itemView,
+  jobFor,
+  jobParties,
+  mayAccess,
+  type BulkJob,
+  type ItemRow,
+} from './model';
 
 /** Views need the database and the kind table (done status, links, public options). */
 export type ViewDeps = Pick<BulkDeps, 'db' | 'kinds'>;
@@ -84,8 +97,36 @@ export function jobLinks(kind: Pick<BulkKindDef, 'path'>, job: Pick<BulkJob, 'id
   return { self: base, items: `${base}/items`, events: `${base}/events`, cancel: `${base}/cancel` };
 }
 
+/**
+ * `GET …/:id`: the job, its items per status (summed from the per-chunk counters) and its two
+ * resellers' names in one statement, so a view waits for one round trip, not three, on a database
+ * busy with a push. Reading the counters never waits on the workers: a plain read takes no row
+ * lock, so a chunk's transaction holding its counter row does not hold up the view (MVCC shows
+ * the last committed counts).
+ */
 export async function getJob(deps: ViewDeps, me: Reseller, id: string, kind: string | undefined, now: Date) {
-  return jobView(deps, await jobFor(deps.db, me.id, id, 'view', { kind }), now);
+  if (!isJobId(id)) throw new NotFound('No such job.');
+  const { rows } = await deps.db.raw(
+    `select j.*,
+       (select coalesce(jsonb_object_agg(s.key, s.n), '{}'::jsonb)
+        from (select e.key, sum(e.value::bigint) as n
+              from bulk_job_chunk_counts c, jsonb_each_text(c.counts) e
+              where c.job_id = j.id group by e.key having sum(e.value::bigint) <> 0) s) as view_counts,
+       (select r.username from resellers r where r.id = j.losing_reseller_id) as view_losing,
+       (select r.username from resellers r where r.id = j.gaining_reseller_id) as view_gaining
+     from bulk_jobs j where j.id = ?`,
+    [id],
+  );
+  const row = rows[0] as
+    | (BulkJob & { view_counts: Record<string, number>; view_losing: string | null; view_gaining: string | null })
+    | undefined;
+  if (!row || !mayAccess(row, me.id, 'view', kind)) throw new NotFound('No such job.');
+  const { view_counts, view_losing, view_gaining, ...job } = row;
+  const parties: Parties = {
+    losing: view_losing === null ? undefined : { username: view_losing },
+    gaining: view_gaining === null ? undefined : { username: view_gaining },
+  };
+  return buildJobView(deps.kinds, job, view_counts, parties, now);
 }
 
 export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kind: string | undefined, now: Date) {
@@ -137,11 +178,14 @@ export function itemsQuery(kinds: KindTable) {
 
 type ItemFilter = { status?: string; reason?: string; q?: string };
 
-/** The item filters, on `jobItems`' rows. `q` matches as a substring, its LIKE wildcards taken literally. */
+/** `?q=` as a LIKE pattern: a substring, its LIKE wildcards taken literally. */
+const containing = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** The item filters, on `jobItems`' rows. */
 function filtered(b: Knex.QueryBuilder, f: ItemFilter): Knex.QueryBuilder {
   if (f.status) b.where('status', f.status);
   if (f.reason) b.where('reason', f.reason);
-  if (f.q) b.where('domain_name', 'like', `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (f.q) b.where('domain_name', 'like', containing(f.q));
   return b;
 }
 
@@ -149,8 +193,54 @@ export async function listItems(deps: ViewDeps, me: Reseller, id: string, query:
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
   const job = await jobFor(db, me.id, id, 'view', { kind });
-  const rows = jobItems(db, job.id).modify((b) => filtered(b, q));
-  return paginate(rows, q, { column: 'id', key: (r: ItemRow) => r.id }, itemView);
+  return pageOf(await itemsPage(db, job.id, q, decodeCursor(q.cursor), q.limit + 1), q.limit, (r: ItemRow) => r.id, itemView);
+}
+
+/**
+ * The first `limit` items after `after` (by id), started or not, as `jobItems` would list them but
+ * without reading every unstarted item: each side takes its own first `limit` rows, and the two are
+ * merged. Item rows come from the (job_id, id) index. Unstarted items are read chunk by chunk in
+ * chunk order (an incremental sort, stopped once `limit` rows are out): a chunk's ids are all below
+ * the next chunk's, since the submit reserves them in submission order (unstarted.ts), so the first
+ * chunks hold the lowest ids. Sorting every unstarted name of a 50,000-item job by id instead took
+ * 30–120 ms per page at the start of a push.
+ */
+async function itemsPage(db: Db, jobId: string, f: ItemFilter, after: string | undefined, limit: number): Promise<ItemRow[]> {
+  const where: string[] = [];
+  const bindings: Knex.RawBinding[] = [];
+  if (after !== undefined) {
+    where.push('id > ?');
+    bindings.push(after);
+  }
+  if (f.status) {
+    where.push('status = ?');
+    bindings.push(f.status);
+  }
+  if (f.reason) {
+    where.push('reason = ?');
+    bindings.push(f.reason);
+  }
+  if (f.q) {
+    where.push('domain_name like ?');
+    bindings.push(containing(f.q));
+  }
+  const cond = where.map((w) => ` and ${w}`).join('');
+  const { rows } = await db.raw(
+    `select * from (
+       (select id, job_id, chunk, domain_name, product, product_id, status, reason, message, was_locked, relocked, started_at, finished_at
+        from bulk_job_items where job_id = ?${cond} order by id limit ?)
+       union all
+       (select * from (
+          select u.id, c.job_id, c.chunk, u.name as domain_name, coalesce(u.product, 'domain') as product, u.product_id,
+                 'pending'::text as status, null::text as reason, null::text as message, null::boolean as was_locked,
+                 null::boolean as relocked, null::timestamptz as started_at, null::timestamptz as finished_at
+          from bulk_job_chunks c, unnest(c.item_ids, c.names, c.products, c.product_ids) as u(id, name, product, product_id)
+          where c.job_id = ?) unstarted
+        where true${cond} order by chunk, id limit ?)
+     ) items order by id limit ?`,
+    [jobId, ...bindings, limit, jobId, ...bindings, limit, limit],
+  );
+  return rows as ItemRow[];
 }
 
 /** Rows per read of a CSV export: a 50,000-item job is ten reads, never all in memory at once. */

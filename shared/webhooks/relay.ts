@@ -33,8 +33,11 @@ export const webhookRetry = (config: Config): RetryPolicy => ({
 /** An endpoint lease outlasts a send's timeout twice over, plus a second (like the email outbox's). */
 export const webhookLeaseMs = (config: Config) => 2 * config.WEBHOOK_TIMEOUT_MS + 1_000;
 
-/** Deliveries one lane sends to one endpoint before it lets the endpoint go (others get their turn). */
-const BURST = 20;
+/** Deliveries (and ms) one lane sends to one endpoint before it lets the endpoint go (others get their turn). */
+const BURST = 50;
+const BURST_MS = 1_000;
+/** A relay pass takes no new endpoint after this long. */
+const PASS_MS = 5_000;
 
 interface Due {
   id: string;
@@ -64,44 +67,83 @@ interface Leased {
  * 1 / WEBHOOK_RATE_PER_SECOND.
  */
 export async function relayWebhooks(deps: WebhookRelayDeps): Promise<{ delivered: number; failed: number }> {
-  const { db, config } = deps;
+  const { config } = deps;
   const lanes = config.WEBHOOK_CONCURRENCY;
-  const ready: { id: string }[] = (
-    await db.raw(
-      `select w.id from webhook_endpoints w
-       where w.enabled and w.next_send_at <= clock_timestamp() and (w.lease_until is null or w.lease_until < clock_timestamp())
-         and exists (select 1 from webhook_deliveries d where d.endpoint_id = w.id and d.status = 'pending' and d.next_attempt_at <= clock_timestamp())
-       order by (select min(d.next_attempt_at) from webhook_deliveries d where d.endpoint_id = w.id and d.status = 'pending')
-       limit ?`,
-      [lanes * 4],
-    )
-  ).rows;
+  // A pass takes no new endpoint after this: a worker's stop waits for at most this plus one send.
+  const deadline = Date.now() + PASS_MS;
   let delivered = 0;
   let failed = 0;
-  const queue = [...ready];
-  const lane = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const r = await serveEndpoint(deps, next.id);
-      delivered += r.delivered;
-      failed += r.failed;
+  const queue: string[] = [];
+  let refill: Promise<string[]> | null = null;
+  const inHand = new Set<string>();
+  // Served this pass with nothing sent (its due delivery waits behind an earlier one of its job): not again this pass.
+  const idle = new Set<string>();
+  const next = async (): Promise<string | undefined> => {
+    for (;;) {
+      const id = queue.shift();
+      if (id !== undefined) return id;
+      if (Date.now() > deadline) return undefined;
+      // One query refills the queue for every lane; a lane finding it empty asks again, so a
+      // lane freed by a fast receiver moves on while another lane waits on a slow one.
+      refill ??= readyEndpoints(deps, lanes * 4).finally(() => (refill = null));
+      const ready = (await refill).filter((e) => !inHand.has(e) && !idle.has(e) && !queue.includes(e));
+      if (ready.length === 0) return undefined;
+      queue.push(...ready);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, ready.length)) }, lane));
+  const lane = async () => {
+    for (let id = await next(); id !== undefined; id = await next()) {
+      inHand.add(id);
+      try {
+        const r = await serveEndpoint(deps, id);
+        delivered += r.delivered;
+        failed += r.failed;
+        if (r.delivered + r.failed === 0) idle.add(id);
+      } finally {
+        inHand.delete(id);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
   return { delivered, failed };
 }
 
-/** The next delivery of an endpoint that may go now: due, and no earlier one of its job still pending there. */
-async function headOf(db: Db, endpointId: string): Promise<Due | undefined> {
+/** Endpoints with a due delivery, not leased, not held back by their rate bound: the longest-waiting first. */
+async function readyEndpoints(deps: WebhookRelayDeps, limit: number): Promise<string[]> {
+  const { rows } = await deps.db.raw(
+    `select w.id from webhook_endpoints w
+     where w.enabled and w.next_send_at <= clock_timestamp() and (w.lease_until is null or w.lease_until < clock_timestamp())
+       and exists (select 1 from webhook_deliveries d where d.endpoint_id = w.id and d.status = 'pending' and d.next_attempt_at <= clock_timestamp())
+     order by (select min(d.next_attempt_at) from webhook_deliveries d where d.endpoint_id = w.id and d.status = 'pending')
+     limit ?`,
+    [limit],
+  );
+  return rows.map((r: { id: string | number }) => String(r.id));
+}
+
+/**
+ * The next delivery of a leased endpoint that may go now — due, and no earlier one of its job
+ * still pending there — fenced (the endpoint's lease still ours and not run out: renewed for the
+ * send) and its try counted, in one statement. Undefined: nothing due, or the lease is lost.
+ */
+async function takeHead(db: Db, endpointId: string, owner: string, leaseMs: number): Promise<Due | undefined> {
   return (
     await db.raw(
-      `select d.id, d.event_id, d.attempts, d.job_id, e.type, e.data, e.created_at
-       from webhook_deliveries d join events e on e.id = d.event_id
-       where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
-         and (d.job_id is null or not exists (
-           select 1 from webhook_deliveries p
-           where p.endpoint_id = d.endpoint_id and p.job_id = d.job_id and p.status = 'pending' and p.event_seq < d.event_seq))
-       order by d.event_seq limit 1`,
-      [endpointId],
+      `with l as (
+         update webhook_endpoints set lease_until = clock_timestamp() + (? * interval '1 millisecond')
+         where id = ? and lease_owner = ? and lease_until > clock_timestamp() and enabled returning id),
+       h as (
+         select d.id from webhook_deliveries d
+         where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= clock_timestamp() and exists (select 1 from l)
+           and (d.job_id is null or not exists (
+             select 1 from webhook_deliveries p
+             where p.endpoint_id = d.endpoint_id and p.job_id = d.job_id and p.status = 'pending' and p.event_seq < d.event_seq))
+         order by d.event_seq limit 1),
+       t as (
+         update webhook_deliveries d set attempts = attempts + 1, last_attempt_at = clock_timestamp()
+         from h where d.id = h.id and d.status = 'pending' returning d.id, d.event_id, d.attempts, d.job_id)
+       select t.*, e.type, e.data, e.created_at from t join events e on e.id = t.event_id`,
+      [leaseMs, endpointId, owner, endpointId],
     )
   ).rows[0];
 }
@@ -129,24 +171,15 @@ async function serveEndpoint(deps: WebhookRelayDeps, endpointId: string) {
       log.error({ endpoint_id: endpoint.id, err: (err as Error).message }, 'webhook secret cannot be opened (WEBHOOK_SECRET_KEY changed?)');
       return out;
     }
-    for (let i = 0; i < BURST; i++) {
-      const due = await headOf(db, endpoint.id);
+    const burstEnds = Date.now() + BURST_MS;
+    let lastSend = 0;
+    for (let i = 0; i < BURST && Date.now() < burstEnds; i++) {
+      const wait = lastSend + spacingMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      const due = await takeHead(db, endpoint.id, owner, leaseMs);
       if (!due) break;
-      if (i > 0) await sleep(spacingMs);
-      // Fence: still ours and not run out; renewed for the whole send. Counts the attempt before it is made.
-      const fenced = await db.raw(
-        `with l as (
-           update webhook_endpoints set lease_until = clock_timestamp() + (? * interval '1 millisecond')
-           where id = ? and lease_owner = ? and lease_until > clock_timestamp() and enabled returning id)
-         update webhook_deliveries set attempts = attempts + 1, last_attempt_at = clock_timestamp()
-         where id = ? and status = 'pending' and exists (select 1 from l) returning attempts`,
-        [leaseMs, endpoint.id, owner, due.id],
-      );
-      if (!fenced.rows.length) {
-        log.warn({ endpoint_id: endpoint.id, delivery_id: due.id }, 'webhook lease ran out before a send; not sent (another relay has it)');
-        break;
-      }
-      const attempts = Number(fenced.rows[0].attempts);
+      lastSend = Date.now();
+      const attempts = Number(due.attempts);
       const body = JSON.stringify({ id: due.event_id, type: due.type, created_at: new Date(due.created_at).toISOString(), data: due.data });
       const t = Math.floor((deps.clock?.() ?? new Date()).getTime() / 1000);
       const result = await postWebhook({
@@ -186,19 +219,13 @@ async function serveEndpoint(deps: WebhookRelayDeps, endpointId: string) {
 }
 
 async function markDelivered(db: Db, endpointId: string, owner: string, deliveryId: string, r: SendResult) {
-  await db.transaction(async (trx) => {
-    const mine = await trx('webhook_endpoints').where({ id: endpointId, lease_owner: owner }).update({ failing_since: null });
-    if (!mine) return;
-    await trx('webhook_deliveries')
-      .where({ id: deliveryId, status: 'pending' })
-      .update({
-        status: 'delivered',
-        delivered_at: trx.raw('clock_timestamp()'),
-        response_status: r.status,
-        duration_ms: r.durationMs,
-        last_error: null,
-      });
-  });
+  // One statement: the endpoint's failure run ends and the delivery is marked, only while the lease is ours.
+  await db.raw(
+    `with ep as (update webhook_endpoints set failing_since = null where id = ? and lease_owner = ? returning id)
+     update webhook_deliveries set status = 'delivered', delivered_at = clock_timestamp(), response_status = ?, duration_ms = ?, last_error = null
+     where id = ? and status = 'pending' and exists (select 1 from ep)`,
+    [endpointId, owner, r.status, r.durationMs, deliveryId],
+  );
 }
 
 /**

@@ -49,7 +49,7 @@ const own = (_req: Request, res: Response): AuditScope => ({ resellerId: Number(
 const all = (): AuditScope => ({ all: true });
 
 const FILTERS =
-  'Newest first. Filters: `action` (exact, or a prefix ending in `.` such as `customer.`), `actor` (a kind: `api_key`, `session`, `operator`, `claim_link`, or a key prefix), `from`/`to` (ISO 8601; `from` inclusive, `to` exclusive). Pages by `cursor` like every list; `?format=csv` (or `Accept: text/csv`) streams every matching entry as CSV instead.';
+  'Newest first. Filters: `action` (exact, or a prefix ending in `.` such as `customer.`), `actor` (a kind: `api_key`, `session`, `operator`, `claim_link`, or a key prefix), `target` (`customer`, or one target: `bulk_job:<id>`), `from`/`to` (ISO 8601; `from` inclusive, `to` exclusive). Pages by `cursor` like every list; `?format=csv` (or `Accept: text/csv`) streams every matching entry as CSV instead.';
 
 /** The audit trail (docs/audit.md): a reseller reads its own account's entries, the operator every one. */
 export const audit: Routes = {

@@ -120,6 +120,12 @@ export const auditQuery = listQuery.extend({
     .regex(/^[A-Za-z0-9_/()-]{1,64}$/, 'an actor kind (api_key, session, operator, claim_link) or a key prefix')
     .optional()
     .describe('an actor kind (`api_key`, `session`, `operator`, `claim_link`) or a key prefix (`dpk_1a2b`)'),
+  target: z
+    .string()
+    .trim()
+    .regex(/^[a-z_]{1,40}(:[^\s:][^\s]{0,199})?$/, 'a target type (bulk_job) or type:id (bulk_job:<id>)')
+    .optional()
+    .describe('a target type (`customer`) or one target, `type:id` (`bulk_job:<id>`): who did what to it'),
   from: when.optional().describe('entries at or after this time (ISO 8601)'),
   to: when.optional().describe('entries before this time (ISO 8601)'),
   format: z.enum(['json', 'csv']).optional().describe('`csv` streams every matching entry as CSV'),
@@ -180,6 +186,11 @@ function filtered(db: Db, scope: AuditScope, q: AuditQuery): Knex.QueryBuilder {
       if (q.action) q.action.endsWith('.') ? b.whereLike('a.action', `${q.action.replace(/_/g, '\\_')}%`) : b.where('a.action', q.action);
       if (q.actor)
         (ACTOR_KINDS as string[]).includes(q.actor) ? b.where('a.actor_kind', q.actor) : b.whereLike('a.actor_id', `${q.actor}%`);
+      if (q.target) {
+        const [type, ...id] = q.target.split(':');
+        b.where('a.target_type', type);
+        if (id.length) b.where('a.target_id', id.join(':'));
+      }
       if (from) b.where('a.at', '>=', from);
       if (to) b.where('a.at', '<', to);
     });

@@ -608,6 +608,19 @@ describe('audit trail', () => {
     expect((await page(bearer(alpha), { actor: 'operator', limit: 1000 })).items.every((e) => e.actor.kind === 'operator')).to.equal(true);
     expect((await page(bearer(alpha), { actor: 'session' })).items).to.have.length(2);
     expect((await page(bearer(alpha), { from: '2000-01-01', to: '2000-01-02' })).items).to.deep.equal([]);
+    // One target's history: who did what to the scheduled job, newest first.
+    const history = await page(bearer(alpha), { target: `bulk_job:${world.ids.job}` });
+    expect(history.items.map((e) => e.action).reverse()).to.deep.equal([
+      'bulk_push.submit',
+      'bulk_job.reschedule',
+      'bulk_job.reschedule',
+      'bulk_job.suspend',
+      'bulk_job.resume',
+      'bulk_job.suspend',
+      'bulk_job.resume',
+      'bulk_job.cancel',
+    ]);
+    expect((await page(bearer(alpha), { target: 'brand', limit: 1000 })).items.every((e) => e.action.startsWith('brand.'))).to.equal(true);
     const mid = alphaAll.items[Math.floor(alphaAll.items.length / 2)].at;
     const since = await page(bearer(alpha), { from: mid, limit: 1000 });
     expect(since.items.every((e) => e.at >= mid)).to.equal(true);
@@ -615,6 +628,7 @@ describe('audit trail', () => {
     for (const q of [
       { from: 'yesterday' },
       { action: 'DROP TABLE' },
+      { target: 'bulk job' },
       { from: '2026-02-01', to: '2026-01-01' },
       { cursor: '!!' },
       { format: 'xml' },

@@ -1,4 +1,4 @@
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Deps } from '../shared/platform/deps';
 import { Forbidden, InvalidRequest } from '../shared/platform/errors';
@@ -19,6 +19,7 @@ import { cleanInput } from './clean-input';
 import { securityHeaders } from './security-headers';
 import { MAILBOX_PATH, mailboxRouter } from './mailbox';
 import { jobStreams } from './job-events';
+import type { JobStreams } from './sse';
 import { apiRoutes } from './routes';
 import { auditAdminChanges } from './routes/audit';
 
@@ -82,8 +83,11 @@ const readOnly: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process. */
-export function createApp(deps: BulkDeps) {
+/**
+ * Builds the HTTP app; listening is the caller's business, so tests can use port 0 in-process.
+ * Whoever closes its server calls closeApp too, before closing the runtime.
+ */
+export function createApp(deps: BulkDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -153,4 +157,14 @@ export function createApp(deps: BulkDeps) {
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;
+}
+
+/**
+ * Stops what the app runs beside its requests (the event-stream hub: job polls, credential
+ * re-checks, the console-session sweep) and ends its open streams. Call it before the runtime's
+ * database closes: a sweep that starts while the pool is being destroyed waits 60 s for a
+ * connection that never comes, and that timer holds the process open.
+ */
+export function closeApp(app: Express): void {
+  (app.locals.jobStreams as JobStreams | undefined)?.close();
 }

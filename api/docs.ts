@@ -7,6 +7,7 @@ import type { BulkDeps } from '../shared/bulk/kind';
 import { html, SafeHtml } from '../shared/mail/html';
 import { PROJECT_ROOT } from '../shared/platform/project-root';
 import { buildOpenApi, listRoutes } from './openapi/document';
+import { jobStreams } from './job-events';
 import { apiRoutes } from './routes';
 import { pageCsp, setPageHeaders, styleHash } from './security-headers';
 
@@ -27,7 +28,14 @@ export const LINKS = {
 
 /** The document of this app's route table; built once (the table does not change at run time). */
 export function openApiDocument(deps: BulkDeps) {
-  return buildOpenApi(listRoutes(apiRoutes(deps)), { version: VERSION, kinds: deps.kinds });
+  // The table is read off a router built for it; that router's stream hub (which sweeps sessions
+  // on a timer) is closed at once, or it would keep querying the database for good.
+  const streams = jobStreams(deps);
+  try {
+    return buildOpenApi(listRoutes(apiRoutes(deps, streams)), { version: VERSION, kinds: deps.kinds });
+  } finally {
+    streams.close();
+  }
 }
 
 /** Scripts and styles from here only; Swagger UI's inline styles and its data: images need the two exceptions. */

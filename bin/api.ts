@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { createApp } from '../api/app';
+import { closeApp, createApp } from '../api/app';
 import { createRuntime } from '../app/runtime';
 import { closeServer, configOrExit, listen, onShutdown, runMain } from './lifecycle';
 
@@ -7,7 +7,8 @@ import { closeServer, configOrExit, listen, onShutdown, runMain } from './lifecy
 async function main() {
   const config = configOrExit();
   const rt = await createRuntime(config, { role: 'api' });
-  const server = http.createServer(createApp(rt.deps));
+  const app = createApp(rt.deps);
+  const server = http.createServer(app);
   try {
     await listen(server, config.PORT);
   } catch (err) {
@@ -17,6 +18,7 @@ async function main() {
   }
   rt.deps.log.info({ port: config.PORT, prefix: rt.deps.config.QUEUE_PREFIX }, 'api listening');
   onShutdown(async () => {
+    closeApp(app);
     await closeServer(server);
     await rt.close();
   }, config.SHUTDOWN_TIMEOUT_MS);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../api/app';
+import { closeApp, createApp } from '../api/app';
 import { allInOneLogger } from '../shared/platform/logger';
 import { createRuntime, type Runtime } from '../app/runtime';
 import { startWorker } from '../worker/runtime';
@@ -26,6 +26,7 @@ async function main() {
 
   // The port before anything else: in use, it is one line and exit 1 with nothing started.
   let serve: http.RequestListener = starting;
+  let app: ReturnType<typeof createApp> | undefined;
   const server = http.createServer((req, res) => serve(req, res));
   const earlier = readRunning(config.DATA_DIR);
   const holder =
@@ -49,7 +50,8 @@ async function main() {
     worker = await startWorker(rt.deps, rt.workerRedis());
     if (demo) demoLines = await demoData(rt, base);
     // From here /healthz answers 200: the demo data is in and the banner follows in the same tick.
-    serve = createApp(rt.deps);
+    app = createApp(rt.deps);
+    serve = app;
   } catch (err) {
     // The stack goes to the log file; the terminal gets the message. Nothing is left running.
     logs.log.fatal({ err }, 'domain-push could not start');
@@ -77,6 +79,7 @@ async function main() {
   console.log(`${lines.join('\n')}\n`);
   onShutdown(
     async () => {
+      if (app) closeApp(app);
       await closeServer(server);
       await worker!.stop();
       await rt!.close();

@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { operatorKeys } from '../../shared/accounts/api-keys';
 import type { BulkDeps } from '../../shared/bulk/kind';
 import { requireOperator, requireReseller } from '../auth';
-import { jobStreams } from '../job-events';
 import type { JobStreams } from '../sse';
 import { apiKeys } from './api-keys';
 import { audit } from './audit';
@@ -52,8 +51,11 @@ export const ROUTE_TABLES: Routes[] = [
   claims,
 ];
 
-/** The route table as an Express router; `auth` of each route names its guard. */
-export function apiRoutes(deps: BulkDeps, streams: JobStreams = jobStreams(deps)): Router {
+/**
+ * The route table as an Express router; `auth` of each route names its guard. `streams` is the
+ * app's hub (api/job-events.ts): the caller owns it and closes it, since it runs timers.
+ */
+export function apiRoutes(deps: BulkDeps, streams: JobStreams): Router {
   // ADMIN_API_KEY and, while it is rotated out, ADMIN_API_KEY_PREVIOUS (a warning line per use of the latter).
   const opKeys = operatorKeys(deps.config, deps.log);
   const session = { publicUrl: deps.config.PUBLIC_URL, clock: deps.clock };

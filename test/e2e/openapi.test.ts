@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
-import { createApp } from '../../api/app';
+import { closeApp, createApp } from '../../api/app';
 import { openApiDocument } from '../../api/docs';
 import { listRoutes, openApiPath, routeKey } from '../../api/openapi/document';
 import { OPERATIONS } from '../../api/openapi/operations';
@@ -9,6 +9,7 @@ import { apiRoutes } from '../../api/routes';
 import { authorize, makeReseller, names, type TestReseller, waitForJob } from '../helpers/fixtures';
 import { checkAgainst, type Recorded, recordingServer } from '../helpers/openapi';
 import { waitUntil } from '../helpers/resilience';
+import { jobStreamsOf } from '../helpers/streams';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 /**
@@ -19,6 +20,7 @@ describe('OpenAPI document', function () {
   this.timeout(120_000);
   let sys: TestSystem;
   let server: Server;
+  let app: ReturnType<typeof createApp>;
   let recorded: Recorded[];
   let http: () => ReturnType<typeof request>;
   // The parsed document: JSON walked by path below, not worth a full OpenAPI type here.
@@ -28,7 +30,8 @@ describe('OpenAPI document', function () {
 
   before(async () => {
     sys = await startSystem({ config: { CHUNK_SIZE: 5, METRICS_TOKEN: 'metrics-token-0123456789' } });
-    const rec = await recordingServer(createApp(sys.rt.deps));
+    app = createApp(sys.rt.deps);
+    const rec = await recordingServer(app);
     server = rec.server;
     recorded = rec.recorded;
     origin = rec.url;
@@ -36,13 +39,14 @@ describe('OpenAPI document', function () {
     doc = (await http().get('/v1/openapi.json').expect(200)).body;
   });
   after(async () => {
+    if (app) closeApp(app);
     await new Promise((r) => server?.close(r));
     await sys?.stop();
   });
 
   it('is OpenAPI 3.1 and lists every route of the route table, each documented, and nothing that is not a route', () => {
     expect(doc.openapi).to.equal('3.1.0');
-    const routes = listRoutes(apiRoutes(sys.rt.deps));
+    const routes = listRoutes(apiRoutes(sys.rt.deps, jobStreamsOf(sys)));
     expect(routes.length).to.be.above(40);
     for (const r of routes) {
       const op = doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()];

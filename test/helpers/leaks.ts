@@ -23,22 +23,29 @@ interface TimerInternals {
   _destroyed?: boolean;
 }
 
-/** Where `what` was made: the stack at its construction, without this file's and Node's frames. */
+/**
+ * Where `what` was made: the stack at its construction without this file's and Node's frames. A
+ * library's frames are cut to the first three, so the test's or product's lines under them show
+ * (LEAK_FULL_STACKS=1 shows every frame).
+ */
 function stackOf(what: object): string {
   const err = born.get(what);
   if (!err?.stack) return '    (where it was made is unknown: made before the tracker started)';
+  let libraryFrames = 0;
+  const full = process.env.LEAK_FULL_STACKS === '1';
   return err.stack
     .split('\n')
     .slice(1)
-    .filter((l) => !/test\/helpers\/leaks\.ts|node:internal|\(node:|node_modules\/mocha\//.test(l))
-    .slice(0, 8)
-    .map((l) => `  ${l.trim().startsWith('at ') ? `  ${l.trim()}` : l}`)
+    .filter((l) => !/test\/helpers\/leaks\.ts|node:internal|\(node:|node_modules\/mocha\/|^\s*at new Promise \(<anonymous>\)$/.test(l))
+    .filter((l) => full || !l.includes('/node_modules/') || ++libraryFrames <= 3)
+    .slice(0, full ? 40 : 12)
+    .map((l) => `    ${l.trim()}`)
     .join('\n');
 }
 
 function capture(): Error {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 16;
+  Error.stackTraceLimit = 40;
   const err = new Error('made here');
   Error.stackTraceLimit = limit;
   return err;

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type request from 'supertest';
-import { createApp } from '../../api/app';
+import { closeApp, createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../shared/platform/config';
 import type { Db } from '../../shared/platform/db';
 import type { RegistryGateway } from '../../shared/catalog/registry';
@@ -79,7 +79,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     kinds: opts.kinds,
   });
   // Every answer is checked against the OpenAPI document, on the wire and in http()'s requests.
-  const server = serveChecked(createApp(rt.deps), rt.deps);
+  const app = createApp(rt.deps);
+  const server = serveChecked(app, rt.deps);
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const sys: TestSystem = {
@@ -101,6 +102,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     },
     async stop() {
       await sys.stopWorker();
+      closeApp(app);
       await new Promise((r) => {
         server.close(r);
         server.closeAllConnections();

@@ -68,7 +68,7 @@ function printEndpoint(io: Io, g: GlobalOptions, e: EndpointView) {
   );
 }
 
-export async function list(io: Io, g: GlobalOptions): Promise<ExitCode> {
+async function list(io: Io, g: GlobalOptions): Promise<ExitCode> {
   const api = client(io, g);
   const items: EndpointView[] = [];
   let cursor: string | null = null;
@@ -96,7 +96,7 @@ export async function list(io: Io, g: GlobalOptions): Promise<ExitCode> {
 }
 
 /** `webhooks create`: the signing secret alone goes to stdout (once: it is never shown again), the rest to stderr. */
-export async function create(io: Io, g: GlobalOptions, o: { url: string; events: string; description?: string; disabled?: boolean }) {
+async function create(io: Io, g: GlobalOptions, o: { url: string; events: string; description?: string; disabled?: boolean }) {
   const { body } = await client(io, g).json<EndpointView & { secret: string }>('POST', '/v1/webhooks', {
     body: {
       url: o.url,
@@ -114,7 +114,7 @@ export async function create(io: Io, g: GlobalOptions, o: { url: string; events:
   return EXIT.ok;
 }
 
-export async function update(
+async function update(
   io: Io,
   g: GlobalOptions,
   id: string,
@@ -133,14 +133,14 @@ export async function update(
   return EXIT.ok;
 }
 
-export async function remove(io: Io, g: GlobalOptions, id: string): Promise<ExitCode> {
+async function remove(io: Io, g: GlobalOptions, id: string): Promise<ExitCode> {
   await client(io, g).send('DELETE', `/v1/webhooks/${idArg(id)}`);
   if (g.json) out(io, JSON.stringify({ deleted: id }));
   else out(io, `Deleted webhook ${id} and its delivery log.`);
   return EXIT.ok;
 }
 
-export async function deliveries(io: Io, g: GlobalOptions, id: string, o: { status?: string; limit: string }): Promise<ExitCode> {
+async function deliveries(io: Io, g: GlobalOptions, id: string, o: { status?: string; limit: string }): Promise<ExitCode> {
   const params = new URLSearchParams({ limit: o.limit, ...(o.status ? { status: o.status } : {}) });
   const { body } = await client(io, g).json<{ items: DeliveryView[]; next_cursor: string | null }>(
     'GET',
@@ -168,7 +168,7 @@ export async function deliveries(io: Io, g: GlobalOptions, id: string, o: { stat
   return EXIT.ok;
 }
 
-export async function redeliver(io: Io, g: GlobalOptions, id: string, deliveryId: string): Promise<ExitCode> {
+async function redeliver(io: Io, g: GlobalOptions, id: string, deliveryId: string): Promise<ExitCode> {
   const { body } = await client(io, g).json<DeliveryView>(
     'POST',
     `/v1/webhooks/${idArg(id)}/deliveries/${idArg(deliveryId, 'delivery id')}/redeliver`,
@@ -182,7 +182,7 @@ export async function redeliver(io: Io, g: GlobalOptions, id: string, deliveryId
  * `webhooks verify`: checks a received request offline — the raw body (file, or - for stdin), the
  * `Webhook-Signature` header (with or without its name) and the secret. Exit 0 valid, 1 not.
  */
-export async function verify(
+async function verify(
   io: Io,
   g: GlobalOptions,
   o: { secret: string; header: string; bodyFile: string; tolerance: string },

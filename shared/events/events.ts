@@ -16,7 +16,7 @@ export const EVENT_TYPES = [
   'api_key.created',
   'api_key.revoked',
 ] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+type EventType = (typeof EVENT_TYPES)[number];
 
 /** One event for one reseller; `jobId` orders it behind that job's earlier events at each endpoint. */
 export interface NewEvent {
@@ -29,10 +29,10 @@ export interface NewEvent {
 }
 
 /** Domain names per `domain.pushed_*` event: a chunk larger than this is told in several events (bounded bodies). */
-export const DOMAINS_PER_EVENT = 1000;
+const DOMAINS_PER_EVENT = 1000;
 
 /** An event's public id (`Webhook-Id`, and `id` in its body): stable across every retry and redelivery. */
-export const newEventId = () => `evt_${randomUUID().replace(/-/g, '')}`;
+const newEventId = () => `evt_${randomUUID().replace(/-/g, '')}`;
 
 /**
  * Writes events in the caller's transaction — the one that makes the change they tell of — and,
@@ -112,7 +112,7 @@ export async function recordPushedDomains(
 }
 
 /** What a `bulk_job.*` event needs of a job row. */
-export interface JobForEvent {
+interface JobForEvent {
   id: number | string;
   kind: string;
   status: string;

@@ -52,7 +52,7 @@ function unmapped(ip: string): string {
 }
 
 /** Why an address may not be called, or undefined when it may. */
-export function refusedAddress(address: string, loopbackAllowed: boolean): string | undefined {
+function refusedAddress(address: string, loopbackAllowed: boolean): string | undefined {
   const ip = unmapped(address);
   const family = net.isIPv4(ip) ? 'ipv4' : net.isIPv6(ip) ? 'ipv6' : undefined;
   if (!family) return `${address} is not an IP address`;

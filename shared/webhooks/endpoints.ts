@@ -38,7 +38,7 @@ export const deliveriesQuery = listQuery.extend({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
 });
 
-export interface EndpointRow {
+interface EndpointRow {
   id: string | number;
   reseller_id: string | number;
   url: string;
@@ -54,7 +54,7 @@ export interface EndpointRow {
   updated_at: Date;
 }
 
-export function endpointView(r: EndpointRow) {
+function endpointView(r: EndpointRow) {
   return {
     id: String(r.id),
     url: r.url,

@@ -11,7 +11,7 @@ import { openSecret } from './secret-box';
 import { postWebhook, type SendResult } from './send';
 import { SIGNATURE_HEADER, sign } from './signature';
 
-export interface WebhookRelayDeps {
+interface WebhookRelayDeps {
   db: Db;
   config: Config;
   log: Logger;
@@ -22,7 +22,7 @@ export interface WebhookRelayDeps {
 }
 
 /** The one retry policy, shaped by config: full jitter, WEBHOOK_MAX_ATTEMPTS tries, then given up. */
-export const webhookRetry = (config: Config): RetryPolicy => ({
+const webhookRetry = (config: Config): RetryPolicy => ({
   attempts: config.WEBHOOK_MAX_ATTEMPTS,
   baseMs: config.WEBHOOK_RETRY_BASE_MS,
   factor: 2,
@@ -31,7 +31,7 @@ export const webhookRetry = (config: Config): RetryPolicy => ({
 });
 
 /** An endpoint lease outlasts a send's timeout twice over, plus a second (like the email outbox's). */
-export const webhookLeaseMs = (config: Config) => 2 * config.WEBHOOK_TIMEOUT_MS + 1_000;
+const webhookLeaseMs = (config: Config) => 2 * config.WEBHOOK_TIMEOUT_MS + 1_000;
 
 /** Deliveries (and ms) one lane sends to one endpoint before it lets the endpoint go (others get their turn). */
 const BURST = 50;

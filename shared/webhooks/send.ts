@@ -4,7 +4,7 @@ import type { LookupFunction } from 'node:net';
 import { checkedAddress, RefusedAddress, type Resolver } from './address-guard';
 
 /** Response bytes read at most (the rest is dropped with the connection): an answer is its status. */
-export const MAX_RESPONSE_BYTES = 4096;
+const MAX_RESPONSE_BYTES = 4096;
 
 export interface SendResult {
   ok: boolean;
@@ -14,7 +14,7 @@ export interface SendResult {
   error: string | null;
 }
 
-export interface SendOptions {
+interface SendOptions {
   url: string;
   body: string;
   headers: Record<string, string>;

@@ -13,7 +13,7 @@ export function sign(secret: string, body: string, unixSeconds: number): string 
   return `t=${unixSeconds},v1=${mac}`;
 }
 
-export type Verdict = { ok: true; timestamp: number } | { ok: false; reason: string };
+type Verdict = { ok: true; timestamp: number } | { ok: false; reason: string };
 
 /**
  * Checks a `Webhook-Signature` value against the raw body: some `v1` must match (a rotation may

@@ -36,6 +36,7 @@ interface AuditEntryView {
 interface AuditOptions {
   action?: string;
   actor?: string;
+  target?: string;
   since?: string;
   until?: string;
   limit?: string;
@@ -74,6 +75,7 @@ async function audit(io: Io, g: GlobalOptions, o: AuditOptions): Promise<ExitCod
   const params = new URLSearchParams({
     ...(o.action ? { action: o.action } : {}),
     ...(o.actor ? { actor: o.actor } : {}),
+    ...(o.target ? { target: o.target } : {}),
     ...(o.since ? { from: sinceTime(o.since) } : {}),
     ...(o.until ? { to: sinceTime(o.until) } : {}),
   });
@@ -123,6 +125,7 @@ export function auditCommand(
     .description("your account's audit trail: who changed what, when, from where (newest first)")
     .option('--action <action>', 'an action (customer.update) or every action under a prefix ending in a dot (customer.)')
     .option('--actor <actor>', 'an actor kind (api_key, session, operator, claim_link) or a key prefix (dpk_1a2b)')
+    .option('--target <target>', "a target type (customer) or one target's history (bulk_job:<id>)")
     .option('--since <when>', 'entries from then on: 7d, 12h, 30m, a date or an ISO 8601 date-time')
     .option('--until <when>', 'entries before then (same forms)')
     .option('--limit <n>', 'how many entries to show (1-1000)', '50')

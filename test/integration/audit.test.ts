@@ -690,6 +690,8 @@ describe('audit trail', () => {
     expect(csv.code, show(csv)).to.equal(0);
     const api = await sys.http().get('/v1/audit.csv').set('Authorization', bearer(world.alpha));
     expect(csv.stdout).to.equal(api.text);
+    const history = await runCli(target, ['--json', 'audit', '--target', `bulk_job:${world.ids.job}`]);
+    expect(JSON.parse(history.stdout).items.at(-1).action).to.equal('bulk_push.submit');
     const bad = await runCli(target, ['audit', '--since', 'last tuesday']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.include('is not a time');

@@ -361,6 +361,34 @@ describe('OpenAPI document', function () {
       await http().get('/v1/admin/audit.csv').set(op()).expect(200);
     });
 
+    it('webhooks: endpoints, their delivery log and a redelivery, with their refusals', async () => {
+      const ep = await http()
+        .post('/v1/webhooks')
+        .set(as(losing))
+        .send({ url: 'http://127.0.0.1:9/hook', event_types: ['api_key.created'], description: 'e2e' })
+        .expect(201);
+      await http()
+        .post('/v1/webhooks')
+        .set(as(losing))
+        .send({ url: 'https://10.0.0.1/x', event_types: ['api_key.created'] })
+        .expect(400);
+      await http().get('/v1/webhooks').set(as(losing)).expect(200);
+      await http().get(`/v1/webhooks/${ep.body.id}`).set(as(losing)).expect(200);
+      await http().get('/v1/webhooks/999999').set(as(losing)).expect(404);
+      await http()
+        .patch(`/v1/webhooks/${ep.body.id}`)
+        .set(as(losing))
+        .send({ event_types: ['api_key.created', 'api_key.revoked'] })
+        .expect(200);
+      await http().patch(`/v1/webhooks/${ep.body.id}`).set(as(losing)).send({ url: 'ftp://x' }).expect(400);
+      await http().post('/v1/api-keys').set(as(losing)).send({ label: 'hooked' }).expect(201);
+      const log = await http().get(`/v1/webhooks/${ep.body.id}/deliveries`).set(as(losing)).expect(200);
+      await http().post(`/v1/webhooks/${ep.body.id}/deliveries/${log.body.items[0].id}/redeliver`).set(as(losing)).expect(202);
+      await http().post(`/v1/webhooks/${ep.body.id}/deliveries/999999/redeliver`).set(as(losing)).expect(404);
+      await http().delete(`/v1/webhooks/${ep.body.id}`).set(as(losing)).expect(204);
+      await http().delete(`/v1/webhooks/${ep.body.id}`).set(as(losing)).expect(404);
+    });
+
     it('every answer above is documented (status, media type) and matches its schema; every route was exercised', () => {
       const { problems, covered } = checkAgainst(doc, recorded);
       expect(problems).to.deep.equal([]);

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Deps } from '../platform/deps';
 import { delayFor, type RetryPolicy } from '../platform/retry';
 import { assertQueueReachable } from '../platform/queues';
+import { recordJobEvent } from '../events/events';
 import { enqueueNamedChunks } from './chunk-names';
 import type { BaseOptions, BulkKindDef } from './kind';
 import type { BulkJob, Submitter } from './model';
@@ -96,6 +97,7 @@ export async function createBulkJob<O extends BaseOptions>(
     }
     await writeFinishedItems(trx, row.id, chunkCount, spec.finishedItems ?? []);
     if (inTx) await inTx(trx, row);
+    await recordJobEvent(trx, 'bulk_job.scheduled', row);
     return row as BulkJob;
   });
   if (waits) {

@@ -2,9 +2,11 @@ import type { Knex } from 'knex';
 import { consoleJobUrl } from '../mail/links';
 import { queueEmail } from '../mail/outbox';
 import type { JobSummary } from '../mail/templates';
+import { recordJobEvent } from '../events/events';
 import { PROBLEM_ROWS, resultsEmail } from './results-email';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
+import { jobOutcome } from './outcome';
 import { hasUnstarted } from './unstarted';
 import { resultsAttachment } from './results-attachment';
 
@@ -37,6 +39,10 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
     const kind = kindOf(deps.kinds, done.kind);
     const summary = await summarize(trx, kind, done);
     await kind.finish?.(deps, trx, done, summary);
+    await recordJobEvent(trx, 'bulk_job.finished', done, {
+      outcome: jobOutcome({ ...summary, doneStatus: kind.doneStatus }),
+      counts: summary.counts,
+    });
     if (done.options.email_results_to) {
       const problems = await trx('bulk_job_items')
         .where({ job_id: done.id })

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import knexFactory from 'knex';
 import request from 'supertest';
-import { createApp } from '../../../api/app';
+import { closeApp, createApp } from '../../../api/app';
 import { loadConfig, type Config } from '../../../shared/platform/config';
 import { migrate, migrationConfig, type Db } from '../../../shared/platform/db';
 import { createRuntime, type Runtime } from '../../../app/runtime';
@@ -79,7 +79,8 @@ export async function startFaultSystem(opts: { apiRedisUrl?: (redis: RedisServer
     },
   );
   const rt: Runtime = await createRuntime(config, { role: 'test-api', db });
-  const server: Server = createApp(rt.deps).listen(0, '127.0.0.1');
+  const app = createApp(rt.deps);
+  const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const workers: WorkerProcess[] = [];
@@ -153,6 +154,7 @@ export async function startFaultSystem(opts: { apiRedisUrl?: (redis: RedisServer
     },
     async stop() {
       await sys.killWorkers();
+      closeApp(app);
       await new Promise((r) => {
         server.close(r);
         server.closeAllConnections();

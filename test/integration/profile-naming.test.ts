@@ -4,8 +4,9 @@ import { startSystem, type TestSystem } from '../helpers/system';
 
 /**
  * The naming rule of a push with `profile: { mode: 'new' }`, read as a table. The rule lives in
- * SQL (shared/push/handler.ts, profilesForPush: three set-based variants tried in turn), so it is
- * documented here, end to end, rather than by a pure function the SQL could not use:
+ * SQL owned by the catalog (shared/catalog/profiles.ts, newProfilesSql and createProfilesForDomains,
+ * which the push calls), so it is documented here, end to end, rather than by a pure function the
+ * SQL could not use:
  *
  *   1. the old username, when it is free at the gaining reseller and no other domain of the chunk
  *      brings the same username;

@@ -35,6 +35,7 @@ export async function cancelJob(
   opts: { kind?: string } & CancelReason = {},
 ): Promise<{ status: string }> {
   let later = false;
+  let big = false;
   await deps.db.transaction(async (trx) => {
     await passJobGate(trx, id, 'exclusive');
     const job = me ? await jobFor(trx, me.id, id, 'control', { kind: opts.kind, forUpdate: true }) : await loadJob(trx, id, true);
@@ -46,11 +47,18 @@ export async function cancelJob(
     await trx('bulk_jobs').where({ id: job.id }).update({ status: 'cancelling', cancel_requested_at: trx.fn.now() });
     // Pending items, started or not: the counters have both.
     later = ((await countItems(trx, job.id)).pending ?? 0) > CANCEL_IN_REQUEST;
+    big = Number(job.total) > CANCEL_IN_REQUEST;
     if (!later) await cancelPendingItems(trx, job.id, opts);
   });
   if (later) {
     cancelPendingLater(deps, id, opts).catch((err) =>
       deps.log.error({ job_id: id, err: (err as Error).message }, 'cancelling pending items failed; the reconciler will finish'),
+    );
+  } else if (big) {
+    // A big job's end reads its results CSV (seconds at 500,000 items): after the answer, like its
+    // pending items; the reconciler ends the job if this process dies first.
+    finalizeIfDone(deps, id).catch((err) =>
+      deps.log.error({ job_id: id, err: (err as Error).message }, 'ending a cancelled job failed; the reconciler will finish'),
     );
   } else {
     await finalizeIfDone(deps, id);

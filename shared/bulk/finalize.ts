@@ -21,6 +21,14 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
   // (takes in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
   // chunk to commit sees everything.
   if (await hasOpenWork(deps.kinds, deps.db, jobId)) return false;
+  // The results CSV is read before the job row is locked: every item is terminal by now and stays
+  // so, and reading a 500,000-item job takes seconds that a cancel would otherwise wait on the row.
+  const head: Pick<BulkJob, 'id' | 'kind' | 'total' | 'status' | 'options'> | undefined = await deps
+    .db('bulk_jobs')
+    .where({ id: jobId })
+    .first('id', 'kind', 'total', 'status', 'options');
+  if (!head || FINISHED_JOB.includes(head.status)) return false;
+  const early = head.options?.email_results_to ? await resultsAttachment(deps.db, head) : undefined;
   const ended = await deps.db.transaction(async (trx) => {
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forUpdate().first();
     if (!job || FINISHED_JOB.includes(job.status)) return null;
@@ -51,7 +59,7 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
         .limit(PROBLEM_ROWS)
         .select('domain_name as domain', 'status', 'reason', 'message');
       // Gzipped past PLAIN_CSV_MAX_ITEMS: a 500,000-item CSV as one string took the worker past 200 MB.
-      const attachment = await resultsAttachment(trx, done);
+      const attachment = early ?? (await resultsAttachment(trx, done));
       const jobUrl = consoleJobUrl(deps.config, done.id);
       const email = resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), attachment.content, problems, jobUrl);
       await queueEmail(trx, { ...email, attachments: [attachment] });

@@ -16,7 +16,7 @@ const AuditEntry = z
     id: z.string(),
     at: z.string().describe('when it was recorded (ISO 8601, UTC)'),
     reseller: z.string().nullable().describe('the account it belongs to (username); null: operator-only'),
-    action: z.string().describe('`resource.verb`: `customer.update`, `bulk_push.submit`, `dashboard.queue.clean`'),
+    action: z.string().describe('`resource.verb`: `customer.update`, `bulk_job.cancel`, `dashboard.queue.clean`'),
     actor,
     address: z.string().nullable().describe('the client address (behind a proxy: as trust proxy derives it)'),
     target: z.strictObject({ type: z.string(), id: z.string().nullable() }),

@@ -17,11 +17,12 @@ export const bulkPushes: Routes = {
         return [result.kind === 'created' ? 202 : 200, result.body];
       }),
     audit: {
-      action: 'bulk_push.submit',
+      action: 'bulk_job.submit',
       target: 'bulk_job',
       // A dry run changes nothing: no entry.
       when: (req) => req.body?.dry_run !== true,
       details: (req, b) => ({
+        kind: 'push',
         gaining_reseller: fieldOf(req.body, 'gaining_reseller'),
         total: fieldOf(b, 'total'),
         duplicates_removed: fieldOf(b, 'duplicates_removed'),

@@ -611,7 +611,7 @@ describe('audit trail', () => {
     // One target's history: who did what to the scheduled job, newest first.
     const history = await page(bearer(alpha), { target: `bulk_job:${world.ids.job}` });
     expect(history.items.map((e) => e.action).reverse()).to.deep.equal([
-      'bulk_push.submit',
+      'bulk_job.submit',
       'bulk_job.reschedule',
       'bulk_job.reschedule',
       'bulk_job.suspend',
@@ -691,7 +691,7 @@ describe('audit trail', () => {
     const api = await sys.http().get('/v1/audit.csv').set('Authorization', bearer(world.alpha));
     expect(csv.stdout).to.equal(api.text);
     const history = await runCli(target, ['--json', 'audit', '--target', `bulk_job:${world.ids.job}`]);
-    expect(JSON.parse(history.stdout).items.at(-1).action).to.equal('bulk_push.submit');
+    expect(JSON.parse(history.stdout).items.at(-1).action).to.equal('bulk_job.submit');
     const bad = await runCli(target, ['audit', '--since', 'last tuesday']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.include('is not a time');

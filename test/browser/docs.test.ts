@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { REQUEST_EXAMPLES } from '../../api/openapi/examples';
-import { launchBrowser, screenshotPath } from '../helpers/browser';
+import { launchChromium, screenshotPath } from '../helpers/console-browser';
 import { startSystem, type TestSystem } from '../helpers/system';
 
 /** /docs renders the OpenAPI document from files served here (no CDN), fast; / links to everything. */
@@ -16,7 +16,7 @@ describe('the API docs at /docs and the index at /, in Chromium', function () {
 
   before(async () => {
     sys = await startSystem({ worker: false });
-    browser = await launchBrowser();
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('request', (r) => requested.push(r.url()));
     // A Content-Security-Policy violation, a failed load or a script error shows here.

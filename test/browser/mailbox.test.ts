@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { parseCsvRecords } from '../helpers/csv';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
-import { launchBrowser, screenshotPath } from '../helpers/browser';
+import { launchChromium, screenshotPath } from '../helpers/console-browser';
 import { waitUntil } from '../helpers/resilience';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
@@ -75,7 +75,7 @@ describe('the mailbox at /admin/emails, in Chromium', function () {
       return Number(n!.n) === 3;
     });
 
-    browser = await launchBrowser();
+    browser = await launchChromium();
     context = await browser.newContext({ httpCredentials: { username: 'operator', password: OPERATOR_KEY }, acceptDownloads: true });
     page = await context.newPage();
   });

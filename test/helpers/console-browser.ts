@@ -10,7 +10,8 @@ import { type SystemOptions, startSystem, type TestSystem } from './system';
 
 /**
  * Debian's chromium driven by playwright-core: no browser is ever downloaded. `.ci/run` installs
- * the package when it is missing; CHROMIUM_PATH overrides the lookup.
+ * the package when it is missing; CHROMIUM_PATH overrides the lookup. Every browser test launches
+ * through here (console, mailbox, docs).
  */
 export async function launchChromium(): Promise<Browser> {
   const executablePath = process.env.CHROMIUM_PATH || which('chromium') || which('chromium-browser');
@@ -31,6 +32,12 @@ function which(cmd: string): string | undefined {
 
 export const SCREENSHOTS = path.resolve(__dirname, '../../test-artifacts/screenshots');
 export const WIDTHS = { wide: 1280, narrow: 390 } as const;
+
+/** Where a screenshot named `name` goes (test-artifacts/screenshots/<name>.png; the folder is made). */
+export function screenshotPath(name: string): string {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  return path.join(SCREENSHOTS, `${name}.png`);
+}
 
 /**
  * Screenshots of the page at both widths (test-artifacts/screenshots/console-<name>-<width>.png),

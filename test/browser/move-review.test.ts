@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { ensureConsoleBuilt } from '../../bin/build-console';
-import { expectAccessible, launchChromium, SCREENSHOTS, WIDTHS } from '../helpers/console-browser';
-import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
-import { startSystem, type TestSystem } from '../helpers/system';
+import { expectAccessible, SCREENSHOTS, signIn as signInAs, startConsoleSuite, stopConsoleSuite, WIDTHS } from '../helpers/console-browser';
+import { allItems, importDomains, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import type { TestSystem } from '../helpers/system';
 
 /**
  * The Move form as a reseller uses it, in real Chromium against the real API, worker, Postgres and
@@ -31,18 +30,10 @@ describe('move review, grace window and outcomes (browser)', function () {
 
   before(async function () {
     this.timeout(240_000);
-    await ensureConsoleBuilt({ quiet: true });
-    sys = await startSystem({ config: { CHUNK_SIZE: 50, SCHEDULER_INTERVAL_MS: 200 } });
-    losing = await makeReseller(sys, 'mr-losing');
-    gaining = await makeReseller(sys, 'mr-gaining');
-    await authorize(sys, gaining, losing);
-    browser = await launchChromium();
+    ({ sys, browser, losing, gaining } = await startConsoleSuite('mr', { config: { CHUNK_SIZE: 50, SCHEDULER_INTERVAL_MS: 200 } }));
     fs.mkdirSync(SHOTS, { recursive: true });
   });
-  after(async () => {
-    await browser?.close();
-    await sys?.stop();
-  });
+  after(() => stopConsoleSuite({ sys, browser }));
   beforeEach(async () => {
     pushes = [];
     context = await browser.newContext({ viewport: { width: WIDTHS.wide, height: 900 } });
@@ -62,12 +53,7 @@ describe('move review, grace window and outcomes (browser)', function () {
     await context?.close();
   });
 
-  async function signIn(who: TestReseller = losing, to = '/console/domains') {
-    await page.goto(sys.url + to);
-    await page.getByLabel('API key').fill(who.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`Signed in as ${who.username}`).waitFor();
-  }
+  const signIn = (who: TestReseller = losing, to = '/console/domains') => signInAs(page, sys, who, to);
 
   async function ownersOf(domains: string[]): Promise<Map<string, string | null>> {
     const rows = await sys

@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
 import { ApiError, api, mayBeSignedIn, type Me } from './api';
 import { ApiKeysPage } from './pages/ApiKeys';
+import { AuditPage } from './pages/Audit';
 import { BrandsPage } from './pages/Brands';
 import { CustomersPage } from './pages/Customers';
 import { DomainsPage } from './pages/Domains';
@@ -10,6 +11,7 @@ import { ProfilesPage } from './pages/Profiles';
 import { QueuePage } from './pages/Queue';
 import { SettingsPage } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
+import { WebhookPage, WebhooksPage } from './pages/Webhooks';
 import { Link, navigate, usePath } from './router';
 
 const NAV = [
@@ -20,6 +22,8 @@ const NAV = [
   { to: '/profiles', label: 'Profiles' },
   { to: '/brands', label: 'Brands' },
   { to: '/api-keys', label: 'API keys' },
+  { to: '/webhooks', label: 'Webhooks' },
+  { to: '/audit', label: 'Audit log' },
 ];
 
 /** `null` = not signed in (401), so the sign-in form shows. */
@@ -38,6 +42,8 @@ async function fetchMe(): Promise<Me | null> {
 function Page({ path, me }: { path: string; me: Me }) {
   const job = path.match(/^\/queue\/([0-9a-f-]{36})$/);
   if (job) return <JobDetailsPage id={job[1]} me={me} />;
+  const webhook = path.match(/^\/webhooks\/([^/]+)$/);
+  if (webhook) return <WebhookPage id={decodeURIComponent(webhook[1])} />;
   switch (path) {
     case '/':
     case '/domains':
@@ -54,6 +60,10 @@ function Page({ path, me }: { path: string; me: Me }) {
       return <BrandsPage />;
     case '/api-keys':
       return <ApiKeysPage />;
+    case '/webhooks':
+      return <WebhooksPage />;
+    case '/audit':
+      return <AuditPage />;
     default:
       return (
         <section>
@@ -91,7 +101,11 @@ export function App() {
   if (me.isPending) return <p className="loading">Loading…</p>;
   if (me.isError) return <p role="alert">The console could not reach the API: {(me.error as Error).message}</p>;
   if (!me.data) return <SignIn />;
-  const active = (to: string) => path === to || (to === '/domains' && path === '/') || (to === '/queue' && path.startsWith('/queue/'));
+  const active = (to: string) =>
+    path === to ||
+    (to === '/domains' && path === '/') ||
+    (to === '/queue' && path.startsWith('/queue/')) ||
+    (to === '/webhooks' && path.startsWith('/webhooks/'));
   return (
     <>
       <a className="skip" href="#main">

@@ -65,6 +65,8 @@ const ALLOWED: Record<string, string> = {
   'console/src/pages/Customers.tsx': "customers and their release (the release's page)",
   'console/src/pages/Profiles.tsx': 'a lead paragraph: a push can use a profile',
   'console/src/pages/Brands.tsx': 'a brand received with pushed domains is read-only',
+  'console/src/pages/Webhooks.tsx': 'the event types it offers, in the API\'s names: domain.pushed_in/out, push_authorization.changed (SPEC, W1)',
+  'console/src/pages/Audit.tsx': 'the action filter `push_settings.`, named "Push domain settings" like the settings page (SPEC)',
   'console/src/api.ts': 'the PushSettings type of the settings page',
   'console/src/api-types.ts': 'generated from the OpenAPI document (bin/console-types.ts): it holds the routes above',
   'bin/banner.ts': 'the demo banner shows a `curl` push of the demo domains',

@@ -10,8 +10,7 @@ const PER_PAGE = 50;
 
 /** The action filter: a prefix (`customer.`) takes every action of that resource. */
 const ACTIONS: [prefix: string, words: string][] = [
-  ['bulk_push.', 'Bulk push submitted'],
-  ['bulk_job.', 'Bulk jobs: cancel, suspend, resume, reschedule'],
+  ['bulk_job.', 'Bulk jobs: submit, cancel, suspend, resume, reschedule'],
   ['customer.', 'Customers and releases'],
   ['package.', 'Service packages'],
   ['domain.', 'Domains: contacts'],

@@ -13,7 +13,7 @@ import { ITEM_CSV_COLUMNS, itemView, type BulkJob, type ItemRow } from './model'
 export const PLAIN_CSV_MAX_ITEMS = 50_000;
 const PAGE_ROWS = 5_000;
 
-export interface ResultsAttachment {
+interface ResultsAttachment {
   filename: string;
   content: string;
   contentType: string;

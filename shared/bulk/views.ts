@@ -273,9 +273,3 @@ export async function itemsCsvFor(deps: ViewDeps, me: Reseller, id: string, quer
   const job = await jobFor(db, me.id, id, 'view', { kind });
   return { filename: `${job.kind}-${job.id}-items.csv`, rows: itemsCsv(db, job.id, q) };
 }
-
-export async function collectCsv(db: Db, jobId: string): Promise<string> {
-  let csv = '';
-  for await (const part of itemsCsv(db, jobId)) csv += part;
-  return csv;
-}

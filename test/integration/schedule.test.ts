@@ -274,9 +274,11 @@ describe('scheduled pushes: next_cycle', function () {
   this.timeout(60_000);
 
   it('starts at the gaining reseller’s next cycle start and bills from that boundary, not a month later', async () => {
-    // A clock 1.5 s before a cycle start that runs at real speed: the boundary comes during the test.
+    // A clock set, right before the submit, 3 s before a cycle start and running at real speed: the
+    // boundary comes during the test. Set then, not at start: the arranging before it takes seconds
+    // on a loaded machine, and a submit after the boundary would rightly pick the cycle after.
     const boundary = Date.parse('2027-01-01T00:00:00Z');
-    const offset = boundary - 1_500 - Date.now();
+    let offset = 0;
     const sys = await startSystem({ config: { SCHEDULER_INTERVAL_MS: 100 }, clock: () => new Date(Date.now() + offset) });
     try {
       const losing = await makeReseller(sys, 'cycle-losing');
@@ -287,6 +289,7 @@ describe('scheduled pushes: next_cycle', function () {
         sys,
         list.map((name) => ({ name, reseller: losing.username })),
       );
+      offset = boundary - 3_000 - Date.now();
       const res = await submit(sys, losing, { gaining_reseller: gaining.username, domains: list, start_at: 'next_cycle' });
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
       expect(res.body).to.include({ status: 'scheduled', start_at: '2027-01-01T00:00:00.000Z' });

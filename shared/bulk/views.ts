@@ -192,9 +192,20 @@ function filtered(b: Knex.QueryBuilder, f: ItemFilter): Knex.QueryBuilder {
 export async function listItems(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
-  const job = await jobFor(db, me.id, id, 'view', { kind });
-  return pageOf(await itemsPage(db, job.id, q, decodeCursor(q.cursor), q.limit + 1), q.limit, (r: ItemRow) => r.id, itemView);
+  if (!isJobId(id)) throw new NotFound('No such job.');
+  const rows = await itemsPage(db, id, q, decodeCursor(q.cursor), q.limit + 1);
+  const job = rows[0];
+  if (
+    !job ||
+    !mayAccess({ kind: job.job_kind, losing_reseller_id: job.job_losing, gaining_reseller_id: job.job_gaining }, me.id, 'view', kind)
+  )
+    throw new NotFound('No such job.');
+  const items = rows.filter((r) => r.id !== null) as ItemRow[];
+  return pageOf(items, q.limit, (r: ItemRow) => r.id, itemView);
 }
+
+/** A row of `itemsPage`: the job's own columns (for its access rule) beside an item, or beside nulls when no item matches. */
+type PageRow = Omit<ItemRow, 'id'> & { id: number | null; job_kind: string; job_losing: number; job_gaining: number | null };
 
 /**
  * The first `limit` items after `after` (by id), started or not, as `jobItems` would list them but
@@ -203,9 +214,10 @@ export async function listItems(deps: ViewDeps, me: Reseller, id: string, query:
  * chunk order (an incremental sort, stopped once `limit` rows are out): a chunk's ids are all below
  * the next chunk's, since the submit reserves them in submission order (unstarted.ts), so the first
  * chunks hold the lowest ids. Sorting every unstarted name of a 50,000-item job by id instead took
- * 30–120 ms per page at the start of a push.
+ * 30–120 ms per page at the start of a push. The job's row comes in the same statement (one round
+ * trip, not two): no row at all when there is no such job.
  */
-async function itemsPage(db: Db, jobId: string, f: ItemFilter, after: string | undefined, limit: number): Promise<ItemRow[]> {
+async function itemsPage(db: Db, jobId: string, f: ItemFilter, after: string | undefined, limit: number): Promise<PageRow[]> {
   const where: string[] = [];
   const bindings: Knex.RawBinding[] = [];
   if (after !== undefined) {
@@ -226,21 +238,26 @@ async function itemsPage(db: Db, jobId: string, f: ItemFilter, after: string | u
   }
   const cond = where.map((w) => ` and ${w}`).join('');
   const { rows } = await db.raw(
-    `select * from (
-       (select id, job_id, chunk, domain_name, product, product_id, status, reason, message, was_locked, relocked, started_at, finished_at
-        from bulk_job_items where job_id = ?${cond} order by id limit ?)
-       union all
-       (select * from (
-          select u.id, c.job_id, c.chunk, u.name as domain_name, coalesce(u.product, 'domain') as product, u.product_id,
-                 'pending'::text as status, null::text as reason, null::text as message, null::boolean as was_locked,
-                 null::boolean as relocked, null::timestamptz as started_at, null::timestamptz as finished_at
-          from bulk_job_chunks c, unnest(c.item_ids, c.names, c.products, c.product_ids) as u(id, name, product, product_id)
-          where c.job_id = ?) unstarted
-        where true${cond} order by chunk, id limit ?)
-     ) items order by id limit ?`,
-    [jobId, ...bindings, limit, jobId, ...bindings, limit, limit],
+    `select j.kind as job_kind, j.losing_reseller_id as job_losing, j.gaining_reseller_id as job_gaining, page.*
+     from bulk_jobs j left join lateral (
+       select * from (
+         (select id, job_id, chunk, domain_name, product, product_id, status, reason, message, was_locked, relocked, started_at, finished_at
+          from bulk_job_items where job_id = j.id${cond} order by id limit ?)
+         union all
+         (select * from (
+            select u.id, c.job_id, c.chunk, u.name as domain_name, coalesce(u.product, 'domain') as product, u.product_id,
+                   'pending'::text as status, null::text as reason, null::text as message, null::boolean as was_locked,
+                   null::boolean as relocked, null::timestamptz as started_at, null::timestamptz as finished_at
+            from bulk_job_chunks c, unnest(c.item_ids, c.names, c.products, c.product_ids) as u(id, name, product, product_id)
+            where c.job_id = j.id) unstarted
+          where true${cond} order by chunk, id limit ?)
+       ) items order by id limit ?
+     ) page on true
+     where j.id = ?
+     order by page.id`,
+    [...bindings, limit, ...bindings, limit, limit, jobId],
   );
-  return rows as ItemRow[];
+  return rows as PageRow[];
 }
 
 /** Rows per read of a CSV export: a 50,000-item job is ten reads, never all in memory at once. */

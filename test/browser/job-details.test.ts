@@ -262,7 +262,7 @@ describe('job details for big jobs (browser)', function () {
     expect(await bar.getAttribute('aria-valuetext')).to.match(/^0 of 2 pushed, 2 failed/);
     expect(await page.locator('.progress .pct').textContent()).to.equal('0 % pushed');
     // Nothing green: no success tone, no done segment, no green count badge.
-    expect(await page.locator('main .tone-success, main .seg-done, main .badge-pushed, main .badge-completed').count()).to.equal(0);
+    expect(await page.locator('main .tone-success, main .seg-done, main .badge-done, main .badge-completed').count()).to.equal(0);
     const green = await page.evaluate(
       () =>
         [...document.querySelectorAll('main *')].filter((el) => {

@@ -24,7 +24,6 @@ import { DbRegistry, type RegistryGateway } from '../shared/catalog/registry';
 import { withCircuitBreaker } from '../shared/catalog/registry-breaker';
 import type { BulkDeps, KindTable } from '../shared/bulk/kind';
 import { KINDS } from '../shared/kinds';
-import { unlockBoundMs, unlockedPastBound } from '../shared/push/unlocked';
 import { dropPackageLinksSql } from '../shared/customers/packages';
 import { newSecret } from '../shared/platform/secrets';
 import { createAuthThrottle } from '../shared/platform/throttle';
@@ -107,7 +106,6 @@ export async function createRuntime(
   const metrics = createMetrics();
   // The platform's /metrics names no domain: the gauges kept in the domains' tables are read here.
   metrics.readAtScrape(async () => metrics.outboxBacklog.set(await outboxBacklog(db)));
-  metrics.readAtScrape(async () => metrics.unlockedDomains.set(await unlockedPastBound(db, unlockBoundMs(config))));
   const deps: BulkDeps = {
     config,
     db,
@@ -122,6 +120,11 @@ export async function createRuntime(
     clock: opts.clock ?? (() => new Date()),
     kinds: opts.kinds ?? KINDS,
   };
+  // A kind's own gauges (a push: domains left unlocked past the bound), read at each scrape.
+  for (const kind of Object.values(deps.kinds)) {
+    const read = kind.readAtScrape;
+    if (read) metrics.readAtScrape(() => read(deps));
+  }
   const handle = redisHandle;
   return {
     deps,

@@ -126,6 +126,8 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
    * reached from its definition.
    */
   emails?: Readonly<Record<string, (...args: never[]) => EmailDraft>>;
+  /** Sets the kind's own gauges from its tables; the composition root calls it at each `/metrics` scrape. */
+  readAtScrape?(deps: Deps): Promise<void>;
 }
 
 /**

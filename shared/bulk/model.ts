@@ -165,7 +165,7 @@ export async function jobParties(db: Knex, job: Pick<BulkJob, 'losing_reseller_i
       'id',
       [job.losing_reseller_id, job.gaining_reseller_id].filter((x): x is number => x !== null),
     )
-    .select('id', 'username', 'push_notification_email');
+    .select('id', 'username');
   const find = (id: number | null) => rows.find((p) => id !== null && Number(p.id) === Number(id));
   return { losing: find(job.losing_reseller_id), gaining: find(job.gaining_reseller_id) };
 }

@@ -1,10 +1,9 @@
 import type { BulkKindDef, FinishHook, Sweep } from '../bulk/kind';
-import { jobParties } from '../bulk/model';
 import { queueEmail } from '../mail/outbox';
 import { consoleJobUrl } from '../mail/links';
 import { gainingNotification, type ReceivedDomain } from './emails';
 import { pendingRelocks, pushHandler, relock } from './handler';
-import { jobHasOpenUnlock } from './unlocked';
+import { jobHasOpenUnlock, unlockBoundMs, unlockedPastBound } from './unlocked';
 import { pushOptions, type PushOptions } from './options';
 import { checkPushAtStart, gainingNextCycle } from './start';
 
@@ -13,7 +12,10 @@ import { checkPushAtStart, gainingNextCycle } from './start';
  * summary with every domain in an attached CSV (with the registrant profile each one now has).
  */
 const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
-  const { gaining } = await jobParties(trx, job);
+  // The gaining side's notification email is one of its push settings (accounts' column, read here).
+  const gaining: { id: number; push_notification_email: string | null } | undefined = job.gaining_reseller_id
+    ? await trx('resellers').where({ id: job.gaining_reseller_id }).first('id', 'push_notification_email')
+    : undefined;
   if (!gaining?.push_notification_email || (summary.counts.pushed ?? 0) === 0) return;
   const received: ReceivedDomain[] = await trx('bulk_job_items as i')
     .leftJoin('domains as d', 'd.name', 'i.domain_name')
@@ -76,6 +78,9 @@ export const pushKind: BulkKindDef<PushOptions> = {
   },
   resultsTitle: (summary) => `Bulk push to ${summary.gaining}`,
   emails: { gainingNotification },
+  async readAtScrape(deps) {
+    deps.metrics.unlockedDomains.set(await unlockedPastBound(deps.db, unlockBoundMs(deps.config)));
+  },
   labels: {
     noun: 'Bulk push',
     unit: 'domain',

@@ -63,16 +63,20 @@ export function moveDomainsSql(
   moves: { id: number; name: string; profileId: number | null; brandId: number | null }[],
   profiles: { fromCte: string } | 'given',
 ): SqlPart {
+  const fromCte = profiles === 'given' ? null : profiles.fromCte;
+  // Only the columns this move reads travel (most chunks carry no brand): each array element is
+  // serialized by the worker and parsed by Postgres.
+  const branded = moves.some((m) => m.brandId !== null);
   const u = unnest('u', {
     id: ['bigint', moves.map((m) => m.id)],
-    name: ['text', moves.map((m) => m.name)],
-    profile_id: ['bigint', moves.map((m) => m.profileId)],
-    brand_id: ['bigint', moves.map((m) => m.brandId)],
+    ...(fromCte
+      ? { name: ['text', moves.map((m) => m.name)] as const }
+      : { profile_id: ['bigint', moves.map((m) => m.profileId)] as const }),
+    ...(branded ? { brand_id: ['bigint', moves.map((m) => m.brandId)] as const } : {}),
   });
-  const fromCte = profiles === 'given' ? null : profiles.fromCte;
   return {
-    sql: `update domains d set reseller_id = ?::bigint, profile_id = ${fromCte ? 'np.id' : 'u.profile_id'}, brand_id = u.brand_id,
-            customer_id = null, updated_at = now()
+    sql: `update domains d set reseller_id = ?::bigint, profile_id = ${fromCte ? 'np.id' : 'u.profile_id'},
+            brand_id = ${branded ? 'u.brand_id' : 'null'}, customer_id = null, updated_at = now()
           from ${u.sql} ${fromCte ? `join ${fromCte} np on np.source_domain = u.name` : ''}
           where d.id = u.id and ${byKey('d.id', 'bigint')}
           returning d.id`,

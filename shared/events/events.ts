@@ -37,8 +37,9 @@ const newEventId = () => `evt_${randomUUID().replace(/-/g, '')}`;
 /**
  * Writes events in the caller's transaction — the one that makes the change they tell of — and,
  * in the same statement, one pending delivery per enabled endpoint of the event's reseller that
- * takes its type. Nothing is sent here: the webhook relay of each worker sends. One statement per
- * call, whatever the number of events; reseller ids in `usernames` become usernames in it.
+ * takes its type (an event no endpoint takes is not stored). Nothing is sent here: the webhook
+ * relay of each worker sends. One statement per call, whatever the number of events; reseller ids
+ * in `usernames` become usernames in it.
  */
 export async function recordEvents(trx: Knex | Knex.Transaction, events: NewEvent[]): Promise<string[]> {
   if (events.length === 0) return [];
@@ -58,6 +59,8 @@ export async function recordEvents(trx: Knex | Knex.Transaction, events: NewEven
               v.data || coalesce((select jsonb_object_agg(k.key, r.username) from jsonb_each_text(v.names) k
                                   join resellers r on r.id = k.value::bigint), '{}'::jsonb)
        from unnest(?::text[], ?::bigint[], ?::text[], ?::uuid[], ?::jsonb[], ?::jsonb[]) as v(id, reseller_id, type, job_id, data, names)
+       -- Kept only when some endpoint takes it: a reseller without webhooks stores nothing.
+       where exists (select 1 from webhook_endpoints w where w.reseller_id = v.reseller_id and w.enabled and v.type = any(w.event_types))
        returning id, seq, reseller_id, type, job_id
      )
      insert into webhook_deliveries (endpoint_id, event_id, event_seq, job_id)

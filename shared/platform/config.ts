@@ -108,6 +108,7 @@ const schema = z.object({
     .transform((v) => v === 'true' || v === '1')
     .optional(),
   WEBHOOK_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  WEBHOOK_LOG_RETENTION_DAYS: intFrom(30, 1, 3650),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

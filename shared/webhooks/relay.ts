@@ -68,6 +68,10 @@ interface Leased {
  */
 export async function relayWebhooks(deps: WebhookRelayDeps): Promise<{ delivered: number; failed: number }> {
   const { config } = deps;
+  if (Date.now() - lastPurge > PURGE_EVERY_MS) {
+    lastPurge = Date.now();
+    await purgeWebhookLog(deps.db, config.WEBHOOK_LOG_RETENTION_DAYS);
+  }
   const lanes = config.WEBHOOK_CONCURRENCY;
   // A pass takes no new endpoint after this: a worker's stop waits for at most this plus one send.
   const deadline = Date.now() + PASS_MS;
@@ -106,6 +110,25 @@ export async function relayWebhooks(deps: WebhookRelayDeps): Promise<{ delivered
   };
   await Promise.all(Array.from({ length: lanes }, lane));
   return { delivered, failed };
+}
+
+const PURGE_EVERY_MS = 3_600_000;
+let lastPurge = 0;
+
+/**
+ * The delivery log's retention: delivered and given-up deliveries older than `days`, and events
+ * no delivery names any more. Pending ones stay, however old. Each worker runs it hourly.
+ */
+export async function purgeWebhookLog(db: Db, days: number): Promise<{ deliveries: number; events: number }> {
+  const deliveries = await db('webhook_deliveries')
+    .whereIn('status', ['delivered', 'failed'])
+    .where('created_at', '<', db.raw(`now() - (? * interval '1 day')`, [days]))
+    .del();
+  const events = await db('events as e')
+    .where('e.created_at', '<', db.raw(`now() - (? * interval '1 day')`, [days]))
+    .whereNotExists((b) => b.select(db.raw('1')).from('webhook_deliveries as d').whereRaw('d.event_id = e.id'))
+    .del();
+  return { deliveries, events };
 }
 
 /** Endpoints with a due delivery, not leased, not held back by their rate bound: the longest-waiting first. */

@@ -4,7 +4,7 @@ import { relayOutbox } from '../../shared/mail/outbox';
 import type { Config } from '../../shared/platform/config';
 import { createLogger } from '../../shared/platform/logger';
 import { systemResolver, type Resolver } from '../../shared/webhooks/address-guard';
-import { relayWebhooks } from '../../shared/webhooks/relay';
+import { purgeWebhookLog, relayWebhooks } from '../../shared/webhooks/relay';
 import { verifySignature } from '../../shared/webhooks/signature';
 import { makeReseller, type TestReseller } from '../helpers/fixtures';
 import { toText } from '../helpers/smtp';
@@ -281,6 +281,35 @@ describe('webhooks: signed, retried, ordered deliveries to real receivers; never
     expect(off.body).to.include({ enabled: false, disabled_reason: 'disabled by the reseller' });
     expect((await as(who).delete(`/v1/webhooks/${ep.id}`)).status).to.equal(204);
     expect((await as(who).get(`/v1/webhooks/${ep.id}`)).status).to.equal(404);
+  });
+
+  it('an event no endpoint takes is not stored; the log keeps finished deliveries WEBHOOK_LOG_RETENTION_DAYS, pending ones always', async () => {
+    const who = await reseller();
+    const nobody = await reseller();
+    await recordEvents(sys.db, [{ resellerId: nobody.id, type: 'api_key.created', data: {} }]);
+    expect(Number((await sys.db('events').where({ reseller_id: nobody.id }).count({ n: '*' }))[0].n)).to.equal(0);
+
+    const rx = await receiver();
+    const ep = await endpoint(who, rx.url);
+    await recordEvents(sys.db, [
+      { resellerId: who.id, type: 'api_key.created', data: { n: 1 } },
+      { resellerId: who.id, type: 'api_key.created', data: { n: 2 } },
+    ]);
+    const first = await sys.db('webhook_deliveries').where({ endpoint_id: ep.id }).orderBy('id').first('id', 'event_id');
+    await sys.db('webhook_deliveries').where({ id: first.id }).update({ status: 'delivered' });
+    await sys
+      .db('webhook_deliveries')
+      .where({ endpoint_id: ep.id })
+      .update({ created_at: sys.db.raw("now() - interval '31 days'") });
+    await sys
+      .db('events')
+      .where({ reseller_id: who.id })
+      .update({ created_at: sys.db.raw("now() - interval '31 days'") });
+    expect(await purgeWebhookLog(sys.db, 30)).to.deep.equal({ deliveries: 1, events: 1 });
+    const left = await sys.db('webhook_deliveries').where({ endpoint_id: ep.id }).select('id', 'status');
+    expect(left).to.have.length(1);
+    expect(left[0]).to.include({ status: 'pending' });
+    expect(await sys.db('events').where({ id: first.event_id }).first()).to.equal(undefined);
   });
 
   describe('bad input: a clear 4xx with its code, and nothing changed', () => {

@@ -116,6 +116,9 @@ describe('a fixture kind (archive) from its own folder, end to end', function ()
     expect(run.code, show(run)).to.equal(1);
     expect(run.stdout, show(run)).to.include(`Job ${jobId} (archive): completed`);
     expect(run.stdout, show(run)).to.include('completed with 2 failures (3 of 5 archived)');
+    // Its units, done status and options in its words (labels, done_status, details of the job view).
+    expect(run.stdout, show(run)).to.match(/5 domains: .*archived 3/);
+    expect(run.stdout, show(run)).to.include('retention: 30 days');
   });
 
   it('the console job page shows it in its labels and details (Chromium)', async () => {

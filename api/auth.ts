@@ -66,7 +66,7 @@ async function guarded<T>(
 }
 
 /** How the console's session cookie is accepted where no Authorization header is sent. */
-export interface SessionAuth {
+interface SessionAuth {
   publicUrl: string | undefined;
   clock: () => Date;
 }
@@ -153,7 +153,7 @@ export function requireMetricsToken(token: string | undefined, guard?: AuthThrot
   };
 }
 
-export const metricsDisabled = () =>
+const metricsDisabled = () =>
   new Forbidden(
     'metrics_disabled',
     '/metrics is off in this deployment: set METRICS_TOKEN (at least 16 characters) and scrape with Authorization: Bearer <METRICS_TOKEN>.',

@@ -70,7 +70,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${fmt(n)} ${n === 
 const DATE = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
 const when = (d: Date) => html`<time datetime="${d.toISOString()}">${DATE.format(d)} UTC</time>`;
 
-export interface ClaimPageData {
+interface ClaimPageData {
   customer: { name: string; email: string };
   reseller: string | null;
   domains: { count: number; names: string[] };
@@ -148,7 +148,7 @@ ${state.emailError ? html`<p class="error" id="import-email-error">${state.email
   return page(state.formError || state.emailError ? 'Error: claim your account' : 'Claim your account', body);
 }
 
-export interface ClaimResult {
+interface ClaimResult {
   account: { email: string; mode: string; created_at: Date | string };
   products: { domains: number; packages: number };
 }

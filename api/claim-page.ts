@@ -8,7 +8,7 @@ import { cleanInput } from './clean-input';
 import { recordBeforeAnswer } from './routes/route';
 import { CLAIM_CSP, claimDonePage, claimPage, claimProblemPage, type ClaimFormState } from './claim-html';
 
-export const CLAIM_PATH = '/v1/claims/:token';
+const CLAIM_PATH = '/v1/claims/:token';
 
 /**
  * The claim link of the invitation email, opened in a browser: the same address as the JSON

@@ -5,7 +5,7 @@ import { PROJECT_ROOT } from '../shared/platform/project-root';
 import { setPageHeaders } from './security-headers';
 
 export const CONSOLE_PATH = '/console';
-export const CONSOLE_DIST = path.join(PROJECT_ROOT, 'console', 'dist');
+const CONSOLE_DIST = path.join(PROJECT_ROOT, 'console', 'dist');
 
 /**
  * Serves the built reseller console (console/dist) as static files; any other path under

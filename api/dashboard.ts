@@ -17,7 +17,7 @@ const FONTS = [
 ];
 const GOOGLE_FONTS = /<link[^>]+href="https:\/\/fonts\.googleapis\.com[^"]*"[^>]*>/g;
 
-export function localFontLinks(): string {
+function localFontLinks(): string {
   // Relative to the page's <base href="/admin/queues/">.
   return FONTS.flatMap(({ pkg, weights }) =>
     weights.map((w) => `<link href="fonts/${path.basename(pkg)}/${w}.css" rel="stylesheet">`),

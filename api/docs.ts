@@ -15,7 +15,7 @@ import { pageCsp, setPageHeaders, styleHash } from './security-headers';
 const SWAGGER_UI = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
-export const LINKS = {
+const LINKS = {
   console: '/console/',
   docs: '/docs',
   openapi: '/v1/openapi.json',

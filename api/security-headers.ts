@@ -12,7 +12,7 @@ const HSTS = 'max-age=31536000; includeSubDomains';
  * <base> elsewhere, and no inline script (no 'unsafe-inline' in script-src: a script must be a
  * file of ours). A page with an inline <style> names its hash (`styleHashes`).
  */
-export const PAGE_CSP_BASE = ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'", "form-action 'self'"];
+const PAGE_CSP_BASE = ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'", "form-action 'self'"];
 
 export const styleHash = (css: string) => `'sha256-${crypto.createHash('sha256').update(css).digest('base64')}'`;
 

@@ -10,8 +10,8 @@ import { publicUrlOf } from './security-headers';
  * PUBLIC_URL is https it is `__Host-dp_session`: a browser takes that name only from a secure
  * origin, for Path=/ and without Domain, so no other host (a sibling subdomain) can set it.
  */
-export const SESSION_COOKIE = 'dp_session';
-export const HOST_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+const SESSION_COOKIE = 'dp_session';
+const HOST_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
 /**
  * Cookies do not keep ports apart: a page on another port of the same host can set (toss) a
@@ -22,15 +22,15 @@ export const HOST_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
  * A cookie without its binding is refused 401. EventSource and download links cannot send a
  * header: a GET may carry it as `?session_binding=` instead (it is no credential without the cookie).
  */
-export const BINDING_HEADER = 'Session-Binding';
-export const BINDING_QUERY = 'session_binding';
+const BINDING_HEADER = 'Session-Binding';
+const BINDING_QUERY = 'session_binding';
 
-export function sessionBinding(token: string): string {
+function sessionBinding(token: string): string {
   return crypto.createHmac('sha256', token).update('domain-push console session binding v1').digest('base64url');
 }
 
 const usesHostCookie = (publicUrl: string | undefined) => publicUrl?.startsWith('https:') ?? false;
-export const sessionCookieName = (publicUrl: string | undefined) => (usesHostCookie(publicUrl) ? HOST_SESSION_COOKIE : SESSION_COOKIE);
+const sessionCookieName = (publicUrl: string | undefined) => (usesHostCookie(publicUrl) ? HOST_SESSION_COOKIE : SESSION_COOKIE);
 
 function presentedBinding(req: Request): string | undefined {
   const header = req.get(BINDING_HEADER);

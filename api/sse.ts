@@ -5,13 +5,13 @@ import { TooManyRequests } from '../shared/platform/errors';
 import type { Logger } from '../shared/platform/logger';
 import { credentialId, type LiveCredential } from '../shared/accounts/sessions';
 
-export interface JobStreamView {
+interface JobStreamView {
   status: string;
   total: number;
   counts: Record<string, number>;
 }
 
-export interface StreamLimits {
+interface StreamLimits {
   /** Concurrent streams one API key may hold, across every API process (counted in Redis). */
   maxPerKey: number;
   /** A stream ends after this long; the client reconnects (retry:) and resumes with Last-Event-ID. */
@@ -23,10 +23,10 @@ export interface StreamLimits {
 }
 
 /** Who opened a stream: the api_keys row id, and the session token's hash for console callers. */
-export type StreamCredential = LiveCredential;
+type StreamCredential = LiveCredential;
 
 /** Which of these credentials still hold, by credentialId (one query for all of them). */
-export type CredentialCheck = (creds: StreamCredential[]) => Promise<Set<string>>;
+type CredentialCheck = (creds: StreamCredential[]) => Promise<Set<string>>;
 
 const RETRY_MS = 3000;
 const HEARTBEAT_MS = 15_000;
@@ -42,7 +42,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1`;
 
 /** The event id names the state a client has seen: the status and how many items have ended. */
-export function eventId(view: JobStreamView): string {
+function eventId(view: JobStreamView): string {
   const open = (view.counts.pending ?? 0) + (view.counts.running ?? 0);
   return `${view.status}.${view.total - open}`;
 }

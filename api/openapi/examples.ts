@@ -8,7 +8,7 @@
  * the operation needs arranged first (a job to reschedule, a customer who owns
  * ada-lovelace.example, a claim token).
  */
-export interface BodyExample {
+interface BodyExample {
   summary: string;
   value: unknown;
 }

@@ -3,7 +3,7 @@ import type { KindTable } from '../../shared/bulk/kind';
 
 export type Auth = 'reseller' | 'operator' | 'none';
 
-export interface Reply {
+interface Reply {
   description: string;
   schema?: z.ZodType;
   /** Other media types this status answers with, as text (CSV export, event stream, metrics). */

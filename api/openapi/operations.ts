@@ -4,8 +4,6 @@ import { operationsOf } from '../routes/route';
 import { json, type Operation } from './operation';
 import * as R from './responses';
 
-export type { Auth, Operation, Reply } from './operation';
-
 /**
  * Every route of the route table, keyed `METHOD /express/path`, read from the resource modules
  * of api/routes/ (each operation sits there beside its route's handler). The document is built by

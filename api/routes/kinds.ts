@@ -20,7 +20,7 @@ const Kind = z
 type KindView = z.infer<typeof Kind>;
 
 /** Every kind of the table as people and filters see it. */
-export function kindViews(kinds: KindTable): KindView[] {
+function kindViews(kinds: KindTable): KindView[] {
   return Object.values(kinds).map((def) => {
     const reasons = { ...def.reasons, ...ENGINE_REASONS };
     return {

@@ -46,7 +46,7 @@ interface AuditSpec {
  * authenticate from the headers, then read the body (readBody); `none` runs no guard, so its
  * handlers bring their own (a claim link's throttle) and read the body themselves.
  */
-export type Route = Operation & { handle: (ctx: RouteContext) => RequestHandler | RequestHandler[]; audit?: AuditSpec };
+type Route = Operation & { handle: (ctx: RouteContext) => RequestHandler | RequestHandler[]; audit?: AuditSpec };
 
 /** A resource's routes keyed `METHOD /express/path`, in matching order. */
 export type Routes = Record<string, Route>;

@@ -7,9 +7,9 @@ import { GAINING, LOSING, type DemoKeys } from './demo-data';
  * the demo keys. The running process writes DATA_DIR/running.json (its address, pid and log
  * file, never a key) so the second command knows where it is.
  */
-export const RUNNING_FILE = 'running.json';
+const RUNNING_FILE = 'running.json';
 
-export interface Running {
+interface Running {
   pid: number;
   url: string;
   log_file: string | null;

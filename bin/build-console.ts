@@ -41,7 +41,7 @@ function version(pkg: string): string {
  * and what they import): found by following relative imports out of console/src, so a change to a
  * shared module makes the build stale like a change to the console itself.
  */
-export function sharedInputFiles(): string[] {
+function sharedInputFiles(): string[] {
   const found = new Set<string>();
   const follow = (file: string) => {
     const src = fs.readFileSync(file, 'utf8');
@@ -58,7 +58,7 @@ export function sharedInputFiles(): string[] {
   return [...found].sort();
 }
 
-export function consoleInputsHash(): string {
+function consoleInputsHash(): string {
   const h = crypto.createHash('sha256');
   for (const pkg of ['vite', '@vitejs/plugin-react', 'react', 'react-dom', '@tanstack/react-query']) h.update(`${pkg}@${version(pkg)}\n`);
   for (const f of [...inputFiles(), ...sharedInputFiles()])
@@ -66,7 +66,7 @@ export function consoleInputsHash(): string {
   return h.digest('hex');
 }
 
-export function consoleBuildIsFresh(hash = consoleInputsHash()): boolean {
+function consoleBuildIsFresh(hash = consoleInputsHash()): boolean {
   try {
     return fs.readFileSync(path.join(DIST, STAMP), 'utf8').trim() === hash && fs.existsSync(path.join(DIST, 'index.html'));
   } catch {

@@ -70,7 +70,7 @@ export async function seedDemo(deps: { db: Db }, count = DEMO_DOMAINS) {
  * A profile of gaining-demo a push can put domains into (`"profile": {"mode": "existing", …}`),
  * as the OpenAPI document's example does.
  */
-export const INCOMING_PROFILE = { domain: 'incoming.example', username: 'incoming', password: 'incoming-secret' };
+const INCOMING_PROFILE = { domain: 'incoming.example', username: 'incoming', password: 'incoming-secret' };
 
 async function incomingProfile(db: Db) {
   const gaining = (await getResellerByUsername(db, GAINING))!;

@@ -21,7 +21,7 @@ export function configOrExit(): Config {
 }
 
 /** How a process reports its own shutdown: JSON lines (production) or plain words (`npm start`). */
-export interface ShutdownReport {
+interface ShutdownReport {
   stopping(signal: string): void;
   failed(err: unknown): void;
 }

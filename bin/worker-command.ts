@@ -5,7 +5,7 @@
  * and a 128 MB old space keeps it at about 150 MB for about the same throughput (bench, 50,000
  * domains: 145-150 MB through three jobs).
  */
-export const WORKER_HEAP_ARGS = ['--max-old-space-size=128'];
+const WORKER_HEAP_ARGS = ['--max-old-space-size=128'];
 
 /**
  * The worker from the TypeScript source through tsx (tests and benches: no build needed, and they

@@ -6,7 +6,7 @@ export interface CliConfig {
 }
 
 /** What `npm start` listens on; the CLI talks to a local system when nothing else is said. */
-export const DEFAULT_URL = 'http://127.0.0.1:3000';
+const DEFAULT_URL = 'http://127.0.0.1:3000';
 
 /**
  * The API key comes only from the environment: a key on the command line would be visible to

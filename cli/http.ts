@@ -3,11 +3,11 @@ import { CliError, EXIT, refused } from './exit-codes';
 import type { CliConfig } from './config';
 
 /** The API's error shape: `{error: {code, message, details?}}` on every 4xx and 5xx. */
-export interface ApiErrorBody {
+interface ApiErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   accept?: string;
@@ -132,8 +132,4 @@ function describeDetails(details: unknown): string {
   const fields = (details as { fields?: { path: string; message: string }[] } | undefined)?.fields;
   if (!Array.isArray(fields)) return '';
   return fields.map((f) => `  ${f.path}: ${f.message}`).join('\n');
-}
-
-export function isApiError(body: unknown): body is ApiErrorBody {
-  return typeof body === 'object' && body !== null && 'error' in body;
 }

@@ -24,7 +24,7 @@ moves) or --start-at a time; the results email goes to your account email unless
 --email-results-to or --no-email says otherwise.`;
 
 /** The program; `run` parses argv with it and turns every outcome into an exit code. */
-export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): Command {
+function buildProgram(io: commands.Io, done: (code: ExitCode) => void): Command {
   const program = new Command('domain-push')
     .description('Move domains to another reseller from scripts and terminals (a client of the /v1 API).')
     .option('--json', 'machine-readable output (JSON; watch prints one JSON line per update)')
@@ -119,7 +119,7 @@ export function buildProgram(io: commands.Io, done: (code: ExitCode) => void): C
 }
 
 /** Runs the CLI and resolves with the exit code; prints errors as one message, never a stack. */
-export async function main(argv: string[], io: commands.Io): Promise<ExitCode> {
+async function main(argv: string[], io: commands.Io): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   const program = buildProgram(io, (c) => (code = c));
   const json = argv.includes('--json');

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import { jobOutcome, outcomeText } from '../shared/bulk/outcome';
+import { outcomeText } from '../shared/bulk/outcome';
 import { EXIT, type ExitCode } from './exit-codes';
 import type { JobState } from './sse';
 
@@ -49,14 +49,7 @@ export function doneStatus(job: JobState): string {
  * Items the workers got to (done, skipped or failed): what a progress figure counts. Cancelled
  * items are not among them, so a cancelled job never reads 100 %.
  */
-export const finishedCount = (job: JobState) =>
-  job.total - (job.counts.pending ?? 0) - (job.counts.running ?? 0) - (job.counts.cancelled ?? 0);
-
-/** The API's outcome, or the same computed here when the server predates it. */
-export function outcomeOf(job: JobState): string | null {
-  if (typeof job.outcome === 'string' || job.outcome === null) return job.outcome as string | null;
-  return jobOutcome({ status: job.status, total: job.total, counts: job.counts, doneStatus: doneStatus(job) });
-}
+const finishedCount = (job: JobState) => job.total - (job.counts.pending ?? 0) - (job.counts.running ?? 0) - (job.counts.cancelled ?? 0);
 
 /** The API's one line for people ("completed with 2 failures (5 of 7 <done status>)", "cancelled after ..."). */
 export function outcomeLine(job: JobState): string {
@@ -89,7 +82,7 @@ export function outcomeCode(job: JobState): ExitCode {
   }
 }
 
-export function duration(seconds: number | null | undefined): string {
+function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '--';
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
@@ -100,7 +93,7 @@ export function duration(seconds: number | null | undefined): string {
 
 const rateText = (rate: number | null) => (rate === null ? '-- /s' : `${rate}/s`);
 
-export function countsText(job: JobState): string {
+function countsText(job: JobState): string {
   // Items in flight are worth a word only while there are some.
   const inFlight = ['running', 'pending'].filter((k) => (job.counts[k] ?? 0) > 0);
   return [doneStatus(job), 'skipped', 'failed', 'cancelled', ...inFlight].map((k) => `${k} ${job.counts[k] ?? 0}`).join(', ');

@@ -18,7 +18,7 @@ export interface DryRun {
   items: { domain: string; status: string; reason: string | null; was_locked: boolean }[];
 }
 
-export interface ReviewContext {
+interface ReviewContext {
   from: string;
   to: string;
   schedule: Schedule;
@@ -31,7 +31,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 const domains = (n: number) => `${fmt(n)} domain${n === 1 ? '' : 's'}`;
 
 /** How many items of a dry run would go which way; locked ones that move are counted apart. */
-export function reviewFigures(r: DryRun) {
+function reviewFigures(r: DryRun) {
   let move = 0;
   let lockedMove = 0;
   let skipped = 0;

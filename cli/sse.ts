@@ -1,7 +1,7 @@
 import { CliError, EXIT } from './exit-codes';
 import type { ApiClient } from './http';
 
-export interface SseEvent {
+interface SseEvent {
   event: string;
   data: string;
   id?: string;
@@ -49,7 +49,7 @@ export async function* parseSse(body: AsyncIterable<Uint8Array>): AsyncGenerator
   }
 }
 
-export interface FollowOptions {
+interface FollowOptions {
   /** Called with every job state the stream brings. */
   onState: (job: JobState) => void;
   /** Called when the stream ended early and the CLI reconnects (for a note in plain mode). */

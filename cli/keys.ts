@@ -26,6 +26,7 @@ export interface KeyView {
   created_via: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  revoked_via: string | null;
   current: boolean;
 }
 
@@ -48,7 +49,7 @@ async function allKeys(api: ApiClient): Promise<KeyView[]> {
 }
 
 /** `keys list`: every key of the account, live and revoked; the one DOMAIN_PUSH_API_KEY holds is marked. */
-export async function list(io: Io, g: GlobalOptions): Promise<ExitCode> {
+async function list(io: Io, g: GlobalOptions): Promise<ExitCode> {
   const keys = await allKeys(client(io, g));
   if (g.json) {
     out(io, JSON.stringify({ items: keys }));
@@ -75,7 +76,7 @@ export async function list(io: Io, g: GlobalOptions): Promise<ExitCode> {
  * `keys create`: a new key, printed once. The key alone goes to stdout (so `KEY=$(domain-push keys
  * create)` captures it); what to do with it goes to stderr.
  */
-export async function create(io: Io, g: GlobalOptions, o: { label?: string }): Promise<ExitCode> {
+async function create(io: Io, g: GlobalOptions, o: { label?: string }): Promise<ExitCode> {
   const { body } = await client(io, g).json<KeyView & { api_key: string }>('POST', '/v1/api-keys', {
     body: o.label === undefined ? {} : { label: o.label },
   });
@@ -96,7 +97,7 @@ export async function create(io: Io, g: GlobalOptions, o: { label?: string }): P
  * On a terminal it says which key and asks first; scripts pass --yes (without a terminal and
  * without --yes nothing is revoked, exit 2).
  */
-export async function revoke(io: Io, g: GlobalOptions, id: string, o: { yes?: boolean }): Promise<ExitCode> {
+async function revoke(io: Io, g: GlobalOptions, id: string, o: { yes?: boolean }): Promise<ExitCode> {
   if (!/^[0-9]+$/.test(id)) throw refused(`"${id}" is not a key id: run domain-push keys list for the ids.`);
   if (!o.yes && !canAsk(io, false))
     throw refused('refusing to revoke a key without confirmation: run on a terminal or pass --yes. Nothing was revoked.');

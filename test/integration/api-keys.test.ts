@@ -1,22 +1,10 @@
 import http from 'node:http';
 import { expect } from 'chai';
+import type { KeyView } from '../../cli/keys';
 import { createLogger } from '../../shared/platform/logger';
 import { authorize, importDomains, makeReseller, submit, type TestReseller } from '../helpers/fixtures';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
-
-interface KeyView {
-  id: string;
-  prefix: string;
-  label: string | null;
-  created_at: string;
-  created_via: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-  revoked_via: string | null;
-  current: boolean;
-  api_key?: string;
-}
 
 /** Issue 17 #9: keys a reseller controls (create, list, revoke) and the operator's key actions. */
 describe('API keys a reseller controls', () => {

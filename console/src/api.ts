@@ -12,7 +12,7 @@ import type {
 } from './api-types';
 
 /** The console talks only to the public /v1 API, signed in by the session cookie (sent same-origin) and its binding. */
-export interface ApiErrorBody {
+interface ApiErrorBody {
   code: string;
   message: string;
   details?: unknown;
@@ -134,7 +134,7 @@ export type Job = Omit<ApiJob, 'options' | 'counts' | 'done_status'> & {
   counts: Record<string, number>;
   done_status: string;
 };
-export type JobStatus = Job['status'];
+type JobStatus = Job['status'];
 export const FINISHED: JobStatus[] = ['completed', 'cancelled', 'failed'];
 export type { Brand, Customer, Item, Kind, Profile, PushSettings };
 export type ServicePackage = Package;

@@ -9,9 +9,7 @@ import { formatDate, formatEta, type Job, progressOf } from './api';
  * The words and tones come from shared/bulk/outcome.ts, the module the API, CLI and emails use.
  */
 
-export type { Tone };
-
-export interface OutcomeView {
+interface OutcomeView {
   /** null while the job is open. */
   outcome: string | null;
   tone: Tone;
@@ -25,7 +23,7 @@ const fmt = (x: number) => x.toLocaleString('en-US');
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** The item status that means done for the job's kind, as the API names it (`done_status`). */
-export function doneStatusOf(job: Pick<Job, 'done_status'>): string {
+function doneStatusOf(job: Pick<Job, 'done_status'>): string {
   return job.done_status;
 }
 
@@ -69,7 +67,7 @@ export function OutcomeBadge({ job }: { job: Job }) {
 }
 
 /** Item counts by what happened to them, in the order the bar paints them. */
-export function segmentsOf(job: Job) {
+function segmentsOf(job: Job) {
   const n = (k: string) => job.counts[k] ?? 0;
   const done = n(doneStatusOf(job));
   const failed = n('failed');
@@ -80,7 +78,7 @@ export function segmentsOf(job: Job) {
 }
 
 /** "5 of 7 <done status>, 2 failed, 0 skipped, 0 cancelled, 0 not started": the bar in words. */
-export function segmentsText(job: Job): string {
+function segmentsText(job: Job): string {
   const s = segmentsOf(job);
   return `${fmt(s.done)} of ${fmt(job.total)} ${doneStatusOf(job)}, ${fmt(s.failed)} failed, ${fmt(s.skipped)} skipped, ${fmt(s.cancelled)} cancelled, ${fmt(s.notStarted)} not started`;
 }
@@ -156,7 +154,7 @@ export function OutcomeLegend({ job }: { job: Job }) {
 }
 
 /** "4 min 05 s" from seconds (rounded up: a countdown never shows 0 before the time). */
-export function formatCountdown(seconds: number): string {
+function formatCountdown(seconds: number): string {
   const s = Math.max(0, Math.ceil(seconds));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;

@@ -1,7 +1,7 @@
 import { type AnchorHTMLAttributes, type MouseEvent, useEffect, useState } from 'react';
 
 /** A small history router: the console has seven pages and one detail view, not worth a library. */
-export const BASE = '/console';
+const BASE = '/console';
 
 function current(): string {
   const p = window.location.pathname;

@@ -1,5 +1,4 @@
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
-import { type Job, formatEta, progressOf } from './api';
 
 /** A labelled input with its error right below it, tied by aria-describedby and announced (role=alert). */
 export function Field({
@@ -39,17 +38,6 @@ export function ErrorBox({ error }: { error: unknown }) {
     <p className="error-box" role="alert">
       {(error as Error).message}
     </p>
-  );
-}
-
-export function JobProgress({ job, label }: { job: Job; label: string }) {
-  const pct = progressOf(job);
-  return (
-    <div className="progress">
-      <progress max={100} value={pct} aria-label={label} />
-      <span className="pct">{pct} %</span>
-      {job.status === 'running' && <span className="eta">ETA {formatEta(job.eta_seconds)}</span>}
-    </div>
   );
 }
 

@@ -38,7 +38,7 @@ type EmailChoice = 'account' | 'other' | 'none';
 /** The console's grace window by default: time to stop a move started by mistake. */
 const DEFAULT_START: StartChoice = '30';
 /** From this many domains, the person types the gaining reseller's username to confirm. */
-export const TYPED_CONFIRMATION_FROM = 1000;
+const TYPED_CONFIRMATION_FROM = 1000;
 const MAX_SCHEDULE_DAYS = 30;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -95,7 +95,7 @@ function refusalText(err: ApiError): string {
  * A refusal in a sentence a reseller understands. The API's validation messages name body paths
  * and validator words ("body.gaining_reseller: Too small: …"); the form says what to do instead.
  */
-export function sentenceFor(err: ApiError, field: FieldName | undefined): string {
+function sentenceFor(err: ApiError, field: FieldName | undefined): string {
   const [path, raw] = Object.entries(err.fieldMessages())[0] ?? ['', ''];
   const said = raw.toLowerCase();
   if (err.code === 'invalid_request' && path) {

@@ -9,6 +9,7 @@ import {
   stopConsoleSuite,
   WIDTHS,
 } from '../helpers/console-browser';
+import { importDomains, names, submit } from '../helpers/fixtures';
 import { OPERATOR_KEY } from '../helpers/system';
 
 /**
@@ -123,6 +124,29 @@ describe('console: Audit log (browser)', function () {
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.waitForFunction((n) => document.querySelectorAll('table.audit tbody tr[data-entry-id]').length === n, texts.length);
     expect(search()).to.deep.equal({});
+  });
+
+  it("a job page's History link shows that job's entries only: its submit and its cancel", async () => {
+    const { sys, losing, gaining } = suite;
+    const domains = names('audit-job', 3);
+    await importDomains(
+      sys,
+      domains.map((name) => ({ name, reseller: losing.username })),
+    );
+    const sub = await submit(sys, losing, { gaining_reseller: gaining.username, domains, start_after_seconds: 3600 });
+    expect(sub.status, JSON.stringify(sub.body)).to.equal(202);
+    const id: string = sub.body.id;
+    expect((await asLosing('post', `/v1/jobs/${id}/cancel`, {})).status).to.equal(202);
+
+    await page.goto(`${suite.sys.url}/console/queue/${id}`);
+    await page.getByRole('link', { name: 'History of this job' }).click();
+    await page.getByText('Only the history of').waitFor();
+    expect(search()).to.deep.equal({ target: `bulk_job:${id}` });
+    await page.waitForFunction(() => document.querySelectorAll('table.audit tbody tr[data-entry-id]').length === 2);
+    const actions = await rows().locator('td:nth-child(2) code').allTextContents();
+    expect(actions).to.deep.equal(['bulk_job.cancel', 'bulk_job.submit']);
+    await expectAccessible(page, "a job's history");
+    await screenshotBothWidths(page, 'audit-job-history');
   });
 
   it('pages of 50 in the URL: next, previous after a reload, back and forward', async () => {

@@ -37,16 +37,26 @@ interface Filters {
   /** Days (YYYY-MM-DD), both included. */
   from: string;
   to: string;
+  /** One target's history (`bulk_job:<id>`, from a job page's History link), or a target type. */
+  target: string;
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const TARGET = /^[a-z_]{1,40}(:[A-Za-z0-9_-]{1,200})?$/;
 
 function readFilters(search: URLSearchParams): Filters {
   const day = (k: string) => {
     const v = search.get(k) ?? '';
     return DAY.test(v) ? v : '';
   };
-  return { action: search.get('action') ?? '', actor: (search.get('actor') ?? '').trim(), from: day('from'), to: day('to') };
+  const target = search.get('target') ?? '';
+  return {
+    action: search.get('action') ?? '',
+    actor: (search.get('actor') ?? '').trim(),
+    from: day('from'),
+    to: day('to'),
+    target: TARGET.test(target) ? target : '',
+  };
 }
 
 /** The day after `day` (the API's `to` is exclusive; the page's "until" includes its day). */
@@ -63,12 +73,14 @@ function auditQuery(f: Filters): URLSearchParams {
   if (f.actor) p.set('actor', f.actor);
   if (f.from) p.set('from', f.from);
   if (f.to) p.set('to', nextDay(f.to));
+  if (f.target) p.set('target', f.target);
   return p;
 }
 
 /** `{fields: ['email'], enabled: false}` → "fields: email · enabled: false". */
 function summaryText(summary: Record<string, unknown>): string {
   return Object.entries(summary)
+    .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
     .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(' · ');
 }
@@ -102,7 +114,7 @@ export function AuditPage() {
   });
   const go = (next: Partial<Filters>, page: PageView = { cursor: '', page: 1 }, t: string[] = []) =>
     goToPage('/audit', { ...filters, ...next }, page, { trail: t });
-  const filtered = !!(filters.action || filters.actor || filters.from || filters.to);
+  const filtered = !!(filters.action || filters.actor || filters.from || filters.to || filters.target);
   const rows = entries.data?.items ?? [];
   const csvHref = withSessionBinding(`/v1/audit.csv${query.toString() ? `?${query}` : ''}`);
   const actions = ACTIONS.some(([a]) => a === filters.action) || !filters.action ? ACTIONS : [...ACTIONS, [filters.action, filters.action]];
@@ -114,6 +126,11 @@ export function AuditPage() {
         Every change made in your account, newest first: who made it (which API key, a console session, or the operator), from which
         address, what changed. Entries cannot be edited or deleted.
       </p>
+      {filters.target && (
+        <p className="notice">
+          Only the history of <code>{filters.target.replace(':', ' ')}</code>: every change made to it, newest first.
+        </p>
+      )}
       <form
         className="filters"
         aria-label="Filter the audit log"
@@ -161,7 +178,7 @@ export function AuditPage() {
           Show entries
         </button>
         {filtered && (
-          <button type="button" className="secondary" onClick={() => go({ action: '', actor: '', from: '', to: '' })}>
+          <button type="button" className="secondary" onClick={() => go({ action: '', actor: '', from: '', to: '', target: '' })}>
             Clear filters
           </button>
         )}

@@ -206,6 +206,12 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
         <Fact label="Finished">{formatDate(job.finished_at)}</Fact>
         {job.status === 'running' && <Fact label="ETA">{formatEta(job.eta_seconds)}</Fact>}
       </dl>
+      {mine && (
+        <p>
+          <Link to={`/audit?target=${encodeURIComponent(`bulk_job:${job.id}`)}`}>History of this job</Link>: who submitted, rescheduled,
+          suspended, resumed or cancelled it, when and from where (audit log).
+        </p>
+      )}
       <OutcomeBar job={job} label={`Progress of ${name}`} />
       <h2>Counts by status</h2>
       <OutcomeLegend job={job} />

@@ -143,7 +143,7 @@ export type ServicePackage = Package;
  * The options every kind's jobs carry (shared/bulk/kind.ts `baseOptions`), all optional: an older
  * job may not have recorded one. A kind's own options reach people as the job's `details`.
  */
-export interface JobOptions {
+interface JobOptions {
   /** null: no results email was asked for. */
   email_results_to?: string | null;
   start_after_seconds?: number;

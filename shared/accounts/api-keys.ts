@@ -15,8 +15,8 @@ export const MAX_LIVE_KEYS = 20;
 /** `last_used_at` is written at most this often per key, so authentication stays one read. */
 export const LAST_USED_EVERY_SECONDS = 60;
 
-export type CreatedVia = 'signup' | 'reseller' | 'operator';
-export type RevokedVia = 'reseller' | 'operator';
+type CreatedVia = 'signup' | 'reseller' | 'operator';
+type RevokedVia = 'reseller' | 'operator';
 
 export const createApiKeyInput = z.strictObject({
   label: plainName(100).nullable().optional().describe('what the key is for ("CI", "laptop"); shown in the list'),
@@ -35,7 +35,7 @@ interface KeyRow {
 }
 
 /** What a list shows of a key: never the key, only the prefix it starts with. */
-export function apiKeyView(row: KeyRow, callerKeyId?: number) {
+function apiKeyView(row: KeyRow, callerKeyId?: number) {
   return {
     id: String(row.id),
     prefix: row.key_prefix,

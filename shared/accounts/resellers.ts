@@ -19,7 +19,7 @@ export interface Reseller {
   created_at: Date;
 }
 
-export type Caller = { kind: 'operator' } | { kind: 'reseller'; reseller: Reseller; apiKeyId: number };
+type Caller = { kind: 'operator' } | { kind: 'reseller'; reseller: Reseller; apiKeyId: number };
 
 export const createResellerInput = z.strictObject({
   username,
@@ -108,7 +108,7 @@ export async function findResellerByHandle(db: Db | Knex.Transaction, handle: st
   return isCompanyIdForm(h) ? db('resellers').where({ company_id: h }).first() : db('resellers').where({ username: h }).first();
 }
 
-export function isCompanyIdForm(handle: string): boolean {
+function isCompanyIdForm(handle: string): boolean {
   return /^[0-9]+$/.test(handle);
 }
 

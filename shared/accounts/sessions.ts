@@ -11,7 +11,7 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 
 export const createSessionInput = z.strictObject({ api_key: z.string().trim().min(1).max(200) });
 
-export interface SignInAttempt {
+interface SignInAttempt {
   /** Client address as the socket sees it (the app does not trust proxy headers). */
   ip: string | undefined;
   userAgent: string | undefined;
@@ -21,11 +21,7 @@ export interface SignInAttempt {
  * The one place a failed console sign-in is reported: a JSON line without the key, and one failure
  * counted by the shared auth throttle (Redis, per client IP), which answers 429 once past the limit.
  */
-export async function throttleFailedSignIn(
-  deps: Pick<Deps, 'log' | 'authThrottle'>,
-  attempt: SignInAttempt,
-  apiKey: string,
-): Promise<void> {
+async function throttleFailedSignIn(deps: Pick<Deps, 'log' | 'authThrottle'>, attempt: SignInAttempt, apiKey: string): Promise<void> {
   deps.log.warn({ event: 'sign_in_failed', ip: attempt.ip, user_agent: attempt.userAgent?.slice(0, 200) }, 'console sign-in failed');
   await deps.authThrottle.failed('sign_in', attempt.ip ?? 'unknown', { keyPrefix: secretPrefix(apiKey) });
 }

@@ -7,15 +7,7 @@ import type { BulkJob } from './model';
  * What an operator reads on the dashboard for one chunk job, in its kind's words, e.g.
  * `push 3f2a1b2c… chunk 4/50 losing→gaining, 1,000 domains` (the kind's name and `labels.units`).
  */
-export function chunkName(c: {
-  kind: string;
-  units: string;
-  jobId: string;
-  chunk: number;
-  chunks: number;
-  who: string;
-  items: number;
-}): string {
+function chunkName(c: { kind: string; units: string; jobId: string; chunk: number; chunks: number; who: string; items: number }): string {
   return `${c.kind} ${c.jobId.slice(0, 8)}… chunk ${c.chunk + 1}/${c.chunks} ${c.who}, ${c.items.toLocaleString('en-US')} ${c.units}`;
 }
 
@@ -30,7 +22,7 @@ function chunkParty(kind: BulkKindDef | undefined, job: BulkJob, resellers: { lo
  * from the table the process runs with (every process's deps carry it; a caller holding plain
  * `Deps` gets the generic words).
  */
-export async function chunkNames(deps: Deps, job: BulkJob, chunks: number[]): Promise<Map<number, string>> {
+async function chunkNames(deps: Deps, job: BulkJob, chunks: number[]): Promise<Map<number, string>> {
   const kind = (deps as Partial<BulkDeps>).kinds?.[job.kind];
   const ids = [job.losing_reseller_id, job.gaining_reseller_id].filter((v): v is number => v !== null);
   const resellers = await deps.db('resellers').whereIn('id', ids).select('id', 'username');

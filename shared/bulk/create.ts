@@ -11,7 +11,7 @@ import { assertQuota } from './quota';
 import { writeUnstartedChunks } from './unstarted';
 import { type FinishedItem, writeFinishedItems } from './finished';
 
-export interface NewBulkJob<O extends BaseOptions> {
+interface NewBulkJob<O extends BaseOptions> {
   losingResellerId: number;
   gainingResellerId: number | null;
   /** The customer a release acts for. */

@@ -10,7 +10,7 @@ import { chunkJobId, QUEUE_NAMES, type Queues } from '../platform/queues';
  * alternate between them (round robin per reseller) instead of serving them first come, first served. When the numbers grow large and nothing is
  * waiting, the clock starts again at 0 (BullMQ priorities stop at 2^21).
  */
-export const MAX_PRIORITY = 2_097_152;
+const MAX_PRIORITY = 2_097_152;
 const RESERVE = `
 local clock = tonumber(redis.call('GET', KEYS[1]) or '0')
 if clock > tonumber(ARGV[3]) / 2 and redis.call('ZCARD', KEYS[3]) == 0 then

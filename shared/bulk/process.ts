@@ -128,7 +128,7 @@ export async function failChunk(deps: BulkDeps, jobId: string, chunk: number, me
  * chunk is taken again. Every kind's sweep runs: one indexed probe each, and a sweep finds nothing
  * on another kind's job, so the chunk's kind need not be read first.
  */
-export async function sweep(deps: BulkDeps, scope: SweepScope): Promise<number> {
+async function sweep(deps: BulkDeps, scope: SweepScope): Promise<number> {
   let done = 0;
   for (const kind of Object.values(deps.kinds)) if (kind.sweep) done += await kind.sweep.run(deps, scope);
   return done;

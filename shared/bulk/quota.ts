@@ -4,7 +4,7 @@ import { TooManyRequests } from '../platform/errors';
 import { FINISHED_JOB } from './model';
 
 /** How long a refused submitter is told to wait: about the time a worker needs for a few chunks. */
-export const QUOTA_RETRY_AFTER_SECONDS = 60;
+const QUOTA_RETRY_AFTER_SECONDS = 60;
 
 /**
  * Per-reseller quotas, checked in the transaction that writes a new job (after its row, before its

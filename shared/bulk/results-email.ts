@@ -17,7 +17,7 @@ function duration(start: Date | null, end: Date | null): string {
  * "all 7 failed", "cancelled after 1,000 of 20,000 pushed"): the first words of the subject and of
  * the summary. A job that failed on an error never reads as a success, whatever its items say.
  */
-export function outcomeOf(job: JobSummary): string {
+function outcomeOf(job: JobSummary): string {
   const text = outcomeText(job);
   if (job.status !== 'failed' || /fail/.test(text)) return text;
   const done = job.counts[job.doneStatus] ?? 0;
@@ -35,7 +35,7 @@ function statusNote(job: JobSummary): string {
 }
 
 /** An item that did not end as done: shown in the results email's first rows. */
-export interface ProblemItem {
+interface ProblemItem {
   domain: string;
   status: string;
   reason: string | null;

@@ -20,9 +20,9 @@ import { passJobGate } from './locks';
  */
 
 /** The grace window's bound; longer waits are schedules. */
-export const MAX_START_AFTER_SECONDS = 3600;
+const MAX_START_AFTER_SECONDS = 3600;
 /** How far ahead a job may be scheduled (`next_cycle` may reach 31 days: a cycle is a month). */
-export const MAX_SCHEDULE_DAYS = 30;
+const MAX_SCHEDULE_DAYS = 30;
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -42,9 +42,9 @@ export const rescheduleInput = z
     path: ['start_at'],
   });
 
-export type StartRequest = { start_after_seconds?: number; start_at?: string };
+type StartRequest = { start_after_seconds?: number; start_at?: string };
 
-export interface ResolvedStart {
+interface ResolvedStart {
   /** When the job starts; null: at once. */
   startAt: Date | null;
   /** What was asked, as the job's options show it (`next_cycle`, an ISO time, or null). */
@@ -110,7 +110,7 @@ export async function startDueJobs(deps: BulkDeps): Promise<number> {
  * only one acts. If the enqueue fails after the commit the reconciler enqueues the chunks (a queued
  * job's missing chunks are its business).
  */
-export async function startScheduledJob(deps: BulkDeps, id: string): Promise<boolean> {
+async function startScheduledJob(deps: BulkDeps, id: string): Promise<boolean> {
   const started = await deps.db.transaction(async (trx) => {
     await passJobGate(trx, id, 'exclusive');
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id }).forUpdate().first();

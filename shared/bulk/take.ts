@@ -12,7 +12,7 @@ import { lockChunk, passJobGate } from './locks';
 // A kind's handler types live with the kind's definition (kind.ts); kinds import them from here too.
 export type { ItemHandler, KindJob } from './kind';
 
-export interface Taken {
+interface Taken {
   job: KindJob;
   handler: ItemHandler;
   /** Items finished inside the take transaction, by status (counted once it committed). */

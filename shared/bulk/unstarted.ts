@@ -11,7 +11,7 @@ import type { ItemRow } from './model';
  */
 
 /** Item rows per chunk row: what the submit gives, per item, in submission order. */
-export interface UnstartedItem {
+interface UnstartedItem {
   name: string;
   product?: 'domain' | 'package';
   productId?: number | null;
@@ -54,7 +54,7 @@ export async function writeUnstartedChunks(trx: Knex.Transaction, jobId: string,
 }
 
 /** The status and wording unstarted items end with when they are not taken (a cancel, a failed chunk). */
-export interface EndedAs {
+interface EndedAs {
   status: string;
   reason: string;
   message: string;

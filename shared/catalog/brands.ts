@@ -24,7 +24,7 @@ interface BrandRow {
   created_at: Date;
 }
 
-export function brandView(b: BrandRow) {
+function brandView(b: BrandRow) {
   return {
     id: String(b.id),
     name: b.name,

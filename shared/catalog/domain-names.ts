@@ -10,8 +10,6 @@ export {
   checkDomainName,
   normalizeDomainName,
   normalizeNameList,
-  type NameCheck,
-  type NameListResult,
 } from './domain-list';
 
 /**

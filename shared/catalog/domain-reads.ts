@@ -58,7 +58,7 @@ function domainListView(r: DomainRow) {
   return rest;
 }
 
-export function domainsQuery(db: Db, withLayout = true) {
+function domainsQuery(db: Db, withLayout = true) {
   return db('domains as d')
     .join('resellers as r', 'r.id', 'd.reseller_id')
     .leftJoin('brands as b', 'b.id', 'd.brand_id')

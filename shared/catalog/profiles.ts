@@ -28,7 +28,7 @@ export const createProfileInput = z.strictObject({
   contact: contactSchema.optional(),
 });
 
-export interface ProfileRow {
+interface ProfileRow {
   id: number;
   reseller_id: number;
   domain: string;
@@ -38,7 +38,7 @@ export interface ProfileRow {
   created_at: Date;
 }
 
-export function profileView(p: ProfileRow) {
+function profileView(p: ProfileRow) {
   return { id: String(p.id), domain: p.domain, username: p.username, contact: p.contact, created_at: p.created_at };
 }
 

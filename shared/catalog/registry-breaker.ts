@@ -3,7 +3,7 @@ import { CircuitBreaker, type BreakerOptions } from '../platform/breaker';
 import type { RegistryGateway } from './registry';
 
 /** After 5 transient failures in a row the registry is left alone for 2 s, then one call probes it. */
-export const REGISTRY_BREAKER = { failures: 5, coolDownMs: 2_000 };
+const REGISTRY_BREAKER = { failures: 5, coolDownMs: 2_000 };
 
 /**
  * The registry gateway behind a circuit breaker (one per process): a registry that keeps failing

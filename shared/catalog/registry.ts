@@ -19,7 +19,7 @@ export interface RegistryGateway {
   lockMany?(domainNames: string[]): Promise<Map<string, Error>>;
 }
 
-export type RegistryOp = 'lock' | 'unlock';
+type RegistryOp = 'lock' | 'unlock';
 
 export interface RegistryCallPolicy {
   /** Per-domain calls in flight when the gateway has no batch form. */

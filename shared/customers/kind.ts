@@ -4,13 +4,13 @@ import { claimInvitation } from './emails';
 import { releaseFinished, releaseHandler } from './release';
 
 /** What a release job shows of itself; the customer is the job's `customer_id` column. */
-export const releaseOptions = baseOptions.extend({
+const releaseOptions = baseOptions.extend({
   customer_name: z.string(),
   domains: z.number().int(),
   packages: z.number().int(),
 });
 
-export type ReleaseOptions = z.infer<typeof releaseOptions>;
+type ReleaseOptions = z.infer<typeof releaseOptions>;
 
 /**
  * A customer release: every product (domain or service package) the reseller holds for the

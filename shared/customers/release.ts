@@ -101,7 +101,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
 }
 
 /** The claim link: one address, an HTML page in a browser (api/claim-page.ts), JSON for a program. */
-export function claimUrl(deps: Pick<Deps, 'config'>, token: string): string {
+function claimUrl(deps: Pick<Deps, 'config'>, token: string): string {
   return claimLink(deps.config, token);
 }
 

@@ -56,7 +56,7 @@ export async function getEmail(db: Db, id: string) {
   return { ...row, id: String(row.id), ...(masked ? { text: mask(row.text), html: mask(row.html) } : {}) };
 }
 
-export interface Attachment {
+interface Attachment {
   filename: string;
   content: string;
   contentType?: string;

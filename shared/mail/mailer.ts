@@ -5,7 +5,7 @@ import { parseConnectionUrl } from 'nodemailer/lib/shared';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../platform/config';
 
-export interface OutboundMessage {
+interface OutboundMessage {
   from: string;
   to: string;
   subject: string;
@@ -29,10 +29,10 @@ export interface Mailer {
   close(): void;
 }
 
-export type SmtpTimeouts = Pick<Config, 'SMTP_CONNECTION_TIMEOUT_MS' | 'SMTP_GREETING_TIMEOUT_MS' | 'SMTP_SOCKET_TIMEOUT_MS'>;
+type SmtpTimeouts = Pick<Config, 'SMTP_CONNECTION_TIMEOUT_MS' | 'SMTP_GREETING_TIMEOUT_MS' | 'SMTP_SOCKET_TIMEOUT_MS'>;
 
 /** config.ts's defaults, for a caller that hands no config. */
-export const SMTP_TIMEOUT_DEFAULTS: SmtpTimeouts = {
+const SMTP_TIMEOUT_DEFAULTS: SmtpTimeouts = {
   SMTP_CONNECTION_TIMEOUT_MS: 5_000,
   SMTP_GREETING_TIMEOUT_MS: 5_000,
   SMTP_SOCKET_TIMEOUT_MS: 15_000,
@@ -58,7 +58,7 @@ export class SendFailure extends Error {
  * The hard deadline of one send: the three timeouts nodemailer applies, one after the other (the
  * socket timeout is per silence, so a server that drips bytes could go on; the deadline stops it).
  */
-export function sendDeadline(t: SmtpTimeouts): number {
+function sendDeadline(t: SmtpTimeouts): number {
   return t.SMTP_CONNECTION_TIMEOUT_MS + t.SMTP_GREETING_TIMEOUT_MS + t.SMTP_SOCKET_TIMEOUT_MS;
 }
 

@@ -1,7 +1,7 @@
 import type { Db } from '../platform/db';
 import { classifySmtpError, type SmtpErrorClass } from './smtp-errors';
 
-export interface OutboxSummary {
+interface OutboxSummary {
   unsent: number;
   /** Unsent emails whose last attempt failed (they are retried with backoff). */
   failing: number;

@@ -17,7 +17,7 @@ export interface EmailDraft {
   containsSecret?: boolean;
 }
 
-export const SECRET_REMOVED = '[this email contained a single-use link; its text was removed after sending]';
+const SECRET_REMOVED = '[this email contained a single-use link; its text was removed after sending]';
 
 /** Written in the caller's transaction, next to the state change that causes the email. */
 export async function queueEmail(trx: Knex | Knex.Transaction, draft: EmailDraft): Promise<void> {
@@ -36,7 +36,7 @@ export async function queueEmail(trx: Knex | Knex.Transaction, draft: EmailDraft
 }
 
 /** An outbound_emails row as the relay reads it. */
-export interface OutboxRow {
+interface OutboxRow {
   id: string | number;
   dedupe_key: string;
   to: string;
@@ -82,11 +82,11 @@ export interface RelayDeps {
  * (defaults: 2 × 25 s + 1 s = 51 s): a live sender never loses its lease mid-send, whatever the
  * server does, and a zombie's row is free again soon after.
  */
-export function leaseFor(mailer: Pick<Mailer, 'sendDeadlineMs'>): number {
+function leaseFor(mailer: Pick<Mailer, 'sendDeadlineMs'>): number {
   return 2 * mailer.sendDeadlineMs + 1_000;
 }
 
-export const messageIdOf = (dedupeKey: string) => `<${dedupeKey.replace(/[^A-Za-z0-9.-]/g, '.')}@domain-push>`;
+const messageIdOf = (dedupeKey: string) => `<${dedupeKey.replace(/[^A-Za-z0-9.-]/g, '.')}@domain-push>`;
 
 /**
  * Sends due emails, each at most once per accepted send. Every row is leased on its own right
@@ -123,7 +123,7 @@ export async function relayOutbox(deps: RelayDeps, batch = 20): Promise<{ sent: 
   return { sent, failed };
 }
 
-export type RelayOutcome = 'sent' | 'failed' | 'skipped' | 'fenced';
+type RelayOutcome = 'sent' | 'failed' | 'skipped' | 'fenced';
 
 /** Leases one due row for a new attempt (token `owner`), or undefined if it is not due or someone holds it. */
 export async function leaseEmail(db: Db, id: string | number, owner: string, leaseMs: number): Promise<OutboxRow | undefined> {

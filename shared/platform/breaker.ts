@@ -17,7 +17,7 @@ export interface BreakerOptions {
   now?: () => number;
 }
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
+type BreakerState = 'closed' | 'open' | 'half-open';
 
 /**
  * A small circuit breaker, per process: after `failures` consecutive failures it opens and every

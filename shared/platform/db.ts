@@ -11,7 +11,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 export type Db = Knex;
 
 /** migrations/ beside this file's folder: the TypeScript in a clone, the compiled .js in dist/. */
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
+const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 
 /**
  * The migration files of MIGRATIONS_DIR, in the language this process runs: .ts through tsx, .js
@@ -20,7 +20,7 @@ export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
  * `npm start` is up to date for the compiled `npm run migrate`, and the other way round (knex's
  * own directory loader would see 20261123100000_core_schema.js as new and the .ts as missing).
  */
-export class MigrationFiles implements Knex.MigrationSource<string> {
+class MigrationFiles implements Knex.MigrationSource<string> {
   constructor(
     readonly dir = MIGRATIONS_DIR,
     readonly ext = path.extname(__filename),
@@ -51,7 +51,7 @@ export function migrationConfig(): Knex.MigratorConfig {
  * failed connection while Postgres is down) with console.log; routed through pino they stay one
  * JSON line each, the first line of the message as `err`.
  */
-export function knexLog(log: Logger): Knex.Config['log'] {
+function knexLog(log: Logger): Knex.Config['log'] {
   const line = (m: unknown) => (typeof m === 'string' ? m : String((m as Error)?.message ?? m)).split('\n')[0];
   return {
     warn: (m: unknown) => log.warn({ err: line(m) }, 'database warning'),
@@ -62,7 +62,7 @@ export function knexLog(log: Logger): Knex.Config['log'] {
 }
 
 /** The bounded waits of a pooled session (docs/faults.md); 0 turns one off. */
-export type DbBounds = Partial<Pick<Config, 'PG_LOCK_TIMEOUT_MS' | 'PG_STATEMENT_TIMEOUT_MS' | 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS'>>;
+type DbBounds = Partial<Pick<Config, 'PG_LOCK_TIMEOUT_MS' | 'PG_STATEMENT_TIMEOUT_MS' | 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS'>>;
 
 /**
  * Every session of the app's pools waits a bounded time: a frozen holder (a paused process, a VM
@@ -72,7 +72,7 @@ export type DbBounds = Partial<Pick<Config, 'PG_LOCK_TIMEOUT_MS' | 'PG_STATEMENT
  * stay under WORKER_LOCK_MS, so a paused worker costs the others at most about one lease. The
  * defaults are config.ts's; the migrator runs without them (see migrate()).
  */
-export const DB_BOUNDS_DEFAULTS = {
+const DB_BOUNDS_DEFAULTS = {
   PG_LOCK_TIMEOUT_MS: 10_000,
   PG_STATEMENT_TIMEOUT_MS: 60_000,
   PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 5_000,
@@ -86,7 +86,7 @@ export const DB_BOUNDS_DEFAULTS = {
 const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 
 /** pg's connection settings for a URL: the bounds sent as startup options, keepalives on. */
-export function pgConnection(url: string, bounds: DbBounds = {}): Knex.PgConnectionConfig {
+function pgConnection(url: string, bounds: DbBounds = {}): Knex.PgConnectionConfig {
   const b = { ...DB_BOUNDS_DEFAULTS, ...definedOnly(bounds) };
   return {
     connectionString: url,

@@ -34,9 +34,9 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
 /** Where `npm start` keeps its JSON lines, under DATA_DIR. */
 export const LOG_FILE = path.join('logs', 'domain-push.log');
 /** The log file is rotated past this size; one previous file (domain-push.log.1) is kept. */
-export const LOG_FILE_CAP_BYTES = 10 * 1024 * 1024;
+const LOG_FILE_CAP_BYTES = 10 * 1024 * 1024;
 
-export interface AllInOneLogs {
+interface AllInOneLogs {
   log: Logger;
   /** The log file (absolute), or undefined when LOG_LEVEL=silent. */
   file?: string;

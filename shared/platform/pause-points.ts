@@ -22,7 +22,7 @@ import path from 'node:path';
  */
 export type PausePoint = 'take' | 'before_take_commit' | 'after_unlock' | 'before_relock' | 'before_send';
 
-export const PAUSE_POINTS: readonly PausePoint[] = ['take', 'before_take_commit', 'after_unlock', 'before_relock', 'before_send'];
+const PAUSE_POINTS: readonly PausePoint[] = ['take', 'before_take_commit', 'after_unlock', 'before_relock', 'before_send'];
 
 interface Rule {
   point: PausePoint;
@@ -56,7 +56,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Parses the rules of `DOMAIN_PUSH_PAUSE_AT`; throws on a rule it does not understand (a typo would silently test nothing). */
-export function parsePauseRules(spec: string): Rule[] {
+function parsePauseRules(spec: string): Rule[] {
   return spec
     .split(',')
     .map((s) => s.trim())

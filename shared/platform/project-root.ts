@@ -7,7 +7,7 @@ import path from 'node:path';
  * Files that are not compiled (console/dist, package.json) are found from here, never from
  * `__dirname`, whose depth differs between the two.
  */
-export function findProjectRoot(from: string = __dirname): string {
+function findProjectRoot(from: string = __dirname): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
     if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);

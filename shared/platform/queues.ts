@@ -16,11 +16,11 @@ export interface ChunkPayload {
  * Tries of one chunk before its unfinished items fail (`failChunk`); the pauses are drawn from
  * [0, 1 s · 2^n] (full jitter, as `retry.ts`), so chunks failing together do not come back together.
  */
-export const CHUNK_ATTEMPTS = 5;
-export const CHUNK_BACKOFF_MS = 1000;
+const CHUNK_ATTEMPTS = 5;
+const CHUNK_BACKOFF_MS = 1000;
 
 /** Redis keeps work, not history: finished BullMQ jobs are trimmed by count and age. */
-export const CHUNK_JOB_OPTIONS: JobsOptions = {
+const CHUNK_JOB_OPTIONS: JobsOptions = {
   attempts: CHUNK_ATTEMPTS,
   backoff: { type: 'exponential', delay: CHUNK_BACKOFF_MS, jitter: 1 },
   removeOnComplete: { count: 1000, age: 24 * 3600 },

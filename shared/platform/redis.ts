@@ -10,12 +10,12 @@ import { delayFor, type RetryPolicy } from './retry';
 export type RedisClient = Redis | Cluster;
 
 /** Where Redis is: one server's URL, or a cluster's seed nodes (REDIS_CLUSTER_NODES). */
-export interface RedisTarget {
+interface RedisTarget {
   url: string;
   cluster?: ClusterSeeds;
 }
 
-export interface ClusterSeeds {
+interface ClusterSeeds {
   nodes: { host: string; port: number }[];
   /** Credentials and TLS of the seed entries, applied to every node the cluster reports. */
   auth: Pick<RedisOptions, 'username' | 'password' | 'tls'>;

@@ -23,7 +23,7 @@ export interface RetryPolicy {
 export type Random = () => number;
 
 /** The longest pause after failure number `attempt + 1` (attempt 0 = the pause after the first failure). */
-export function ceilingFor(policy: RetryPolicy, attempt: number): number {
+function ceilingFor(policy: RetryPolicy, attempt: number): number {
   const n = Math.max(0, Math.floor(attempt));
   const grown = policy.baseMs * policy.factor ** Math.min(n, 64);
   return Math.min(policy.capMs, Number.isFinite(grown) ? grown : policy.capMs);

@@ -4,7 +4,7 @@ import { decodeCursor, pageOf, type Page } from './validation';
 type Scalar = string | number | boolean | Date | null;
 
 /** One column of an `unnest`: its Postgres element type and its values, one per row. */
-export type UnnestColumn = readonly [pgType: string, values: readonly Scalar[]];
+type UnnestColumn = readonly [pgType: string, values: readonly Scalar[]];
 
 /**
  * Many rows in one statement: `unnest(?::text[], ?::bigint[]) as alias(a, b)` and its bindings,
@@ -41,7 +41,7 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 /** Where a list is ordered: the column to page on, the row's value of it, and the direction. */
-export interface PageKey<R> {
+interface PageKey<R> {
   column: string;
   key: (row: R) => string | number;
   /** `desc` lists newest first (jobs, emails); the default is oldest first. */

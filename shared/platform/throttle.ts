@@ -32,7 +32,7 @@ interface Limit {
 }
 
 /** Who is asking, for the log line: set once per request by the HTTP layer. */
-export interface RequestInfo {
+interface RequestInfo {
   ip?: string;
   /** Method and route pattern (never the raw path: a claim token is part of it). */
   route?: () => string;

@@ -24,7 +24,7 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where
 
 /** Error bodies are bounded: at most this many entries, each value cut to ERROR_VALUE_CHARS. */
 export const MAX_ERROR_ENTRIES = 100;
-export const ERROR_VALUE_CHARS = 100;
+const ERROR_VALUE_CHARS = 100;
 export function clip(value: string, max = ERROR_VALUE_CHARS): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
@@ -63,7 +63,7 @@ export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): nu
  * A free-form JSON object (brand settings, default settings, domain settings) bounded by size and
  * depth, so one tenant's blob cannot fill the memory of the processes that read it back.
  */
-export function boundedJson(limits: { maxBytes: number; maxDepth: number }) {
+function boundedJson(limits: { maxBytes: number; maxDepth: number }) {
   return z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
     if (jsonDepth(v, limits.maxDepth) > limits.maxDepth)
       ctx.addIssue({ code: 'custom', message: `nested deeper than ${limits.maxDepth} levels` });
@@ -71,7 +71,7 @@ export function boundedJson(limits: { maxBytes: number; maxDepth: number }) {
       ctx.addIssue({ code: 'custom', message: `larger than ${limits.maxBytes} bytes as JSON` });
   });
 }
-export const SETTINGS_LIMITS = { maxBytes: 16 * 1024, maxDepth: 8 };
+const SETTINGS_LIMITS = { maxBytes: 16 * 1024, maxDepth: 8 };
 export const settingsJson = boundedJson(SETTINGS_LIMITS);
 
 /**
@@ -101,7 +101,7 @@ export const listQuery = z
   })
   .loose();
 
-export function encodeCursor(value: string | number): string {
+function encodeCursor(value: string | number): string {
   return Buffer.from(String(value)).toString('base64url');
 }
 
@@ -130,10 +130,10 @@ export function pageOf<R, T>(rows: R[], limit: number, key: (r: R) => string | n
  * copied into an object (zod, spread, Object.assign) `__proto__` sets the prototype instead of a
  * field: the value would be silently dropped, or worse. Refused wherever they appear.
  */
-export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Where a value breaks the input rule, in parseInput's `fields` shape (`body.settings.theme`). */
-export interface InputProblem {
+interface InputProblem {
   path: string;
   message: string;
 }

@@ -45,7 +45,7 @@ function asSeenBy<T extends Pick<DomainRow, 'locked' | 'held_by_item' | 'hold_li
   return d && { ...d, locked: d.locked || heldElsewhere(d, itemId) };
 }
 
-export type Decision =
+type Decision =
   | { status: 'pushed'; reason: null; message: null }
   | { status: 'failed' | 'skipped'; reason: 'not_found' | 'not_owned' | 'locked'; message: string };
 

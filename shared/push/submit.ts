@@ -53,7 +53,7 @@ export const submitPushInput = z
     path: ['domains'],
   });
 
-export type SubmitPushInput = z.infer<typeof submitPushInput>;
+type SubmitPushInput = z.infer<typeof submitPushInput>;
 
 /** The password is never part of the hash: it must not be recoverable from anything we store. */
 function requestHash(input: SubmitPushInput): string {
@@ -183,7 +183,7 @@ async function predict(deps: Deps, losing: Reseller, names: string[], applyToLoc
   });
 }
 
-export type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
+type SubmitResult = { kind: 'created'; body: unknown } | { kind: 'replayed'; body: unknown } | { kind: 'dry_run'; body: unknown };
 
 export async function submitPush(
   deps: BulkDeps,

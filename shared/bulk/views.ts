@@ -6,7 +6,6 @@ import type { Reseller } from '../accounts/resellers';
 import { listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
 import { itemReasons, itemStatuses, kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
-import { jobItems } from './unstarted';
 import { jobOutcome, outcomeText } from './outcome';
 import { NotFound } from '../platform/errors';
 import { decodeCursor, pageOf } from '../platform/validation';
@@ -181,14 +180,6 @@ type ItemFilter = { status?: string; reason?: string; q?: string };
 /** `?q=` as a LIKE pattern: a substring, its LIKE wildcards taken literally. */
 const containing = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-/** The item filters, on `jobItems`' rows. */
-function filtered(b: Knex.QueryBuilder, f: ItemFilter): Knex.QueryBuilder {
-  if (f.status) b.where('status', f.status);
-  if (f.reason) b.where('reason', f.reason);
-  if (f.q) b.where('domain_name', 'like', containing(f.q));
-  return b;
-}
-
 export async function listItems(deps: ViewDeps, me: Reseller, id: string, query: unknown, kind?: string) {
   const { db } = deps;
   const q = parseInput(itemsQuery(deps.kinds), query, 'query');
@@ -263,16 +254,18 @@ async function itemsPage(db: Db, jobId: string, f: ItemFilter, after: string | u
 /** Rows per read of a CSV export: a 50,000-item job is ten reads, never all in memory at once. */
 export const CSV_PAGE_ROWS = 5000;
 
-/** Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. */
+/**
+ * Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. Each page is
+ * `itemsPage`'s: reading `jobItems` in id order sorted every unstarted item of the job per page
+ * (about 1 s a page at 500,000 items).
+ */
 export async function* itemsCsv(db: Db, jobId: string, filter: ItemFilter = {}): AsyncGenerator<string> {
   yield csvLine([...ITEM_CSV_COLUMNS]);
-  let after = 0;
+  let after: number | undefined;
   for (;;) {
-    const rows: ItemRow[] = await jobItems(db, jobId)
-      .modify((b) => filtered(b, filter))
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(CSV_PAGE_ROWS);
+    const rows = (await itemsPage(db, jobId, filter, after === undefined ? undefined : String(after), CSV_PAGE_ROWS)).filter(
+      (r) => r.id !== null,
+    ) as ItemRow[];
     if (rows.length === 0) return;
     let out = '';
     for (const r of rows) {

@@ -142,8 +142,12 @@ describe('reads while a push writes', () => {
         expect(seen, `${JSON.stringify(filter)} limit ${limit}`).to.deep.equal(expected);
       }
     }
-    // Unfiltered, that is every item in submission order.
+    // Unfiltered, that is every item in submission order; the CSV export reads the same pages.
     expect(((await jobItems(sys.db, id).orderBy('id')) as ItemRow[]).map((r) => r.domain_name)).to.deep.equal(domains);
+    const csv = await get(`/v1/jobs/${id}/items`, { format: 'csv' }).buffer(true);
+    expect(csv.status).to.equal(200);
+    const lines = csv.text.trim().split(/\r?\n/);
+    expect(lines.slice(1).map((l) => l.split(',')[0])).to.deep.equal(domains);
   });
 
   it('a page of items unnests only the unstarted chunks it shows, not every unstarted item of the job', async () => {

@@ -361,6 +361,12 @@ describe('OpenAPI document', function () {
       await http().get('/v1/admin/audit.csv').set(op()).expect(200);
     });
 
+    it("the kinds of bulk job: each one's words, item statuses and reasons", async () => {
+      const kinds = await http().get('/v1/kinds').set(as(losing)).expect(200);
+      expect(kinds.body.items.map((k: { name: string }) => k.name)).to.include.members(['push', 'release']);
+      await http().get('/v1/kinds').expect(401);
+    });
+
     it('webhooks: endpoints, their delivery log and a redelivery, with their refusals', async () => {
       const ep = await http()
         .post('/v1/webhooks')

@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ensureConsoleBuilt } from '../../bin/build-console';
-import { expectAccessible, launchChromium, SCREENSHOTS, WIDTHS } from '../helpers/console-browser';
+import { expectAccessible, SCREENSHOTS, signIn as signInAs, startConsoleSuite, stopConsoleSuite, WIDTHS } from '../helpers/console-browser';
 import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { ScriptedRegistry } from '../helpers/registry';
-import { startSystem, type TestSystem } from '../helpers/system';
+import type { TestSystem } from '../helpers/system';
 
 /**
  * The job page of a big job, in real Chromium against the real API, worker, Postgres and Redis,
@@ -30,24 +29,16 @@ describe('job details for big jobs (browser)', function () {
 
   before(async function () {
     this.timeout(240_000);
-    await ensureConsoleBuilt({ quiet: true });
-    sys = await startSystem({
+    ({ sys, browser, losing, gaining } = await startConsoleSuite('jd', {
       config: { CHUNK_SIZE: 50 },
       registry: (db) => {
         registry = new ScriptedRegistry(db);
         return registry;
       },
-    });
-    losing = await makeReseller(sys, 'jd-losing');
-    gaining = await makeReseller(sys, 'jd-gaining');
-    await authorize(sys, gaining, losing);
-    browser = await launchChromium();
+    }));
     fs.mkdirSync(SHOTS, { recursive: true });
   });
-  after(async () => {
-    await browser?.close();
-    await sys?.stop();
-  });
+  after(() => stopConsoleSuite({ sys, browser }));
   beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: WIDTHS.wide, height: 900 } });
     page = await context.newPage();
@@ -56,12 +47,7 @@ describe('job details for big jobs (browser)', function () {
     await context?.close();
   });
 
-  async function signIn(who: TestReseller, to: string) {
-    await page.goto(sys.url + to);
-    await page.getByLabel('API key').fill(who.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`Signed in as ${who.username}`).waitFor();
-  }
+  const signIn = (who: TestReseller, to: string) => signInAs(page, sys, who, to);
 
   /** The page never scrolls sideways (a table may scroll inside its own box). */
   async function expectNoSidewaysScroll(label: string) {

@@ -3,7 +3,8 @@ import { type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { type Domain, type Me, type Page, api } from '../api';
 import { navigate, useSearch } from '../router';
 import { ErrorBox, Field } from '../ui';
-import { type DomainFilter, type DomainView, domainsUrl, domainViewSearch, readDomainView, trailOf } from './domain-view';
+import { trailOf } from '../pager';
+import { type DomainFilter, type DomainView, domainsUrl, domainViewSearch, readDomainView } from './domain-view';
 import { MoveForm, type Selection } from './MoveForm';
 
 const PAGE_SIZE = 50;

@@ -19,6 +19,7 @@ import {
 } from '../api';
 import { streamable, SUSPENDED_POLL_MS, useJobStream } from '../live';
 import { OutcomeBadge, OutcomeBar, OutcomeLegend, outcomeOf, StartLine, startedAt, waitsToStart } from '../outcome';
+import { Pager, trailOf } from '../pager';
 import { Link, navigate, useSearch } from '../router';
 import { ConfirmDialog, ErrorBox, Field, StatusBadge } from '../ui';
 import { describeJob } from './Queue';
@@ -58,12 +59,6 @@ function viewSearch(v: View): string {
   }
   const s = p.toString();
   return s ? `?${s}` : '';
-}
-
-/** Cursors of the pages before this one, carried in history.state so "Previous page" works after a reload. */
-function trailOf(state: unknown): string[] {
-  const t = (state as { trail?: unknown } | null)?.trail;
-  return Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : [];
 }
 
 export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
@@ -343,38 +338,13 @@ export function JobDetailsPage({ id, me }: { id: string; me: Me }) {
           </tbody>
         </table>
       </div>
-      {(view.page > 1 || !!items.data?.next_cursor) && (
-        <nav className="pager" aria-label="Pages of items">
-          <span>
-            {view.page > 1 && (
-              <button type="button" className="secondary" onClick={() => go({ cursor: '', page: 1 }, { trail: [] })}>
-                First page
-              </button>
-            )}{' '}
-            {view.page > 1 && trail.length === view.page - 1 && (
-              <button
-                type="button"
-                className="secondary"
-                onClick={() => go({ cursor: trail[trail.length - 1], page: view.page - 1 }, { trail: trail.slice(0, -1) })}
-              >
-                Previous page
-              </button>
-            )}
-          </span>
-          <span>Page {view.page}</span>
-          {items.data?.next_cursor ? (
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => go({ cursor: items.data.next_cursor ?? '', page: view.page + 1 }, { trail: [...trail, view.cursor ?? ''] })}
-            >
-              Next page
-            </button>
-          ) : (
-            <span />
-          )}
-        </nav>
-      )}
+      <Pager
+        label="Pages of items"
+        view={{ cursor: view.cursor ?? '', page: view.page }}
+        trail={trail}
+        nextCursor={items.data?.next_cursor}
+        onPage={(page, t) => go(page, { trail: t })}
+      />
     </section>
   );
 }

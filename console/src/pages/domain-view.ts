@@ -46,9 +46,3 @@ export function domainViewSearch(v: DomainView): string {
   const s = p.toString();
   return s ? `?${s}` : '';
 }
-
-/** Cursors of the pages before this one, carried in history.state so "Previous page" works after a reload. */
-export function trailOf(state: unknown): string[] {
-  const t = (state as { trail?: unknown } | null)?.trail;
-  return Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : [];
-}

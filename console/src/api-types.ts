@@ -47,7 +47,7 @@ export type AuditEntry = {
   at: string;
   /** the account it belongs to (username); null: operator-only */
   reseller: string | null;
-  /** `resource.verb`: `customer.update`, `bulk_push.submit`, `dashboard.queue.clean` */
+  /** `resource.verb`: `customer.update`, `bulk_job.cancel`, `dashboard.queue.clean` */
   action: string;
   actor: {
     kind: "api_key" | "session" | "operator" | "claim_link";
@@ -618,6 +618,7 @@ export interface Operations {
       cursor?: string;
       action?: string;
       actor?: string;
+      target?: string;
       from?: string;
       to?: string;
       format?: "json" | "csv";
@@ -637,6 +638,7 @@ export interface Operations {
       cursor?: string;
       action?: string;
       actor?: string;
+      target?: string;
       from?: string;
       to?: string;
       format?: "json" | "csv";
@@ -825,6 +827,7 @@ export interface Operations {
       cursor?: string;
       action?: string;
       actor?: string;
+      target?: string;
       from?: string;
       to?: string;
       format?: "json" | "csv";
@@ -843,6 +846,7 @@ export interface Operations {
       cursor?: string;
       action?: string;
       actor?: string;
+      target?: string;
       from?: string;
       to?: string;
       format?: "json" | "csv";
@@ -1211,7 +1215,7 @@ export interface Operations {
       };
     };
   };
-  /** GET /v1/jobs: List bulk jobs of every kind (push, release) you submitted or received, newest first */
+  /** GET /v1/jobs: List bulk jobs of every kind you submitted or received, newest first */
   getJobs: {
     path: Record<string, never>;
     query: {

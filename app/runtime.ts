@@ -43,7 +43,7 @@ export interface Runtime {
  * The operator key: ADMIN_API_KEY, or one generated once and kept in DATA_DIR so a newcomer's
  * `npm start` prints the same key every time.
  */
-export function resolveOperatorKey(config: Config): string {
+function resolveOperatorKey(config: Config): string {
   if (config.ADMIN_API_KEY) return config.ADMIN_API_KEY;
   const file = path.resolve(config.DATA_DIR, 'operator-key');
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();

@@ -6,7 +6,7 @@ import { REQUEST_EXAMPLES } from './examples';
 import type { Operation } from './operation';
 import { EXTRA_OPERATIONS, OPERATIONS, TAGS } from './operations';
 
-export interface RouteEntry {
+interface RouteEntry {
   method: string;
   /** Express syntax: `/v1/jobs/:id`. */
   path: string;
@@ -199,7 +199,7 @@ function operationId(method: string, path: string): string {
     .replace(/[^A-Za-z0-9]/g, '');
 }
 
-export interface OpenApiOptions {
+interface OpenApiOptions {
   version: string;
   /** The kinds the app runs with: the Job and Item schemas and the item filters list theirs. */
   kinds: KindTable;

@@ -134,7 +134,7 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
  * How people see a kind. The API hands these out (the job view's `labels` and `details`), and the
  * console and the CLI show them as they come, so a new kind needs no edit there.
  */
-export interface KindLabels {
+interface KindLabels {
   /** A job of the kind, for people: "Bulk push", "Customer release". */
   noun: string;
   /** What one item is, singular and plural: "domain"/"domains", "product"/"products". */

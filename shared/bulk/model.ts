@@ -33,7 +33,7 @@ export interface Submitter {
 }
 
 /** What the engine itself reads from any job's options; the rest belongs to the kind. */
-export type JobOptions = { email_results_to?: string | null; start_at_requested?: string | null } & Record<string, unknown>;
+type JobOptions = { email_results_to?: string | null; start_at_requested?: string | null } & Record<string, unknown>;
 
 export interface BulkJob {
   id: string;
@@ -105,7 +105,7 @@ export async function loadJob(db: Db | Knex.Transaction, id: string, forUpdate =
 }
 
 /** Who may look at a job: its submitter, and (read-only) the gaining reseller. Anyone else gets 404. */
-export type Access = 'view' | 'control';
+type Access = 'view' | 'control';
 
 export async function jobFor(
   db: Db | Knex.Transaction,

@@ -9,27 +9,12 @@ import { itemReasons, itemStatuses, kindOf, type BulkDeps, type BulkKindDef, typ
 import { jobOutcome, outcomeText } from './outcome';
 import { NotFound } from '../platform/errors';
 import { decodeCursor, pageOf } from '../platform/validation';
-import {
-  countItems,
-  countItemsOf,
-  isJobId,
-  ITEM_CSV_COLUMNS,
-  itemView,
-  jobFor,
-  jobParties,
-  mayAccess,
-  type BulkJob,
-  type ItemRow,
-} from './model';
+import { countItemsOf, isJobId, ITEM_CSV_COLUMNS, itemView, jobFor, mayAccess, type BulkJob, type ItemRow } from './model';
 
 /** Views need the database and the kind table (done status, links, public options). */
-export type ViewDeps = Pick<BulkDeps, 'db' | 'kinds'>;
+type ViewDeps = Pick<BulkDeps, 'db' | 'kinds'>;
 
 type Parties = { losing?: { username: string }; gaining?: { username: string } };
-
-export async function jobView(deps: ViewDeps, job: BulkJob, now: Date) {
-  return buildJobView(deps.kinds, job, await countItems(deps.db, job.id), await jobParties(deps.db, job), now);
-}
 
 function buildJobView(kinds: KindTable, job: BulkJob, raw: Record<string, number>, parties: Parties, now: Date) {
   const kind = kindOf(kinds, job.kind);
@@ -139,7 +124,7 @@ export async function listJobs(deps: ViewDeps, me: Reseller, query: unknown, kin
 }
 
 /** Views of many jobs in two queries, not two per job (a page of the list; the event streams' shared poll). */
-export async function jobViews(deps: ViewDeps, jobs: BulkJob[], now: Date) {
+async function jobViews(deps: ViewDeps, jobs: BulkJob[], now: Date) {
   const { db } = deps;
   const ids = jobs.map((j) => j.id);
   // Per-chunk counters, summed: never a GROUP BY over a big job's items.
@@ -252,14 +237,14 @@ async function itemsPage(db: Db, jobId: string, f: ItemFilter, after: string | u
 }
 
 /** Rows per read of a CSV export: a 50,000-item job is ten reads, never all in memory at once. */
-export const CSV_PAGE_ROWS = 5000;
+const CSV_PAGE_ROWS = 5000;
 
 /**
  * Every item as CSV, read in pages so a 50,000-item job never sits in memory at once. Each page is
  * `itemsPage`'s: reading `jobItems` in id order sorted every unstarted item of the job per page
  * (about 1 s a page at 500,000 items).
  */
-export async function* itemsCsv(db: Db, jobId: string, filter: ItemFilter = {}): AsyncGenerator<string> {
+async function* itemsCsv(db: Db, jobId: string, filter: ItemFilter = {}): AsyncGenerator<string> {
   yield csvLine([...ITEM_CSV_COLUMNS]);
   let after: number | undefined;
   for (;;) {

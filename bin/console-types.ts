@@ -61,7 +61,7 @@ const comment = (text: string | undefined, pad: string) =>
  * A schema's name as a TypeScript identifier: a component id may hold characters a type name
  * cannot (`KindOptions-push` → `KindOptionsPush`).
  */
-const typeName = (id: string) => id.replace(/[^A-Za-z0-9_$]+(.?)/g, (_m, c: string) => c.toUpperCase());
+export const typeName = (id: string) => id.replace(/[^A-Za-z0-9_$]+(.?)/g, (_m, c: string) => c.toUpperCase());
 
 /** A refinement of a $ref that only narrows (an error body's code enum) keeps the ref's name. */
 function typeOf(s: Schema | boolean | undefined, indent: string): string {

@@ -86,7 +86,10 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
 
   async function killAll() {
     for (const w of workers) killGroup(w, 'SIGKILL');
-    await Promise.all(workers.map((w) => Promise.race([w.exited, new Promise((r) => setTimeout(r, 5000))])));
+    // At most 5 s each; the timers are cleared once the workers are gone, or they hold the run open.
+    const bounds: NodeJS.Timeout[] = [];
+    await Promise.all(workers.map((w) => Promise.race([w.exited, new Promise((r) => bounds.push(setTimeout(r, 5000)))])));
+    for (const t of bounds) clearTimeout(t);
   }
 
   // Each test starts with no worker alive, so the one it signals is the one doing the work.

@@ -143,7 +143,10 @@ export async function startFaultSystem(opts: { apiRedisUrl?: (redis: RedisServer
               // already gone
             }
           }
-          await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+          // At most 15 s; the timer is cleared once the child is gone, or it holds the run open.
+          let bound: NodeJS.Timeout | undefined;
+          await Promise.race([exited, new Promise((r) => (bound = setTimeout(r, 15_000)))]);
+          clearTimeout(bound);
         },
       };
       workers.push(w);

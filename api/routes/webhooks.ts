@@ -80,7 +80,7 @@ export const webhooks: Routes = {
     auth: 'reseller',
     body: createEndpointInput,
     replies: { 201: json('the endpoint and its secret, shown once', WebhookEndpointCreated) },
-    errors: { 400: ['invalid_url', 'insecure_url', 'private_address'], 409: ['too_many_webhooks'] },
+    errors: { 400: ['invalid_url', 'insecure_url', 'private_address'], 409: ['too_many_webhooks'], 503: ['webhooks_not_configured'] },
   },
   'GET /v1/webhooks/:id': {
     handle: ({ db }) => send(async (req, res) => [200, await getEndpoint(db, me(res).id, param(req, 'id'))]),

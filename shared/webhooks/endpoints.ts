@@ -6,7 +6,7 @@ import type { Db } from '../platform/db';
 import { Conflict, NotFound } from '../platform/errors';
 import { decodeCursor, isDbId, listQuery, pageOf, parseInput, plainName } from '../platform/validation';
 import { checkEndpointUrl } from './address-guard';
-import { newWebhookSecret, sealSecret } from './secret-box';
+import { assertSealable, newWebhookSecret, sealSecret } from './secret-box';
 
 /** Endpoints one reseller may hold. */
 export const MAX_ENDPOINTS = 10;
@@ -89,6 +89,7 @@ async function ownEndpoint(db: Db | Knex.Transaction, resellerId: number, id: st
 export async function createEndpoint(deps: { db: Db; config: Config }, resellerId: number, input: unknown) {
   const v = parseInput(createEndpointInput, input);
   const url = checkEndpointUrl(deps.config, v.url);
+  assertSealable(deps.config);
   const secret = newWebhookSecret();
   return deps.db.transaction(async (trx) => {
     await trx('resellers').where({ id: resellerId }).forUpdate().first('id');

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Config } from '../platform/config';
+import { Unavailable } from '../platform/errors';
 
 /**
  * An endpoint's signing secret must be readable to sign, so it is encrypted, not hashed (the API
@@ -14,6 +15,20 @@ const keyOf = (config: Pick<Config, 'WEBHOOK_SECRET_KEY'>) =>
     .createHash('sha256')
     .update(config.WEBHOOK_SECRET_KEY ?? DEV_KEY)
     .digest();
+
+/**
+ * A production deployment seals secrets under its own key only: the built-in key is in the source,
+ * so a secret sealed under it would be readable to anyone holding a database copy. Without
+ * WEBHOOK_SECRET_KEY, creating an endpoint answers 503 `webhooks_not_configured`, naming the setting.
+ */
+export function assertSealable(config: Pick<Config, 'WEBHOOK_SECRET_KEY' | 'NODE_ENV'>): void {
+  if (config.NODE_ENV === 'production' && !config.WEBHOOK_SECRET_KEY) {
+    throw new Unavailable(
+      'webhooks_not_configured',
+      'Webhooks are off on this deployment: the operator has not set WEBHOOK_SECRET_KEY (32 characters or more).',
+    );
+  }
+}
 
 export function newWebhookSecret(): string {
   return `whsec_${crypto.randomBytes(32).toString('base64url')}`;

@@ -393,5 +393,26 @@ describe('webhooks: signed, retried, ordered deliveries to real receivers; never
         expect(res.body.error.code).to.equal(code);
         expect(Number((await prod.db('webhook_endpoints').count({ n: '*' }))[0].n)).to.equal(0);
       });
+
+    it('without WEBHOOK_SECRET_KEY a public https endpoint → 503 webhooks_not_configured naming the setting, nothing created; with it, 201', async () => {
+      const who = await makeReseller(prod, `prodhooks-${process.pid % 1000}-${++n}`, { push: false });
+      const body = { url: 'https://hooks.example.com/domain-push', event_types: ['api_key.created'] };
+      const res = await prod.http().post('/v1/webhooks').set('Authorization', `Bearer ${who.key}`).send(body);
+      expect(res.status).to.equal(503);
+      expect(res.body.error.code).to.equal('webhooks_not_configured');
+      expect(res.body.error.message).to.contain('WEBHOOK_SECRET_KEY');
+      expect(Number((await prod.db('webhook_endpoints').count({ n: '*' }))[0].n)).to.equal(0);
+
+      const keyed = await startSystem({ worker: false, config: { NODE_ENV: 'production', WEBHOOK_SECRET_KEY: 'k'.repeat(40) } });
+      try {
+        const other = await makeReseller(keyed, `prodhooks-${process.pid % 1000}-${++n}`, { push: false });
+        const made = await keyed.http().post('/v1/webhooks').set('Authorization', `Bearer ${other.key}`).send(body);
+        expect(made.status, JSON.stringify(made.body)).to.equal(201);
+        expect(made.body.secret).to.match(/^whsec_/);
+      } finally {
+        await keyed.db('webhook_endpoints').del();
+        await keyed.stop();
+      }
+    });
   });
 });

@@ -83,3 +83,13 @@ export function moveDomainsSql(
     bindings: [to, ...u.bindings, moves.map((m) => m.id)],
   };
 }
+
+/**
+ * Domains leave their reseller (a customer release): no reseller, and no registrant profile, since
+ * that profile is the reseller's and may be shared with domains it keeps. The customer stays. One
+ * statement for a chunk's domains.
+ */
+export async function releaseDomains(trx: Knex.Transaction, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await trx('domains').whereRaw('id = any(?::bigint[])', [ids]).update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
+}

@@ -9,6 +9,7 @@ import { queueEmail } from '../mail/outbox';
 import { claimInvitation } from './emails';
 import { hashSecret, newSecret } from '../platform/secrets';
 import { recordEvents } from '../events/events';
+import { releaseDomains } from '../catalog/domain-moves';
 
 /**
  * Releases the taken products of one chunk of a customer release, set-based in one transaction
@@ -51,7 +52,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
   const packageById = new Map(packages.map((p) => [Number(p.id), p]));
 
   const results: ItemResult[] = [];
-  const releaseDomains: number[] = [];
+  const leavingDomains: number[] = [];
   const releasePackages: number[] = [];
   for (const item of domainItems) {
     const d = domainByName.get(item.domain_name);
@@ -68,7 +69,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
       });
     else {
       results.push({ id, status: 'released', reason: null, message: null });
-      releaseDomains.push(Number(d.id));
+      leavingDomains.push(Number(d.id));
     }
   }
   for (const item of packageItems) {
@@ -89,11 +90,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
     }
   }
 
-  if (releaseDomains.length) {
-    await trx('domains')
-      .whereRaw('id = any(?::bigint[])', [releaseDomains])
-      .update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
-  }
+  await releaseDomains(trx, leavingDomains);
   if (releasePackages.length) {
     await trx('service_packages').whereIn('id', releasePackages).update({ reseller_id: null, released_at: trx.fn.now() });
   }

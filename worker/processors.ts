@@ -70,7 +70,7 @@ const chunkProcessor: Processor = async (deps, job, token, signal) => {
  * `countOrder`): `pushed 997, skipped 3`; the chunk that ended its job adds the job's outcome in
  * the words every front end uses (`job completed with 2 failures …`).
  */
-export function chunkResult(outcome: { status: string; counts: Record<string, number>; jobEnded?: string }, order: string[]): string {
+function chunkResult(outcome: { status: string; counts: Record<string, number>; jobEnded?: string }, order: string[]): string {
   const rank = (status: string) => (order.includes(status) ? order.indexOf(status) : order.length);
   const parts = Object.entries(outcome.counts)
     .filter(([, n]) => n > 0)

@@ -89,7 +89,7 @@ export function moveDomainsSql(
  * that profile is the reseller's and may be shared with domains it keeps. The customer stays. One
  * statement for a chunk's domains.
  */
-export async function releaseDomains(trx: Knex.Transaction, ids: number[]): Promise<void> {
+export async function leaveReseller(trx: Knex.Transaction, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
   await trx('domains').whereRaw('id = any(?::bigint[])', [ids]).update({ reseller_id: null, profile_id: null, updated_at: trx.fn.now() });
 }

@@ -9,7 +9,7 @@ import { queueEmail } from '../mail/outbox';
 import { claimInvitation } from './emails';
 import { hashSecret, newSecret } from '../platform/secrets';
 import { recordEvents } from '../events/events';
-import { releaseDomains } from '../catalog/domain-moves';
+import { leaveReseller } from '../catalog/domain-moves';
 
 /**
  * Releases the taken products of one chunk of a customer release, set-based in one transaction
@@ -90,7 +90,7 @@ async function applyRelease(trx: Knex.Transaction, job: BulkJob, live: ItemRow[]
     }
   }
 
-  await releaseDomains(trx, leavingDomains);
+  await leaveReseller(trx, leavingDomains);
   if (releasePackages.length) {
     await trx('service_packages').whereIn('id', releasePackages).update({ reseller_id: null, released_at: trx.fn.now() });
   }

@@ -203,12 +203,19 @@ export class DocumentChecker {
   }
 }
 
-// One document and one set of compiled validators per process: the route table is the same for
-// every system a test starts.
+// One document and one set of compiled validators per kind table: the route table is the same for
+// every system a test starts, but the document lists the kinds the app runs with (a test may add a
+// fixture kind), so a system with another table gets its own document.
+const checkers = new WeakMap<BulkDeps['kinds'], DocumentChecker>();
 let checker: DocumentChecker | undefined;
 function checkerFor(deps: BulkDeps): DocumentChecker {
-  checker ??= new DocumentChecker(JSON.parse(JSON.stringify(openApiDocument(deps))));
-  return checker;
+  let found = checkers.get(deps.kinds);
+  if (!found) {
+    found = new DocumentChecker(JSON.parse(JSON.stringify(openApiDocument(deps))));
+    checkers.set(deps.kinds, found);
+  }
+  checker = found;
+  return found;
 }
 function currentChecker(): DocumentChecker {
   if (!checker) throw new Error('conformance: no OpenAPI document loaded; serve the app with serveChecked(app, deps) first');

@@ -72,6 +72,22 @@ export const REQUEST_EXAMPLES: Record<string, Record<string, BodyExample>> = {
   'PATCH /v1/brands/:id': {
     rename: { summary: 'A new name, the settings kept', value: { name: 'Crimson Brand' } },
   },
+  'POST /v1/webhooks': {
+    crm: {
+      summary: "The reseller's CRM hears of finished jobs and of domains moved in or out",
+      value: {
+        url: 'https://crm.example.com/hooks/domain-push',
+        event_types: ['bulk_job.finished', 'domain.pushed_in', 'domain.pushed_out'],
+        description: 'CRM',
+      },
+    },
+  },
+  'PATCH /v1/webhooks/:id': {
+    events: {
+      summary: 'Take job starts too, and switch the endpoint back on',
+      value: { event_types: ['bulk_job.started', 'bulk_job.finished'], enabled: true },
+    },
+  },
   'POST /v1/push-settings/allowed-resellers': {
     allow: { summary: 'Accept pushes from losing-demo (username or company_id)', value: { reseller: 'losing-demo' } },
   },

@@ -189,6 +189,11 @@ describe('the examples of the OpenAPI document', function () {
       path: `/v1/brands/${(await created('/v1/brands', keys.losing, { name: `Arranged Brand ${++customers}` })).id}`,
       key: keys.losing,
     }),
+    'POST /v1/webhooks': async () => ({ path: '/v1/webhooks', key: keys.losing }),
+    'PATCH /v1/webhooks/:id': async () => ({
+      path: `/v1/webhooks/${(await created('/v1/webhooks', keys.losing, { url: 'https://hooks.example.com/arranged', event_types: ['bulk_job.finished'] })).id}`,
+      key: keys.losing,
+    }),
     'POST /v1/push-settings/allowed-resellers': async () => ({ path: '/v1/push-settings/allowed-resellers', key: keys.gaining }),
     'PUT /v1/push-settings/notification-email': async () => ({ path: '/v1/push-settings/notification-email', key: keys.gaining }),
     'POST /v1/bulk-pushes': async () => ({ path: '/v1/bulk-pushes', key: keys.losing, after: cancelled(keys.losing) }),

@@ -74,13 +74,29 @@ export function moveDomainsSql(
       : { profile_id: ['bigint', moves.map((m) => m.profileId)] as const }),
     ...(branded ? { brand_id: ['bigint', moves.map((m) => m.brandId)] as const } : {}),
   });
+  const set = (row: string, profile: string) =>
+    `set reseller_id = ?::bigint, profile_id = ${profile}, brand_id = ${branded ? `${row}.brand_id` : 'null'}, customer_id = null, updated_at = now()`;
+  const ids = moves.map((m) => m.id);
+  if (!fromCte) {
+    return {
+      sql: `update domains d ${set('u', 'u.profile_id')}
+            from ${u.sql} where d.id = u.id and ${byKey('d.id', 'bigint')}
+            returning d.id`,
+      bindings: [to, ...u.bindings, ids],
+    };
+  }
+  // The new profiles are paired with their domains first, in a CTE of their own: joined in the
+  // update itself, the planner's guess for "1,000 ids out of 5,000,000 domains" (one row) made it
+  // scan the new profiles once per domain, 1,000,000 comparisons a chunk on a big platform
+  // (bench:platform: 0.43 of the empty platform's rate; a chunk's statement 409 ms against 68).
   return {
-    sql: `update domains d set reseller_id = ?::bigint, profile_id = ${fromCte ? 'np.id' : 'u.profile_id'},
-            brand_id = ${branded ? 'u.brand_id' : 'null'}, customer_id = null, updated_at = now()
-          from ${u.sql} ${fromCte ? `join ${fromCte} np on np.source_domain = u.name` : ''}
-          where d.id = u.id and ${byKey('d.id', 'bigint')}
+    sql: `with pairs as materialized (
+            select u.id, np.id as profile_id${branded ? ', u.brand_id' : ''}
+            from ${u.sql} join ${fromCte} np on np.source_domain = u.name)
+          update domains d ${set('pairs', 'pairs.profile_id')}
+          from pairs where d.id = pairs.id and ${byKey('d.id', 'bigint')}
           returning d.id`,
-    bindings: [to, ...u.bindings, moves.map((m) => m.id)],
+    bindings: [...u.bindings, to, ids],
   };
 }
 

@@ -93,8 +93,9 @@ export async function recordLocked(db: Knex, items: LedgerItem[], since: Map<str
   await db.raw(
     `with l as (select * from unnest(?::bigint[], ?::uuid[], ?::text[], ?::bigint[]) as s(id, job_id, domain_name, since)),
      it as (
+       -- By id alone, not joined to l: the planner, guessing few items, read l again for each one.
        update bulk_job_items i set relocked = true, lease_until = null
-       from l where i.id = l.id and i.id = any(?::bigint[]) and ${held}
+       where i.id = any(?::bigint[]) and ${held}
        returning i.id),
      ev as (
        insert into registry_lock_events (domain_name, item_id, job_id, owner, action, phase, since)

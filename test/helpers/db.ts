@@ -2,7 +2,9 @@ import knexFactory from 'knex';
 import { migrate, migrationConfig, type Db } from '../../shared/platform/db';
 
 export const PG_BASE = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
-const TEMPLATE = `dp_tpl_${process.pid}`;
+/** A template a parent process built and owns (test/run-each.ts hands one to each run): cloned here, never built or dropped. */
+const GIVEN_TEMPLATE = process.env.TEST_PG_TEMPLATE;
+const TEMPLATE = GIVEN_TEMPLATE ?? `dp_tpl_${process.pid}`;
 let counter = 0;
 
 function admin() {
@@ -16,8 +18,13 @@ let template: Promise<void> | undefined;
  * it, so each gets a fresh, migrated database. A run of unit tests never touches Postgres.
  */
 export function createTemplate(): Promise<void> {
-  template ??= buildTemplate();
+  template ??= GIVEN_TEMPLATE ? Promise.resolve() : buildTemplate();
   return template;
+}
+
+/** The name of the template this process clones test databases from. */
+export function templateName(): string {
+  return TEMPLATE;
 }
 
 async function buildTemplate(): Promise<void> {
@@ -31,7 +38,7 @@ async function buildTemplate(): Promise<void> {
 }
 
 export async function dropTemplate(): Promise<void> {
-  if (!template) return;
+  if (!template || GIVEN_TEMPLATE) return;
   template = undefined;
   const a = admin();
   await a.raw(`drop database if exists ${TEMPLATE}`);

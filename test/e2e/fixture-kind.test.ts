@@ -130,7 +130,7 @@ describe('a fixture kind (archive) from its own folder, end to end', function ()
       await page.getByRole('heading', { name: /Archive of arch-owner/ }).waitFor();
       const options = page.locator('dl.options');
       await options.getByText('Retention').waitFor();
-      expect(await options.innerText()).to.include('30 days');
+      expect(await options.textContent()).to.include('30 days');
       expect(await page.getByRole('searchbox', { name: 'Search domains' }).count()).to.equal(1);
       await page.locator('table').getByText('archived').first().waitFor();
     } finally {

@@ -239,7 +239,13 @@ describe('the leftover loops run on the one policy: start-up steps, Redis reconn
         if (++calls <= 4) throw refused();
         return 'migrated';
       },
-      { random: seeded(3), sleep: (ms) => (pauses.push(ms), clock.sleep(ms)) },
+      {
+        random: seeded(3),
+        sleep: (ms) => {
+          pauses.push(ms);
+          return clock.sleep(ms);
+        },
+      },
     );
     expect(value).to.equal('migrated');
     expect(calls).to.equal(5);

@@ -17,40 +17,12 @@
  * (1000), WORKER_CONCURRENCY (2), BENCH_POLL_MS (500), BENCH_WARMUP (5000), BENCH_PG_URL, BENCH_REDIS_URL.
  * A quick run: JOBSIZE_SMALL=5000 JOBSIZE_BIG=50000 npm run bench:jobsize.
  */
-import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import knexFactory from 'knex';
-import { Redis } from 'ioredis';
-import { createApp } from '../api/app';
-import { loadConfig } from '../shared/platform/config';
-import { createDb, migrate, type Db } from '../shared/platform/db';
-import { createRuntime, type Runtime } from '../app/runtime';
-import {
-  DB_NAME,
-  deletePrefix,
-  log,
-  ok,
-  OPERATOR_KEY,
-  PG_BASE,
-  PREFIX,
-  procStatus,
-  REDIS_URL,
-  reseller,
-  round,
-  setBaseUrl,
-  sleep,
-  spawnWorker,
-  stopProcess,
-  table,
-  usedMemory,
-  WARMUP,
-  workerPid,
-  type JobView,
-} from './lib';
+import type { Redis } from 'ioredis';
+import type { Db } from '../shared/platform/db';
+import { DB_NAME, log, ok, PREFIX, procStatus, reseller, round, sleep, table, usedMemory, WARMUP, workerPid, type JobView } from './lib';
+import { runBench } from './world';
 
 const SMALL = Number(process.env.JOBSIZE_SMALL ?? 50_000);
 const BIG = Number(process.env.JOBSIZE_BIG ?? 500_000);
@@ -200,203 +172,147 @@ async function cancelAt(from: { key: string }, to: string, afterMs: number) {
   };
 }
 
-async function main() {
+function main() {
   const started = performance.now();
-  const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-jobsize-'));
-  let rt: Runtime | undefined;
-  let server: Server | undefined;
-  let worker: ChildProcess | undefined;
-  let db: Db | undefined;
-  const cleanup = async () => {
-    if (worker) await stopProcess(worker);
-    if (server) {
-      const s = server;
-      await new Promise((r) => {
-        s.close(r);
-        s.closeAllConnections();
-      });
-    }
-    await rt?.close().catch(() => undefined);
-    await db?.destroy().catch(() => undefined);
-    const removed = await deletePrefix(redis).catch(() => 0);
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch((e) => log(`drop database failed: ${e.message}`));
-    await admin.destroy();
-    redis.disconnect();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    log(`cleaned up: worker stopped, ${removed} Redis keys under ${PREFIX} deleted, database ${DB_NAME} dropped`);
-  };
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted; cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
+  runBench(
+    {
+      tag: 'jobsize',
+      env: {
+        CHUNK_SIZE: String(CHUNK_SIZE),
+        WORKER_CONCURRENCY: String(CONCURRENCY),
+        MAX_DOMAINS_PER_JOB: String(Math.max(BIG, SMALL, 50_000)),
+        MAX_OPEN_ITEMS_PER_RESELLER: String(Math.max(2 * BIG, 1_000_000)),
+      },
+      onServer: (server) => timeSubmits(server),
+    },
+    async ({ db, redis, startWorker, workersReady }) => {
+      const worker = startWorker();
+      log(
+        `database ${DB_NAME}, prefix ${PREFIX}, jobs of ${SMALL} and ${BIG} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`,
+      );
 
-  try {
-    await admin.raw(`create database ${DB_NAME}`);
-    const env = {
-      DATABASE_URL: `${PG_BASE}/${DB_NAME}`,
-      REDIS_URL,
-      QUEUE_PREFIX: PREFIX,
-      ADMIN_API_KEY: OPERATOR_KEY,
-      CHUNK_SIZE: String(CHUNK_SIZE),
-      WORKER_CONCURRENCY: String(CONCURRENCY),
-      MAX_DOMAINS_PER_JOB: String(Math.max(BIG, SMALL, 50_000)),
-      MAX_OPEN_ITEMS_PER_RESELLER: String(Math.max(2 * BIG, 1_000_000)),
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-    };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL });
-    await migrate(db);
-    const config = loadConfig(env as NodeJS.ProcessEnv);
-    rt = await createRuntime(config, { role: 'bench-api' });
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
-    await new Promise((r) => server!.once('listening', r));
-    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    timeSubmits(server);
-    worker = spawnWorker(env, (code, signal) => {
-      if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
-    });
-    log(
-      `database ${DB_NAME}, prefix ${PREFIX}, jobs of ${SMALL} and ${BIG} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`,
-    );
+      const small = await reseller('js-small');
+      const big = await reseller('js-big');
+      const warm = await reseller('js-warm');
+      const gainSmall = await reseller('js-gain-small');
+      const gainBig = await reseller('js-gain-big');
+      for (const [to, from] of [
+        [gainSmall, small],
+        [gainSmall, warm],
+        [gainBig, big],
+        [big, gainBig],
+      ])
+        await ok('POST', '/v1/push-settings/allowed-resellers', to.key, { reseller: from.company_id }, [201]);
+      const ids = new Map(
+        (await db('resellers').select('id', 'username')).map((r: { id: string; username: string }) => [r.username, Number(r.id)]),
+      );
+      const tSeed = performance.now();
+      await seed(db, ids.get('js-small')!, 'small', SMALL);
+      await seed(db, ids.get('js-big')!, 'big', BIG);
+      if (WARMUP) await seed(db, ids.get('js-warm')!, 'warm', WARMUP);
+      await db.raw('vacuum analyze');
+      log(`seeded ${SMALL + BIG + WARMUP} domains in SQL in ${round((performance.now() - tSeed) / 1000, 1)} s`);
 
-    const small = await reseller('js-small');
-    const big = await reseller('js-big');
-    const warm = await reseller('js-warm');
-    const gainSmall = await reseller('js-gain-small');
-    const gainBig = await reseller('js-gain-big');
-    for (const [to, from] of [
-      [gainSmall, small],
-      [gainSmall, warm],
-      [gainBig, big],
-      [big, gainBig],
-    ])
-      await ok('POST', '/v1/push-settings/allowed-resellers', to.key, { reseller: from.company_id }, [201]);
-    const ids = new Map(
-      (await db('resellers').select('id', 'username')).map((r: { id: string; username: string }) => [r.username, Number(r.id)]),
-    );
-    const tSeed = performance.now();
-    await seed(db, ids.get('js-small')!, 'small', SMALL);
-    await seed(db, ids.get('js-big')!, 'big', BIG);
-    if (WARMUP) await seed(db, ids.get('js-warm')!, 'warm', WARMUP);
-    await db.raw('vacuum analyze');
-    log(`seeded ${SMALL + BIG + WARMUP} domains in SQL in ${round((performance.now() - tSeed) / 1000, 1)} s`);
+      await workersReady([worker]);
+      const wpid = workerPid(worker.pid!);
+      const bootRss = procStatus(wpid).VmRSS ?? 0;
+      if (WARMUP) {
+        const w = await ok('POST', '/v1/bulk-pushes', warm.key, { gaining_reseller: gainSmall.username, all_domains: true }, [202]);
+        await waitEnded(warm.key, w.body.id as string, 100);
+        log(`worker warmed up with a push of ${WARMUP} domains`);
+      }
 
-    for (let i = 0; ; i++) {
-      if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
-      if ((await rt.deps.queues.bulk.getWorkersCount()) > 0) break;
-      if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
-      await sleep(100);
-    }
-    const wpid = workerPid(worker.pid!);
-    const bootRss = procStatus(wpid).VmRSS ?? 0;
-    if (WARMUP) {
-      const w = await ok('POST', '/v1/bulk-pushes', warm.key, { gaining_reseller: gainSmall.username, all_domains: true }, [202]);
-      await waitEnded(warm.key, w.body.id as string, 100);
-      log(`worker warmed up with a push of ${WARMUP} domains`);
-    }
+      log(`pushing ${SMALL} domains (all_domains)…`);
+      const s = await run(small, gainSmall.username, SMALL, redis, wpid, db);
+      log(`  ${s.domains_per_s} domains/s, submit ${s.submit_server_ms} ms server side, worker ${s.worker_peak_rss_mb} MB`);
+      log(`pushing ${BIG} domains (all_domains)…`);
+      const b = await run(big, gainBig.username, BIG, redis, wpid, db);
+      log(`  ${b.domains_per_s} domains/s, submit ${b.submit_server_ms} ms server side, worker ${b.worker_peak_rss_mb} MB`);
 
-    log(`pushing ${SMALL} domains (all_domains)…`);
-    const s = await run(small, gainSmall.username, SMALL, redis, wpid, db);
-    log(`  ${s.domains_per_s} domains/s, submit ${s.submit_server_ms} ms server side, worker ${s.worker_peak_rss_mb} MB`);
-    log(`pushing ${BIG} domains (all_domains)…`);
-    const b = await run(big, gainBig.username, BIG, redis, wpid, db);
-    log(`  ${b.domains_per_s} domains/s, submit ${b.submit_server_ms} ms server side, worker ${b.worker_peak_rss_mb} MB`);
+      const cancels: Awaited<ReturnType<typeof cancelAt>>[] = [];
+      for (const at of CANCEL_AT) {
+        log(`cancel of a push of everything js-gain-big holds, ${at} ms after its submit…`);
+        const c = await cancelAt(gainBig, big.username, at);
+        cancels.push(c);
+        log(`  answered ${c.answered} in ${c.cancel_ms} ms (${c.pushed_before} pushed before), job ${c.ended} after ${c.to_end_s} s`);
+      }
 
-    const cancels: Awaited<ReturnType<typeof cancelAt>>[] = [];
-    for (const at of CANCEL_AT) {
-      log(`cancel of a push of everything js-gain-big holds, ${at} ms after its submit…`);
-      const c = await cancelAt(gainBig, big.username, at);
-      cancels.push(c);
-      log(`  answered ${c.answered} in ${c.cancel_ms} ms (${c.pushed_before} pushed before), job ${c.ended} after ${c.to_end_s} s`);
-    }
-
-    const ratio = round(b.domains_per_s / s.domains_per_s, 3);
-    const serverRatio = round(b.server_domains_per_s / s.server_domains_per_s, 3);
-    const cancelMax = Math.max(0, ...cancels.map((c) => c.cancel_ms));
-    const pass = (v: boolean) => (v ? 'ok' : 'MISSED');
-    const rows: [string, ...unknown[]][] = [
-      [
-        'submit server side, ms',
-        s.submit_server_ms,
-        b.submit_server_ms,
-        `< ${TARGETS.submit_server_ms}`,
-        pass(b.submit_server_ms < TARGETS.submit_server_ms),
-      ],
-      ['submit latency (client), ms', s.submit_ms, b.submit_ms, '', ''],
-      ['end to end, s', s.end_to_end_s, b.end_to_end_s, '', ''],
-      ['end to end, domains/s', s.domains_per_s, b.domains_per_s, '', ''],
-      ['  ratio big / small', '', ratio, `≥ ${TARGETS.rate_ratio}`, pass(ratio >= TARGETS.rate_ratio)],
-      ['server side (created → finished), domains/s', s.server_domains_per_s, b.server_domains_per_s, '', ''],
-      ['  ratio big / small', '', serverRatio, '', ''],
-      [
-        'worker peak RSS, MB',
-        s.worker_peak_rss_mb,
-        b.worker_peak_rss_mb,
-        `< ${TARGETS.worker_rss_mb}`,
-        pass(b.worker_peak_rss_mb < TARGETS.worker_rss_mb),
-      ],
-      [
-        'API process RSS growth, MB',
-        s.api_rss_growth_mb,
-        b.api_rss_growth_mb,
-        `< ${TARGETS.api_rss_growth_mb}`,
-        pass(b.api_rss_growth_mb < TARGETS.api_rss_growth_mb),
-      ],
-      [
-        'Redis used_memory growth, MB',
-        s.redis_growth_mb,
-        b.redis_growth_mb,
-        `< ${TARGETS.redis_growth_mb}`,
-        pass(b.redis_growth_mb < TARGETS.redis_growth_mb),
-      ],
-      ...cancels.map((c): [string, ...unknown[]] => [
-        `cancel ${c.after_ms} ms after submit (${c.status_before}, ${c.pushed_before} pushed), ms`,
-        '',
-        c.cancel_ms,
-        `< ${TARGETS.cancel_ms}`,
-        pass(c.cancel_ms < TARGETS.cancel_ms),
-      ]),
-    ];
-    console.log('');
-    console.log(
-      `domain-push job-size bench: all_domains pushes of ${SMALL} and ${BIG} domains, CHUNK_SIZE ${CHUNK_SIZE}, ` +
-        `WORKER_CONCURRENCY ${CONCURRENCY}, ${os.cpus().length} CPUs, one worker process (boot RSS ${round(bootRss)} MB), load average ${os
-          .loadavg()
-          .map((l) => round(l, 1))
-          .join(' ')}`,
-    );
-    console.log(table(rows, ['', `${SMALL}`, `${BIG}`, 'target', '']));
-    console.log('');
-    console.log(
-      JSON.stringify({
-        bench: 'jobsize',
-        small: s,
-        big: b,
-        ratio_end_to_end: ratio,
-        ratio_server: serverRatio,
-        cancels,
-        cancel_max_ms: cancelMax,
-        targets: TARGETS,
-        chunk_size: CHUNK_SIZE,
-        worker_concurrency: CONCURRENCY,
-        cpus: os.cpus().length,
-        loadavg: os.loadavg().map((l) => round(l, 2)),
-        total_s: round((performance.now() - started) / 1000, 1),
-      }),
-    );
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+      const ratio = round(b.domains_per_s / s.domains_per_s, 3);
+      const serverRatio = round(b.server_domains_per_s / s.server_domains_per_s, 3);
+      const cancelMax = Math.max(0, ...cancels.map((c) => c.cancel_ms));
+      const pass = (v: boolean) => (v ? 'ok' : 'MISSED');
+      const rows: [string, ...unknown[]][] = [
+        [
+          'submit server side, ms',
+          s.submit_server_ms,
+          b.submit_server_ms,
+          `< ${TARGETS.submit_server_ms}`,
+          pass(b.submit_server_ms < TARGETS.submit_server_ms),
+        ],
+        ['submit latency (client), ms', s.submit_ms, b.submit_ms, '', ''],
+        ['end to end, s', s.end_to_end_s, b.end_to_end_s, '', ''],
+        ['end to end, domains/s', s.domains_per_s, b.domains_per_s, '', ''],
+        ['  ratio big / small', '', ratio, `≥ ${TARGETS.rate_ratio}`, pass(ratio >= TARGETS.rate_ratio)],
+        ['server side (created → finished), domains/s', s.server_domains_per_s, b.server_domains_per_s, '', ''],
+        ['  ratio big / small', '', serverRatio, '', ''],
+        [
+          'worker peak RSS, MB',
+          s.worker_peak_rss_mb,
+          b.worker_peak_rss_mb,
+          `< ${TARGETS.worker_rss_mb}`,
+          pass(b.worker_peak_rss_mb < TARGETS.worker_rss_mb),
+        ],
+        [
+          'API process RSS growth, MB',
+          s.api_rss_growth_mb,
+          b.api_rss_growth_mb,
+          `< ${TARGETS.api_rss_growth_mb}`,
+          pass(b.api_rss_growth_mb < TARGETS.api_rss_growth_mb),
+        ],
+        [
+          'Redis used_memory growth, MB',
+          s.redis_growth_mb,
+          b.redis_growth_mb,
+          `< ${TARGETS.redis_growth_mb}`,
+          pass(b.redis_growth_mb < TARGETS.redis_growth_mb),
+        ],
+        ...cancels.map((c): [string, ...unknown[]] => [
+          `cancel ${c.after_ms} ms after submit (${c.status_before}, ${c.pushed_before} pushed), ms`,
+          '',
+          c.cancel_ms,
+          `< ${TARGETS.cancel_ms}`,
+          pass(c.cancel_ms < TARGETS.cancel_ms),
+        ]),
+      ];
+      console.log('');
+      console.log(
+        `domain-push job-size bench: all_domains pushes of ${SMALL} and ${BIG} domains, CHUNK_SIZE ${CHUNK_SIZE}, ` +
+          `WORKER_CONCURRENCY ${CONCURRENCY}, ${os.cpus().length} CPUs, one worker process (boot RSS ${round(bootRss)} MB), load average ${os
+            .loadavg()
+            .map((l) => round(l, 1))
+            .join(' ')}`,
+      );
+      console.log(table(rows, ['', `${SMALL}`, `${BIG}`, 'target', '']));
+      console.log('');
+      console.log(
+        JSON.stringify({
+          bench: 'jobsize',
+          small: s,
+          big: b,
+          ratio_end_to_end: ratio,
+          ratio_server: serverRatio,
+          cancels,
+          cancel_max_ms: cancelMax,
+          targets: TARGETS,
+          chunk_size: CHUNK_SIZE,
+          worker_concurrency: CONCURRENCY,
+          cpus: os.cpus().length,
+          loadavg: os.loadavg().map((l) => round(l, 2)),
+          total_s: round((performance.now() - started) / 1000, 1),
+        }),
+      );
+    },
+  );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main();

@@ -22,45 +22,30 @@
  * BENCH_WARMUP (5000), BENCH_PG_URL, BENCH_REDIS_URL. A quick run:
  * `BENCH_DOMAINS=5000 BENCH_PLATFORM_DOMAINS=200000 BENCH_PLATFORM_PROFILES=40000 BENCH_PLATFORM_RESELLERS=400 npm run bench:platform`.
  */
-import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import knexFactory from 'knex';
-import { Redis } from 'ioredis';
-import { createApp } from '../api/app';
-import { loadConfig } from '../shared/platform/config';
-import { createDb, migrate, type Db } from '../shared/platform/db';
-import { createRuntime, type Runtime } from '../app/runtime';
+import type { Db } from '../shared/platform/db';
 import {
   call,
   cpuSeconds,
   DB_NAME,
-  deletePrefix,
   domainNames,
   importBatch,
   type JobView,
   log,
   N,
   ok,
-  OPERATOR_KEY,
-  PG_BASE,
   postgresCpu,
   PREFIX,
-  REDIS_URL,
   reseller,
   round,
-  setBaseUrl,
   sleep,
-  spawnWorker,
-  stopProcess,
   table,
   WARMUP,
   warmUp,
   workerPid,
 } from './lib';
+import { runBench } from './world';
 
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
@@ -302,166 +287,109 @@ async function pushRun(
 
 // ---------------------------------------------------------------- the run
 
-async function main() {
+function main() {
   const started = performance.now();
-  const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-bench-'));
-  let rt: Runtime | undefined;
-  let server: Server | undefined;
-  let worker: ChildProcess | undefined;
-  let db: Db | undefined;
-  const cleanup = async () => {
-    if (worker) await stopProcess(worker);
-    if (server) {
-      const s = server;
-      await new Promise((r) => {
-        s.close(r);
-        s.closeAllConnections();
-      });
-    }
-    await rt?.close().catch(() => undefined);
-    await db?.destroy().catch(() => undefined);
-    const removed = await deletePrefix(redis).catch(() => 0);
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch((e) => log(`drop database failed: ${e.message}`));
-    await admin.destroy();
-    redis.disconnect();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    log(`cleaned up: worker stopped, ${removed} Redis keys under ${PREFIX} deleted, database ${DB_NAME} dropped`);
-  };
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted; cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
-
-  try {
-    await admin.raw(`create database ${DB_NAME}`);
-    const env = {
-      DATABASE_URL: `${PG_BASE}/${DB_NAME}`,
-      REDIS_URL,
-      QUEUE_PREFIX: PREFIX,
-      ADMIN_API_KEY: OPERATOR_KEY,
-      CHUNK_SIZE: String(CHUNK_SIZE),
-      WORKER_CONCURRENCY: String(CONCURRENCY),
-      MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)),
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-    };
-    // The bench's own connections seed millions of rows and vacuum them: no statement timeout.
-    db = createDb({ DATABASE_URL: env.DATABASE_URL, PG_STATEMENT_TIMEOUT_MS: 0 });
-    await migrate(db);
-    const config = loadConfig(env as NodeJS.ProcessEnv);
-    rt = await createRuntime(config, { role: 'bench-api' });
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
-    await new Promise((r) => server!.once('listening', r));
-    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    timeReads(server);
-    if (SQL_BREAKDOWN) timeSql(rt.deps.db);
-    worker = spawnWorker(env, (code, signal) => {
-      if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
-    });
-    log(
-      `database ${DB_NAME}, prefix ${PREFIX}, ${N} domains per push, platform ${PLATFORM.domains} domains / ` +
-        `${PLATFORM.profiles} profiles / ${PLATFORM.resellers} resellers, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`,
-    );
-
-    const losing = await reseller('bench-losing');
-    const gaining = await reseller('bench-gaining');
-    await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
-    // The big run's domains are imported after the seeding, so they are the platform's newest rows
-    // (the last ids), as a reseller's latest domains are: a read that walks ids from the start pays.
-    const batches = { empty: domainNames('empty'), big: domainNames('big'), warm: domainNames('warm', WARMUP) };
-    const tImport = performance.now();
-    for (const batch of ['warm', 'empty'] as const) await importBatch(batches[batch], losing.username, batch);
-    log(`imported ${N + WARMUP} domains of the pushing reseller in ${round((performance.now() - tImport) / 1000, 1)} s`);
-
-    for (let i = 0; ; i++) {
-      if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
-      if ((await rt.deps.queues.bulk.getWorkersCount()) > 0) break;
-      if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
-      await sleep(100);
-    }
-    const wpid = workerPid(worker.pid!);
-    await warmUp(batches.warm, losing.key, gaining.username, { mode: 'new' });
-
-    log(`pushing ${N} domains on the empty platform…`);
-    const empty = await pushRun('empty', losing, gaining, batches.empty, db, wpid);
-    log(`  ${empty.domains_per_s} domains/s end to end`);
-    log(`seeding the platform…`);
-    const seedS = await seedPlatform(db);
-    await importBatch(batches.big, losing.username, 'big');
-    log(`seeded in ${seedS} s; pushing ${N} domains on the big platform…`);
-    const big = await pushRun('big', losing, gaining, batches.big, db, wpid);
-    log(`  ${big.domains_per_s} domains/s end to end`);
-
-    const runs = [empty, big];
-    const ratio = round(big.domains_per_s / empty.domains_per_s, 3);
-    const serverRatio = round(big.server_domains_per_s / empty.server_domains_per_s, 3);
-    const readRow = (r: ReadName, side: 'client' | 'server'): [string, ...unknown[]] => [
-      `  ${r === 'job' ? 'job view' : r === 'items' ? 'items page' : 'GET /v1/domains'} (${side}), p50 / p95 / p99 ms`,
-      ...runs.map((x) => `${x.reads[r][side].p50} / ${x.reads[r][side].p95} / ${x.reads[r][side].p99}`),
-    ];
-    const rows: [string, ...unknown[]][] = [
-      ['platform: domains / profiles / resellers', ...runs.map((x) => `${x.size.domains} / ${x.size.profiles} / ${x.size.resellers}`)],
-      ['pushed domains', ...runs.map((x) => x.domains)],
-      ['end to end, domains/s', ...runs.map((x) => x.domains_per_s)],
-      ['  server side (created_at → finished_at), domains/s', ...runs.map((x) => x.server_domains_per_s)],
-      ['ratio big / empty (end to end; server side)', '-', `${ratio}; ${serverRatio}`],
-      ['CPU s during run: worker / postgres / API+bench', ...runs.map((x) => `${x.cpu_s.worker} / ${x.cpu_s.postgres} / ${x.cpu_s.api}`)],
-      [
-        'reads during the push (each loop: request, then a gap)',
-        ...runs.map((x) => `${x.reads.job.client.n + x.reads.items.client.n + x.reads.domains.client.n} reads`),
-      ],
-      ...READS.flatMap((r) => [readRow(r, 'client'), readRow(r, 'server')]),
-      [
-        'largest answer, bytes: job / items / domains',
-        ...runs.map((x) => `${x.reads.job.bytes} / ${x.reads.items.bytes} / ${x.reads.domains.bytes}`),
-      ],
-    ];
-    console.log('');
-    console.log(
-      `domain-push platform bench: ${N} domains per push, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}, ` +
-        `${os.cpus().length} CPUs, read gap ${READ_GAP_MS} ms, platform seeded in ${seedS} s`,
-    );
-    console.log(table(rows, ['', 'empty platform', 'big platform']));
-    console.log('');
-    if (SQL_BREAKDOWN) {
-      const top = [...sqlMs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
-      console.log(
-        table(
-          top.map(([head, s]) => [head, s.n, round(s.ms, 0), round(s.ms / s.n, 2)]),
-          ['API SQL during both pushes (statement head)', 'count', 'total ms', 'mean ms'],
-        ),
+  runBench(
+    {
+      tag: 'platform',
+      env: { CHUNK_SIZE: String(CHUNK_SIZE), WORKER_CONCURRENCY: String(CONCURRENCY), MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)) },
+      // The bench's own connections seed millions of rows and vacuum them: no statement timeout.
+      db: { PG_STATEMENT_TIMEOUT_MS: 0 },
+      onServer: (server, apiDb) => {
+        timeReads(server);
+        if (SQL_BREAKDOWN) timeSql(apiDb);
+      },
+    },
+    async ({ db, startWorker, workersReady }) => {
+      const worker = startWorker();
+      log(
+        `database ${DB_NAME}, prefix ${PREFIX}, ${N} domains per push, platform ${PLATFORM.domains} domains / ` +
+          `${PLATFORM.profiles} profiles / ${PLATFORM.resellers} resellers, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`,
       );
+
+      const losing = await reseller('bench-losing');
+      const gaining = await reseller('bench-gaining');
+      await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
+      // The big run's domains are imported after the seeding, so they are the platform's newest rows
+      // (the last ids), as a reseller's latest domains are: a read that walks ids from the start pays.
+      const batches = { empty: domainNames('empty'), big: domainNames('big'), warm: domainNames('warm', WARMUP) };
+      const tImport = performance.now();
+      for (const batch of ['warm', 'empty'] as const) await importBatch(batches[batch], losing.username, batch);
+      log(`imported ${N + WARMUP} domains of the pushing reseller in ${round((performance.now() - tImport) / 1000, 1)} s`);
+
+      await workersReady([worker]);
+      const wpid = workerPid(worker.pid!);
+      await warmUp(batches.warm, losing.key, gaining.username, { mode: 'new' });
+
+      log(`pushing ${N} domains on the empty platform…`);
+      const empty = await pushRun('empty', losing, gaining, batches.empty, db, wpid);
+      log(`  ${empty.domains_per_s} domains/s end to end`);
+      log(`seeding the platform…`);
+      const seedS = await seedPlatform(db);
+      await importBatch(batches.big, losing.username, 'big');
+      log(`seeded in ${seedS} s; pushing ${N} domains on the big platform…`);
+      const big = await pushRun('big', losing, gaining, batches.big, db, wpid);
+      log(`  ${big.domains_per_s} domains/s end to end`);
+
+      const runs = [empty, big];
+      const ratio = round(big.domains_per_s / empty.domains_per_s, 3);
+      const serverRatio = round(big.server_domains_per_s / empty.server_domains_per_s, 3);
+      const readRow = (r: ReadName, side: 'client' | 'server'): [string, ...unknown[]] => [
+        `  ${r === 'job' ? 'job view' : r === 'items' ? 'items page' : 'GET /v1/domains'} (${side}), p50 / p95 / p99 ms`,
+        ...runs.map((x) => `${x.reads[r][side].p50} / ${x.reads[r][side].p95} / ${x.reads[r][side].p99}`),
+      ];
+      const rows: [string, ...unknown[]][] = [
+        ['platform: domains / profiles / resellers', ...runs.map((x) => `${x.size.domains} / ${x.size.profiles} / ${x.size.resellers}`)],
+        ['pushed domains', ...runs.map((x) => x.domains)],
+        ['end to end, domains/s', ...runs.map((x) => x.domains_per_s)],
+        ['  server side (created_at → finished_at), domains/s', ...runs.map((x) => x.server_domains_per_s)],
+        ['ratio big / empty (end to end; server side)', '-', `${ratio}; ${serverRatio}`],
+        ['CPU s during run: worker / postgres / API+bench', ...runs.map((x) => `${x.cpu_s.worker} / ${x.cpu_s.postgres} / ${x.cpu_s.api}`)],
+        [
+          'reads during the push (each loop: request, then a gap)',
+          ...runs.map((x) => `${x.reads.job.client.n + x.reads.items.client.n + x.reads.domains.client.n} reads`),
+        ],
+        ...READS.flatMap((r) => [readRow(r, 'client'), readRow(r, 'server')]),
+        [
+          'largest answer, bytes: job / items / domains',
+          ...runs.map((x) => `${x.reads.job.bytes} / ${x.reads.items.bytes} / ${x.reads.domains.bytes}`),
+        ],
+      ];
       console.log('');
-    }
-    console.log(
-      JSON.stringify({
-        bench: 'platform',
-        domains: N,
-        platform: PLATFORM,
-        chunk_size: CHUNK_SIZE,
-        worker_concurrency: CONCURRENCY,
-        cpus: os.cpus().length,
-        read_gap_ms: READ_GAP_MS,
-        seed_s: seedS,
-        ratio_big_to_empty: ratio,
-        server_ratio_big_to_empty: serverRatio,
-        runs,
-        total_s: round((performance.now() - started) / 1000, 1),
-      }),
-    );
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+      console.log(
+        `domain-push platform bench: ${N} domains per push, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}, ` +
+          `${os.cpus().length} CPUs, read gap ${READ_GAP_MS} ms, platform seeded in ${seedS} s`,
+      );
+      console.log(table(rows, ['', 'empty platform', 'big platform']));
+      console.log('');
+      if (SQL_BREAKDOWN) {
+        const top = [...sqlMs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+        console.log(
+          table(
+            top.map(([head, s]) => [head, s.n, round(s.ms, 0), round(s.ms / s.n, 2)]),
+            ['API SQL during both pushes (statement head)', 'count', 'total ms', 'mean ms'],
+          ),
+        );
+        console.log('');
+      }
+      console.log(
+        JSON.stringify({
+          bench: 'platform',
+          domains: N,
+          platform: PLATFORM,
+          chunk_size: CHUNK_SIZE,
+          worker_concurrency: CONCURRENCY,
+          cpus: os.cpus().length,
+          read_gap_ms: READ_GAP_MS,
+          seed_s: seedS,
+          ratio_big_to_empty: ratio,
+          server_ratio_big_to_empty: serverRatio,
+          runs,
+          total_s: round((performance.now() - started) / 1000, 1),
+        }),
+      );
+    },
+  );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main();

@@ -17,39 +17,27 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import knexFactory from 'knex';
-import { Redis } from 'ioredis';
-import { createApp } from '../api/app';
-import { loadConfig } from '../shared/platform/config';
-import { createDb, migrate, type Db } from '../shared/platform/db';
-import { createRuntime, type Runtime } from '../app/runtime';
+import type { Redis } from 'ioredis';
+import type { Db } from '../shared/platform/db';
 import {
   cpuSeconds,
   DB_NAME,
-  deletePrefix,
   domainNames,
   importBatch,
   log,
   N,
   ok,
-  OPERATOR_KEY,
-  PG_BASE,
   postgresCpu,
   PREFIX,
   prefixKeys,
   procStatus,
-  REDIS_URL,
   reseller,
   round,
   sampler,
-  setBaseUrl,
   sleep,
-  spawnWorker,
   stopProcess,
   table,
   usedMemory,
@@ -57,6 +45,7 @@ import {
   warmUp,
   workerPid,
 } from './lib';
+import { runBench } from './world';
 
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
@@ -340,15 +329,6 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
   }
 }
 
-async function workerReady(worker: ChildProcess, rt: Runtime) {
-  for (let i = 0; ; i++) {
-    if (worker.exitCode !== null) throw new Error('the worker process exited before it was ready');
-    if ((await rt.deps.queues.bulk.getWorkersCount()) > 0) return;
-    if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
-    await sleep(100);
-  }
-}
-
 const PROFILES: Record<string, Record<string, unknown>> = {
   new: { mode: 'new' },
   existing: { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' },
@@ -439,262 +419,198 @@ async function abCompare(
   console.log(JSON.stringify({ bench: 'push-ab', domains: N, rounds: ROUNDS, a: variants[0].root, b: variants[1].root, rows }));
 }
 
-async function main() {
+function main() {
   const started = performance.now();
-  const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-bench-'));
-  let rt: Runtime | undefined;
-  let server: Server | undefined;
-  let worker: ChildProcess | undefined;
-  let db: Db | undefined;
-  const cleanup = async () => {
-    if (worker) await stopProcess(worker);
-    if (server) {
-      const s = server;
-      await new Promise((r) => {
-        s.close(r);
-        s.closeAllConnections();
-      });
-    }
-    await rt?.close().catch(() => undefined);
-    await db?.destroy().catch(() => undefined);
-    const removed = await deletePrefix(redis).catch(() => 0);
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch((e) => log(`drop database failed: ${e.message}`));
-    await admin.destroy();
-    redis.disconnect();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    log(`cleaned up: worker stopped, ${removed} Redis keys under ${PREFIX} deleted, database ${DB_NAME} dropped`);
-  };
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted; cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
-
-  try {
-    const policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
-    if (policy !== 'noeviction') log(`warning: Redis maxmemory-policy is ${policy}, BullMQ wants noeviction`);
-    await admin.raw(`create database ${DB_NAME}`);
-    const env = {
-      DATABASE_URL: `${PG_BASE}/${DB_NAME}`,
-      REDIS_URL,
-      QUEUE_PREFIX: PREFIX,
-      ADMIN_API_KEY: OPERATOR_KEY,
-      CHUNK_SIZE: String(CHUNK_SIZE),
-      WORKER_CONCURRENCY: String(CONCURRENCY),
-      MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)),
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-    };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL });
-    await migrate(db);
-    if (process.env.BENCH_EXPERIMENT_SQL) await db.raw(process.env.BENCH_EXPERIMENT_SQL);
-
-    const config = loadConfig(env as NodeJS.ProcessEnv);
-    rt = await createRuntime(config, { role: 'bench-api' });
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
-    await new Promise((r) => server!.once('listening', r));
-    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    timeSubmits(server, rt.deps.db);
-
-    if (!AB_ROOT) {
-      worker = spawnWorker(env, (code, signal) => {
-        if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
-      });
-    }
-
-    log(`database ${DB_NAME}, prefix ${PREFIX}, ${N} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`);
-    const losing = await reseller('bench-losing');
-    const gaining = await reseller('bench-gaining');
-    const setLosing = await reseller('bench-set-losing');
-    await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
-    const target = await ok(
-      'POST',
-      '/v1/profiles',
-      gaining.key,
-      {
-        domain: 'bench-target.example',
-        username: 'bench-target',
-        password: 'bench-target-password',
+  runBench(
+    {
+      tag: 'bench',
+      env: { CHUNK_SIZE: String(CHUNK_SIZE), WORKER_CONCURRENCY: String(CONCURRENCY), MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)) },
+      beforeStart: async (db) => {
+        if (process.env.BENCH_EXPERIMENT_SQL) await db.raw(process.env.BENCH_EXPERIMENT_SQL);
       },
-      [201],
-    );
-    void target;
-    if (AB_ROOT) {
-      const r = rt;
-      await abCompare(losing, gaining, redis, db, async (root) => {
-        if (worker) await stopProcess(worker);
-        worker = spawnWorker(
-          env,
-          (code, signal) => {
-            if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
-          },
-          root,
-        );
-        await workerReady(worker, r);
-        return workerPid(worker.pid!);
-      });
-      return;
-    }
+      onServer: (server, apiDb) => timeSubmits(server, apiDb),
+    },
+    async ({ db, redis, startWorker, workersReady }) => {
+      const policy = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1];
+      if (policy !== 'noeviction') log(`warning: Redis maxmemory-policy is ${policy}, BullMQ wants noeviction`);
+      let worker: ChildProcess | undefined = AB_ROOT ? undefined : startWorker();
 
-    const batches: Record<string, string[]> = {};
-    const tImport = performance.now();
-    log('importing…');
-    for (const mode of MODES) {
-      batches[mode] = domainNames(mode);
-      await importBatch(batches[mode], losing.username, mode);
-    }
-    if (LOCKED_RUN) {
-      batches.locked = domainNames('locked');
-      await importBatch(batches.locked, losing.username, 'locked', true);
-    }
-    batches.set = domainNames('set');
-    await importBatch(batches.set, setLosing.username, 'set');
-    batches.warm = domainNames('warm', WARMUP);
-    await importBatch(batches.warm, losing.username, 'warm');
-    await db.raw('vacuum analyze');
-    log(`imported ${N * (MODES.length + 1 + (LOCKED_RUN ? 1 : 0))} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
-
-    await workerReady(worker!, rt);
-    const wpid = workerPid(worker!.pid!);
-    const bootRss = procStatus(wpid);
-    log(`worker pid ${wpid} ready, RSS ${round(bootRss.VmRSS ?? 0)} MB after boot`);
-    await warmUp(batches.warm, losing.key, gaining.username, { mode: 'new' });
-    if (WARMUP) log(`worker warmed up with a push of ${WARMUP} domains`);
-    // Postgres reports table counters lazily: let the warm-up's arrive before the first run's
-    // window opens, or they are counted as that run's writes (each later run waits for its own).
-    if (TUPLES && WARMUP) await settledTupleStats(db);
-
-    const results: RunResult[] = [];
-    for (const mode of MODES) {
-      const profile =
-        mode === 'new'
-          ? { mode: 'new' }
-          : { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' };
-      log(`pushing ${N} domains, profile mode ${mode}…`);
-      const r = await pushRun(mode, losing, gaining, batches[mode], profile, redis, wpid, db);
-      results.push(r);
-      log(`  ${r.domains_per_s} domains/s end to end, submit ${r.submit_server_ms} ms server side`);
-    }
-    // The locked path: every domain locked, apply_to_locked, the database registry (the default).
-    let locked: RunResult | undefined;
-    if (LOCKED_RUN) {
-      log(`pushing ${N} locked domains with apply_to_locked, profile mode new…`);
-      locked = await pushRun('locked new', losing, gaining, batches.locked, { mode: 'new' }, redis, wpid, db, true);
-      log(`  ${locked.domains_per_s} domains/s end to end`);
-    }
-
-    const ids = await db('resellers').whereIn('username', [setLosing.username, gaining.username]).select('id', 'username');
-    const idOf = (u: string) => Number(ids.find((r) => r.username === u)!.id);
-    const targetProfile = Number((await db('profiles').where({ username: 'bench-target' }).first('id')).id);
-    const full: Record<string, Awaited<ReturnType<typeof fullWrites>>> = {};
-    for (const mode of MODES) {
-      log(`full-writes limit, mode ${mode}…`);
-      full[mode] = await fullWrites(db, mode, idOf(setLosing.username), idOf(gaining.username), targetProfile, N);
-    }
-    const set = await setBased(db, idOf(setLosing.username), idOf(gaining.username), N);
-    const unlockedNew = results.find((r) => r.mode === 'new') ?? results[0];
-    const fullOf = (r: RunResult) => full[r.mode.replace('locked ', '')];
-
-    if (locked) results.push(locked);
-    const rows: [string, ...unknown[]][] = [
-      ['domains', ...results.map((r) => r.domains)],
-      ['submit latency (POST /v1/bulk-pushes), ms', ...results.map((r) => r.submit_ms)],
-      ['  server side (request → response sent), ms', ...results.map((r) => r.submit_server_ms)],
-      [
-        '  of which SQL: chunk rows / other, ms',
-        ...results.map((r) => {
-          const ins = Object.entries(r.submit_sql_ms)
-            .filter(([k]) => k.startsWith('insert into bulk_job_chunks'))
-            .reduce((a, [, v]) => a + v, 0);
-          const other = Object.values(r.submit_sql_ms).reduce((a, v) => a + v, 0) - ins;
-          return `${round(ins, 0)} / ${round(other, 0)}`;
-        }),
-      ],
-      ['end to end (submit → completed seen via GET), s', ...results.map((r) => r.end_to_end_s)],
-      ['end to end, domains/s', ...results.map((r) => r.domains_per_s)],
-      ['  server side (created_at → finished_at), domains/s', ...results.map((r) => r.server_domains_per_s)],
-      ['set-based limit (one UPDATE of N rows), domains/s', ...results.map(() => set.domains_per_s)],
-      ['ratio end to end / set-based', ...results.map((r) => round(r.domains_per_s / set.domains_per_s, 3))],
-      ['full-writes limit (same writes, one transaction), domains/s', ...results.map((r) => fullOf(r)?.domains_per_s ?? '-')],
-      ['  Postgres CPU per domain, µs', ...results.map((r) => fullOf(r)?.pg_cpu_us_per_domain ?? '-')],
-      ['ratio end to end / full-writes', ...results.map((r) => (fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : '-'))],
-      [
-        'ratio locked / unlocked (end to end)',
-        ...results.map((r) => (r.mode.startsWith('locked') ? round(r.domains_per_s / unlockedNew.domains_per_s, 3) : '-')),
-      ],
-      ['Postgres CPU per domain in the run, µs', ...results.map((r) => Math.round((r.cpu_s.postgres * 1e6) / r.domains))],
-      ['worker peak RSS sampled during run, MB', ...results.map((r) => r.worker_peak_rss_mb)],
-      ['worker VmHWM after run (since start), MB', ...results.map((r) => r.worker_vmhwm_mb)],
-      ['Redis used_memory before (whole server), MB', ...results.map((r) => r.redis_used_before_mb)],
-      ['Redis used_memory peak, MB', ...results.map((r) => r.redis_peak_mb)],
-      ['Redis used_memory delta (peak - before), MB', ...results.map((r) => r.redis_delta_mb)],
-      ['Redis bench keys left after job (count / KB)', ...results.map((r) => `${r.bench_keys_after} / ${r.bench_keys_after_kb}`)],
-      [
-        'CPU s during run: worker / postgres / API+bench',
-        ...results.map((r) => `${r.cpu_s.worker} / ${r.cpu_s.postgres} / ${r.cpu_s.api}`),
-      ],
-      [
-        'item outcomes',
-        ...results.map((r) =>
-          Object.entries(r.counts)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', '),
-        ),
-      ],
-    ];
-    console.log('');
-    console.log(
-      `domain-push bench: ${N} domains, no locks, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}, ` +
-        `${os.cpus().length} CPUs, one worker process (boot RSS ${round(bootRss.VmRSS ?? 0)} MB)`,
-    );
-    console.log(`set-based limit: ${set.rows} rows in ${set.seconds} s\n`);
-    console.log(table(rows, ['', ...results.map((r) => `profile ${r.mode}`)]));
-    console.log('');
-    for (const r of results) {
-      if (!r.tuples) continue;
-      console.log(`writes per pushed domain, profile ${r.mode} (pg_stat_user_tables deltas ÷ ${r.domains}):`);
-      const t = Object.entries(r.tuples).map(
-        ([rel, v]) => [rel, v.ins, v.upd, v.hot, v.del, v.indexes, v.index_entries] as [string, ...unknown[]],
+      log(`database ${DB_NAME}, prefix ${PREFIX}, ${N} domains, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}`);
+      const losing = await reseller('bench-losing');
+      const gaining = await reseller('bench-gaining');
+      const setLosing = await reseller('bench-set-losing');
+      await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
+      const target = await ok(
+        'POST',
+        '/v1/profiles',
+        gaining.key,
+        {
+          domain: 'bench-target.example',
+          username: 'bench-target',
+          password: 'bench-target-password',
+        },
+        [201],
       );
-      const sum = (k: 'ins' | 'upd' | 'del' | 'index_entries') =>
-        round(
-          Object.values(r.tuples!).reduce((a, v) => a + v[k], 0),
-          2,
-        );
-      t.push(['total', sum('ins'), sum('upd'), '', sum('del'), '', sum('index_entries')]);
-      console.log(table(t, ['table', 'insert', 'update', 'of which HOT', 'delete', 'indexes', 'index entries ≤']));
+      void target;
+      if (AB_ROOT) {
+        await abCompare(losing, gaining, redis, db, async (root) => {
+          if (worker) await stopProcess(worker);
+          worker = startWorker({}, root);
+          await workersReady([worker]);
+          return workerPid(worker.pid!);
+        });
+        return;
+      }
+
+      const batches: Record<string, string[]> = {};
+      const tImport = performance.now();
+      log('importing…');
+      for (const mode of MODES) {
+        batches[mode] = domainNames(mode);
+        await importBatch(batches[mode], losing.username, mode);
+      }
+      if (LOCKED_RUN) {
+        batches.locked = domainNames('locked');
+        await importBatch(batches.locked, losing.username, 'locked', true);
+      }
+      batches.set = domainNames('set');
+      await importBatch(batches.set, setLosing.username, 'set');
+      batches.warm = domainNames('warm', WARMUP);
+      await importBatch(batches.warm, losing.username, 'warm');
+      await db.raw('vacuum analyze');
+      log(`imported ${N * (MODES.length + 1 + (LOCKED_RUN ? 1 : 0))} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
+
+      await workersReady([worker!]);
+      const wpid = workerPid(worker!.pid!);
+      const bootRss = procStatus(wpid);
+      log(`worker pid ${wpid} ready, RSS ${round(bootRss.VmRSS ?? 0)} MB after boot`);
+      await warmUp(batches.warm, losing.key, gaining.username, { mode: 'new' });
+      if (WARMUP) log(`worker warmed up with a push of ${WARMUP} domains`);
+      // Postgres reports table counters lazily: let the warm-up's arrive before the first run's
+      // window opens, or they are counted as that run's writes (each later run waits for its own).
+      if (TUPLES && WARMUP) await settledTupleStats(db);
+
+      const results: RunResult[] = [];
+      for (const mode of MODES) {
+        const profile =
+          mode === 'new'
+            ? { mode: 'new' }
+            : { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' };
+        log(`pushing ${N} domains, profile mode ${mode}…`);
+        const r = await pushRun(mode, losing, gaining, batches[mode], profile, redis, wpid, db);
+        results.push(r);
+        log(`  ${r.domains_per_s} domains/s end to end, submit ${r.submit_server_ms} ms server side`);
+      }
+      // The locked path: every domain locked, apply_to_locked, the database registry (the default).
+      let locked: RunResult | undefined;
+      if (LOCKED_RUN) {
+        log(`pushing ${N} locked domains with apply_to_locked, profile mode new…`);
+        locked = await pushRun('locked new', losing, gaining, batches.locked, { mode: 'new' }, redis, wpid, db, true);
+        log(`  ${locked.domains_per_s} domains/s end to end`);
+      }
+
+      const ids = await db('resellers').whereIn('username', [setLosing.username, gaining.username]).select('id', 'username');
+      const idOf = (u: string) => Number(ids.find((r) => r.username === u)!.id);
+      const targetProfile = Number((await db('profiles').where({ username: 'bench-target' }).first('id')).id);
+      const full: Record<string, Awaited<ReturnType<typeof fullWrites>>> = {};
+      for (const mode of MODES) {
+        log(`full-writes limit, mode ${mode}…`);
+        full[mode] = await fullWrites(db, mode, idOf(setLosing.username), idOf(gaining.username), targetProfile, N);
+      }
+      const set = await setBased(db, idOf(setLosing.username), idOf(gaining.username), N);
+      const unlockedNew = results.find((r) => r.mode === 'new') ?? results[0];
+      const fullOf = (r: RunResult) => full[r.mode.replace('locked ', '')];
+
+      if (locked) results.push(locked);
+      const rows: [string, ...unknown[]][] = [
+        ['domains', ...results.map((r) => r.domains)],
+        ['submit latency (POST /v1/bulk-pushes), ms', ...results.map((r) => r.submit_ms)],
+        ['  server side (request → response sent), ms', ...results.map((r) => r.submit_server_ms)],
+        [
+          '  of which SQL: chunk rows / other, ms',
+          ...results.map((r) => {
+            const ins = Object.entries(r.submit_sql_ms)
+              .filter(([k]) => k.startsWith('insert into bulk_job_chunks'))
+              .reduce((a, [, v]) => a + v, 0);
+            const other = Object.values(r.submit_sql_ms).reduce((a, v) => a + v, 0) - ins;
+            return `${round(ins, 0)} / ${round(other, 0)}`;
+          }),
+        ],
+        ['end to end (submit → completed seen via GET), s', ...results.map((r) => r.end_to_end_s)],
+        ['end to end, domains/s', ...results.map((r) => r.domains_per_s)],
+        ['  server side (created_at → finished_at), domains/s', ...results.map((r) => r.server_domains_per_s)],
+        ['set-based limit (one UPDATE of N rows), domains/s', ...results.map(() => set.domains_per_s)],
+        ['ratio end to end / set-based', ...results.map((r) => round(r.domains_per_s / set.domains_per_s, 3))],
+        ['full-writes limit (same writes, one transaction), domains/s', ...results.map((r) => fullOf(r)?.domains_per_s ?? '-')],
+        ['  Postgres CPU per domain, µs', ...results.map((r) => fullOf(r)?.pg_cpu_us_per_domain ?? '-')],
+        ['ratio end to end / full-writes', ...results.map((r) => (fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : '-'))],
+        [
+          'ratio locked / unlocked (end to end)',
+          ...results.map((r) => (r.mode.startsWith('locked') ? round(r.domains_per_s / unlockedNew.domains_per_s, 3) : '-')),
+        ],
+        ['Postgres CPU per domain in the run, µs', ...results.map((r) => Math.round((r.cpu_s.postgres * 1e6) / r.domains))],
+        ['worker peak RSS sampled during run, MB', ...results.map((r) => r.worker_peak_rss_mb)],
+        ['worker VmHWM after run (since start), MB', ...results.map((r) => r.worker_vmhwm_mb)],
+        ['Redis used_memory before (whole server), MB', ...results.map((r) => r.redis_used_before_mb)],
+        ['Redis used_memory peak, MB', ...results.map((r) => r.redis_peak_mb)],
+        ['Redis used_memory delta (peak - before), MB', ...results.map((r) => r.redis_delta_mb)],
+        ['Redis bench keys left after job (count / KB)', ...results.map((r) => `${r.bench_keys_after} / ${r.bench_keys_after_kb}`)],
+        [
+          'CPU s during run: worker / postgres / API+bench',
+          ...results.map((r) => `${r.cpu_s.worker} / ${r.cpu_s.postgres} / ${r.cpu_s.api}`),
+        ],
+        [
+          'item outcomes',
+          ...results.map((r) =>
+            Object.entries(r.counts)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', '),
+          ),
+        ],
+      ];
       console.log('');
-    }
-    console.log(
-      JSON.stringify({
-        bench: 'push',
-        domains: N,
-        chunk_size: CHUNK_SIZE,
-        worker_concurrency: CONCURRENCY,
-        cpus: os.cpus().length,
-        worker_boot_rss_mb: round(bootRss.VmRSS ?? 0),
-        set_based: set,
-        full_writes: full,
-        runs: results.map((r) => ({
-          ...r,
-          ratio_to_set_based: round(r.domains_per_s / set.domains_per_s, 3),
-          ratio_to_full_writes: fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : null,
-        })),
-        total_s: round((performance.now() - started) / 1000, 1),
-      }),
-    );
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+      console.log(
+        `domain-push bench: ${N} domains, no locks, CHUNK_SIZE ${CHUNK_SIZE}, WORKER_CONCURRENCY ${CONCURRENCY}, ` +
+          `${os.cpus().length} CPUs, one worker process (boot RSS ${round(bootRss.VmRSS ?? 0)} MB)`,
+      );
+      console.log(`set-based limit: ${set.rows} rows in ${set.seconds} s\n`);
+      console.log(table(rows, ['', ...results.map((r) => `profile ${r.mode}`)]));
+      console.log('');
+      for (const r of results) {
+        if (!r.tuples) continue;
+        console.log(`writes per pushed domain, profile ${r.mode} (pg_stat_user_tables deltas ÷ ${r.domains}):`);
+        const t = Object.entries(r.tuples).map(
+          ([rel, v]) => [rel, v.ins, v.upd, v.hot, v.del, v.indexes, v.index_entries] as [string, ...unknown[]],
+        );
+        const sum = (k: 'ins' | 'upd' | 'del' | 'index_entries') =>
+          round(
+            Object.values(r.tuples!).reduce((a, v) => a + v[k], 0),
+            2,
+          );
+        t.push(['total', sum('ins'), sum('upd'), '', sum('del'), '', sum('index_entries')]);
+        console.log(table(t, ['table', 'insert', 'update', 'of which HOT', 'delete', 'indexes', 'index entries ≤']));
+        console.log('');
+      }
+      console.log(
+        JSON.stringify({
+          bench: 'push',
+          domains: N,
+          chunk_size: CHUNK_SIZE,
+          worker_concurrency: CONCURRENCY,
+          cpus: os.cpus().length,
+          worker_boot_rss_mb: round(bootRss.VmRSS ?? 0),
+          set_based: set,
+          full_writes: full,
+          runs: results.map((r) => ({
+            ...r,
+            ratio_to_set_based: round(r.domains_per_s / set.domains_per_s, 3),
+            ratio_to_full_writes: fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : null,
+          })),
+          total_s: round((performance.now() - started) / 1000, 1),
+        }),
+      );
+    },
+  );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main();

@@ -13,44 +13,30 @@
  * before each measured run), BENCH_POLL_MS (250), BENCH_PG_URL, BENCH_REDIS_URL.
  */
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { Redis } from 'ioredis';
-import knexFactory, { type Knex } from 'knex';
-import { createApp } from '../api/app';
-import { loadConfig } from '../shared/platform/config';
-import { createDb, migrate, type Db } from '../shared/platform/db';
-import { createRuntime, type Runtime } from '../app/runtime';
+import type { Knex } from 'knex';
 import {
   cpuSeconds,
   DB_NAME,
-  deletePrefix,
   domainNames,
   importBatch,
   type JobView,
   log,
   N,
   ok,
-  OPERATOR_KEY,
-  PG_BASE,
   postgresCpu,
   PREFIX,
   procStatus,
-  REDIS_URL,
   reseller,
   round,
-  setBaseUrl,
   sleep,
-  spawnWorker,
   stopProcess,
   table,
   WARMUP,
   warmUp,
   workerPid,
 } from './lib';
+import { runBench } from './world';
 
 const CHUNK_SIZE = Number(process.env.CHUNK_SIZE ?? 1000);
 const CONCURRENCY = Number(process.env.WORKER_CONCURRENCY ?? 2);
@@ -135,216 +121,158 @@ function waitSampler(admin: Knex, everyMs = 100) {
   };
 }
 
-async function main() {
+function main() {
   const started = performance.now();
-  const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 2 } });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-bench-scale-'));
-  let rt: Runtime | undefined;
-  let server: Server | undefined;
-  let db: Db | undefined;
-  let workers: ChildProcess[] = [];
-  let interrupted = false;
-  const cleanup = async () => {
-    await Promise.all(workers.map((w) => stopProcess(w)));
-    if (server) {
-      const closed = new Promise((r) => server!.close(r));
-      server.closeAllConnections();
-      await closed;
-    }
-    await rt?.close().catch(() => undefined);
-    await db?.destroy().catch(() => undefined);
-    const removed = await deletePrefix(redis).catch(() => 0);
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch((e) => log(`drop database failed: ${e.message}`));
-    await admin.destroy();
-    redis.disconnect();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    log(`cleaned up: workers stopped, ${removed} Redis keys under ${PREFIX} deleted, database ${DB_NAME} dropped`);
-  };
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted; cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
+  runBench(
+    {
+      tag: 'bench-scale',
+      env: { CHUNK_SIZE: String(CHUNK_SIZE), WORKER_CONCURRENCY: String(CONCURRENCY), MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)) },
+    },
+    async ({ db, admin, startWorker, workersReady }) => {
+      let workers: ChildProcess[] = [];
 
-  try {
-    await admin.raw(`create database ${DB_NAME}`);
-    const env = {
-      DATABASE_URL: `${PG_BASE}/${DB_NAME}`,
-      REDIS_URL,
-      QUEUE_PREFIX: PREFIX,
-      ADMIN_API_KEY: OPERATOR_KEY,
-      CHUNK_SIZE: String(CHUNK_SIZE),
-      WORKER_CONCURRENCY: String(CONCURRENCY),
-      MAX_DOMAINS_PER_JOB: String(Math.max(N, 50_000)),
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-    };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL });
-    await migrate(db);
-    rt = await createRuntime(loadConfig(env as NodeJS.ProcessEnv), { role: 'bench-api' });
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
-    await new Promise((r) => server!.once('listening', r));
-    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-
-    const losing = await reseller('bench-losing');
-    const gaining = await reseller('bench-gaining');
-    await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
-    await ok(
-      'POST',
-      '/v1/profiles',
-      gaining.key,
-      { domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' },
-      [201],
-    );
-    const profile =
-      MODE === 'new'
-        ? { mode: 'new' }
-        : { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' };
-
-    // Interleaved (1, 2, 1, 2, …) so a burst of load from elsewhere does not land on one shape only.
-    const plan = Array.from({ length: ROUNDS }, () => SHAPES).flat();
-    log(
-      `database ${DB_NAME}, prefix ${PREFIX}, ${N} domains per run, CHUNK_SIZE ${CHUNK_SIZE}, runs: ${plan.map((s) => s.label).join(' | ')}`,
-    );
-    const tImport = performance.now();
-    const batches = plan.map((_, i) => domainNames(`scale${i}`));
-    for (const [i, names] of batches.entries()) await importBatch(names, losing.username, `scale${i}`);
-    const warm = plan.map((shape, i) => domainNames(`warm${i}`, WARMUP * shape.processes));
-    for (const [i, names] of warm.entries()) await importBatch(names, losing.username, `warm${i}`);
-    await db.raw('vacuum analyze');
-    log(`imported ${N * plan.length} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
-
-    const runs: ScaleRun[] = [];
-    for (const [i, shape] of plan.entries()) {
-      workers = Array.from({ length: shape.processes }, () =>
-        spawnWorker(
-          { ...env, WORKER_CONCURRENCY: String(shape.concurrency), MAX_CHUNKS_IN_FLIGHT: String(shape.cap ?? '') },
-          (code, signal) => {
-            if (!interrupted) log(`a worker exited early: code ${code} signal ${signal}`);
-          },
-        ),
-      );
-      for (let t = 0; (await rt.deps.queues.bulk.getWorkersCount()) < shape.processes; t++) {
-        if (workers.some((w) => w.exitCode !== null)) throw new Error('a worker process exited before it was ready');
-        if (t > 600) throw new Error(`${shape.processes} workers did not connect within 60 s`);
-        await sleep(100);
-      }
-      await warmUp(warm[i], losing.key, gaining.username, profile);
-      // What autovacuum does between pushes in production. This machine's Postgres runs with
-      // autovacuum off, and without it each run was about a quarter slower than the one before,
-      // whatever its shape: a later shape lost to the garbage of the earlier ones.
-      await db.raw('vacuum analyze');
-      const pids = workers.map((w) => workerPid(w.pid!));
-      const cpu0 = { workers: pids.map(cpuSeconds), pg: postgresCpu() };
-      const rss = pids.map(() => 0);
-      let sampling = true;
-      const rssLoop = (async () => {
-        while (sampling) {
-          for (const [j, p] of pids.entries()) rss[j] = Math.max(rss[j], procStatus(p).VmRSS ?? 0);
-          await sleep(100);
-        }
-      })();
-      const waits = waitSampler(admin);
-      log(`run ${i + 1}/${plan.length}: ${shape.label}, pushing ${N} domains (profile ${MODE})…`);
-      const t0 = performance.now();
-      const submit = await ok(
+      const losing = await reseller('bench-losing');
+      const gaining = await reseller('bench-gaining');
+      await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: losing.company_id }, [201]);
+      await ok(
         'POST',
-        '/v1/bulk-pushes',
-        losing.key,
-        { gaining_reseller: gaining.username, domains: batches[i], profile },
-        [202],
+        '/v1/profiles',
+        gaining.key,
+        { domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' },
+        [201],
       );
-      let view: JobView;
-      for (;;) {
-        view = (await ok('GET', `/v1/jobs/${submit.body.id}`, losing.key, undefined, [200])).body as unknown as JobView;
-        if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
-        await sleep(POLL_MS);
-      }
-      const e2e = (performance.now() - t0) / 1000;
-      const cpu = { workers: pids.map((p, j) => round(cpuSeconds(p) - cpu0.workers[j], 2)), postgres: round(postgresCpu() - cpu0.pg, 2) };
-      sampling = false;
-      await rssLoop;
-      const w = await waits.stop();
-      await Promise.all(workers.map((p) => stopProcess(p)));
-      workers = [];
-      if (view.status !== 'completed' || view.counts.pushed !== N)
-        throw new Error(`job ${submit.body.id} ended ${view.status} with ${JSON.stringify(view.counts)}`);
-      const server_s = (new Date(view.finished_at).getTime() - new Date(view.created_at).getTime()) / 1000;
-      const run: ScaleRun = {
-        shape: shape.label,
-        processes: shape.processes,
-        concurrency: shape.concurrency,
-        end_to_end_s: round(e2e, 3),
-        domains_per_s: Math.round(N / e2e),
-        server_domains_per_s: Math.round(N / server_s),
-        cpu_s: cpu,
-        peak_rss_mb: rss.map((r) => round(r)),
-        lock_wait_share: round(w.lockWaitShare, 3),
-        waits: Object.fromEntries(Object.entries(w.waits).sort((a, b) => b[1] - a[1])),
-        active_backends_mean: round(w.activeMean, 2),
-      };
-      runs.push(run);
-      log(`  ${run.domains_per_s} domains/s end to end, lock waits in ${round(run.lock_wait_share * 100)}% of samples`);
-    }
+      const profile =
+        MODE === 'new'
+          ? { mode: 'new' }
+          : { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' };
 
-    // Per shape: the median of its runs (one run when BENCH_SCALE_ROUNDS is 1).
-    const median = (xs: number[]) => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      const mid = Math.floor(sorted.length / 2);
-      return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
-    };
-    const byShape = SHAPES.map((s) => ({ shape: s, runs: runs.filter((r) => r.shape === s.label) }));
-    const base = median(byShape[0].runs.map((r) => r.domains_per_s));
-    const topWaits = (r: ScaleRun) =>
-      Object.entries(r.waits)
-        .slice(0, 3)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ') || '-';
-    const rows: [string, ...unknown[]][] = [
-      ['end to end, domains/s (median of runs)', ...byShape.map((b) => median(b.runs.map((r) => r.domains_per_s)))],
-      ['  each run, domains/s', ...byShape.map((b) => b.runs.map((r) => r.domains_per_s).join(' / '))],
-      ['  server side (created → finished), domains/s', ...byShape.map((b) => b.runs.map((r) => r.server_domains_per_s).join(' / '))],
-      [`ratio to ${byShape[0].shape.label}`, ...byShape.map((b) => round(median(b.runs.map((r) => r.domains_per_s)) / base, 2))],
-      ['CPU s per worker process (last run)', ...byShape.map((b) => b.runs.at(-1)!.cpu_s.workers.join(' + '))],
-      ['CPU s of Postgres (last run)', ...byShape.map((b) => b.runs.at(-1)!.cpu_s.postgres)],
-      ['peak RSS per worker, MB (last run)', ...byShape.map((b) => b.runs.at(-1)!.peak_rss_mb.join(' / '))],
-      ['active backends, mean (last run)', ...byShape.map((b) => b.runs.at(-1)!.active_backends_mean)],
-      ['samples with a Lock wait (last run)', ...byShape.map((b) => `${round(b.runs.at(-1)!.lock_wait_share * 100)}%`)],
-      ['top waits, backend-samples (last run)', ...byShape.map((b) => topWaits(b.runs.at(-1)!))],
-    ];
-    console.log('');
-    console.log(
-      `domain-push scale bench: ${N} domains per run, no locks, profile ${MODE}, CHUNK_SIZE ${CHUNK_SIZE}, ` +
-        `${os.cpus().length} CPUs, ${ROUNDS} round(s)`,
-    );
-    console.log('');
-    console.log(table(rows, ['', ...byShape.map((b) => b.shape.label)]));
-    console.log('');
-    console.log(
-      JSON.stringify({
-        bench: 'scale',
-        domains: N,
-        chunk_size: CHUNK_SIZE,
-        mode: MODE,
-        cpus: os.cpus().length,
-        rounds: ROUNDS,
-        ratio_to_first: Object.fromEntries(
-          byShape.map((b) => [b.shape.label, round(median(b.runs.map((r) => r.domains_per_s)) / base, 3)]),
-        ),
-        runs,
-        total_s: round((performance.now() - started) / 1000, 1),
-      }),
-    );
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+      // Interleaved (1, 2, 1, 2, …) so a burst of load from elsewhere does not land on one shape only.
+      const plan = Array.from({ length: ROUNDS }, () => SHAPES).flat();
+      log(
+        `database ${DB_NAME}, prefix ${PREFIX}, ${N} domains per run, CHUNK_SIZE ${CHUNK_SIZE}, runs: ${plan.map((s) => s.label).join(' | ')}`,
+      );
+      const tImport = performance.now();
+      const batches = plan.map((_, i) => domainNames(`scale${i}`));
+      for (const [i, names] of batches.entries()) await importBatch(names, losing.username, `scale${i}`);
+      const warm = plan.map((shape, i) => domainNames(`warm${i}`, WARMUP * shape.processes));
+      for (const [i, names] of warm.entries()) await importBatch(names, losing.username, `warm${i}`);
+      await db.raw('vacuum analyze');
+      log(`imported ${N * plan.length} domains in ${round((performance.now() - tImport) / 1000, 1)} s`);
+
+      const runs: ScaleRun[] = [];
+      for (const [i, shape] of plan.entries()) {
+        workers = Array.from({ length: shape.processes }, () =>
+          startWorker({ WORKER_CONCURRENCY: String(shape.concurrency), MAX_CHUNKS_IN_FLIGHT: String(shape.cap ?? '') }),
+        );
+        await workersReady(workers);
+        await warmUp(warm[i], losing.key, gaining.username, profile);
+        // What autovacuum does between pushes in production. This machine's Postgres runs with
+        // autovacuum off, and without it each run was about a quarter slower than the one before,
+        // whatever its shape: a later shape lost to the garbage of the earlier ones.
+        await db.raw('vacuum analyze');
+        const pids = workers.map((w) => workerPid(w.pid!));
+        const cpu0 = { workers: pids.map(cpuSeconds), pg: postgresCpu() };
+        const rss = pids.map(() => 0);
+        let sampling = true;
+        const rssLoop = (async () => {
+          while (sampling) {
+            for (const [j, p] of pids.entries()) rss[j] = Math.max(rss[j], procStatus(p).VmRSS ?? 0);
+            await sleep(100);
+          }
+        })();
+        const waits = waitSampler(admin);
+        log(`run ${i + 1}/${plan.length}: ${shape.label}, pushing ${N} domains (profile ${MODE})…`);
+        const t0 = performance.now();
+        const submit = await ok(
+          'POST',
+          '/v1/bulk-pushes',
+          losing.key,
+          { gaining_reseller: gaining.username, domains: batches[i], profile },
+          [202],
+        );
+        let view: JobView;
+        for (;;) {
+          view = (await ok('GET', `/v1/jobs/${submit.body.id}`, losing.key, undefined, [200])).body as unknown as JobView;
+          if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
+          await sleep(POLL_MS);
+        }
+        const e2e = (performance.now() - t0) / 1000;
+        const cpu = { workers: pids.map((p, j) => round(cpuSeconds(p) - cpu0.workers[j], 2)), postgres: round(postgresCpu() - cpu0.pg, 2) };
+        sampling = false;
+        await rssLoop;
+        const w = await waits.stop();
+        await Promise.all(workers.map((p) => stopProcess(p)));
+        workers = [];
+        if (view.status !== 'completed' || view.counts.pushed !== N)
+          throw new Error(`job ${submit.body.id} ended ${view.status} with ${JSON.stringify(view.counts)}`);
+        const server_s = (new Date(view.finished_at).getTime() - new Date(view.created_at).getTime()) / 1000;
+        const run: ScaleRun = {
+          shape: shape.label,
+          processes: shape.processes,
+          concurrency: shape.concurrency,
+          end_to_end_s: round(e2e, 3),
+          domains_per_s: Math.round(N / e2e),
+          server_domains_per_s: Math.round(N / server_s),
+          cpu_s: cpu,
+          peak_rss_mb: rss.map((r) => round(r)),
+          lock_wait_share: round(w.lockWaitShare, 3),
+          waits: Object.fromEntries(Object.entries(w.waits).sort((a, b) => b[1] - a[1])),
+          active_backends_mean: round(w.activeMean, 2),
+        };
+        runs.push(run);
+        log(`  ${run.domains_per_s} domains/s end to end, lock waits in ${round(run.lock_wait_share * 100)}% of samples`);
+      }
+
+      // Per shape: the median of its runs (one run when BENCH_SCALE_ROUNDS is 1).
+      const median = (xs: number[]) => {
+        const sorted = [...xs].sort((a, b) => a - b);
+        const mid = Math.floor(sorted.length / 2);
+        return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+      };
+      const byShape = SHAPES.map((s) => ({ shape: s, runs: runs.filter((r) => r.shape === s.label) }));
+      const base = median(byShape[0].runs.map((r) => r.domains_per_s));
+      const topWaits = (r: ScaleRun) =>
+        Object.entries(r.waits)
+          .slice(0, 3)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '-';
+      const rows: [string, ...unknown[]][] = [
+        ['end to end, domains/s (median of runs)', ...byShape.map((b) => median(b.runs.map((r) => r.domains_per_s)))],
+        ['  each run, domains/s', ...byShape.map((b) => b.runs.map((r) => r.domains_per_s).join(' / '))],
+        ['  server side (created → finished), domains/s', ...byShape.map((b) => b.runs.map((r) => r.server_domains_per_s).join(' / '))],
+        [`ratio to ${byShape[0].shape.label}`, ...byShape.map((b) => round(median(b.runs.map((r) => r.domains_per_s)) / base, 2))],
+        ['CPU s per worker process (last run)', ...byShape.map((b) => b.runs.at(-1)!.cpu_s.workers.join(' + '))],
+        ['CPU s of Postgres (last run)', ...byShape.map((b) => b.runs.at(-1)!.cpu_s.postgres)],
+        ['peak RSS per worker, MB (last run)', ...byShape.map((b) => b.runs.at(-1)!.peak_rss_mb.join(' / '))],
+        ['active backends, mean (last run)', ...byShape.map((b) => b.runs.at(-1)!.active_backends_mean)],
+        ['samples with a Lock wait (last run)', ...byShape.map((b) => `${round(b.runs.at(-1)!.lock_wait_share * 100)}%`)],
+        ['top waits, backend-samples (last run)', ...byShape.map((b) => topWaits(b.runs.at(-1)!))],
+      ];
+      console.log('');
+      console.log(
+        `domain-push scale bench: ${N} domains per run, no locks, profile ${MODE}, CHUNK_SIZE ${CHUNK_SIZE}, ` +
+          `${os.cpus().length} CPUs, ${ROUNDS} round(s)`,
+      );
+      console.log('');
+      console.log(table(rows, ['', ...byShape.map((b) => b.shape.label)]));
+      console.log('');
+      console.log(
+        JSON.stringify({
+          bench: 'scale',
+          domains: N,
+          chunk_size: CHUNK_SIZE,
+          mode: MODE,
+          cpus: os.cpus().length,
+          rounds: ROUNDS,
+          ratio_to_first: Object.fromEntries(
+            byShape.map((b) => [b.shape.label, round(median(b.runs.map((r) => r.domains_per_s)) / base, 3)]),
+          ),
+          runs,
+          total_s: round((performance.now() - started) / 1000, 1),
+        }),
+      );
+    },
+  );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main();

@@ -15,35 +15,10 @@
  * TENANTS_BASELINE_MS (5000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2). The big job is cancelled
  * once the small ones are done. A quick run: TENANTS_BIG=50000 TENANTS_SMALL_JOBS=40 npm run bench:tenants.
  */
-import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import knexFactory from 'knex';
-import { Redis } from 'ioredis';
-import { createApp } from '../api/app';
-import { loadConfig } from '../shared/platform/config';
-import { createDb, migrate, type Db } from '../shared/platform/db';
-import { createRuntime, type Runtime } from '../app/runtime';
-import {
-  DB_NAME,
-  deletePrefix,
-  log,
-  ok,
-  OPERATOR_KEY,
-  PG_BASE,
-  PREFIX,
-  REDIS_URL,
-  reseller,
-  round,
-  setBaseUrl,
-  sleep,
-  spawnWorker,
-  stopProcess,
-  table,
-} from './lib';
+import type { Db } from '../shared/platform/db';
+import { DB_NAME, log, ok, PREFIX, reseller, round, sleep, table } from './lib';
+import { runBench } from './world';
 
 const BIG = Number(process.env.TENANTS_BIG ?? 500_000);
 const SMALL_JOBS = Number(process.env.TENANTS_SMALL_JOBS ?? 200);
@@ -66,182 +41,124 @@ async function pushed(db: Db, jobId: string): Promise<number> {
   return Number(rows[0].n);
 }
 
-async function main() {
+function main() {
   const started = performance.now();
-  const admin = knexFactory({ client: 'pg', connection: `${PG_BASE}/postgres`, pool: { min: 0, max: 1 } });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-tenants-'));
-  let rt: Runtime | undefined;
-  let server: Server | undefined;
-  let worker: ChildProcess | undefined;
-  let db: Db | undefined;
-  const cleanup = async () => {
-    if (worker) await stopProcess(worker);
-    if (server) {
-      const s = server;
-      await new Promise((r) => {
-        s.close(r);
-        s.closeAllConnections();
-      });
-    }
-    await rt?.close().catch(() => undefined);
-    await db?.destroy().catch(() => undefined);
-    const removed = await deletePrefix(redis).catch(() => 0);
-    await admin.raw(`drop database if exists ${DB_NAME} with (force)`).catch((e) => log(`drop database failed: ${e.message}`));
-    await admin.destroy();
-    redis.disconnect();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    log(`cleaned up: worker stopped, ${removed} Redis keys under ${PREFIX} deleted, database ${DB_NAME} dropped`);
-  };
-  let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted; cleaning up');
-    cleanup().finally(() => process.exit(130));
-  });
+  runBench(
+    {
+      tag: 'tenants',
+      env: { CHUNK_SIZE: String(CHUNK_SIZE), WORKER_CONCURRENCY: String(CONCURRENCY), MAX_DOMAINS_PER_JOB: String(Math.max(BIG, 50_000)) },
+    },
+    async ({ db, startWorker, workersReady }) => {
+      log(`database ${DB_NAME}, prefix ${PREFIX}: ${BIG} domains + ${SMALL_JOBS} x ${SMALL_DOMAINS}, WORKER_CONCURRENCY ${CONCURRENCY}`);
 
-  try {
-    await admin.raw(`create database ${DB_NAME}`);
-    const env = {
-      DATABASE_URL: `${PG_BASE}/${DB_NAME}`,
-      REDIS_URL,
-      QUEUE_PREFIX: PREFIX,
-      ADMIN_API_KEY: OPERATOR_KEY,
-      CHUNK_SIZE: String(CHUNK_SIZE),
-      WORKER_CONCURRENCY: String(CONCURRENCY),
-      MAX_DOMAINS_PER_JOB: String(Math.max(BIG, 50_000)),
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-    };
-    db = createDb({ DATABASE_URL: env.DATABASE_URL });
-    await migrate(db);
-    rt = await createRuntime(loadConfig(env as NodeJS.ProcessEnv), { role: 'bench-api' });
-    server = createApp(rt.deps).listen(0, '127.0.0.1');
-    await new Promise((r) => server!.once('listening', r));
-    setBaseUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    log(`database ${DB_NAME}, prefix ${PREFIX}: ${BIG} domains + ${SMALL_JOBS} x ${SMALL_DOMAINS}, WORKER_CONCURRENCY ${CONCURRENCY}`);
-
-    const gaining = await reseller('tn-gaining');
-    const big = await reseller('tn-big');
-    const smalls: { username: string; key: string; company_id: string }[] = [];
-    for (let i = 0; i < SMALL_JOBS; i++) smalls.push(await reseller(`tn-small-${i}`));
-    for (const r of [big, ...smalls])
-      await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: r.company_id }, [201]);
-    await db.raw(
-      `insert into domains (name, reseller_id)
+      const gaining = await reseller('tn-gaining');
+      const big = await reseller('tn-big');
+      const smalls: { username: string; key: string; company_id: string }[] = [];
+      for (let i = 0; i < SMALL_JOBS; i++) smalls.push(await reseller(`tn-small-${i}`));
+      for (const r of [big, ...smalls])
+        await ok('POST', '/v1/push-settings/allowed-resellers', gaining.key, { reseller: r.company_id }, [201]);
+      await db.raw(
+        `insert into domains (name, reseller_id)
        select 'tn-big-' || lpad(i::text, 7, '0') || '.example', (select id from resellers where username = 'tn-big') from generate_series(0, ?::int - 1) i`,
-      [BIG],
-    );
-    await db.raw(
-      `insert into domains (name, reseller_id)
+        [BIG],
+      );
+      await db.raw(
+        `insert into domains (name, reseller_id)
        select 'tn-' || r.username || '-' || lpad(i::text, 4, '0') || '.example', r.id
        from resellers r, generate_series(0, ?::int - 1) i where r.username like 'tn-small-%'`,
-      [SMALL_DOMAINS],
-    );
-    await db.raw('vacuum analyze');
-    log('seeded');
+        [SMALL_DOMAINS],
+      );
+      await db.raw('vacuum analyze');
+      log('seeded');
 
-    worker = spawnWorker(env, (code, signal) => {
-      if (!interrupted) log(`worker exited early: code ${code} signal ${signal}`);
-    });
-    for (let i = 0; (await rt.deps.queues.bulk.getWorkersCount()) === 0; i++) {
-      if (i > 600) throw new Error('the worker did not connect to the queue within 60 s');
-      await sleep(100);
-    }
-    const bigJob = (await ok('POST', '/v1/bulk-pushes', big.key, { gaining_reseller: 'tn-gaining', all_domains: true }, [202])).body
-      .id as string;
-    while ((await pushed(db, bigJob)) < 2 * CHUNK_SIZE) await sleep(100);
-    // The big job alone, warm.
-    const b0 = { n: await pushed(db, bigJob), t: performance.now() };
-    await sleep(BASELINE_MS);
-    const b1 = { n: await pushed(db, bigJob), t: performance.now() };
-    const rateBefore = (b1.n - b0.n) / ((b1.t - b0.t) / 1000);
-    log(`big job alone: ${Math.round(rateBefore)} domains/s; submitting ${SMALL_JOBS} small jobs over ${SPREAD_MS} ms…`);
+      await workersReady([startWorker()]);
+      const bigJob = (await ok('POST', '/v1/bulk-pushes', big.key, { gaining_reseller: 'tn-gaining', all_domains: true }, [202])).body
+        .id as string;
+      while ((await pushed(db, bigJob)) < 2 * CHUNK_SIZE) await sleep(100);
+      // The big job alone, warm.
+      const b0 = { n: await pushed(db, bigJob), t: performance.now() };
+      await sleep(BASELINE_MS);
+      const b1 = { n: await pushed(db, bigJob), t: performance.now() };
+      const rateBefore = (b1.n - b0.n) / ((b1.t - b0.t) / 1000);
+      log(`big job alone: ${Math.round(rateBefore)} domains/s; submitting ${SMALL_JOBS} small jobs over ${SPREAD_MS} ms…`);
 
-    const ids: string[] = [];
-    const submitMs: number[] = [];
-    const tStart = performance.now();
-    await Promise.all(
-      smalls.map(async (s, i) => {
-        await sleep((i * SPREAD_MS) / SMALL_JOBS);
-        const res = await ok('POST', '/v1/bulk-pushes', s.key, { gaining_reseller: 'tn-gaining', all_domains: true }, [202]);
-        ids.push(res.body.id as string);
-        submitMs.push(res.ms);
-      }),
-    );
-    let rows: { id: string; status: string; created_at: Date; finished_at: Date | null }[] = [];
-    for (;;) {
-      rows = await db('bulk_jobs').whereIn('id', ids).select('id', 'status', 'created_at', 'finished_at');
-      if (rows.every((r) => r.finished_at)) break;
-      if (performance.now() - tStart > SPREAD_MS + 600_000) throw new Error('small jobs did not end within 10 minutes');
-      await sleep(100);
-    }
-    const t1 = performance.now();
-    const bigDuring = await pushed(db, bigJob);
-    // The window: from just before the first small submit to the last small job's end.
-    const windowS = (t1 - tStart) / 1000;
-    const bigRateDuring = (bigDuring - b1.n) / ((t1 - b1.t) / 1000);
-    const smallItems = SMALL_JOBS * SMALL_DOMAINS;
-    const bigInWindow = bigRateDuring * windowS;
-    const smallShare = smallItems / (smallItems + bigInWindow);
-    const lossRatio = bigRateDuring / (rateBefore * (1 - smallShare));
-    const bad = rows.filter((r) => r.status !== 'completed');
-    const secs = rows.map((r) => (new Date(r.finished_at!).getTime() - new Date(r.created_at).getTime()) / 1000).sort((a, b) => a - b);
-    const bigView = (await ok('GET', `/v1/jobs/${bigJob}`, big.key, undefined, [200])).body;
-    await ok('POST', `/v1/jobs/${bigJob}/cancel`, big.key, undefined, [202, 409]);
-    submitMs.sort((a, b) => a - b);
+      const ids: string[] = [];
+      const submitMs: number[] = [];
+      const tStart = performance.now();
+      await Promise.all(
+        smalls.map(async (s, i) => {
+          await sleep((i * SPREAD_MS) / SMALL_JOBS);
+          const res = await ok('POST', '/v1/bulk-pushes', s.key, { gaining_reseller: 'tn-gaining', all_domains: true }, [202]);
+          ids.push(res.body.id as string);
+          submitMs.push(res.ms);
+        }),
+      );
+      let rows: { id: string; status: string; created_at: Date; finished_at: Date | null }[] = [];
+      for (;;) {
+        rows = await db('bulk_jobs').whereIn('id', ids).select('id', 'status', 'created_at', 'finished_at');
+        if (rows.every((r) => r.finished_at)) break;
+        if (performance.now() - tStart > SPREAD_MS + 600_000) throw new Error('small jobs did not end within 10 minutes');
+        await sleep(100);
+      }
+      const t1 = performance.now();
+      const bigDuring = await pushed(db, bigJob);
+      // The window: from just before the first small submit to the last small job's end.
+      const windowS = (t1 - tStart) / 1000;
+      const bigRateDuring = (bigDuring - b1.n) / ((t1 - b1.t) / 1000);
+      const smallItems = SMALL_JOBS * SMALL_DOMAINS;
+      const bigInWindow = bigRateDuring * windowS;
+      const smallShare = smallItems / (smallItems + bigInWindow);
+      const lossRatio = bigRateDuring / (rateBefore * (1 - smallShare));
+      const bad = rows.filter((r) => r.status !== 'completed');
+      const secs = rows.map((r) => (new Date(r.finished_at!).getTime() - new Date(r.created_at).getTime()) / 1000).sort((a, b) => a - b);
+      const bigView = (await ok('GET', `/v1/jobs/${bigJob}`, big.key, undefined, [200])).body;
+      await ok('POST', `/v1/jobs/${bigJob}/cancel`, big.key, undefined, [202, 409]);
+      submitMs.sort((a, b) => a - b);
 
-    const result = {
-      small_jobs: SMALL_JOBS,
-      small_domains: SMALL_DOMAINS,
-      spread_ms: SPREAD_MS,
-      small_not_completed: bad.length,
-      small_p50_s: round(percentile(secs, 50), 3),
-      small_p95_s: round(percentile(secs, 95), 3),
-      small_max_s: round(secs[secs.length - 1], 3),
-      small_submit_p95_ms: round(percentile(submitMs, 95), 0),
-      big_domains: BIG,
-      big_status_at_end: bigView.status as string,
-      big_rate_before: Math.round(rateBefore),
-      big_rate_during: Math.round(bigRateDuring),
-      window_s: round(windowS, 2),
-      small_share: round(smallShare, 3),
-      big_rate_during_over_fair: round(lossRatio, 3),
-    };
-    const pass = (v: boolean) => (v ? 'ok' : 'MISSED');
-    const rowsOut: [string, ...unknown[]][] = [
-      ['small jobs: submit → completed p50, s', result.small_p50_s, '', ''],
-      ['small jobs: submit → completed p95, s', result.small_p95_s, `< ${TARGET_MAX_S}`, pass(result.small_p95_s < TARGET_MAX_S)],
-      ['small jobs: submit → completed max, s', result.small_max_s, `< ${TARGET_MAX_S}`, pass(result.small_max_s < TARGET_MAX_S)],
-      ['small jobs not completed', result.small_not_completed, '0', pass(result.small_not_completed === 0)],
-      ['small submit latency p95 (client), ms', result.small_submit_p95_ms, '', ''],
-      ['big job alone, domains/s', result.big_rate_before, '', ''],
-      ['big job while the small ones ran, domains/s', result.big_rate_during, '', ''],
-      ["small jobs' share of the pushes in that window", result.small_share, '', ''],
-      ['big during ÷ (alone × (1 − share))', result.big_rate_during_over_fair, '≥ 0.9', pass(result.big_rate_during_over_fair >= 0.9)],
-    ];
-    console.log('');
-    console.log(
-      `domain-push tenants bench: ${SMALL_JOBS} resellers x ${SMALL_DOMAINS} domains over ${SPREAD_MS / 1000} s while one pushes ${BIG}; ` +
-        `WORKER_CONCURRENCY ${CONCURRENCY}, ${os.cpus().length} CPUs, load average ${os
-          .loadavg()
-          .map((l) => round(l, 1))
-          .join(' ')}`,
-    );
-    console.log(table(rowsOut, ['', 'measured', 'target', '']));
-    console.log('');
-    console.log(
-      JSON.stringify({ bench: 'tenants', ...result, cpus: os.cpus().length, total_s: round((performance.now() - started) / 1000, 1) }),
-    );
-  } finally {
-    if (!interrupted) await cleanup();
-  }
+      const result = {
+        small_jobs: SMALL_JOBS,
+        small_domains: SMALL_DOMAINS,
+        spread_ms: SPREAD_MS,
+        small_not_completed: bad.length,
+        small_p50_s: round(percentile(secs, 50), 3),
+        small_p95_s: round(percentile(secs, 95), 3),
+        small_max_s: round(secs[secs.length - 1], 3),
+        small_submit_p95_ms: round(percentile(submitMs, 95), 0),
+        big_domains: BIG,
+        big_status_at_end: bigView.status as string,
+        big_rate_before: Math.round(rateBefore),
+        big_rate_during: Math.round(bigRateDuring),
+        window_s: round(windowS, 2),
+        small_share: round(smallShare, 3),
+        big_rate_during_over_fair: round(lossRatio, 3),
+      };
+      const pass = (v: boolean) => (v ? 'ok' : 'MISSED');
+      const rowsOut: [string, ...unknown[]][] = [
+        ['small jobs: submit → completed p50, s', result.small_p50_s, '', ''],
+        ['small jobs: submit → completed p95, s', result.small_p95_s, `< ${TARGET_MAX_S}`, pass(result.small_p95_s < TARGET_MAX_S)],
+        ['small jobs: submit → completed max, s', result.small_max_s, `< ${TARGET_MAX_S}`, pass(result.small_max_s < TARGET_MAX_S)],
+        ['small jobs not completed', result.small_not_completed, '0', pass(result.small_not_completed === 0)],
+        ['small submit latency p95 (client), ms', result.small_submit_p95_ms, '', ''],
+        ['big job alone, domains/s', result.big_rate_before, '', ''],
+        ['big job while the small ones ran, domains/s', result.big_rate_during, '', ''],
+        ["small jobs' share of the pushes in that window", result.small_share, '', ''],
+        ['big during ÷ (alone × (1 − share))', result.big_rate_during_over_fair, '≥ 0.9', pass(result.big_rate_during_over_fair >= 0.9)],
+      ];
+      console.log('');
+      console.log(
+        `domain-push tenants bench: ${SMALL_JOBS} resellers x ${SMALL_DOMAINS} domains over ${SPREAD_MS / 1000} s while one pushes ${BIG}; ` +
+          `WORKER_CONCURRENCY ${CONCURRENCY}, ${os.cpus().length} CPUs, load average ${os
+            .loadavg()
+            .map((l) => round(l, 1))
+            .join(' ')}`,
+      );
+      console.log(table(rowsOut, ['', 'measured', 'target', '']));
+      console.log('');
+      console.log(
+        JSON.stringify({ bench: 'tenants', ...result, cpus: os.cpus().length, total_s: round((performance.now() - started) / 1000, 1) }),
+      );
+    },
+  );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main();

@@ -7,7 +7,7 @@
  * the big run pushes everything back, and each cancel is timed from request to answer.
  *
  * The domains and their 1,000 profiles per reseller are seeded set-based in SQL (generate_series),
- * not through the API. Its own database and queue prefix (bench/lib.ts), removed at the end.
+ * not through the API. Its own database and queue prefix (bench/world.ts), removed at the end.
  *
  * Prints, as ratios in one run: the big job's per-domain rate ÷ the small one's (target ≥ 0.9),
  * submit server side (< 1.5 s), worker peak RSS (< 200 MB), API process RSS growth (< 100 MB),

@@ -10,7 +10,7 @@
  * small jobs took (fair queuing cost nothing beyond the work it let in). A table and a JSON line.
  *
  * The domains are seeded in SQL (generate_series); resellers and authorizations through the API.
- * In-process API (bench/lib.ts), one worker process, its own database and queue prefix, removed at
+ * In-process API (bench/world.ts), one worker process, its own database and queue prefix, removed at
  * the end. Env: TENANTS_BIG, TENANTS_SMALL_JOBS, TENANTS_SMALL_DOMAINS, TENANTS_SPREAD_MS,
  * TENANTS_BASELINE_MS (5000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2). The big job is cancelled
  * once the small ones are done. A quick run: TENANTS_BIG=50000 TENANTS_SMALL_JOBS=40 npm run bench:tenants.

@@ -10,7 +10,10 @@ type UnnestColumn = readonly [pgType: string, values: readonly Scalar[]];
  * Many rows in one statement: `unnest(?::text[], ?::bigint[]) as alias(a, b)` and its bindings,
  * one array per column. Knex's binding type has no arrays holding nulls (pg sends them as NULL
  * elements), so the cast lives here once; the columns must be equally long, since unnest would pad
- * the short ones with nulls.
+ * the short ones with nulls. A column holding one value in every row (a chunk's job id, its status,
+ * all nulls) travels as that value once and is filled out by Postgres (`array_fill`): the job id
+ * alone was 37 KB of a chunk's item insert, and every byte sent costs the worker (a loopback write)
+ * and Postgres (parsing it).
  */
 export function unnest(alias: string, columns: Record<string, UnnestColumn>): { sql: string; bindings: Knex.Value[] } {
   const entries = Object.entries(columns);
@@ -18,9 +21,12 @@ export function unnest(alias: string, columns: Record<string, UnnestColumn>): { 
   for (const [name, [, values]] of entries) {
     if (values.length !== rows) throw new Error(`unnest column ${name} has ${values.length} values, not ${rows}`);
   }
+  const uniform = (values: readonly Scalar[]) => rows > 1 && values.every((v) => v === values[0]);
   return {
-    sql: `unnest(${entries.map(([, [type]]) => `?::${type}[]`).join(', ')}) as ${alias}(${entries.map(([name]) => name).join(', ')})`,
-    bindings: entries.map(([, [, values]]) => values as unknown as Knex.Value),
+    sql: `unnest(${entries
+      .map(([, [type, values]]) => (uniform(values) ? `array_fill(?::${type}, array[?::int])` : `?::${type}[]`))
+      .join(', ')}) as ${alias}(${entries.map(([name]) => name).join(', ')})`,
+    bindings: entries.flatMap(([, [, values]]) => (uniform(values) ? [values[0] as Knex.Value, rows] : [values as unknown as Knex.Value])),
   };
 }
 

@@ -273,8 +273,9 @@ export function spawnWorker(
   env: Record<string, string>,
   onEarlyExit: (code: number | null, signal: string | null) => void,
   root = ROOT,
+  nodeArgs: string[] = [],
 ): ChildProcess {
-  const child = spawn(process.execPath, WORKER_NODE_ARGS, {
+  const child = spawn(process.execPath, [...nodeArgs, ...WORKER_NODE_ARGS], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],

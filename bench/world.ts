@@ -115,15 +115,14 @@ export function runBench(opts: WorldOptions, body: (world: BenchWorld) => Promis
       startWorker(extra = {}, root) {
         // BENCH_CPU_PROF_DIR: each worker writes a V8 CPU profile there when it stops (open it in
         // Chrome's DevTools); the bench process itself: node --cpu-prof --import tsx bench/….
-        const prof: Record<string, string> = process.env.BENCH_CPU_PROF_DIR
-          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}` }
-          : {};
+        const dir = process.env.BENCH_CPU_PROF_DIR;
         const w = spawnWorker(
-          { ...env, ...prof, ...extra },
+          { ...env, ...extra },
           (code, signal) => {
             if (!interrupted) log(`a worker exited early: code ${code} signal ${signal}`);
           },
           root,
+          dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [],
         );
         workers.push(w);
         return w;

@@ -7,7 +7,6 @@ import { PROBLEM_ROWS, resultsEmail } from './results-email';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { jobOutcome } from './outcome';
-import { hasUnstarted } from './unstarted';
 import { resultsAttachment } from './results-attachment';
 
 /**
@@ -78,15 +77,22 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
 }
 
 /**
- * Unstarted chunks and open items, then what any kind's sweep still owes: separate probes, each served by its own
- * partial index, instead of one OR that scans the job. A sweep finds nothing on another kind's
- * job, so the job's kind need not be read first.
+ * Unstarted chunks, open items, then what any kind's sweep still owes: each an EXISTS of its own
+ * (served by its own index, and evaluated only while the ones before found nothing), in one
+ * statement: asked after every chunk, four round trips were a sixth of a chunk's statements. A
+ * sweep finds nothing on another kind's job, so the job's kind need not be read first.
  */
 async function hasOpenWork(kinds: KindTable, db: Knex, jobId: string): Promise<boolean> {
-  if (await hasUnstarted(db, jobId)) return true;
-  if (await db('bulk_job_items').where({ job_id: jobId }).whereIn('status', OPEN_ITEM).first('id')) return true;
-  for (const kind of Object.values(kinds)) if (kind.sweep && (await kind.sweep.owes(db, jobId))) return true;
-  return false;
+  const owes = Object.values(kinds).flatMap((k) => (k.sweep ? [k.sweep.owesSql] : []));
+  const probes = [
+    'exists (select 1 from bulk_job_chunks where job_id = ?::uuid)',
+    // The statuses as literals, as the partial index bulk_job_items_open is defined.
+    `exists (select 1 from bulk_job_items where job_id = ?::uuid and status in (${OPEN_ITEM.map((st) => `'${st}'`).join(', ')}))`,
+    ...owes.map((o) => `(${o})`),
+  ];
+  const bindings = [jobId, jobId, ...owes.flatMap((o) => Array.from(o.matchAll(/\?/g), () => jobId))];
+  const { rows } = await db.raw(`select ${probes.join(' or ')} as open`, bindings);
+  return rows[0].open === true;
 }
 
 /** What the emails say about an ended job. */

@@ -44,7 +44,11 @@ export interface SweepScope {
  * Both are scoped by job id, so a sweep finds nothing owed on another kind's jobs.
  */
 export interface Sweep {
-  owes(db: Knex, jobId: string): Promise<boolean>;
+  /**
+   * An SQL condition that is true while the kind owes work on a job (each `?` binds the job's id):
+   * the engine asks it in the same statement as its own "anything left?" probes, one round trip.
+   */
+  owesSql: string;
   /** Does what is owed in the scope (left by attempts that ended); throws if some is still owed. */
   run(deps: Deps, scope: SweepScope): Promise<number>;
 }

@@ -141,10 +141,6 @@ export async function unstartedChunks(db: Knex, jobId: string): Promise<number[]
   return (await db('bulk_job_chunks').where({ job_id: jobId }).orderBy('chunk').pluck('chunk')).map(Number);
 }
 
-export async function hasUnstarted(db: Knex, jobId: string): Promise<boolean> {
-  return !!(await db('bulk_job_chunks').where({ job_id: jobId }).first('chunk'));
-}
-
 /**
  * Every item of a job as rows, started or not, in one snapshot (a chunk is either still a chunk
  * row or already item rows, never both): the items list, the CSV and the tests read this.

@@ -15,7 +15,7 @@ import { isTransientFault, TransientFault } from '../platform/faults';
 import { pausePoint } from '../platform/pause-points';
 import { storableText } from '../platform/validation';
 import { recordPushedDomains } from '../events/events';
-import { claimForUnlock, lockIntent, openUnlocks, recordLocked, recordUnlocked } from './unlocked';
+import { claimForUnlock, lockIntent, owedRelocks, recordLocked, recordUnlocked } from './unlocked';
 
 /**
  * Registry calls: one batch per chunk where the registry has a bulk call, else 16 per-domain calls
@@ -462,15 +462,11 @@ export async function relock(
  * a live attempt's hands (that attempt relocks them itself).
  */
 export async function pendingRelocks(deps: Deps, where: { job_id?: string; chunk?: number }) {
-  const byItems: { id: number; domain_name: string; job_id: string | null }[] = await deps
-    .db('bulk_job_items')
-    .where(where)
-    .where({ was_locked: true, relocked: false })
-    .whereNotIn('status', OPEN_ITEM)
-    .modify((q) => leaseFree(q, deps.db))
-    .select('id', 'domain_name', 'job_id');
-  // And whatever the ledger shows unlocked, whatever its item says (a zombie's late unlock).
-  const byLedger = await openUnlocks(deps.db, where);
-  const seen = new Set(byItems.map((i) => i.domain_name));
-  return [...byItems, ...byLedger.filter((i) => !seen.has(i.domain_name))];
+  // One per domain: an item's own row comes first, the ledger's only for a domain no item names.
+  const seen = new Set<string>();
+  return (await owedRelocks(deps.db, where)).filter((i) => {
+    if (seen.has(i.domain_name)) return false;
+    seen.add(i.domain_name);
+    return true;
+  });
 }

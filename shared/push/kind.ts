@@ -3,7 +3,7 @@ import { queueEmail } from '../mail/outbox';
 import { consoleJobUrl } from '../mail/links';
 import { gainingNotification, type ReceivedDomain } from './emails';
 import { pendingRelocks, pushHandler, relock } from './handler';
-import { jobHasOpenUnlock, unlockBoundMs, unlockedPastBound } from './unlocked';
+import { unlockBoundMs, unlockedPastBound } from './unlocked';
 import { pushOptions, type PushOptions } from './options';
 import { checkPushAtStart, gainingNextCycle } from './start';
 
@@ -34,11 +34,10 @@ const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
 
 /** A domain the push unlocked is locked again, whatever happened to the attempt that unlocked it. */
 const relockSweep: Sweep = {
-  async owes(db, jobId) {
-    if (await db('bulk_job_items').where({ job_id: jobId, was_locked: true, relocked: false }).first('id')) return true;
-    // A domain the ledger shows unlocked (even one whose item says relocked): the job stays open.
-    return jobHasOpenUnlock(db, jobId);
-  },
+  // An item whose domain it unlocked and not yet locked again, or a domain the ledger shows
+  // unlocked (even one whose item says relocked): the job stays open. Each probe its own index.
+  owesSql: `exists (select 1 from bulk_job_items where job_id = ?::uuid and was_locked = true and relocked = false)
+            or exists (select 1 from registry_unlocked where job_id = ?::uuid)`,
   async run(deps, scope) {
     const owed = await pendingRelocks(deps, scope);
     if (owed.length) await relock(deps, owed, null);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../platform/config';
-import { leaseSql, type ItemRow } from '../bulk/model';
+import { leaseSql, OPEN_ITEM, type ItemRow } from '../bulk/model';
 
 /**
  * The ledger of the push's registry lock changes (migration 20261206100200): `registry_lock_events`
@@ -116,32 +116,33 @@ export async function recordLocked(db: Knex, items: LedgerItem[], since: Map<str
 }
 
 /**
- * Domains the ledger shows unlocked whose unlocking item no attempt holds under a live lease (that
- * attempt locks them again itself): what the sweep locks again, whatever the items say.
+ * What a sweep locks again in one scope (a chunk, a job, or everything), in one statement: items
+ * whose domain their attempt unlocked, that ended without locking it again and that no live attempt
+ * holds, and whatever the ledger shows unlocked whose item no live attempt holds, whatever that item
+ * says (a zombie's late unlock). An item's own row comes first; the caller keeps one per domain.
  */
-export async function openUnlocks(
+export async function owedRelocks(
   db: Knex,
   scope: { job_id?: string; chunk?: number },
 ): Promise<(LedgerItem & { job_id: string | null })[]> {
+  const byJob = scope.job_id ? ' and job_id = ?' : '';
+  const byChunk = scope.chunk !== undefined ? ' and chunk = ?' : '';
+  const scoped = [...(scope.job_id ? [scope.job_id] : []), ...(scope.chunk !== undefined ? [scope.chunk] : [])];
   const { rows } = await db.raw(
-    `select r.item_id as id, r.domain_name, r.job_id
-     from registry_unlocked r left join bulk_job_items i on i.id = r.item_id
-     where (i.lease_until is null or i.lease_until < clock_timestamp())
-       ${scope.job_id ? 'and r.job_id = ?' : ''} ${scope.chunk !== undefined ? 'and i.chunk = ?' : ''}
-     order by r.domain_name`,
-    [...(scope.job_id ? [scope.job_id] : []), ...(scope.chunk !== undefined ? [scope.chunk] : [])],
+    `select id, domain_name, job_id, 0 as source from bulk_job_items
+     where was_locked = true and relocked = false and status not in (${OPEN_ITEM.map((st) => `'${st}'`).join(', ')})
+       and (lease_until is null or lease_until < clock_timestamp())${byJob}${byChunk}
+     union all
+     select r.item_id, r.domain_name, r.job_id, 1 from registry_unlocked r left join bulk_job_items i on i.id = r.item_id
+     where (i.lease_until is null or i.lease_until < clock_timestamp())${byJob.replace('job_id', 'r.job_id')}${byChunk.replace('chunk', 'i.chunk')}
+     order by source, domain_name`,
+    [...scoped, ...scoped],
   );
   return (rows as { id: string | null; domain_name: string; job_id: string | null }[]).map((r) => ({
     id: Number(r.id),
     domain_name: r.domain_name,
     job_id: r.job_id,
   }));
-}
-
-/** Whether the ledger shows a domain of the job unlocked (finalize waits for it). */
-export async function jobHasOpenUnlock(db: Knex, jobId: string): Promise<boolean> {
-  const { rows } = await db.raw('select 1 from registry_unlocked where job_id = ? limit 1', [jobId]);
-  return rows.length > 0;
 }
 
 /**

@@ -38,6 +38,8 @@ async function* endedJobCsv(db: Knex, jobId: string): AsyncGenerator<string> {
       out += csvLine(ITEM_CSV_COLUMNS.map((c) => v[c]));
     }
     yield out;
+    // A short page is the last: no statement to learn that the next one is empty.
+    if (rows.length < PAGE_ROWS) return;
     after = Number(rows[rows.length - 1].id);
   }
 }

@@ -258,6 +258,8 @@ async function* itemsCsv(db: Db, jobId: string, filter: ItemFilter = {}): AsyncG
       out += csvLine(ITEM_CSV_COLUMNS.map((c) => v[c]));
     }
     yield out;
+    // A short page is the last: no statement to learn that the next one is empty.
+    if (rows.length < CSV_PAGE_ROWS) return;
     after = rows[rows.length - 1].id;
   }
 }

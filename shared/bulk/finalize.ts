@@ -15,18 +15,18 @@ import { resultsAttachment } from './results-attachment';
  * its own transaction after the items' commit, so of two chunks finishing together the later one
  * sees both; the row lock makes the end (and its emails, written in the same transaction) happen once.
  */
-export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boolean> {
+export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<JobSummary | null> {
   // Most chunks end while others are open: answer that without queueing for the job row lock
   // (takes in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
   // chunk to commit sees everything.
-  if (await hasOpenWork(deps.kinds, deps.db, jobId)) return false;
+  if (await hasOpenWork(deps.kinds, deps.db, jobId)) return null;
   // The results CSV is read before the job row is locked: every item is terminal by now and stays
   // so, and reading a 500,000-item job takes seconds that a cancel would otherwise wait on the row.
   const head: Pick<BulkJob, 'id' | 'kind' | 'total' | 'status' | 'options'> | undefined = await deps
     .db('bulk_jobs')
     .where({ id: jobId })
     .first('id', 'kind', 'total', 'status', 'options');
-  if (!head || FINISHED_JOB.includes(head.status)) return false;
+  if (!head || FINISHED_JOB.includes(head.status)) return null;
   const early = head.options?.email_results_to ? await resultsAttachment(deps.db, head) : undefined;
   const ended = await deps.db.transaction(async (trx) => {
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forUpdate().first();
@@ -63,17 +63,18 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<boo
       const email = resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), attachment.content, problems, jobUrl);
       await queueEmail(trx, { ...email, attachments: [attachment] });
     }
-    return done;
+    return { done, summary };
   });
-  if (!ended) return false;
-  if (ended.started_at && ended.finished_at) {
+  if (!ended) return null;
+  const { done: endedJob, summary } = ended;
+  if (endedJob.started_at && endedJob.finished_at) {
     deps.metrics.jobDuration.observe(
-      { kind: ended.kind, status: ended.status },
-      (new Date(ended.finished_at).getTime() - new Date(ended.started_at).getTime()) / 1000,
+      { kind: endedJob.kind, status: endedJob.status },
+      (new Date(endedJob.finished_at).getTime() - new Date(endedJob.started_at).getTime()) / 1000,
     );
   }
-  deps.log.info({ job_id: ended.id, kind: ended.kind, status: ended.status }, 'bulk job ended');
-  return true;
+  deps.log.info({ job_id: endedJob.id, kind: endedJob.kind, status: endedJob.status }, 'bulk job ended');
+  return summary;
 }
 
 /**

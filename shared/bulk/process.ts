@@ -3,7 +3,7 @@ import { keepLease, takeChunk } from './take';
 import { lockChunk } from './locks';
 import { finalizeIfDone } from './finalize';
 import { kindOf, type BulkDeps, type SweepScope } from './kind';
-import { countItems, leaseFree, loadJob } from './model';
+import { leaseFree } from './model';
 import { outcomeText } from './outcome';
 import { startChunk } from './unstarted';
 
@@ -81,16 +81,10 @@ export async function processChunk(
       'chunk processed',
     );
   }
-  const ended = (await finalizeIfDone(deps, jobId)) ? await endedAs(deps, jobId) : undefined;
+  // The summary the job ended with (its emails' words) gives the outcome: no second read of it.
+  const summary = await finalizeIfDone(deps, jobId);
+  const ended = summary ? outcomeText(summary) : undefined;
   return { done: taken.done + deferred.length, status: job.status, counts, retryAt: taken.heldElsewhereUntil, jobEnded: ended };
-}
-
-/** The outcome of a job that just ended, in the words the console, CLI and emails use. */
-async function endedAs(deps: BulkDeps, jobId: string): Promise<string | undefined> {
-  const job = await loadJob(deps.db, jobId);
-  if (!job) return undefined;
-  const counts = await countItems(deps.db, jobId);
-  return outcomeText({ status: job.status, total: job.total, counts, doneStatus: kindOf(deps.kinds, job.kind).doneStatus });
 }
 
 /**

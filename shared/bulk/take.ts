@@ -77,13 +77,18 @@ export async function takeChunk(
     // The chunk's first take reads its unstarted items without writing them: each is inserted
     // once, with its result (or `running`), instead of a pending row now and its result later.
     const fresh = takesNew ? await takeUnstarted(trx, jobId, chunk) : [];
-    const rows: ItemRow[] = await trx('bulk_job_items')
-      .where({ job_id: jobId, chunk })
-      .where((b) => {
-        if (takesNew) b.orWhere({ status: 'pending' });
-        b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
-      })
-      .orderBy('id');
+    // A chunk is either still a chunk row or already item rows, never both (a chunk row is only
+    // ever replaced whole, under this lock): one that came fresh has no item rows to read, and no
+    // running item held by another attempt to wait for. Two statements a chunk fewer.
+    const rows: ItemRow[] = fresh.length
+      ? []
+      : await trx('bulk_job_items')
+          .where({ job_id: jobId, chunk })
+          .where((b) => {
+            if (takesNew) b.orWhere({ status: 'pending' });
+            b.orWhere((r) => leaseFree(r.where({ status: 'running' }), trx));
+          })
+          .orderBy('id');
     const items = fresh.length ? [...rows, ...fresh].sort((a, b) => a.id - b.id) : rows;
     const { deferred, counts, retryAt, deferredFields } = items.length
       ? await handler.inTake(deps, trx, job, items)
@@ -114,14 +119,16 @@ export async function takeChunk(
     // Fresh items the handler left for later (a domain another job holds) are written pending.
     const waitingFresh = fresh.filter((i) => i.fresh);
     await insertItems(trx, waitingFresh, { status: waitingFresh.map(() => 'pending') });
-    const held = await trx('bulk_job_items')
-      .where({ job_id: jobId, chunk, status: 'running' })
-      .whereNotIn(
-        'id',
-        deferred.map((i) => i.id),
-      )
-      .max('lease_until as until')
-      .first();
+    const held = fresh.length
+      ? undefined
+      : await trx('bulk_job_items')
+          .where({ job_id: jobId, chunk, status: 'running' })
+          .whereNotIn(
+            'id',
+            deferred.map((i) => i.id),
+          )
+          .max('lease_until as until')
+          .first();
     const until = [held?.until ? new Date(held.until) : null, retryAt ?? null].filter((d): d is Date => d !== null);
     const heldElsewhereUntil = until.length ? new Date(Math.min(...until.map((d) => d.getTime()))) : null;
     const waiting = items.length - deferred.length - Object.values(counts).reduce((a, b) => a + b, 0);

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
+import { freePort } from '../helpers/ports';
 
 const REPO = path.resolve(__dirname, '../..');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -47,14 +48,6 @@ function portIsFree(port: number): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /**

@@ -10,6 +10,7 @@ import { ROOT } from '../helpers/cli-run';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { REDIS_URL } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
+import { freePort } from '../helpers/ports';
 
 interface Proc {
   child: ChildProcess;
@@ -55,12 +56,6 @@ async function occupiedPort(): Promise<{ port: number; close(): Promise<void> }>
   const other = http.createServer((_req, res) => res.end('someone else'));
   await new Promise<void>((r) => other.listen(0, r));
   return { port: (other.address() as AddressInfo).port, close: () => new Promise((r) => other.close(() => r())) };
-}
-
-async function freePort(): Promise<number> {
-  const { port, close } = await occupiedPort();
-  await close();
-  return port;
 }
 
 const PORT_IN_USE = (port: number, who: string) =>

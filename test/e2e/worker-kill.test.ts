@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { itemCounts, waitUntil } from '../helpers/resilience';
 import { OPERATOR_KEY, REDIS_URL, startSystem, type TestSystem } from '../helpers/system';
+import { freePort } from '../helpers/ports';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SHUTDOWN_TIMEOUT_MS = 20_000;
@@ -229,7 +230,7 @@ describe('worker processes killed or stopped mid-job (e2e)', function () {
   });
 
   it('a worker process serves what it processed at /metrics when WORKER_METRICS_PORT is set', async () => {
-    const port = 20000 + (process.pid % 20000);
+    const port = await freePort();
     start({ WORKER_METRICS_PORT: String(port), METRICS_TOKEN: 'metrics-token-0123456789' });
     const domains = names('metrics', 120);
     await importDomains(

@@ -3,23 +3,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../helpers/ports';
 import { waitUntil } from '../../helpers/wait';
 
 /**
  * Private servers for fault tests: a Postgres cluster and a redis-server of our own, on free
  * ports in temp dirs, so a test can restart, kill or stop them without touching the shared ones.
  */
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export function portAnswers(port: number, timeoutMs = 300): Promise<boolean> {
   return new Promise((resolve) => {

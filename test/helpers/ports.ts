@@ -1,0 +1,16 @@
+import net from 'node:net';
+
+/**
+ * A port nothing listens on right now (the kernel's pick for port 0), for a server a test starts
+ * in another process. A port derived from the pid collided with whatever else ran on the machine.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}

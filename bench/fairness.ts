@@ -15,7 +15,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { WORKER_NODE_ARGS } from '../bin/worker-command';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -23,6 +22,7 @@ import knexFactory from 'knex';
 import { Queue } from 'bullmq';
 import { createDb, migrate } from '../shared/platform/db';
 import { QUEUE_NAMES } from '../shared/platform/queues';
+import { freePort } from '../shared/platform/ports';
 
 const BIG_JOBS = Number(process.env.BENCH_BIG_JOBS ?? 20);
 const BIG_DOMAINS = Number(process.env.BENCH_BIG_DOMAINS ?? 50_000);
@@ -41,17 +41,6 @@ const ROOT = path.resolve(__dirname, '..');
 const log = (msg: string) => process.stderr.write(`[bench:fairness] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 let baseUrl = '';
 // Plain keep-alive requests for the latency probe; streams get their own sockets.

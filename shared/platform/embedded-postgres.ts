@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { chownTree, commandFor, type Identity, serverIdentity } from './embedded-postgres-identity';
 import type { Logger } from './logger';
+import { freePort } from './ports';
 
 /**
  * The embedded default database: a real Postgres server in DATA_DIR/postgres, from the binaries
@@ -75,17 +75,6 @@ function run(who: Identity, bin: string, args: string[], env: NodeJS.ProcessEnv,
     const out = `${res.stdout ?? ''}${res.stderr ?? ''}${res.error ? res.error.message : ''}`.trim();
     throw new Error(`${what} failed: ${out || `exit ${res.status}`}`);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 function alive(pid: number): boolean {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger';
 import { delayFor, type RetryPolicy } from './retry';
+import { freePort } from './ports';
 
 /** A connection to one Redis or to a Redis Cluster; BullMQ and our few direct commands take either. */
 export type RedisClient = Redis | Cluster;
@@ -139,17 +140,6 @@ function portAnswers(host: string, port: number, timeoutMs = 500): Promise<boole
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
   });
 }
 

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../shared/platform/ports';
 
 const REPO = path.resolve(__dirname, '../..');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

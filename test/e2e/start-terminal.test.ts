@@ -10,7 +10,7 @@ import { ROOT } from '../helpers/cli-run';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { REDIS_URL } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../shared/platform/ports';
 
 interface Proc {
   child: ChildProcess;

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { itemCounts, waitUntil } from '../helpers/resilience';
 import { OPERATOR_KEY, REDIS_URL, startSystem, type TestSystem } from '../helpers/system';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../shared/platform/ports';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SHUTDOWN_TIMEOUT_MS = 20_000;

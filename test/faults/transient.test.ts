@@ -4,7 +4,7 @@ import { DbRegistry, type RegistryGateway } from '../../shared/catalog/registry'
 import type { Db } from '../../shared/platform/db';
 import { authorize, importDomains, makeReseller, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../shared/platform/ports';
 
 /**
  * A registry reached through a database that refuses connections for a while: the first `n`

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../helpers/ports';
+import { freePort } from '../../../shared/platform/ports';
 import { waitUntil } from '../../helpers/wait';
 
 /**

@@ -1,8 +1,8 @@
 import net from 'node:net';
 
 /**
- * A port nothing listens on right now (the kernel's pick for port 0), for a server a test starts
- * in another process. A port derived from the pid collided with whatever else ran on the machine.
+ * A port nothing listens on right now (the kernel's pick for port 0), for a server started in
+ * another process: the embedded Postgres and Redis, and the tests' and benches' own servers.
  */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

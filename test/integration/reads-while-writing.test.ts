@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { authorize, importDomains, makeReseller, names, submit, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
 import type { ItemRow } from '../../shared/bulk/model';
-import { jobItems, startChunk } from '../../shared/bulk/unstarted';
+import { endUnstarted, jobItems, startChunk } from '../../shared/bulk/unstarted';
 
 /**
  * What a person watching a push reads (issue 20 part 4): the job view, its items page and their
@@ -162,6 +162,34 @@ describe('reads while a push writes', () => {
         // Ten chunks of three: the page needs the first two (and a look at the third), never all thirty items.
         const unnested = rowsRead(plan, (n) => n['Node Type'] === 'Function Scan');
         expect(unnested, `${JSON.stringify(query)}: ${sql}`).to.be.at.most(10);
+      }
+    }
+  });
+
+  it("a page of items reads only the item rows it shows, however stale the statistics and whoever's items come first", async () => {
+    // An older job's 3,000 item rows, analyzed; then the watched job's 3,000, newer than the
+    // statistics (as a pushing job's items always are). Then analyzed too: the older job's items
+    // now come first by id, so a walk of the primary key in id order would read them all.
+    const ended = { status: 'cancelled', reason: 'cancelled', message: 'test' };
+    const older = await submitted('rww-older', 3000);
+    await endUnstarted(sys.db, older.id, ended);
+    await sys.db.raw('analyze bulk_job_items');
+    const watched = await submitted('rww-watched', 3000);
+    await endUnstarted(sys.db, watched.id, ended);
+    const second = (await get(`/v1/jobs/${watched.id}/items`, { limit: 10 })).body.next_cursor as string;
+    expect(second).to.be.a('string');
+
+    for (const stats of ['stale statistics', 'fresh statistics']) {
+      if (stats === 'fresh statistics') await sys.db.raw('analyze bulk_job_items');
+      for (const query of [{ limit: 10 }, { limit: 10, cursor: second }, { limit: 10, status: 'cancelled' }]) {
+        const plans = await explained(
+          () => get(`/v1/jobs/${watched.id}/items`, query),
+          (sql) => /bulk_job_items/.test(sql),
+        );
+        for (const { sql, plan } of plans) {
+          const read = rowsRead(plan, (n) => n['Relation Name'] === 'bulk_job_items');
+          expect(read, `${stats}, ${JSON.stringify(query)}: ${sql}`).to.be.at.most(11);
+        }
       }
     }
   });

@@ -172,7 +172,12 @@ export async function jobParties(db: Knex, job: Pick<BulkJob, 'losing_reseller_i
 
 export const ITEM_CSV_COLUMNS = ['domain', 'status', 'reason', 'message', 'was_locked', 'relocked', 'finished_at'] as const;
 
-export function itemView(i: ItemRow) {
+/** What an item's view reads of its row: `finished_at` may come as ISO text already (the results CSV). */
+type ItemViewRow = Pick<ItemRow, 'domain_name' | 'product' | 'status' | 'reason' | 'message' | 'was_locked' | 'relocked'> & {
+  finished_at: Date | string | null;
+};
+
+export function itemView(i: ItemViewRow) {
   return {
     domain: i.domain_name,
     product: i.product ?? 'domain',

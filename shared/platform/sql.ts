@@ -70,3 +70,11 @@ export async function paginate<R, T>(
   const rows = (await query.orderBy(by.column, order).limit(page.limit + 1)) as R[];
   return pageOf(rows, page.limit, by.key, view);
 }
+
+/**
+ * A timestamptz column as the text `Date#toISOString` gives for it (UTC, milliseconds, `Z`), for
+ * rows that are only printed. Milliseconds are truncated, as the driver's Date parse truncates them.
+ */
+export function isoMillis(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}

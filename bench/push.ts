@@ -12,7 +12,8 @@
  * Postgres flushes its counters), BENCH_WARMUP (5000: domains pushed once the worker is up, before
  * the measured runs; 0 skips it), BENCH_AB_ROOT (another checkout, e.g. `git archive` of the commit
  * before a change with node_modules linked in: its worker and this tree's push in turns, A B then B A,
- * BENCH_ROUNDS (2) times, and the bench prints both rates and their ratio instead of the usual table).
+ * BENCH_ROUNDS (2) times, and the bench prints both rates and their ratio instead of the usual table),
+ * BENCH_CHUNK_SQL ("1": in mode existing, also the bound of a chunk done in Postgres, chunkInSql).
  * A quick run: BENCH_DOMAINS=5000 BENCH_MODES=new npm run bench.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -62,6 +63,8 @@ const LOCKED_RUN = (process.env.BENCH_LOCKED ?? '1') !== '0';
 const AB_ROOT = process.env.BENCH_AB_ROOT ? path.resolve(process.env.BENCH_AB_ROOT) : undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const TUPLES = (process.env.BENCH_TUPLES ?? (AB_ROOT ? '0' : '1')) !== '0';
+// The bound of a chunk done in Postgres (chunkInSql), in mode `existing`: "0" leaves it out.
+const CHUNK_SQL = (process.env.BENCH_CHUNK_SQL ?? '1') !== '0' && MODES.includes('existing');
 
 // ---------------------------------------------------------------- heap tuples and index entries
 
@@ -329,6 +332,85 @@ async function fullWrites(db: Db, mode: 'new' | 'existing', losingId: number, ga
   }
 }
 
+/**
+ * A bound for part 5 of issue 20, mode `existing`: what a chunk would cost if Postgres did all of it
+ * in two statements, the worker sending no names and reading no rows. Per chunk, as the worker's two
+ * lanes do: the job row FOR SHARE, the chunk's domains locked in id order (named by the chunk row
+ * itself), then one statement that deletes the chunk row, decides each item (not found, not owned,
+ * locked, pushed: the push's rules without holds, which the real statement would have to add),
+ * moves the pushed domains, drops their package links, bills both sides and inserts the item rows
+ * with their results. Not the product's code: the rules here are a sketch, to show the headroom
+ * (docs/performance.md).
+ */
+async function chunkInSql(db: Db, losingId: number, gainingId: number, targetProfile: number, names: string[]) {
+  await db.raw('vacuum analyze');
+  const jobId = crypto.randomUUID();
+  const chunks = Math.ceil(names.length / CHUNK_SIZE);
+  // Ended from the start, so that no reconciler of the running worker takes its chunks too.
+  await db('bulk_jobs').insert({
+    id: jobId,
+    kind: 'push',
+    status: 'completed',
+    finished_at: db.fn.now(),
+    losing_reseller_id: losingId,
+    gaining_reseller_id: gainingId,
+    options: '{}',
+    total: names.length,
+    chunk_count: chunks,
+  });
+  await db.raw(
+    `insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids)
+     select ?::uuid, c, array(select nextval('bulk_job_items_id_seq') from generate_series(1, cardinality(n))), n, null, null
+     from (select (o - 1) / ?::int as c, array_agg(x order by o) as n from unnest(?::text[]) with ordinality t(x, o) group by 1) q`,
+    [jobId, CHUNK_SIZE, [...names].sort()],
+  );
+  const pg0 = postgresCpu();
+  const t0 = performance.now();
+  let next = 0;
+  let pushed = 0;
+  const lane = async () => {
+    for (let c = next++; c < chunks; c = next++) {
+      await db.transaction(async (trx) => {
+        await trx('bulk_jobs').where({ id: jobId }).forShare().first('id');
+        await trx.raw(
+          `select count(*) from (select d.id from domains d
+             where d.name in (select unnest(names) from bulk_job_chunks where job_id = ? and chunk = ?) order by d.id for update) x`,
+          [jobId, c],
+        );
+        const { rows } = await trx.raw(
+          `with c as (delete from bulk_job_chunks where job_id = ?::uuid and chunk = ? returning item_ids, names),
+           dec as (select u.id, u.name, d.id as domain_id,
+                      case when d.id is null or d.reseller_id is distinct from ?::bigint then 'failed'
+                           when d.locked then 'skipped' else 'pushed' end as status,
+                      case when d.id is null then 'not_found' when d.reseller_id is distinct from ?::bigint then 'not_owned'
+                           when d.locked then 'locked' end as reason
+                   from c, unnest(c.item_ids, c.names) as u(id, name) left join domains d on d.name = u.name),
+           moved as (update domains d set reseller_id = ?::bigint, profile_id = ?::bigint, brand_id = null, customer_id = null,
+                       updated_at = now()
+                     from dec where d.id = dec.domain_id and dec.status = 'pushed' returning d.id),
+           dropped as (delete from package_domains p where p.domain_id in (select id from moved)),
+           billed as (insert into billing_events (reseller_id, domain_id, job_id, kind, effective_from)
+                      select v.r, m.id, ?::uuid, v.k, now() from moved m cross join (values (?::bigint, 'push_in'), (?::bigint, 'push_out')) v(r, k)),
+           items as (insert into bulk_job_items (id, job_id, chunk, domain_name, product, status, reason, started_at, finished_at)
+                     select dec.id, ?::uuid, ?, dec.name, 'domain', dec.status, dec.reason, now(), now() from dec order by dec.id
+                     returning status)
+           select count(*) filter (where status = 'pushed')::int as n from items`,
+          [jobId, c, losingId, losingId, gainingId, targetProfile, jobId, gainingId, losingId, jobId, c],
+        );
+        pushed += rows[0].n;
+      });
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  const s = (performance.now() - t0) / 1000;
+  if (pushed !== names.length) throw new Error(`chunk in SQL pushed ${pushed}, expected ${names.length}`);
+  return {
+    seconds: round(s, 3),
+    domains_per_s: Math.round(names.length / s),
+    pg_cpu_us_per_domain: Math.round(((postgresCpu() - pg0) * 1e6) / names.length),
+  };
+}
+
 const PROFILES: Record<string, Record<string, unknown>> = {
   new: { mode: 'new' },
   existing: { mode: 'existing', domain: 'bench-target.example', username: 'bench-target', password: 'bench-target-password' },
@@ -475,6 +557,11 @@ function main() {
       }
       batches.set = domainNames('set');
       await importBatch(batches.set, setLosing.username, 'set');
+      const sqlLosing = CHUNK_SQL ? await reseller('bench-sql-losing') : undefined;
+      if (sqlLosing) {
+        batches.sql = domainNames('sql');
+        await importBatch(batches.sql, sqlLosing.username, 'sql');
+      }
       batches.warm = domainNames('warm', WARMUP);
       await importBatch(batches.warm, losing.username, 'warm');
       await db.raw('vacuum analyze');
@@ -509,13 +596,20 @@ function main() {
         log(`  ${locked.domains_per_s} domains/s end to end`);
       }
 
-      const ids = await db('resellers').whereIn('username', [setLosing.username, gaining.username]).select('id', 'username');
+      const ids = await db('resellers')
+        .whereIn('username', [setLosing.username, gaining.username, sqlLosing?.username ?? setLosing.username])
+        .select('id', 'username');
       const idOf = (u: string) => Number(ids.find((r) => r.username === u)!.id);
       const targetProfile = Number((await db('profiles').where({ username: 'bench-target' }).first('id')).id);
       const full: Record<string, Awaited<ReturnType<typeof fullWrites>>> = {};
       for (const mode of MODES) {
         log(`full-writes limit, mode ${mode}…`);
         full[mode] = await fullWrites(db, mode, idOf(setLosing.username), idOf(gaining.username), targetProfile, N);
+      }
+      let inSql: Awaited<ReturnType<typeof chunkInSql>> | undefined;
+      if (sqlLosing) {
+        log('a chunk done in Postgres (bound), mode existing…');
+        inSql = await chunkInSql(db, idOf(sqlLosing.username), idOf(gaining.username), targetProfile, batches.sql);
       }
       const set = await setBased(db, idOf(setLosing.username), idOf(gaining.username), N);
       const unlockedNew = results.find((r) => r.mode === 'new') ?? results[0];
@@ -544,6 +638,18 @@ function main() {
         ['full-writes limit (same writes, one transaction), domains/s', ...results.map((r) => fullOf(r)?.domains_per_s ?? '-')],
         ['  Postgres CPU per domain, µs', ...results.map((r) => fullOf(r)?.pg_cpu_us_per_domain ?? '-')],
         ['ratio end to end / full-writes', ...results.map((r) => (fullOf(r) ? round(r.domains_per_s / fullOf(r).domains_per_s, 3) : '-'))],
+        [
+          'a chunk done in Postgres, 2 lanes (bound), domains/s',
+          ...results.map((r) => (inSql && r.mode === 'existing' ? inSql.domains_per_s : '-')),
+        ],
+        [
+          '  ratio to full-writes / Postgres CPU per domain, µs',
+          ...results.map((r) =>
+            inSql && r.mode === 'existing'
+              ? `${round(inSql.domains_per_s / fullOf(r).domains_per_s, 3)} / ${inSql.pg_cpu_us_per_domain}`
+              : '-',
+          ),
+        ],
         [
           'ratio locked / unlocked (end to end)',
           ...results.map((r) => (r.mode.startsWith('locked') ? round(r.domains_per_s / unlockedNew.domains_per_s, 3) : '-')),
@@ -601,6 +707,7 @@ function main() {
           worker_boot_rss_mb: round(bootRss.VmRSS ?? 0),
           set_based: set,
           full_writes: full,
+          chunk_in_sql: inSql ?? null,
           runs: results.map((r) => ({
             ...r,
             ratio_to_set_based: round(r.domains_per_s / set.domains_per_s, 3),

@@ -31,7 +31,7 @@ export async function listEmails(db: Db, query: unknown) {
     'transport',
     'created_at',
     'dedupe_key',
-    db.raw('jsonb_array_length(attachments) as attachment_count'),
+    db.raw('json_array_length(attachments) as attachment_count'),
     db.raw('html is not null as has_html'),
   );
   return paginate(rows, q, { column: 'id', key: (r: EmailListRow) => r.id, order: 'desc' }, (r) => ({

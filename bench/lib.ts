@@ -83,18 +83,46 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** CPU of the Postgres backends serving the bench database (their title names it). */
-export function postgresCpu(): number {
-  let total = 0;
+/** CPU of each Postgres backend serving the bench database (their title names it), by pid. */
+function backendCpu(): Map<number, number> {
+  const cpu = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${DB_NAME} `)) total += cpuSeconds(Number(entry));
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${DB_NAME} `)) cpu.set(Number(entry), cpuSeconds(Number(entry)));
     } catch {
       // gone
     }
   }
-  return total;
+  return cpu;
+}
+
+/**
+ * Postgres CPU of the bench database's backends from now until `stop()`, read every 50 ms: a
+ * backend that ends meanwhile (a pool closing an idle connection) keeps what it had used by its
+ * last reading, where two readings of the total (before, after) lost all of it and could come out
+ * negative. A backend born meanwhile counts whole.
+ */
+export function postgresCpuMeter(): { stop(): number } {
+  const first = backendCpu();
+  const last = new Map(first);
+  const read = () => {
+    for (const [pid, cpu] of backendCpu()) {
+      if (!first.has(pid)) first.set(pid, 0);
+      last.set(pid, cpu);
+    }
+  };
+  const timer = setInterval(read, 50);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      let total = 0;
+      for (const [pid, cpu] of last) total += cpu - (first.get(pid) ?? 0);
+      return total;
+    },
+  };
 }
 
 export async function usedMemory(redis: Redis): Promise<number> {

@@ -35,7 +35,7 @@ import {
   log,
   N,
   ok,
-  postgresCpu,
+  postgresCpuMeter,
   PREFIX,
   reseller,
   round,
@@ -225,7 +225,8 @@ async function pushRun(
   for (const r of READS) serverMs[r].length = 0;
   const client: Record<ReadName, number[]> = { job: [], items: [], domains: [] };
   const bytes: Record<ReadName, number> = { job: 0, items: 0, domains: 0 };
-  const cpu0 = { worker: cpuSeconds(workerProc), pg: postgresCpu(), api: process.cpuUsage() };
+  const pgCpu = postgresCpuMeter();
+  const cpu0 = { worker: cpuSeconds(workerProc), api: process.cpuUsage() };
   const t0 = performance.now();
   const submit = await ok(
     'POST',
@@ -275,8 +276,7 @@ async function pushRun(
     server_domains_per_s: Math.round(names.length / server),
     cpu_s: {
       worker: round(cpuSeconds(workerProc) - cpu0.worker, 2),
-      // Backends that ended during the run take their CPU with them: a negative sum is unknown.
-      postgres: Math.max(0, round(postgresCpu() - cpu0.pg, 2)),
+      postgres: round(pgCpu.stop(), 2),
       api: round((apiCpu.user + apiCpu.system) / 1e6, 2),
     },
     reads: Object.fromEntries(

@@ -31,7 +31,7 @@ import {
   log,
   N,
   ok,
-  postgresCpu,
+  postgresCpuMeter,
   PREFIX,
   prefixKeys,
   procStatus,
@@ -191,7 +191,8 @@ async function pushRun(
   const tuples0 = TUPLES ? await tupleStats(db) : undefined;
   const before = await usedMemory(redis);
   const sample = sampler(redis, workerProc);
-  const cpu0 = { worker: cpuSeconds(workerProc), pg: postgresCpu(), api: process.cpuUsage() };
+  const pgCpu = postgresCpuMeter();
+  const cpu0 = { worker: cpuSeconds(workerProc), api: process.cpuUsage() };
   const t0 = performance.now();
   const submit = await ok(
     'POST',
@@ -213,7 +214,7 @@ async function pushRun(
   const apiCpu = process.cpuUsage(cpu0.api);
   const cpu = {
     worker: round(cpuSeconds(workerProc) - cpu0.worker, 2),
-    postgres: round(postgresCpu() - cpu0.pg, 2),
+    postgres: round(pgCpu.stop(), 2),
     api: round((apiCpu.user + apiCpu.system) / 1e6, 2),
   };
   const peaks = await sample.stop();
@@ -364,7 +365,7 @@ async function chunkInSql(db: Db, losingId: number, gainingId: number, targetPro
      from (select (o - 1) / ?::int as c, array_agg(x order by o) as n from unnest(?::text[]) with ordinality t(x, o) group by 1) q`,
     [jobId, CHUNK_SIZE, [...names].sort()],
   );
-  const pg0 = postgresCpu();
+  const pgCpu = postgresCpuMeter();
   const t0 = performance.now();
   let next = 0;
   let pushed = 0;
@@ -407,7 +408,7 @@ async function chunkInSql(db: Db, losingId: number, gainingId: number, targetPro
   return {
     seconds: round(s, 3),
     domains_per_s: Math.round(names.length / s),
-    pg_cpu_us_per_domain: Math.round(((postgresCpu() - pg0) * 1e6) / names.length),
+    pg_cpu_us_per_domain: Math.round((pgCpu.stop() * 1e6) / names.length),
   };
 }
 

@@ -24,7 +24,7 @@ import {
   log,
   N,
   ok,
-  postgresCpu,
+  postgresCpuMeter,
   PREFIX,
   procStatus,
   reseller,
@@ -171,7 +171,8 @@ function main() {
         // whatever its shape: a later shape lost to the garbage of the earlier ones.
         await db.raw('vacuum analyze');
         const pids = workers.map((w) => workerPid(w.pid!));
-        const cpu0 = { workers: pids.map(cpuSeconds), pg: postgresCpu() };
+        const pgCpu = postgresCpuMeter();
+        const cpu0 = { workers: pids.map(cpuSeconds) };
         const rss = pids.map(() => 0);
         let sampling = true;
         const rssLoop = (async () => {
@@ -197,7 +198,7 @@ function main() {
           await sleep(POLL_MS);
         }
         const e2e = (performance.now() - t0) / 1000;
-        const cpu = { workers: pids.map((p, j) => round(cpuSeconds(p) - cpu0.workers[j], 2)), postgres: round(postgresCpu() - cpu0.pg, 2) };
+        const cpu = { workers: pids.map((p, j) => round(cpuSeconds(p) - cpu0.workers[j], 2)), postgres: round(pgCpu.stop(), 2) };
         sampling = false;
         await rssLoop;
         const w = await waits.stop();

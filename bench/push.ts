@@ -171,6 +171,38 @@ interface RunResult {
   cpu_s: { worker: number; postgres: number; api: number };
   counts: Record<string, number>;
   tuples?: ReturnType<typeof tupleDelta>;
+  phases_s: Phases;
+}
+
+/**
+ * Where a run's wall time went, in turn (seconds): the submit until the first chunk was taken
+ * (request, its transaction, the enqueue, the worker's pick-up), the chunks (first take → the last
+ * item's result), the job's end (last item → the job row ended: the finalize and its emails), and
+ * the poll that saw it. All but the chunks run on one core at a time.
+ */
+interface Phases {
+  to_first_take: number;
+  chunks: number;
+  job_end: number;
+  seen: number;
+}
+
+async function phasesOf(db: Db, jobId: string, wallStart: number, wallSeen: number): Promise<Phases> {
+  const { rows } = await db.raw(
+    `select extract(epoch from j.started_at) * 1000 as started, extract(epoch from j.finished_at) * 1000 as finished,
+            (select extract(epoch from max(i.finished_at)) * 1000 from bulk_job_items i where i.job_id = j.id) as last_item
+     from bulk_jobs j where j.id = ?`,
+    [jobId],
+  );
+  const r = rows[0];
+  const [started, finished, lastItem] = [Number(r.started), Number(r.finished), Number(r.last_item)];
+  const s = (ms: number) => round(ms / 1000, 3);
+  return {
+    to_first_take: s(started - wallStart),
+    chunks: s(lastItem - started),
+    job_end: s(finished - lastItem),
+    seen: s(wallSeen - finished),
+  };
 }
 
 async function pushRun(
@@ -193,6 +225,7 @@ async function pushRun(
   const sample = sampler(redis, workerProc);
   const pgCpu = postgresCpuMeter();
   const cpu0 = { worker: cpuSeconds(workerProc), api: process.cpuUsage() };
+  const wallStart = Date.now();
   const t0 = performance.now();
   const submit = await ok(
     'POST',
@@ -211,6 +244,7 @@ async function pushRun(
     await sleep(POLL_MS);
   }
   const t1 = performance.now();
+  const wallSeen = Date.now();
   const apiCpu = process.cpuUsage(cpu0.api);
   const cpu = {
     worker: round(cpuSeconds(workerProc) - cpu0.worker, 2),
@@ -248,6 +282,7 @@ async function pushRun(
     cpu_s: cpu,
     counts: Object.fromEntries(Object.entries(view.counts as Record<string, number>).filter(([, v]) => v > 0)),
     tuples,
+    phases_s: await phasesOf(db, jobId, wallStart, wallSeen),
   };
 }
 
@@ -633,6 +668,11 @@ function main() {
         ],
         ['end to end (submit → completed seen via GET), s', ...results.map((r) => r.end_to_end_s)],
         ['end to end, domains/s', ...results.map((r) => r.domains_per_s)],
+        [
+          '  phases: to first take / chunks / job end / seen, s',
+          ...results.map((r) => `${r.phases_s.to_first_take} / ${r.phases_s.chunks} / ${r.phases_s.job_end} / ${r.phases_s.seen}`),
+        ],
+        ['  the chunks alone, domains/s', ...results.map((r) => Math.round(r.domains / r.phases_s.chunks))],
         ['  server side (created_at → finished_at), domains/s', ...results.map((r) => r.server_domains_per_s)],
         ['set-based limit (one UPDATE of N rows), domains/s', ...results.map(() => set.domains_per_s)],
         ['ratio end to end / set-based', ...results.map((r) => round(r.domains_per_s / set.domains_per_s, 3))],

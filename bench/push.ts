@@ -486,7 +486,8 @@ async function abCompare(
       const r = await pushRun(mode, losing, gaining, domainNames(batch(p, mode)), PROFILES[mode], redis, pid, db, mode === 'locked');
       runs.push({ mode, v: p.v.name, round: p.round, r });
       log(
-        `  round ${p.round} ${p.v.name} ${mode}: ${r.domains_per_s} domains/s, pg ${Math.round((r.cpu_s.postgres * 1e6) / r.domains)} µs/domain`,
+        `  round ${p.round} ${p.v.name} ${mode}: ${r.domains_per_s} domains/s, pg ${Math.round((r.cpu_s.postgres * 1e6) / r.domains)} µs/domain, ` +
+          `phases ${r.phases_s.to_first_take} / ${r.phases_s.chunks} / ${r.phases_s.job_end} / ${r.phases_s.seen} s`,
       );
     }
   }

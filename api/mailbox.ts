@@ -89,7 +89,7 @@ ${list.next_cursor ? html`<p><a rel="next" href="${MAILBOX_PATH}?cursor=${list.n
   r.get('/:id', async (req, res) => {
     const e = await getEmail(deps.db, String(req.params.id));
     const s = status(e);
-    const attachments: { filename: string; contentType?: string; content: string; encoding?: 'base64' }[] = e.attachments ?? [];
+    const attachments = e.attachments;
     page(
       res,
       e.subject,
@@ -107,9 +107,10 @@ ${modeNote(deps)}
 <h2>Attachments</h2>
 ${
   attachments.length
-    ? html`<ul>${attachments.map(
-        (a, i) =>
-          html`<li><a href="${MAILBOX_PATH}/${e.id}/attachments/${i}" download="${a.filename}">${a.filename}</a> (${a.contentType ?? 'application/octet-stream'}, ${Buffer.byteLength(a.content, a.encoding === 'base64' ? 'base64' : 'utf8').toLocaleString('en-US')} bytes)</li>`,
+    ? html`<ul>${attachments.map((a, i) =>
+        a.pending
+          ? html`<li>${a.filename} (${a.contentType ?? 'application/octet-stream'}, made when the email is sent)</li>`
+          : html`<li><a href="${MAILBOX_PATH}/${e.id}/attachments/${i}" download="${a.filename}">${a.filename}</a> (${a.contentType ?? 'application/octet-stream'}, ${Buffer.byteLength(a.content, a.encoding === 'base64' ? 'base64' : 'utf8').toLocaleString('en-US')} bytes)</li>`,
       )}</ul>`
     : html`<p>None.</p>`
 }

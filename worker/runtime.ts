@@ -2,6 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import { purgeAuditEntries } from '../shared/audit/entries';
 import type { BulkDeps } from '../shared/bulk/kind';
 import { reconcile } from '../shared/bulk/reconcile';
+import { attachmentRenderers } from '../shared/bulk/results-attachment';
 import { startDueJobs } from '../shared/bulk/schedule';
 import { relayOutbox } from '../shared/mail/outbox';
 import { QUEUE_NAMES, type ChunkPayload } from '../shared/platform/queues';
@@ -97,6 +98,7 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
     if (exhausted) onChunkExhausted(deps, job, err).catch((e) => log.error({ err: e.message }, 'could not fail chunk'));
   });
 
+  const renderers = attachmentRenderers(deps.kinds);
   const relay = every(
     config.OUTBOX_INTERVAL_MS,
     () =>
@@ -107,6 +109,7 @@ export async function startWorker(deps: BulkDeps, connection: RedisClient): Prom
         log,
         concurrency: config.MAIL_SEND_CONCURRENCY,
         metrics: deps.metrics,
+        renderers,
       }),
     (e) => log.error({ err: e.message }, 'outbox relay failed'),
   );

@@ -346,7 +346,14 @@ export const Email = z
     subject: z.string(),
     text: z.string(),
     html: z.string().nullable(),
-    attachments: z.array(z.object({ filename: z.string(), content: z.string(), contentType: z.string().optional() })),
+    attachments: z.array(
+      z.object({
+        filename: z.string(),
+        content: z.string(),
+        contentType: z.string().optional(),
+        pending: z.literal(true).optional().describe('made when the email is sent (a job’s results CSV): until then `content` is empty'),
+      }),
+    ),
   })
   .loose()
   .describe('the outbox row; a claim link is masked unless this is a captured copy')

@@ -238,6 +238,8 @@ export type Email = {
     filename: string;
     content: string;
     contentType?: string;
+    /** made when the email is sent (a job’s results CSV): until then `content` is empty */
+    pending?: true;
   }[];
   [key: string]: unknown;
 };

@@ -55,8 +55,9 @@ export async function cancelJob(
       deps.log.error({ job_id: id, err: (err as Error).message }, 'cancelling pending items failed; the reconciler will finish'),
     );
   } else if (big) {
-    // A big job's end reads its results CSV (seconds at 500,000 items): after the answer, like its
-    // pending items; the reconciler ends the job if this process dies first.
+    // A big job's end reads its items (the gaining notice's list, the first items not done:
+    // seconds at 500,000): after the answer, like its pending items; the reconciler ends the job
+    // if this process dies first.
     finalizeIfDone(deps, id).catch((err) =>
       deps.log.error({ job_id: id, err: (err as Error).message }, 'ending a cancelled job failed; the reconciler will finish'),
     );

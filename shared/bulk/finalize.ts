@@ -7,7 +7,7 @@ import { PROBLEM_ROWS, resultsEmail } from './results-email';
 import { kindOf, type BulkDeps, type BulkKindDef, type KindTable } from './kind';
 import { countItems, FINISHED_JOB, jobParties, OPEN_ITEM, type BulkJob } from './model';
 import { jobOutcome } from './outcome';
-import { resultsAttachment } from './results-attachment';
+import { resultsAttachmentToRender } from './results-attachment';
 
 /**
  * Ends the job once every item is terminal and its kind owes nothing more (a push: every domain it
@@ -19,19 +19,12 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<Job
   // Most chunks end while others are open: answer that without queueing for the job row lock
   // (takes in flight hold it FOR SHARE). Each caller probes after its own commit, so the last
   // chunk to commit sees everything.
-  if (await hasOpenWork(deps.kinds, deps.db, jobId)) return null;
-  // The results CSV is read before the job row is locked: every item is terminal by now and stays
-  // so, and reading a 500,000-item job takes seconds that a cancel would otherwise wait on the row.
-  const head: Pick<BulkJob, 'id' | 'kind' | 'total' | 'status' | 'options'> | undefined = await deps
-    .db('bulk_jobs')
-    .where({ id: jobId })
-    .first('id', 'kind', 'total', 'status', 'options');
-  if (!head || FINISHED_JOB.includes(head.status)) return null;
-  const early = head.options?.email_results_to ? await resultsAttachment(deps.db, head) : undefined;
+  const probe = await openWork(deps.kinds, deps.db, jobId);
+  if (probe.open || !probe.status || FINISHED_JOB.includes(probe.status)) return null;
   const ended = await deps.db.transaction(async (trx) => {
     const job: BulkJob | undefined = await trx('bulk_jobs').where({ id: jobId }).forUpdate().first();
     if (!job || FINISHED_JOB.includes(job.status)) return null;
-    if (await hasOpenWork(deps.kinds, trx, jobId)) return null;
+    if ((await openWork(deps.kinds, trx, jobId)).open) return null;
     const status = job.status === 'cancelling' ? 'cancelled' : job.error ? 'failed' : 'completed';
     const [done]: BulkJob[] = await trx('bulk_jobs')
       .where({ id: jobId })
@@ -57,11 +50,10 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<Job
         .orderBy('id')
         .limit(PROBLEM_ROWS)
         .select('domain_name as domain', 'status', 'reason', 'message');
-      // Gzipped past PLAIN_CSV_MAX_ITEMS: a 500,000-item CSV as one string took the worker past 200 MB.
-      const attachment = early ?? (await resultsAttachment(trx, done));
       const jobUrl = consoleJobUrl(deps.config, done.id);
-      const email = resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), attachment.content, problems, jobUrl);
-      await queueEmail(trx, { ...email, attachments: [attachment] });
+      const email = resultsEmail(done.options.email_results_to, summary, kind.resultsTitle(summary), problems, jobUrl);
+      // The CSV of every item is made by the relay when it sends the email, after this commit.
+      await queueEmail(trx, { ...email, attachments: [resultsAttachmentToRender(done)] });
     }
     return { done, summary };
   });
@@ -81,9 +73,10 @@ export async function finalizeIfDone(deps: BulkDeps, jobId: string): Promise<Job
  * Unstarted chunks, open items, then what any kind's sweep still owes: each an EXISTS of its own
  * (served by its own index, and evaluated only while the ones before found nothing), in one
  * statement: asked after every chunk, four round trips were a sixth of a chunk's statements. A
- * sweep finds nothing on another kind's job, so the job's kind need not be read first.
+ * sweep finds nothing on another kind's job, so the job's kind need not be read first. The job's
+ * status comes with it, so an ended job is told without locking its row.
  */
-async function hasOpenWork(kinds: KindTable, db: Knex, jobId: string): Promise<boolean> {
+async function openWork(kinds: KindTable, db: Knex, jobId: string): Promise<{ open: boolean; status: BulkJob['status'] | undefined }> {
   const owes = Object.values(kinds).flatMap((k) => (k.sweep ? [k.sweep.owesSql] : []));
   const probes = [
     'exists (select 1 from bulk_job_chunks where job_id = ?::uuid)',
@@ -91,9 +84,12 @@ async function hasOpenWork(kinds: KindTable, db: Knex, jobId: string): Promise<b
     `exists (select 1 from bulk_job_items where job_id = ?::uuid and status in (${OPEN_ITEM.map((st) => `'${st}'`).join(', ')}))`,
     ...owes.map((o) => `(${o})`),
   ];
-  const bindings = [jobId, jobId, ...owes.flatMap((o) => Array.from(o.matchAll(/\?/g), () => jobId))];
-  const { rows } = await db.raw(`select ${probes.join(' or ')} as open`, bindings);
-  return rows[0].open === true;
+  const bindings = [jobId, jobId, ...owes.flatMap((o) => Array.from(o.matchAll(/\?/g), () => jobId)), jobId];
+  const { rows } = await db.raw(
+    `select ${probes.join(' or ')} as open, (select status from bulk_jobs where id = ?::uuid) as status`,
+    bindings,
+  );
+  return { open: rows[0].open === true, status: rows[0].status ?? undefined };
 }
 
 /** What the emails say about an ended job. */

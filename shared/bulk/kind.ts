@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../platform/deps';
 import type { JobSummary } from '../mail/templates';
-import type { EmailDraft } from '../mail/outbox';
+import type { AttachmentRenderer, EmailDraft } from '../mail/outbox';
 import type { BulkJob, ItemRow } from './model';
 
 /**
@@ -130,6 +130,11 @@ export interface BulkKindDef<O extends BaseOptions = BaseOptions> {
    * reached from its definition.
    */
   emails?: Readonly<Record<string, (...args: never[]) => EmailDraft>>;
+  /**
+   * Attachments its emails name to be made when they are sent (`AttachmentToRender`), by renderer
+   * name: the outbox relay makes them from data that no longer changes (an ended job's items).
+   */
+  renderers?: Readonly<Record<string, AttachmentRenderer>>;
   /** Sets the kind's own gauges from its tables; the composition root calls it at each `/metrics` scrape. */
   readAtScrape?(deps: Deps): Promise<void>;
 }

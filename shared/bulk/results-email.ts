@@ -79,16 +79,10 @@ function problemsTable(job: JobSummary, problems: ProblemItem[]): SafeHtml {
 
 /**
  * `what` is the kind's name for the job ("Bulk push to acme", "Customer release"); `jobUrl` its page
- * in the console. The subject and the first line say the outcome, never a bare status.
+ * in the console. The subject and the first line say the outcome, never a bare status. The CSV of
+ * every item is the caller's to attach (finalize.ts queues it to be made when the email is sent).
  */
-export function resultsEmail(
-  to: string,
-  job: JobSummary,
-  what: string,
-  csv: string,
-  problems: ProblemItem[] = [],
-  jobUrl?: string,
-): EmailDraft {
+export function resultsEmail(to: string, job: JobSummary, what: string, problems: ProblemItem[] = [], jobUrl?: string): EmailDraft {
   const outcome = outcomeOf(job);
   const countLines = countRows(job)
     .map(([status, n]) => `  ${status}: ${n.toLocaleString('en-US')}`)
@@ -131,6 +125,5 @@ ${jobUrl ? html`<p style="color:#656d76;font-size:12px">The job's page: <a href=
     subject,
     text,
     html: layout(subject, body),
-    attachments: [{ filename: `${job.kind}-${job.id}-results.csv`, content: csv, contentType: 'text/csv' }],
   };
 }

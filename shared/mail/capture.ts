@@ -2,6 +2,7 @@ import type { Db } from '../platform/db';
 import { NotFound } from '../platform/errors';
 import { isDbId, listQuery, parseInput } from '../platform/validation';
 import { paginate } from '../platform/sql';
+import { toRender, type Attachment, type StoredAttachment } from './outbox';
 
 /** A row of the operator's email list. */
 interface EmailListRow {
@@ -41,6 +42,24 @@ export async function listEmails(db: Db, query: unknown) {
   }));
 }
 
+/** An outbound_emails row as the operator's views read it (the relay's columns besides). */
+interface EmailRow {
+  id: number | string;
+  dedupe_key: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  attachments: StoredAttachment[] | null;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: Date;
+  sent_at: Date | null;
+  transport: string | null;
+  contains_secret: boolean;
+  created_at: Date;
+}
+
 /** Claim links are credentials: the operator sees them masked, except in a captured copy. */
 const mask = (text: string | null) => text?.replace(/\/v1\/claims\/[A-Za-z0-9_-]+/g, '/v1/claims/[redacted]') ?? null;
 
@@ -50,25 +69,31 @@ const mask = (text: string | null) => text?.replace(/\/v1\/claims\/[A-Za-z0-9_-]
  * (and, once sent over SMTP, the relay has already removed it).
  */
 export async function getEmail(db: Db, id: string) {
-  const row = isDbId(id) ? await db('outbound_emails').where({ id }).first() : undefined;
+  const row: EmailRow | undefined = isDbId(id) ? await db('outbound_emails').where({ id }).first() : undefined;
   if (!row) throw new NotFound('No such email.');
   const masked = row.contains_secret && row.transport !== 'capture';
-  return { ...row, id: String(row.id), ...(masked ? { text: mask(row.text), html: mask(row.html) } : {}) };
+  return {
+    ...row,
+    id: String(row.id),
+    attachments: (row.attachments ?? []).map(shownAttachment),
+    ...(masked ? { text: mask(row.text), html: mask(row.html) } : {}),
+  };
 }
 
-interface Attachment {
-  filename: string;
-  content: string;
-  contentType?: string;
-  /** base64: a binary attachment (a big job's gzipped results CSV); otherwise text. */
-  encoding?: 'base64';
+/** An attachment as the operator sees it: one still to be made when the email is sent says so, with no content yet. */
+type ShownAttachment = Attachment & { pending?: true };
+
+function shownAttachment(a: StoredAttachment): ShownAttachment {
+  if (!toRender(a)) return a;
+  return { filename: a.filename, contentType: a.contentType, ...(a.encoding ? { encoding: a.encoding } : {}), content: '', pending: true };
 }
 
 /** The n-th (0-based) attachment of an email, as stored in the outbox. */
 export async function getAttachment(db: Db, id: string, n: string): Promise<Attachment> {
   const email = await getEmail(db, id);
-  const list: Attachment[] = email.attachments ?? [];
+  const list: ShownAttachment[] = email.attachments;
   const found = /^[0-9]{1,4}$/.test(n) ? list[Number(n)] : undefined;
   if (!found) throw new NotFound('No such attachment.');
+  if (found.pending) throw new NotFound('This attachment is made when the email is sent; the email has not been sent yet.');
   return found;
 }

@@ -6,13 +6,42 @@ import type { Logger } from '../platform/logger';
 import { pausePoint } from '../platform/pause-points';
 import { delayFor, type RetryPolicy } from '../platform/retry';
 
+/** An attachment as it is sent. */
+export interface Attachment {
+  filename: string;
+  content: string;
+  contentType?: string;
+  /** base64: a binary attachment (a big job's gzipped results CSV); otherwise text. */
+  encoding?: 'base64';
+}
+
+/**
+ * An attachment the relay makes when it sends the email, by the renderer `render.name` (RelayDeps
+ * `renderers`) from `render.args`; its content is then stored in the row, so every later attempt
+ * sends the same bytes. For data that no longer changes once the email is queued (an ended job's
+ * items): a job's end need not wait for a CSV of every item, built in the transaction that ends it.
+ */
+export interface AttachmentToRender {
+  filename: string;
+  contentType?: string;
+  encoding?: 'base64';
+  render: { name: string; args: Record<string, string | number> };
+}
+
+/** Makes an attachment when its email is sent (read-only: its data no longer changes). */
+export type AttachmentRenderer = (db: Db, args: Record<string, string | number>) => Promise<Attachment>;
+
+export type StoredAttachment = Attachment | AttachmentToRender;
+
+export const toRender = (a: StoredAttachment): a is AttachmentToRender => 'render' in a && !!a.render;
+
 export interface EmailDraft {
   dedupeKey: string;
   to: string;
   subject: string;
   text: string;
   html?: string;
-  attachments?: { filename: string; content: string; contentType?: string; encoding?: 'base64' }[];
+  attachments?: StoredAttachment[];
   /** The body holds a secret we otherwise keep only hashed: blanked once sent, masked before. */
   containsSecret?: boolean;
 }
@@ -43,7 +72,7 @@ interface OutboxRow {
   subject: string;
   text: string;
   html: string | null;
-  attachments: { filename: string; content: string; contentType?: string; encoding?: 'base64' }[];
+  attachments: StoredAttachment[];
   contains_secret: boolean;
   attempts: number;
   ambiguous_sends: number;
@@ -75,6 +104,8 @@ export interface RelayDeps {
   leaseMs?: number;
   // Structural, not Metrics: platform/metrics.ts reads the outbox's backlog, and a cycle would follow.
   metrics?: { emailAmbiguous: { inc(): void } };
+  /** Who makes the attachments queued to be made at send time (AttachmentToRender), by name. */
+  renderers?: Record<string, AttachmentRenderer>;
 }
 
 /**
@@ -146,18 +177,30 @@ async function relayOne(deps: RelayDeps, id: string | number): Promise<RelayOutc
 }
 
 /**
- * The send of a leased row: fenced (still ours, lease not run out: renewed for the whole send),
- * sent within the mailer's deadline, then marked sent, or failed with a backoff, by its owner only.
+ * The send of a leased row: its attachments made if it was queued with some to make, fenced (still
+ * ours, lease not run out: renewed for the whole send, the made attachments stored), sent within
+ * the mailer's deadline, then marked sent, or failed with a backoff, by its owner only.
  */
 export async function sendLeased(deps: RelayDeps, row: OutboxRow, owner: string): Promise<RelayOutcome> {
   const { db, mailer, log } = deps;
   const leaseMs = deps.leaseMs ?? leaseFor(mailer);
   if (leaseMs <= mailer.sendDeadlineMs) throw new Error(`outbox lease (${leaseMs} ms) must outlast a send (${mailer.sendDeadlineMs} ms)`);
+  let attachments: Attachment[];
+  try {
+    attachments = await renderAttachments(deps, row.attachments);
+  } catch (err) {
+    const message = `could not make an attachment: ${(err as Error).message}`;
+    await retryLater(deps, row, owner, message, 0);
+    log.error({ email_id: row.id, attempts: row.attempts, err: (err as Error).message }, 'email attachment could not be made; will retry');
+    return 'failed';
+  }
+  // The fence also stores attachments made just now: a later attempt sends the same bytes.
+  const rendered = row.attachments.some(toRender);
   const fenced = await db.raw(
-    `update outbound_emails set lease_until = clock_timestamp() + (? * interval '1 millisecond')
+    `update outbound_emails set lease_until = clock_timestamp() + (? * interval '1 millisecond')${rendered ? ', attachments = ?::json' : ''}
      where id = ? and lease_owner = ? and sent_at is null and lease_until > clock_timestamp()
      returning id`,
-    [leaseMs, row.id, owner],
+    [leaseMs, ...(rendered ? [JSON.stringify(attachments)] : []), row.id, owner],
   );
   if (!fenced.rows.length) {
     log.warn({ email_id: row.id }, 'email lease ran out before its send; not sent (another relay has it)');
@@ -171,7 +214,7 @@ export async function sendLeased(deps: RelayDeps, row: OutboxRow, owner: string)
       text: row.text,
       html: row.html,
       messageId: messageIdOf(row.dedupe_key),
-      attachments: row.attachments,
+      attachments,
     });
   } catch (err) {
     const ambiguous = err instanceof SendFailure && err.ambiguous;
@@ -190,18 +233,12 @@ export async function sendLeased(deps: RelayDeps, row: OutboxRow, owner: string)
         return 'failed';
       }
     }
-    const backoff = delayFor(OUTBOX_RETRY, row.attempts) / 1000;
-    await db.raw(
-      `update outbound_emails set lease_until = null, lease_owner = null, last_error = ?, ambiguous_sends = ambiguous_sends + ?,
-         next_attempt_at = clock_timestamp() + (? * interval '1 second')
-       where id = ? and lease_owner = ?`,
-      [
-        (ambiguous ? `no reply after the message was sent (maybe delivered): ${message}` : message).slice(0, 1000),
-        ambiguous ? 1 : 0,
-        backoff,
-        row.id,
-        owner,
-      ],
+    await retryLater(
+      deps,
+      row,
+      owner,
+      ambiguous ? `no reply after the message was sent (maybe delivered): ${message}` : message,
+      ambiguous ? 1 : 0,
     );
     log.warn({ email_id: row.id, attempts: row.attempts, ambiguous, err: (err as Error).message }, 'email send failed; will retry');
     return 'failed';
@@ -220,6 +257,36 @@ export async function sendLeased(deps: RelayDeps, row: OutboxRow, owner: string)
     });
   if (!marked) log.warn({ email_id: row.id }, 'email sent, but its lease had passed to another relay before it was marked sent');
   return 'sent';
+}
+
+/** Ends this attempt without a send: the row is tried again after a backoff, by any relay. */
+async function retryLater(deps: RelayDeps, row: OutboxRow, owner: string, error: string, ambiguousSends: 0 | 1): Promise<void> {
+  const backoff = delayFor(OUTBOX_RETRY, row.attempts) / 1000;
+  await deps.db.raw(
+    `update outbound_emails set lease_until = null, lease_owner = null, last_error = ?, ambiguous_sends = ambiguous_sends + ?,
+       next_attempt_at = clock_timestamp() + (? * interval '1 second')
+     where id = ? and lease_owner = ?`,
+    [error.slice(0, 1000), ambiguousSends, backoff, row.id, owner],
+  );
+}
+
+/**
+ * The row's attachments as they are sent: stored ones as they are, ones queued to be made made now
+ * by their renderer. An email is never sent without an attachment it was queued with: a renderer
+ * this relay lacks (an older worker during a deploy) or one that fails fails the attempt.
+ */
+async function renderAttachments(deps: RelayDeps, list: StoredAttachment[]): Promise<Attachment[]> {
+  const out: Attachment[] = [];
+  for (const a of list) {
+    if (!toRender(a)) {
+      out.push(a);
+      continue;
+    }
+    const renderer = deps.renderers?.[a.render.name];
+    if (!renderer) throw new Error(`no renderer "${a.render.name}" in this relay`);
+    out.push(await renderer(deps.db, a.render.args));
+  }
+  return out;
 }
 
 export async function outboxBacklog(db: Db): Promise<number> {

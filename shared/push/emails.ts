@@ -1,6 +1,6 @@
 import { csvLine } from '../platform/csv';
 import { html } from '../mail/html';
-import type { EmailDraft } from '../mail/outbox';
+import type { AttachmentToRender, EmailDraft } from '../mail/outbox';
 import { buttonLink, CELL, layout, plural, raw, TABLE, th, type JobSummary } from '../mail/templates';
 
 /** A push's own email texts (the results email is the engine's, `bulk/results-email.ts`). */
@@ -16,21 +16,45 @@ export interface ReceivedDomain {
 }
 
 /** The notice's parts name this many domains; the CSV has every one. */
-const NOTICE_LISTED = 20;
+export const NOTICE_LISTED = 20;
+
+/** What the notice's parts say of the domains received: counts and the first NOTICE_LISTED names. */
+export interface ReceivedSummary {
+  count: number;
+  /** Were locked at the losing side; of those, locked again. */
+  locked: number;
+  relocked: number;
+  first: { domain: string }[];
+}
 
 const RECEIVED_CSV_COLUMNS = ['domain', 'pushed_at', 'was_locked', 'relocked', 'profile'] as const;
 
+/** The notice's attachment: every domain received, one row each. */
+export function receivedCsv(received: ReceivedDomain[]): string {
+  return csvLine([...RECEIVED_CSV_COLUMNS]) + received.map((d) => csvLine(RECEIVED_CSV_COLUMNS.map((c) => d[c]))).join('');
+}
+
+/** The renderer's name in the relay (the push kind's `renderers`). */
+export const RECEIVED_CSV = 'push-received-csv';
+
+export const receivedFilename = (jobId: string) => `push-${jobId}-received.csv`;
+
 /**
  * The gaining side's notice: a short summary (how many, from whom, when, the job's page) with the
- * full list as a CSV attachment. However big the job, the parts name at most NOTICE_LISTED domains.
+ * full list as a CSV attachment, made by the relay when it sends the email (`RECEIVED_CSV`), not
+ * in the transaction that ends the job. However big the job, the parts name at most NOTICE_LISTED
+ * domains.
  */
-export function gainingNotification(to: string, job: JobSummary, received: ReceivedDomain[], jobUrl?: string): EmailDraft {
-  const n = received.length;
-  const locked = received.filter((d) => d.was_locked).length;
-  const relocked = received.filter((d) => d.was_locked && d.relocked).length;
-  const shown = received.slice(0, NOTICE_LISTED);
+export function gainingNotification(
+  to: string,
+  job: JobSummary,
+  received: ReceivedSummary,
+  jobUrl?: string,
+): EmailDraft & { attachments: AttachmentToRender[] } {
+  const { count: n, locked, relocked } = received;
+  const shown = received.first.slice(0, NOTICE_LISTED);
   const more = n - shown.length;
-  const filename = `push-${job.id}-received.csv`;
+  const filename = receivedFilename(job.id);
   const when = job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a';
   const lockedLine = locked
     ? `${plural(locked, 'domain was', 'domains were')} locked at the losing side: ${relocked === locked ? 'every one is' : `${relocked.toLocaleString('en-US')} are`} locked again.`
@@ -64,13 +88,12 @@ ${locked ? html`<tr><th ${raw(CELL)} scope="row">Were locked, locked again</th><
 <tbody>${shown.map((d) => html`<tr><td ${raw(CELL)}>${d.domain}</td></tr>`)}</tbody>
 </table>
 ${more ? html`<p>… and ${more.toLocaleString('en-US')} more: every domain is in the attached CSV (<code>${filename}</code>).</p>` : html`<p>The attached CSV (<code>${filename}</code>) lists them too.</p>`}`;
-  const csv = csvLine([...RECEIVED_CSV_COLUMNS]) + received.map((d) => csvLine(RECEIVED_CSV_COLUMNS.map((c) => d[c]))).join('');
   return {
     dedupeKey: `gaining:${job.id}`,
     to,
     subject,
     text,
     html: layout(subject, body),
-    attachments: [{ filename, content: csv, contentType: 'text/csv' }],
+    attachments: [{ filename, contentType: 'text/csv', render: { name: RECEIVED_CSV, args: { job_id: job.id } } }],
   };
 }

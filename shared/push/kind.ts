@@ -1,7 +1,17 @@
 import type { BulkKindDef, FinishHook, Sweep } from '../bulk/kind';
-import { queueEmail } from '../mail/outbox';
+import type { Knex } from 'knex';
+import type { Db } from '../platform/db';
+import { queueEmail, type AttachmentRenderer } from '../mail/outbox';
 import { consoleJobUrl } from '../mail/links';
-import { gainingNotification, type ReceivedDomain } from './emails';
+import {
+  gainingNotification,
+  NOTICE_LISTED,
+  RECEIVED_CSV,
+  receivedCsv,
+  receivedFilename,
+  type ReceivedDomain,
+  type ReceivedSummary,
+} from './emails';
 import { pendingRelocks, pushHandler, relock } from './handler';
 import { unlockBoundMs, unlockedPastBound } from './unlocked';
 import { pushOptions, type PushOptions } from './options';
@@ -10,6 +20,10 @@ import { checkPushAtStart, gainingNextCycle } from './start';
 /**
  * The gaining reseller hears about the domains it received, if it gave a notification email: a
  * summary with every domain in an attached CSV (with the registrant profile each one now has).
+ * The job's end reads only what the summary says (counts, the first names); the CSV is made by the
+ * relay when it sends the email (`renderReceived`), after the job has ended: joining every pushed
+ * item to its domain and profile is a pass over the whole job, which held the job's end (and its
+ * row lock) for as long.
  */
 const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
   // The gaining side's notification email is one of its push settings (accounts' column, read here).
@@ -17,19 +31,45 @@ const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
     ? await trx('resellers').where({ id: job.gaining_reseller_id }).first('id', 'push_notification_email')
     : undefined;
   if (!gaining?.push_notification_email || (summary.counts.pushed ?? 0) === 0) return;
-  const received: ReceivedDomain[] = await trx('bulk_job_items as i')
+  await queueEmail(
+    trx,
+    gainingNotification(gaining.push_notification_email, summary, await receivedSummary(trx, job.id), consoleJobUrl(deps.config, job.id)),
+  );
+};
+
+/** The pushed items' counts and first names, in one statement. */
+async function receivedSummary(trx: Knex, jobId: string): Promise<ReceivedSummary> {
+  const { rows } = await trx.raw(
+    `select count(*)::int as count,
+            count(*) filter (where was_locked)::int as locked,
+            count(*) filter (where was_locked and relocked)::int as relocked,
+            array(select domain_name from bulk_job_items where job_id = ?::uuid and status = 'pushed' order by id limit ?::int) as first
+     from bulk_job_items where job_id = ?::uuid and status = 'pushed'`,
+    [jobId, NOTICE_LISTED, jobId],
+  );
+  const r = rows[0];
+  return { count: r.count, locked: r.locked, relocked: r.relocked, first: (r.first as string[]).map((domain) => ({ domain })) };
+}
+
+/** The gaining notice's CSV: every domain received, with the gaining side's profile it has when the email is sent. */
+const renderReceived: AttachmentRenderer = async (db: Db, args) => {
+  const job: { id: string; gaining_reseller_id: number | null } | undefined = await db('bulk_jobs')
+    .where({ id: String(args.job_id) })
+    .first('id', 'gaining_reseller_id');
+  if (!job) throw new Error(`no bulk job ${args.job_id}`);
+  const received: ReceivedDomain[] = await db('bulk_job_items as i')
     .leftJoin('domains as d', 'd.name', 'i.domain_name')
-    .leftJoin('profiles as p', (on) => on.on('p.id', 'd.profile_id').andOnVal('p.reseller_id', gaining.id))
+    .leftJoin('profiles as p', (on) => on.on('p.id', 'd.profile_id').andOnVal('p.reseller_id', Number(job.gaining_reseller_id)))
     .where({ 'i.job_id': job.id, 'i.status': 'pushed' })
     .orderBy('i.id')
     .select(
       'i.domain_name as domain',
       'i.finished_at as pushed_at',
-      trx.raw('coalesce(i.was_locked, false) as was_locked'),
+      db.raw('coalesce(i.was_locked, false) as was_locked'),
       'i.relocked',
       'p.username as profile',
     );
-  await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, received, consoleJobUrl(deps.config, job.id)));
+  return { filename: receivedFilename(job.id), contentType: 'text/csv', content: receivedCsv(received) };
 };
 
 /** A domain the push unlocked is locked again, whatever happened to the attempt that unlocked it. */
@@ -77,6 +117,7 @@ export const pushKind: BulkKindDef<PushOptions> = {
   },
   resultsTitle: (summary) => `Bulk push to ${summary.gaining}`,
   emails: { gainingNotification },
+  renderers: { [RECEIVED_CSV]: renderReceived },
   async readAtScrape(deps) {
     deps.metrics.unlockedDomains.set(await unlockedPastBound(deps.db, unlockBoundMs(deps.config)));
   },

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { ParsedMail } from 'mailparser';
 import { parseCsvRecords } from '../helpers/csv';
-import { authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
+import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { toText } from '../helpers/smtp';
-import { startSystem, type TestSystem } from '../helpers/system';
+import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
 /**
  * The emails a push writes, read as their recipients get them from a real SMTP
@@ -112,5 +112,96 @@ describe('emails of a push: outcome subjects, console links, default recipient, 
     expect(first).to.include({ was_locked: 'true', relocked: 'true' });
     expect(first.profile, 'the registrant profile the domain now has').to.be.a('string').and.not.equal('');
     expect(rows.find((r) => r.domain === many[1])).to.include({ was_locked: 'false' });
+  });
+});
+
+/**
+ * The results CSV is made by the relay when the email is sent, not in the transaction that ends
+ * the job: a job reads completed as soon as its last item has its result. The relay of this system
+ * runs only when the test says (relayNow), so the email can be looked at before and after.
+ */
+describe('the results email of a push: the job ends first, the relay makes its CSV of every item', function () {
+  this.timeout(120_000);
+  let sys: TestSystem;
+  let losing: TestReseller;
+
+  before(async () => {
+    sys = await startSystem({ config: { OUTBOX_INTERVAL_MS: 600_000, CHUNK_SIZE: 2 } });
+    losing = await makeReseller(sys, 'losing');
+    const gaining = await makeReseller(sys, 'gaining');
+    await authorize(sys, gaining, losing);
+    const notice = await sys
+      .http()
+      .put('/v1/push-settings/notification-email')
+      .set('Authorization', `Bearer ${gaining.key}`)
+      .send({ email: 'intake@made.example' });
+    expect(notice.status, JSON.stringify(notice.body)).to.equal(200);
+  });
+  after(() => sys?.stop());
+
+  const operator = (path: string) => sys.http().get(path).set('Authorization', `Bearer ${OPERATOR_KEY}`);
+
+  it('the ended job’s emails name the CSVs to make; once sent they carry every item and every domain received, and the rows keep them', async () => {
+    const mine = names('made-at-send', 3);
+    await importDomains(
+      sys,
+      mine.map((name) => ({ name, reseller: 'losing' })),
+    );
+    const res = await submit(sys, losing, {
+      gaining_reseller: 'gaining',
+      domains: [...mine, 'nowhere.example'],
+      email_results_to: 'ops@made.example',
+    });
+    expect(res.status, JSON.stringify(res.body)).to.equal(202);
+    const id = res.body.id as string;
+    const job = await waitForJob(sys, losing, id);
+    expect(job.status).to.equal('completed');
+
+    // Ended, its email waits with the CSV still to make: the operator sees it said so, with no bytes yet.
+    const row = await sys
+      .db('outbound_emails')
+      .where({ dedupe_key: `results:${id}` })
+      .first('id', 'sent_at');
+    expect(row.sent_at).to.equal(null);
+    const before = await operator(`/v1/admin/emails/${row.id}`);
+    expect(before.status).to.equal(200);
+    expect(before.body.attachments).to.deep.equal([
+      { filename: `push-${id}-results.csv`, contentType: 'text/csv', content: '', pending: true },
+    ]);
+    const basic = `Basic ${Buffer.from(`ops:${OPERATOR_KEY}`).toString('base64')}`;
+    const early = await sys.http().get(`/admin/emails/${row.id}/attachments/0`).set('Authorization', basic);
+    expect(early.status).to.equal(404);
+    expect(early.text).to.include('made when the email is sent');
+    const notice = await sys
+      .db('outbound_emails')
+      .where({ dedupe_key: `gaining:${id}` })
+      .first('id', 'text');
+    expect(notice.text).to.include('3 domains received from reseller "losing"');
+    expect((await operator(`/v1/admin/emails/${notice.id}`)).body.attachments).to.deep.equal([
+      { filename: `push-${id}-received.csv`, contentType: 'text/csv', content: '', pending: true },
+    ]);
+
+    await sys.worker!.relayNow();
+    const mail = await sys.smtp.waitFor((m) => toText(m) === 'ops@made.example' && (m.text ?? '').includes(`job ${id}`));
+    expect(mail.attachments.map((a) => a.filename)).to.deep.equal([`push-${id}-results.csv`]);
+    const csv = mail.attachments[0].content.toString('utf8');
+    const items = await allItems(sys, losing, id);
+    const rows = parseCsvRecords(csv);
+    expect(rows.map((r) => [r.domain, r.status, r.reason])).to.deep.equal(items.map((i) => [i.domain, i.status, i.reason ?? '']));
+    expect(rows.map((r) => r.status)).to.deep.equal(['pushed', 'pushed', 'pushed', 'failed']);
+    expect(rows.map((r) => r.finished_at)).to.deep.equal(items.map((i) => i.finished_at));
+
+    // The row now holds the CSV it was sent with.
+    const after = await operator(`/v1/admin/emails/${row.id}`);
+    expect(after.body.attachments).to.deep.equal([{ filename: `push-${id}-results.csv`, contentType: 'text/csv', content: csv }]);
+
+    const received = await sys.smtp.waitFor((m) => toText(m) === 'intake@made.example' && (m.text ?? '').includes(`job ${id}`));
+    expect(received.attachments.map((a) => a.filename)).to.deep.equal([`push-${id}-received.csv`]);
+    const list = parseCsvRecords(received.attachments[0].content.toString('utf8'));
+    expect(list.map((r) => r.domain)).to.deep.equal(mine);
+    for (const r of list) expect(r.profile, `the gaining profile of ${r.domain}`).to.be.a('string').and.not.equal('');
+    expect((await operator(`/v1/admin/emails/${notice.id}`)).body.attachments[0].content).to.equal(
+      received.attachments[0].content.toString('utf8'),
+    );
   });
 });

@@ -186,4 +186,63 @@ describe('mail relay: one hung peer holds up no one, a slow peer gets each email
     expect(row.sent_at).to.not.equal(null);
     expect(row.attempts).to.equal(2);
   });
+
+  it('an attachment queued to be made is made when the email is sent, stored, and never left out: a relay without its renderer, or a renderer that fails, does not send', async () => {
+    const smtp = await peer();
+    closers.push(() => smtp.close());
+    const mailer = createMailer(smtp.url, TIMEOUTS);
+    closers.push(() => mailer.close());
+    await queueEmail(t.db, {
+      dedupeKey: 'made-at-send',
+      to: 'ops@made.example',
+      subject: 'results',
+      text: 'see the CSV',
+      attachments: [{ filename: 'results.csv', contentType: 'text/csv', render: { name: 'test-csv', args: { rows: 3 } } }],
+    });
+    const row = () => t.db('outbound_emails').where({ dedupe_key: 'made-at-send' }).first();
+    const due = () => t.db('outbound_emails').where({ dedupe_key: 'made-at-send' }).update({ next_attempt_at: t.db.fn.now() });
+
+    // A relay that lacks the renderer (an older worker during a deploy) does not send it without its CSV.
+    expect(await relayOutbox(relayDeps(mailer))).to.deep.equal({ sent: 0, failed: 1 });
+    expect(smtp.messages).to.have.length(0);
+    expect((await row()).last_error).to.equal('could not make an attachment: no renderer "test-csv" in this relay');
+    // Nor does one whose renderer fails.
+    await due();
+    let calls = 0;
+    const failing = { 'test-csv': async () => Promise.reject(new Error('items unreadable')) };
+    expect(await relayOutbox(relayDeps(mailer, { renderers: failing }))).to.deep.equal({ sent: 0, failed: 1 });
+    expect((await row()).last_error).to.equal('could not make an attachment: items unreadable');
+    expect((await row()).sent_at).to.equal(null);
+
+    await due();
+    const renderers = {
+      'test-csv': async (_db: unknown, args: Record<string, string | number>) => {
+        calls++;
+        const lines = Array.from({ length: Number(args.rows) }, (_, i) => `d${i}.example,pushed\n`).join('');
+        return { filename: 'results.csv', contentType: 'text/csv', content: `domain,status\n${lines}` };
+      },
+    };
+    expect(await relayOutbox(relayDeps(mailer, { renderers }))).to.deep.equal({ sent: 1, failed: 0 });
+    await waitUntil(() => smtp.messages.length === 1, { timeout: 5_000, label: 'the email with its CSV' });
+    const sent = smtp.messages[0];
+    expect(sent.attachments.map((a) => [a.filename, a.content.toString('utf8')])).to.deep.equal([
+      ['results.csv', 'domain,status\nd0.example,pushed\nd1.example,pushed\nd2.example,pushed\n'],
+    ]);
+    // The made CSV is stored in the row: the operator's view shows it, and a send again (a lost
+    // "250", say) sends these bytes without making them a second time.
+    const stored = await row();
+    expect(stored.attachments).to.deep.equal([
+      {
+        filename: 'results.csv',
+        contentType: 'text/csv',
+        content: 'domain,status\nd0.example,pushed\nd1.example,pushed\nd2.example,pushed\n',
+      },
+    ]);
+    await t.db('outbound_emails').where({ id: stored.id }).update({ sent_at: null, next_attempt_at: t.db.fn.now() });
+    expect(await relayOutbox(relayDeps(mailer, { renderers }))).to.deep.equal({ sent: 1, failed: 0 });
+    await waitUntil(() => smtp.messages.length === 2, { timeout: 5_000, label: 'the email sent again' });
+    expect(calls).to.equal(1);
+    expect(smtp.messages[1].attachments[0].content.toString('utf8')).to.equal(sent.attachments[0].content.toString('utf8'));
+    expect(smtp.messages[1].messageId).to.equal(sent.messageId);
+  });
 });

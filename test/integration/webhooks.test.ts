@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { recordEvents } from '../../shared/events/events';
+import { attachmentRenderers } from '../../shared/bulk/results-attachment';
 import { relayOutbox } from '../../shared/mail/outbox';
 import type { Config } from '../../shared/platform/config';
 import { createLogger } from '../../shared/platform/logger';
@@ -248,7 +249,13 @@ describe('webhooks: signed, retried, ordered deliveries to real receivers; never
     const log1 = await deliveries(who, ep.id);
     expect(log1.map((d) => d.status)).to.deep.equal(['failed', 'failed']);
     const mailed = (await waitUntil(async () => {
-      await relayOutbox({ db: sys.db, mailer: sys.rt.deps.mailer, from: sys.config.SMTP_FROM, log });
+      await relayOutbox({
+        db: sys.db,
+        mailer: sys.rt.deps.mailer,
+        from: sys.config.SMTP_FROM,
+        log,
+        renderers: attachmentRenderers(sys.rt.deps.kinds),
+      });
       return sys.smtp.messages.find((m) => toText(m).includes(`ops@${who.username}.example`) && /disabled/.test(m.subject ?? ''));
     }))!;
     expect(mailed.text).to.include(rx.url);

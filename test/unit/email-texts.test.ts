@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { claimLink, consoleJobUrl, publicBase } from '../../shared/mail/links';
 import { resultsEmail } from '../../shared/bulk/results-email';
-import { gainingNotification, type ReceivedDomain } from '../../shared/push/emails';
+import { gainingNotification, receivedCsv, type ReceivedDomain } from '../../shared/push/emails';
 import type { JobSummary } from '../../shared/mail/templates';
 
 const job = (over: Partial<JobSummary>): JobSummary => ({
@@ -22,7 +22,7 @@ const job = (over: Partial<JobSummary>): JobSummary => ({
 });
 
 const JOB_URL = 'https://push.example/console/queue/3f1c2a9e-0000-4000-8000-000000000001';
-const subjectOf = (j: JobSummary) => resultsEmail('ops@x.example', j, 'Bulk push to acme', 'domain\n', [], JOB_URL).subject;
+const subjectOf = (j: JobSummary) => resultsEmail('ops@x.example', j, 'Bulk push to acme', [], JOB_URL).subject;
 
 describe('email texts: outcomes told straight, links to the console', () => {
   it('the results subject says the outcome, never a bare "job completed" for a job with failures', () => {
@@ -46,7 +46,7 @@ describe('email texts: outcomes told straight, links to the console', () => {
   });
 
   it('the summary states the outcome first and links to the job in the console (text and HTML)', () => {
-    const mail = resultsEmail('ops@x.example', job({ counts: { pushed: 5, failed: 2 } }), 'Bulk push to acme', 'domain\n', [], JOB_URL);
+    const mail = resultsEmail('ops@x.example', job({ counts: { pushed: 5, failed: 2 } }), 'Bulk push to acme', [], JOB_URL);
     expect(mail.text.split('\n')[0]).to.equal('Bulk push to acme: completed with 2 failures (5 of 7 pushed).');
     expect(mail.text).to.include(`See job ${job({}).id} in the console: ${JOB_URL}`);
     expect(mail.html).to.match(/<h1[^>]*>Bulk push to acme: completed with 2 failures \(5 of 7 pushed\)<\/h1>/);
@@ -72,7 +72,7 @@ describe('email texts: outcomes told straight, links to the console', () => {
     expect(inApp).to.match(new RegExp(route!.slice(1, -1)));
   });
 
-  it('the gaining notice of 5,000 domains is a short summary; the CSV has every domain', () => {
+  it('the gaining notice of 5,000 domains is a short summary; the CSV it names has every domain', () => {
     const received: ReceivedDomain[] = Array.from({ length: 5000 }, (_, i) => ({
       domain: `d${i}.example`,
       pushed_at: new Date('2026-01-01T00:00:02Z'),
@@ -80,21 +80,30 @@ describe('email texts: outcomes told straight, links to the console', () => {
       relocked: i % 10 === 0,
       profile: 'gain-profile',
     }));
-    const mail = gainingNotification('intake@acme.example', job({ total: 5000, counts: { pushed: 5000 } }), received, JOB_URL);
+    const summary = { count: 5000, locked: 500, relocked: 500, first: received.slice(0, 20) };
+    const mail = gainingNotification('intake@acme.example', job({ total: 5000, counts: { pushed: 5000 } }), summary, JOB_URL);
     expect(mail.subject).to.equal('[domain-push] 5,000 domains received from losing');
     expect(Buffer.byteLength(mail.text)).to.be.below(10_000);
     expect(Buffer.byteLength(mail.html ?? '')).to.be.below(20_000);
     expect(mail.text).to.include('d19.example').and.not.include('d20.example');
     expect(mail.text).to.include('… and 4,980 more, see the attached CSV');
     expect(mail.text).to.include(JOB_URL).and.include('500 domains were locked at the losing side: every one is locked again.');
-    const csv = mail.attachments![0].content.trimEnd().split('\n');
+    // The CSV is made when the email is sent (the push kind's renderer), from every domain received.
+    expect(mail.attachments).to.deep.equal([
+      {
+        filename: 'push-3f1c2a9e-0000-4000-8000-000000000001-received.csv',
+        contentType: 'text/csv',
+        render: { name: 'push-received-csv', args: { job_id: '3f1c2a9e-0000-4000-8000-000000000001' } },
+      },
+    ]);
+    const csv = receivedCsv(received).trimEnd().split('\n');
     expect(csv[0]).to.equal('domain,pushed_at,was_locked,relocked,profile');
     expect(csv).to.have.length(5001);
     expect(csv[1]).to.equal('d0.example,2026-01-01T00:00:02.000Z,true,true,gain-profile');
   });
 
   it('a small gaining notice lists every domain and says so', () => {
-    const one: ReceivedDomain[] = [{ domain: 'a.example', pushed_at: null, was_locked: false, relocked: null, profile: null }];
+    const one = { count: 1, locked: 0, relocked: 0, first: [{ domain: 'a.example' }] };
     const mail = gainingNotification('intake@acme.example', job({ total: 1, counts: { pushed: 1 } }), one, JOB_URL);
     expect(mail.subject).to.equal('[domain-push] 1 domain received from losing');
     expect(mail.text).to.include('  a.example').and.not.include('more');

@@ -27,13 +27,12 @@ describe('HTML of emails and pages', () => {
       started_at: new Date('2026-01-01T00:00:01Z'),
       finished_at: new Date('2026-01-01T00:00:03Z'),
     };
-    const mail = resultsEmail('ops@x.example', job, 'Bulk push to gaining', 'domain,status\n', [
+    const mail = resultsEmail('ops@x.example', job, 'Bulk push to gaining', [
       { domain: 'a.example', status: 'failed', reason: 'not_owned', message: 'held by <someone>' },
     ]);
     expect(mail.html).to.include('<td style="border:1px solid #d0d7de;padding:4px 8px;text-align:left">not_owned</td>');
     expect(mail.html).to.include('held by &lt;someone&gt;').and.include('los&lt;i&gt;ng').and.not.include('<i>');
     expect(mail.html).to.include('the first 1 of 2');
-    expect(mail.attachments?.[0]).to.include({ contentType: 'text/csv' });
   });
 
   it('the claim invitation HTML carries the link as a link and escapes names', () => {

@@ -62,12 +62,35 @@ const gzipChunk = (z: zlib.Gzip, text: string) =>
 
 type JobHead = Pick<BulkJob, 'id' | 'kind' | 'total'>;
 
-/** The results CSV's name and type: plain up to PLAIN_CSV_MAX_ITEMS items, gzipped past it. */
-function resultsFile(job: JobHead): Pick<ResultsAttachment, 'filename' | 'contentType' | 'encoding'> {
-  const filename = `${job.kind}-${job.id}-results.csv`;
-  return job.total <= PLAIN_CSV_MAX_ITEMS
+type CsvFile = Pick<ResultsAttachment, 'filename' | 'contentType' | 'encoding'>;
+
+/** A job's CSV of `rows` rows, by name and type: plain up to PLAIN_CSV_MAX_ITEMS rows, gzipped past it. */
+export function csvFile(filename: string, rows: number): CsvFile {
+  return rows <= PLAIN_CSV_MAX_ITEMS
     ? { filename, contentType: 'text/csv' }
     : { filename: `${filename}.gz`, contentType: 'application/gzip', encoding: 'base64' };
+}
+
+const resultsFile = (job: JobHead) => csvFile(`${job.kind}-${job.id}-results.csv`, job.total);
+
+/** The attachment `file` names, from the CSV's text in parts: gzipped as it is read when `file` says so. */
+export async function csvAttachment(file: CsvFile, parts: AsyncIterable<string>): Promise<ResultsAttachment> {
+  if (!file.encoding) {
+    let csv = '';
+    for await (const part of parts) csv += part;
+    return { ...file, content: csv };
+  }
+  const z = zlib.createGzip({ level: 6 });
+  const out: Buffer[] = [];
+  z.on('data', (b: Buffer) => out.push(b));
+  const ended = new Promise<void>((resolve, reject) => {
+    z.once('end', resolve);
+    z.once('error', reject);
+  });
+  for await (const part of parts) await gzipChunk(z, part);
+  z.end();
+  await ended;
+  return { ...file, content: Buffer.concat(out).toString('base64') };
 }
 
 /** The renderer's name in the relay (`RESULTS_RENDERERS`). */
@@ -96,23 +119,7 @@ const RESULTS_RENDERERS: Record<string, AttachmentRenderer> = {
 
 /** The results email's attachment: the CSV as it is for a job of up to PLAIN_CSV_MAX_ITEMS, else gzipped as it is read. */
 export async function resultsAttachment(db: Knex, job: JobHead): Promise<ResultsAttachment> {
-  const file = resultsFile(job);
-  if (!file.encoding) {
-    let csv = '';
-    for await (const part of endedJobCsv(db, job.id)) csv += part;
-    return { ...file, content: csv };
-  }
-  const z = zlib.createGzip({ level: 6 });
-  const parts: Buffer[] = [];
-  z.on('data', (b: Buffer) => parts.push(b));
-  const ended = new Promise<void>((resolve, reject) => {
-    z.once('end', resolve);
-    z.once('error', reject);
-  });
-  for await (const part of endedJobCsv(db, job.id)) await gzipChunk(z, part);
-  z.end();
-  await ended;
-  return { ...file, content: Buffer.concat(parts).toString('base64') };
+  return csvAttachment(resultsFile(job), endedJobCsv(db, job.id));
 }
 
 /** For tests and tools: the CSV text back from an attachment either way. */

@@ -1,4 +1,5 @@
 import { csvLine } from '../platform/csv';
+import { csvFile } from '../bulk/results-attachment';
 import { html } from '../mail/html';
 import type { AttachmentToRender, EmailDraft } from '../mail/outbox';
 import { buttonLink, CELL, layout, plural, raw, TABLE, th, type JobSummary } from '../mail/templates';
@@ -29,15 +30,21 @@ export interface ReceivedSummary {
 
 const RECEIVED_CSV_COLUMNS = ['domain', 'pushed_at', 'was_locked', 'relocked', 'profile'] as const;
 
+/** The notice's CSV rows, one per domain received (after its header line, `receivedCsv`). */
+export function receivedCsvRows(received: ReceivedDomain[]): string {
+  return received.map((d) => csvLine(RECEIVED_CSV_COLUMNS.map((c) => d[c]))).join('');
+}
+
 /** The notice's attachment: every domain received, one row each. */
 export function receivedCsv(received: ReceivedDomain[]): string {
-  return csvLine([...RECEIVED_CSV_COLUMNS]) + received.map((d) => csvLine(RECEIVED_CSV_COLUMNS.map((c) => d[c]))).join('');
+  return csvLine([...RECEIVED_CSV_COLUMNS]) + receivedCsvRows(received);
 }
 
 /** The renderer's name in the relay (the push kind's `renderers`). */
 export const RECEIVED_CSV = 'push-received-csv';
 
-export const receivedFilename = (jobId: string) => `push-${jobId}-received.csv`;
+/** The notice's CSV by name and type: gzipped past PLAIN_CSV_MAX_ITEMS domains, as the results CSV. */
+export const receivedFile = (jobId: string, count: number) => csvFile(`push-${jobId}-received.csv`, count);
 
 /**
  * The gaining side's notice: a short summary (how many, from whom, when, the job's page) with the
@@ -54,7 +61,8 @@ export function gainingNotification(
   const { count: n, locked, relocked } = received;
   const shown = received.first.slice(0, NOTICE_LISTED);
   const more = n - shown.length;
-  const filename = receivedFilename(job.id);
+  const file = receivedFile(job.id, n);
+  const filename = file.filename;
   const when = job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a';
   const lockedLine = locked
     ? `${plural(locked, 'domain was', 'domains were')} locked at the losing side: ${relocked === locked ? 'every one is' : `${relocked.toLocaleString('en-US')} are`} locked again.`
@@ -94,6 +102,6 @@ ${more ? html`<p>… and ${more.toLocaleString('en-US')} more: every domain is i
     subject,
     text,
     html: layout(subject, body),
-    attachments: [{ filename, contentType: 'text/csv', render: { name: RECEIVED_CSV, args: { job_id: job.id } } }],
+    attachments: [{ ...file, render: { name: RECEIVED_CSV, args: { job_id: job.id } } }],
   };
 }

@@ -3,12 +3,15 @@ import type { Knex } from 'knex';
 import type { Db } from '../platform/db';
 import { queueEmail, type AttachmentRenderer } from '../mail/outbox';
 import { consoleJobUrl } from '../mail/links';
+import { countItems } from '../bulk/model';
+import { csvAttachment } from '../bulk/results-attachment';
 import {
   gainingNotification,
   NOTICE_LISTED,
   RECEIVED_CSV,
   receivedCsv,
-  receivedFilename,
+  receivedCsvRows,
+  receivedFile,
   type ReceivedDomain,
   type ReceivedSummary,
 } from './emails';
@@ -51,25 +54,47 @@ async function receivedSummary(trx: Knex, jobId: string): Promise<ReceivedSummar
   return { count: r.count, locked: r.locked, relocked: r.relocked, first: (r.first as string[]).map((domain) => ({ domain })) };
 }
 
-/** The gaining notice's CSV: every domain received, with the gaining side's profile it has when the email is sent. */
+/** Rows per read of the gaining notice's CSV: a 500,000-domain job is never in memory at once. */
+const RECEIVED_PAGE = 5_000;
+
+/** The pushed items in id order, page by page (keyset), each with the gaining side's profile the domain has now. */
+async function* receivedPages(db: Db, jobId: string, gainingId: number): AsyncGenerator<string> {
+  yield receivedCsv([]);
+  let after = 0;
+  for (;;) {
+    const page: (ReceivedDomain & { id: string })[] = await db('bulk_job_items as i')
+      .leftJoin('domains as d', 'd.name', 'i.domain_name')
+      .leftJoin('profiles as p', (on) => on.on('p.id', 'd.profile_id').andOnVal('p.reseller_id', gainingId))
+      .where({ 'i.job_id': jobId, 'i.status': 'pushed' })
+      .where('i.id', '>', after)
+      .orderBy('i.id')
+      .limit(RECEIVED_PAGE)
+      .select(
+        'i.id',
+        'i.domain_name as domain',
+        'i.finished_at as pushed_at',
+        db.raw('coalesce(i.was_locked, false) as was_locked'),
+        'i.relocked',
+        'p.username as profile',
+      );
+    if (page.length) yield receivedCsvRows(page);
+    if (page.length < RECEIVED_PAGE) return;
+    after = Number(page[page.length - 1].id);
+  }
+}
+
+/**
+ * The gaining notice's CSV: every domain received, with the gaining side's profile it has when the
+ * email is sent; gzipped past PLAIN_CSV_MAX_ITEMS domains, like the results CSV (the relay runs in
+ * the worker, whose memory a 35 MB string of a 500,000-domain job would blow past its bound).
+ */
 const renderReceived: AttachmentRenderer = async (db: Db, args) => {
   const job: { id: string; gaining_reseller_id: number | null } | undefined = await db('bulk_jobs')
     .where({ id: String(args.job_id) })
     .first('id', 'gaining_reseller_id');
   if (!job) throw new Error(`no bulk job ${args.job_id}`);
-  const received: ReceivedDomain[] = await db('bulk_job_items as i')
-    .leftJoin('domains as d', 'd.name', 'i.domain_name')
-    .leftJoin('profiles as p', (on) => on.on('p.id', 'd.profile_id').andOnVal('p.reseller_id', Number(job.gaining_reseller_id)))
-    .where({ 'i.job_id': job.id, 'i.status': 'pushed' })
-    .orderBy('i.id')
-    .select(
-      'i.domain_name as domain',
-      'i.finished_at as pushed_at',
-      db.raw('coalesce(i.was_locked, false) as was_locked'),
-      'i.relocked',
-      'p.username as profile',
-    );
-  return { filename: receivedFilename(job.id), contentType: 'text/csv', content: receivedCsv(received) };
+  const count = (await countItems(db, job.id)).pushed ?? 0;
+  return csvAttachment(receivedFile(job.id, count), receivedPages(db, job.id, Number(job.gaining_reseller_id)));
 };
 
 /** A domain the push unlocked is locked again, whatever happened to the attempt that unlocked it. */

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { attachmentCsv, PLAIN_CSV_MAX_ITEMS, resultsAttachment } from '../../shared/bulk/results-attachment';
+import { attachmentCsv, attachmentRenderers, PLAIN_CSV_MAX_ITEMS, resultsAttachment } from '../../shared/bulk/results-attachment';
+import { KINDS } from '../../shared/kinds';
+import { gainingNotification } from '../../shared/push/emails';
 import { authorize, makeReseller, submit, waitForJob, type TestReseller } from '../helpers/fixtures';
 import { startSystem, type TestSystem } from '../helpers/system';
 
@@ -101,19 +103,25 @@ describe('job size', function () {
     expect(ended.counts.cancelled).to.equal(50_000);
   });
 
-  it(`a job of more than ${PLAIN_CSV_MAX_ITEMS} items attaches its results CSV gzipped, with the same rows as the plain one`, async () => {
-    const jobId = crypto.randomUUID();
-    const n = PLAIN_CSV_MAX_ITEMS + 1;
+  /** The row of an ended push of `total` items (its items are the test's to insert). */
+  async function completedPush(total: number): Promise<string> {
+    const id = crypto.randomUUID();
     await sys.db('bulk_jobs').insert({
-      id: jobId,
+      id,
       kind: 'push',
       status: 'completed',
       losing_reseller_id: losing.id,
       gaining_reseller_id: gaining.id,
       options: '{}',
-      total: n,
-      chunk_count: Math.ceil(n / 1000),
+      total,
+      chunk_count: Math.ceil(total / 1000),
     });
+    return id;
+  }
+
+  it(`a job of more than ${PLAIN_CSV_MAX_ITEMS} items attaches its results CSV gzipped, with the same rows as the plain one`, async () => {
+    const n = PLAIN_CSV_MAX_ITEMS + 1;
+    const jobId = await completedPush(n);
     await sys.db.raw(
       `insert into bulk_job_items (job_id, chunk, domain_name, product, status, reason, message, started_at, finished_at)
        select ?, i / 1000, 'csv-' || lpad(i::text, 6, '0') || '.example', 'domain',
@@ -135,5 +143,47 @@ describe('job size', function () {
     expect(lines[0]).to.equal('domain,status,reason,message,was_locked,relocked,finished_at');
     expect(lines[1]).to.match(/^csv-000000\.example,failed,not_found,"Not ""here"", sorry",false,false,/);
     expect(gz.content.length).to.be.below(plain.content.length / 5);
+  });
+
+  it(`the gaining notice of more than ${PLAIN_CSV_MAX_ITEMS} domains names its CSV gzipped, and the relay makes it page by page with every domain once`, async () => {
+    const n = PLAIN_CSV_MAX_ITEMS + 7;
+    const jobId = await completedPush(n + 3);
+    // n pushed (every tenth was locked and is locked again) and 3 failed, which the notice leaves out.
+    await sys.db.raw(
+      `insert into bulk_job_items (job_id, chunk, domain_name, product, status, reason, was_locked, relocked, started_at, finished_at)
+       select ?, i / 1000, 'gz-' || lpad(i::text, 6, '0') || '.example', 'domain',
+              case when i >= ?::int then 'failed' else 'pushed' end, case when i >= ?::int then 'not_found' end,
+              i % 10 = 0, case when i % 10 = 0 then true end, now(), now()
+       from generate_series(0, ?::int - 1) i`,
+      [jobId, n, n, n + 3],
+    );
+    const summary = { count: n, locked: 0, relocked: 0, first: [{ domain: 'gz-000000.example' }] };
+    const job = { id: jobId, kind: 'push', doneStatus: 'pushed', status: 'completed', total: n + 3, counts: { pushed: n, failed: 3 } };
+    const notice = gainingNotification(
+      'intake@gaining.example',
+      { ...job, losing: 'losing', gaining: 'gaining', created_at: new Date(), started_at: null, finished_at: null, error: null },
+      summary,
+    );
+    expect(notice.attachments).to.deep.equal([
+      {
+        filename: `push-${jobId}-received.csv.gz`,
+        contentType: 'application/gzip',
+        encoding: 'base64',
+        render: { name: 'push-received-csv', args: { job_id: jobId } },
+      },
+    ]);
+    expect(notice.text).to.include(`push-${jobId}-received.csv.gz`);
+
+    const made = await attachmentRenderers(KINDS)['push-received-csv'](sys.db, { job_id: jobId });
+    expect(made).to.include({ filename: `push-${jobId}-received.csv.gz`, contentType: 'application/gzip', encoding: 'base64' });
+    const lines = (await attachmentCsv(made)).trimEnd().split('\n');
+    expect(lines[0]).to.equal('domain,pushed_at,was_locked,relocked,profile');
+    expect(lines).to.have.length(n + 1);
+    // Every pushed domain once, in order, across the 5,000-row pages; no failed one.
+    const domains = lines.slice(1).map((l) => l.split(',')[0]);
+    expect(domains.filter((d, i) => d !== `gz-${String(i).padStart(6, '0')}.example`)).to.deep.equal([]);
+    expect(lines[1]).to.match(/^gz-000000\.example,\d{4}-\d\d-\d\dT[^,]+Z,true,true,$/);
+    expect(lines[2]).to.match(/^gz-000001\.example,[^,]+,false,,$/);
+    expect(made.content.length).to.be.below(Buffer.byteLength(lines.join('\n')) / 5);
   });
 });

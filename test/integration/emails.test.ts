@@ -172,6 +172,9 @@ describe('the results email of a push: the job ends first, the relay makes its C
     const early = await sys.http().get(`/admin/emails/${row.id}/attachments/0`).set('Authorization', basic);
     expect(early.status).to.equal(404);
     expect(early.text).to.include('made when the email is sent');
+    const page = await sys.http().get(`/admin/emails/${row.id}`).set('Authorization', basic);
+    expect(page.text).to.include(`push-${id}-results.csv (text/csv, made when the email is sent)`);
+    expect(page.text).to.not.include(`/attachments/0`);
     const notice = await sys
       .db('outbound_emails')
       .where({ dedupe_key: `gaining:${id}` })

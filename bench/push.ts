@@ -4,7 +4,7 @@
  * creates its own database and queue prefix and removes both at the end.
  *
  * Env: BENCH_DOMAINS (50000), CHUNK_SIZE (1000), WORKER_CONCURRENCY (2), BENCH_MODES ("new,existing"),
- * BENCH_POLL_MS (250; 10 once no item is open), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
+ * BENCH_POLL_MS (250; 10 once four chunks or fewer are open), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL
  * (redis://127.0.0.1:6379), BENCH_EXPERIMENT_SQL (run on the throwaway database after migrating, to
  * measure a schema change before writing its migration), BENCH_LOCKED ("1": also push N locked
  * domains with apply_to_locked through the database registry), BENCH_TUPLES ("1": count the heap
@@ -56,9 +56,11 @@ const MODES = (process.env.BENCH_MODES ?? 'new,existing')
   .filter(Boolean) as ('new' | 'existing')[];
 // Each GET counts the job's items; polling much faster than this takes CPU from the run it measures.
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
-// Once no item is open the job's end is a few statements away: polled this often from then on, the
-// end is seen within this long of it (at 250 ms it was seen 0.1-0.3 s late, up to a tenth of a run).
+// Near the end (four chunks or fewer open: 0.1-0.3 s of work) the job is polled this often, so its
+// end is seen within this long of it (at 250 ms throughout it was seen 0.1-0.3 s late, up to a tenth
+// of a run; waiting for no open item before polling faster still lost up to one slow poll).
 const POLL_END_MS = Math.min(POLL_MS, 10);
+const NEAR_END_ITEMS = 4 * CHUNK_SIZE;
 const LOCKED_RUN = (process.env.BENCH_LOCKED ?? '1') !== '0';
 // Another checkout (e.g. `git archive` of the commit before a change, with node_modules linked): its
 // worker (B) and this tree's (A) push alternately, BENCH_ROUNDS times each, on one database, and the
@@ -190,6 +192,17 @@ interface Phases {
   seen: number;
 }
 
+/** Waits until every email the runs before queued has been sent (30 s at most). */
+async function outboxDrained(db: Db): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const { rows } = await db.raw('select count(*)::int as n from outbound_emails where sent_at is null');
+    if (rows[0].n === 0) return;
+    await sleep(50);
+  }
+  log('the outbox still has unsent emails after 30 s; running anyway');
+}
+
 async function phasesOf(db: Db, jobId: string, wallStart: number, wallSeen: number): Promise<Phases> {
   const { rows } = await db.raw(
     `select extract(epoch from j.started_at) * 1000 as started, extract(epoch from j.finished_at) * 1000 as finished,
@@ -219,6 +232,10 @@ async function pushRun(
   db: Db,
   applyToLocked = false,
 ): Promise<RunResult> {
+  // The run before this one is over only once its emails are: the relay makes and sends a
+  // 50,000-row results CSV after the job has ended, and a run started meanwhile shared the cores
+  // with it (its submit took 0.1 s longer).
+  await outboxDrained(db);
   // What autovacuum does between pushes in production: this machine's Postgres runs with it off,
   // and a run would otherwise pay for the dead rows of the runs before it (the scale bench saw each
   // run about a quarter slower than the one before).
@@ -245,7 +262,7 @@ async function pushRun(
     view = (await ok('GET', `/v1/jobs/${jobId}`, losing.key, undefined, [200])).body as typeof view;
     if (['completed', 'cancelled', 'failed'].includes(view.status)) break;
     const open = (view.counts.pending ?? 0) + (view.counts.running ?? 0);
-    await sleep(open === 0 ? POLL_END_MS : POLL_MS);
+    await sleep(open <= NEAR_END_ITEMS ? POLL_END_MS : POLL_MS);
   }
   const t1 = performance.now();
   const wallSeen = Date.now();

@@ -65,7 +65,7 @@ export function gainingNotification(
   const filename = file.filename;
   const when = job.finished_at ? new Date(job.finished_at).toISOString() : 'n/a';
   const lockedLine = locked
-    ? `${plural(locked, 'domain was', 'domains were')} locked at the losing side: ${relocked === locked ? 'every one is' : `${relocked.toLocaleString('en-US')} are`} locked again.`
+    ? `${plural(locked, 'domain was', 'domains were')} locked at the losing side: ${relocked === locked ? 'every one is' : plural(relocked, 'is', 'are')} locked again.`
     : '';
   const text = [
     `${plural(n, 'domain')} received from reseller "${job.losing}".`,

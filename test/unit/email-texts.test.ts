@@ -102,6 +102,19 @@ describe('email texts: outcomes told straight, links to the console', () => {
     expect(csv[1]).to.equal('d0.example,2026-01-01T00:00:02.000Z,true,true,gain-profile');
   });
 
+  it('a gaining notice says how many of the locked domains are locked again, in agreement with the number', () => {
+    const text = (locked: number, relocked: number) =>
+      gainingNotification(
+        'intake@acme.example',
+        job({ total: 3, counts: { pushed: 3 } }),
+        { count: 3, locked, relocked, first: [] },
+        JOB_URL,
+      ).text;
+    expect(text(2, 1)).to.include('2 domains were locked at the losing side: 1 is locked again.');
+    expect(text(3, 2)).to.include('3 domains were locked at the losing side: 2 are locked again.');
+    expect(text(1, 1)).to.include('1 domain was locked at the losing side: every one is locked again.');
+  });
+
   it('a small gaining notice lists every domain and says so', () => {
     const one = { count: 1, locked: 0, relocked: 0, first: [{ domain: 'a.example' }] };
     const mail = gainingNotification('intake@acme.example', job({ total: 1, counts: { pushed: 1 } }), one, JOB_URL);

@@ -34,24 +34,21 @@ const notifyGaining: FinishHook = async (deps, trx, job, summary) => {
     ? await trx('resellers').where({ id: job.gaining_reseller_id }).first('id', 'push_notification_email')
     : undefined;
   if (!gaining?.push_notification_email || (summary.counts.pushed ?? 0) === 0) return;
-  await queueEmail(
-    trx,
-    gainingNotification(gaining.push_notification_email, summary, await receivedSummary(trx, job.id), consoleJobUrl(deps.config, job.id)),
-  );
+  const received = await receivedSummary(trx, job.id, summary.counts.pushed);
+  await queueEmail(trx, gainingNotification(gaining.push_notification_email, summary, received, consoleJobUrl(deps.config, job.id)));
 };
 
-/** The pushed items' counts and first names, in one statement. */
-async function receivedSummary(trx: Knex, jobId: string): Promise<ReceivedSummary> {
+/** What the notice says of the `count` pushed items: how many were locked and locked again, the first names; one statement. */
+async function receivedSummary(trx: Knex, jobId: string, count: number): Promise<ReceivedSummary> {
   const { rows } = await trx.raw(
-    `select count(*)::int as count,
-            count(*) filter (where was_locked)::int as locked,
+    `select count(*) filter (where was_locked)::int as locked,
             count(*) filter (where was_locked and relocked)::int as relocked,
             array(select domain_name from bulk_job_items where job_id = ?::uuid and status = 'pushed' order by id limit ?::int) as first
      from bulk_job_items where job_id = ?::uuid and status = 'pushed'`,
     [jobId, NOTICE_LISTED, jobId],
   );
   const r = rows[0];
-  return { count: r.count, locked: r.locked, relocked: r.relocked, first: (r.first as string[]).map((domain) => ({ domain })) };
+  return { count, locked: r.locked, relocked: r.relocked, first: (r.first as string[]).map((domain) => ({ domain })) };
 }
 
 /** Rows per read of the gaining notice's CSV: a 500,000-domain job is never in memory at once. */

@@ -5,6 +5,12 @@ import { allItems, authorize, importDomains, makeReseller, names, submit, waitFo
 import { toText } from '../helpers/smtp';
 import { OPERATOR_KEY, startSystem, type TestSystem } from '../helpers/system';
 
+/** The gaining reseller's notification email, set through its push settings. */
+async function notifyAt(sys: TestSystem, gaining: TestReseller, email: string) {
+  const res = await sys.http().put('/v1/push-settings/notification-email').set('Authorization', `Bearer ${gaining.key}`).send({ email });
+  expect(res.status, JSON.stringify(res.body)).to.equal(200);
+}
+
 /**
  * The emails a push writes, read as their recipients get them from a real SMTP
  * peer: subjects that say the outcome, a link to the job in the console, results that reach the
@@ -22,12 +28,7 @@ describe('emails of a push: outcome subjects, console links, default recipient, 
     losing = await makeReseller(sys, 'losing');
     gaining = await makeReseller(sys, 'gaining');
     await authorize(sys, gaining, losing);
-    const notice = await sys
-      .http()
-      .put('/v1/push-settings/notification-email')
-      .set('Authorization', `Bearer ${gaining.key}`)
-      .send({ email: 'intake@gaining.example' });
-    expect(notice.status, JSON.stringify(notice.body)).to.equal(200);
+    await notifyAt(sys, gaining, 'intake@gaining.example');
   });
   after(() => sys?.stop());
 
@@ -130,12 +131,7 @@ describe('the results email of a push: the job ends first, the relay makes its C
     losing = await makeReseller(sys, 'losing');
     const gaining = await makeReseller(sys, 'gaining');
     await authorize(sys, gaining, losing);
-    const notice = await sys
-      .http()
-      .put('/v1/push-settings/notification-email')
-      .set('Authorization', `Bearer ${gaining.key}`)
-      .send({ email: 'intake@made.example' });
-    expect(notice.status, JSON.stringify(notice.body)).to.equal(200);
+    await notifyAt(sys, gaining, 'intake@made.example');
   });
   after(() => sys?.stop());
 

@@ -9,6 +9,14 @@
  * ran ÷ (its rate before × (1 − that share)): ≥ 1 means the big job lost no more than the share the
  * small jobs took (fair queuing cost nothing beyond the work it let in). A table and a JSON line.
  *
+ * Where the time goes: the CPU of the API process (with this bench's own client in it), the worker
+ * and the bench database's Postgres backends, read from /proc (Postgres on this machine, the
+ * default), while the big job runs alone and while the small jobs run. Alone it gives a big-job
+ * domain's cost; the window's CPU less the big job's domains at that cost is the small jobs' cost:
+ * per job, and ÷ its domains at the big job's cost (what a job costs beyond its domains). From the
+ * small jobs' share of that CPU, the big job's rate ÷ (alone × (1 − CPU share)) says whether it
+ * lost more than the machine time the small jobs used (≈ 1: queuing itself wasted nothing).
+ *
  * The domains are seeded in SQL (generate_series); resellers and authorizations through the API.
  * In-process API (bench/world.ts), one worker process, its own database and queue prefix, removed at
  * the end. Env: TENANTS_BIG, TENANTS_SMALL_JOBS, TENANTS_SMALL_DOMAINS, TENANTS_SPREAD_MS,
@@ -17,7 +25,7 @@
  */
 import os from 'node:os';
 import type { Db } from '../shared/platform/db';
-import { DB_NAME, log, ok, PREFIX, reseller, round, sleep, table } from './lib';
+import { cpuSeconds, DB_NAME, log, ok, postgresCpuMeter, PREFIX, reseller, round, sleep, table, workerPid } from './lib';
 import { runBench } from './world';
 
 const BIG = Number(process.env.TENANTS_BIG ?? 500_000);
@@ -40,6 +48,21 @@ async function pushed(db: Db, jobId: string): Promise<number> {
   ]);
   return Number(rows[0].n);
 }
+
+/** CPU seconds of the API process (this one), the worker and the bench's Postgres backends from now until `stop()`. */
+function cpuMeter(worker: number) {
+  const api = process.cpuUsage();
+  const w = cpuSeconds(worker);
+  const pg = postgresCpuMeter();
+  return {
+    stop() {
+      const a = process.cpuUsage(api);
+      return { api: (a.user + a.system) / 1e6, worker: cpuSeconds(worker) - w, postgres: pg.stop() };
+    },
+  };
+}
+type Cpu = ReturnType<ReturnType<typeof cpuMeter>['stop']>;
+const cpuTotal = (c: Cpu) => c.api + c.worker + c.postgres;
 
 function main() {
   const started = performance.now();
@@ -71,20 +94,25 @@ function main() {
       await db.raw('vacuum analyze');
       log('seeded');
 
-      await workersReady([startWorker()]);
+      const worker = startWorker();
+      await workersReady([worker]);
+      const wpid = workerPid(worker.pid!);
       const bigJob = (await ok('POST', '/v1/bulk-pushes', big.key, { gaining_reseller: 'tn-gaining', all_domains: true }, [202])).body
         .id as string;
       while ((await pushed(db, bigJob)) < 2 * CHUNK_SIZE) await sleep(100);
       // The big job alone, warm.
       const b0 = { n: await pushed(db, bigJob), t: performance.now() };
+      const aloneMeter = cpuMeter(wpid);
       await sleep(BASELINE_MS);
       const b1 = { n: await pushed(db, bigJob), t: performance.now() };
+      const alone = aloneMeter.stop();
       const rateBefore = (b1.n - b0.n) / ((b1.t - b0.t) / 1000);
       log(`big job alone: ${Math.round(rateBefore)} domains/s; submitting ${SMALL_JOBS} small jobs over ${SPREAD_MS} ms…`);
 
       const ids: string[] = [];
       const submitMs: number[] = [];
       const tStart = performance.now();
+      const windowMeter = cpuMeter(wpid);
       await Promise.all(
         smalls.map(async (s, i) => {
           await sleep((i * SPREAD_MS) / SMALL_JOBS);
@@ -102,6 +130,7 @@ function main() {
       }
       const t1 = performance.now();
       const bigDuring = await pushed(db, bigJob);
+      const during = windowMeter.stop();
       // The window: from just before the first small submit to the last small job's end.
       const windowS = (t1 - tStart) / 1000;
       const bigRateDuring = (bigDuring - b1.n) / ((t1 - b1.t) / 1000);
@@ -109,6 +138,18 @@ function main() {
       const bigInWindow = bigRateDuring * windowS;
       const smallShare = smallItems / (smallItems + bigInWindow);
       const lossRatio = bigRateDuring / (rateBefore * (1 - smallShare));
+      // What a big-job domain costs (alone), and what the small jobs cost: the window's CPU less
+      // the big job's domains in it at that cost.
+      const bigDomainsAlone = b1.n - b0.n;
+      const bigDomainsDuring = bigDuring - b1.n;
+      const perDomain = (k: keyof Cpu) => alone[k] / bigDomainsAlone;
+      const smallCpu = (k: keyof Cpu) => Math.max(0, during[k] - bigDomainsDuring * perDomain(k));
+      const smallTotal = smallCpu('api') + smallCpu('worker') + smallCpu('postgres');
+      const perBigDomainUs = (cpuTotal(alone) / bigDomainsAlone) * 1e6;
+      const perSmallJobMs = (k: keyof Cpu) => (smallCpu(k) / SMALL_JOBS) * 1000;
+      // The big job's rate while the small ones ran ÷ what it had left of the CPU it used alone.
+      const cpuShare = smallTotal / cpuTotal(during);
+      const byCpu = bigRateDuring / (rateBefore * (1 - cpuShare));
       const bad = rows.filter((r) => r.status !== 'completed');
       const secs = rows.map((r) => (new Date(r.finished_at!).getTime() - new Date(r.created_at).getTime()) / 1000).sort((a, b) => a - b);
       const bigView = (await ok('GET', `/v1/jobs/${bigJob}`, big.key, undefined, [200])).body;
@@ -131,6 +172,15 @@ function main() {
         window_s: round(windowS, 2),
         small_share: round(smallShare, 3),
         big_rate_during_over_fair: round(lossRatio, 3),
+        cpu_per_big_domain_us: round(perBigDomainUs, 1),
+        cpu_per_small_job_ms: {
+          api: round(perSmallJobMs('api'), 1),
+          worker: round(perSmallJobMs('worker'), 1),
+          postgres: round(perSmallJobMs('postgres'), 1),
+        },
+        small_job_cpu_over_its_domains: round(smallTotal / SMALL_JOBS / ((SMALL_DOMAINS * perBigDomainUs) / 1e6), 2),
+        small_cpu_share: round(cpuShare, 3),
+        big_rate_during_over_cpu_fair: round(byCpu, 3),
       };
       const pass = (v: boolean) => (v ? 'ok' : 'MISSED');
       const rowsOut: [string, ...unknown[]][] = [
@@ -143,6 +193,16 @@ function main() {
         ['big job while the small ones ran, domains/s', result.big_rate_during, '', ''],
         ["small jobs' share of the pushes in that window", result.small_share, '', ''],
         ['big during ÷ (alone × (1 − share))', result.big_rate_during_over_fair, '≥ 0.9', pass(result.big_rate_during_over_fair >= 0.9)],
+        ['CPU per big-job domain (API + worker + Postgres), µs', result.cpu_per_big_domain_us, '', ''],
+        [
+          'CPU per small job: API (with this client) / worker / Postgres, ms',
+          `${result.cpu_per_small_job_ms.api} / ${result.cpu_per_small_job_ms.worker} / ${result.cpu_per_small_job_ms.postgres}`,
+          '',
+          '',
+        ],
+        ["a small job's CPU ÷ its domains' at the big job's cost", result.small_job_cpu_over_its_domains, '', ''],
+        ["small jobs' share of the CPU in that window", result.small_cpu_share, '', ''],
+        ['big during ÷ (alone × (1 − CPU share))', result.big_rate_during_over_cpu_fair, '', ''],
       ];
       console.log('');
       console.log(

@@ -56,8 +56,9 @@ export async function processChunk(
   const kind = job.kind;
   countProcessed(deps, kind, taken.counts);
   const counts = { ...taken.counts };
-  await onProgress?.(taken.done, taken.done + deferred.length);
   if (deferred.length) {
+    // Worth telling only before a registry step: a chunk done in its take is told once, at its end.
+    await onProgress?.(taken.done, taken.done + deferred.length);
     if (!handler.deferred) throw new Error(`bulk job kind ${kind} deferred items but has no deferred step`);
     const endLease = keepLease(deps, deferred);
     try {

@@ -98,16 +98,18 @@ export async function startChunk(trx: Knex.Transaction, jobId: string, chunk: nu
  * every returned item before it commits.
  */
 export async function takeUnstarted(trx: Knex.Transaction, jobId: string, chunk: number): Promise<ItemRow[]> {
+  // The submit counted these items pending; each insert's trigger counts them again as written, so
+  // they are taken off here, in the same statement (a round trip less per chunk): once per chunk
+  // row, in the CTE the items are read from (so it runs, and c is read once).
   const { rows } = await trx.raw(
-    `with c as (delete from bulk_job_chunks where job_id = ? and chunk = ? returning *)
+    `with c as (delete from bulk_job_chunks where job_id = ? and chunk = ? returning *),
+     k as materialized (
+       select c.*, bulk_job_chunk_counts_add(c.job_id, c.chunk, jsonb_build_object('pending', -cardinality(c.item_ids))) from c)
      select u.id, u.name, coalesce(u.product, 'domain') as product, u.product_id
-     from c, unnest(c.item_ids, c.names, c.products, c.product_ids) with ordinality as u(id, name, product, product_id, pos)
+     from k, unnest(k.item_ids, k.names, k.products, k.product_ids) with ordinality as u(id, name, product, product_id, pos)
      order by u.pos`,
     [jobId, chunk],
   );
-  // The submit counted these items pending; each insert's trigger counts them again as written.
-  if (rows.length)
-    await trx.raw(`select bulk_job_chunk_counts_add(?, ?, jsonb_build_object('pending', ?::int))`, [jobId, chunk, -rows.length]);
   return (rows as { id: string; name: string; product: ItemRow['product']; product_id: string | null }[]).map((r) => ({
     id: Number(r.id),
     job_id: jobId,

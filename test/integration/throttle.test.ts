@@ -92,6 +92,8 @@ describe('throttle: count then decide, one counter per credential and address', 
     expect(expect429(await me(wrongKey('x')))).to.equal(BLOCK_SECONDS);
     // Blocked is blocked: the right key gets the same answer, and no try is left while it lasts.
     expect429(await me(acme.key));
+    // A wrong key meanwhile is refused by the block, not counted (the lookup runs beside the check; the block wins).
+    expect429(await me(wrongKey('y')));
     expect(events('auth_failure', 'api_key')).to.have.length(LIMIT);
     expect(events('auth_blocked', 'api_key')).to.have.length(1);
     expect(events('auth_blocked')[0]).to.include({ block_seconds: BLOCK_SECONDS, route: 'GET /v1/me' });

@@ -353,6 +353,17 @@ describe('refused requests: a clear error, and nothing changes', () => {
       expect(errors.password).to.deep.equal(errors.domain);
     });
 
+    it('a bad list with a wrong password is refused for its list (400 invalid_domains): the password is checked beside the list, answered after it', async () => {
+      await refusedSubmit(
+        losing,
+        valid({ domains: ['r-2.example', 'x..y'], profile: { mode: 'existing', ...wrong.password } }),
+        400,
+        'invalid_domains',
+      );
+      // And the right password with a bad list: the list's refusal too, nothing created (refusedSubmit compares the snapshot).
+      await refusedSubmit(losing, valid({ domains: ['x..y'], profile: { mode: 'existing', ...profile } }), 400, 'invalid_domains');
+    });
+
     it('a profile of the losing reseller (not the gaining one) is refused the same way', async () => {
       const own = { domain: 'lp-home.example', username: 'lp-user', password: 'lp-correct-password' };
       const p = await sys.http().post('/v1/profiles').set('Authorization', `Bearer ${losing.key}`).send(own);

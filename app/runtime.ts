@@ -101,6 +101,11 @@ export async function createRuntime(
     throw err;
   }
   const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
+  // The auth throttle reads Redis on every authenticated request, through MULTIs; on the producer's
+  // connection, where BullMQ defines its Lua scripts, ioredis copies every script onto each MULTI
+  // (~20 KB of garbage each, two per request: the largest allocator of an API read). Its own
+  // connection, with the same fail-fast options, has none.
+  const throttleRedis = producerConnection(redisHandle, log, 'redis auth-throttle connection');
   const mailer = createMailer(config.SMTP_URL, config);
   const workerConns: RedisClient[] = [];
   const metrics = createMetrics();
@@ -116,7 +121,7 @@ export async function createRuntime(
     packages: { dropForMovedSql: dropPackageLinksSql },
     metrics,
     log,
-    authThrottle: createAuthThrottle(redis, config, log),
+    authThrottle: createAuthThrottle(throttleRedis, config, log),
     clock: opts.clock ?? (() => new Date()),
     kinds: opts.kinds ?? KINDS,
   };
@@ -139,6 +144,7 @@ export async function createRuntime(
     async close() {
       await queues.close().catch(() => undefined);
       redis.disconnect();
+      throttleRedis.disconnect();
       for (const c of workerConns) c.disconnect();
       mailer.close();
       if (!opts.db) await db.destroy();

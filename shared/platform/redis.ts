@@ -102,7 +102,7 @@ export function connectionErrorLogger(log: Logger, what: string, everyMs = 30_00
 }
 
 /** The API's producer fails fast instead of queueing commands while Redis is away. */
-export function producerConnection(target: string | RedisTarget, log: Logger): RedisClient {
+export function producerConnection(target: string | RedisTarget, log: Logger, label = 'redis producer connection'): RedisClient {
   const { url, cluster } = asTarget(target);
   const failFast = { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 };
   const r: RedisClient = cluster
@@ -113,7 +113,7 @@ export function producerConnection(target: string | RedisTarget, log: Logger): R
       })
     : new Redis(url, { ...failFast, enableOfflineQueue: false, retryStrategy: reconnectDelay });
   // Each request also gets its own 503 queue_unavailable; the log says why the producer is failing.
-  r.on('error', connectionErrorLogger(log, 'redis producer connection'));
+  r.on('error', connectionErrorLogger(log, label));
   return r;
 }
 

@@ -34,18 +34,14 @@ export async function writeUnstartedChunks(trx: Knex.Transaction, jobId: string,
   await trx.raw(
     `insert into bulk_job_chunks (job_id, chunk, item_ids, names, products, product_ids)
      select ?::uuid, g,
-            array(select nextval('bulk_job_items_id_seq') from generate_series(1, least(?::int, cardinality(a.names) - g * ?::int))),
-            a.names[g * ?::int + 1 : (g + 1) * ?::int],
-            ${allDomains ? 'null, null' : 'a.products[g * ?::int + 1 : (g + 1) * ?::int], a.product_ids[g * ?::int + 1 : (g + 1) * ?::int]'}
-     from (select ?::text[] as names, ?::text[] as products, ?::bigint[] as product_ids) a,
+            array(select nextval('bulk_job_items_id_seq') from generate_series(1, least(a.size, cardinality(a.names) - g * a.size))),
+            a.names[g * a.size + 1 : (g + 1) * a.size],
+            ${allDomains ? 'null, null' : 'a.products[g * a.size + 1 : (g + 1) * a.size], a.product_ids[g * a.size + 1 : (g + 1) * a.size]'}
+     from (select ?::int as size, ?::text[] as names, ?::text[] as products, ?::bigint[] as product_ids) a,
           generate_series(0, ?::int - 1) g`,
     [
       jobId,
       chunkSize,
-      chunkSize,
-      chunkSize,
-      chunkSize,
-      ...(allDomains ? [] : [chunkSize, chunkSize, chunkSize, chunkSize]),
       items.map((i) => i.name),
       allDomains ? [] : items.map((i) => i.product ?? 'domain'),
       allDomains ? [] : (items.map((i) => i.productId ?? null) as Knex.Value),

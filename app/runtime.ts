@@ -12,6 +12,7 @@ import { createMetrics } from '../shared/platform/metrics';
 import { createQueues } from '../shared/platform/queues';
 import {
   clusterHandle,
+  clusterReady,
   connectionErrorLogger,
   ensureRedis,
   oneShotConnection,
@@ -27,6 +28,9 @@ import { KINDS } from '../shared/kinds';
 import { dropPackageLinksSql } from '../shared/customers/packages';
 import { newSecret } from '../shared/platform/secrets';
 import { createAuthThrottle } from '../shared/platform/throttle';
+
+/** How long start-up waits for a Redis Cluster's ready check before building the queue (clusterReady). */
+const CLUSTER_READY_WAIT_MS = 10_000;
 
 export interface Runtime {
   /** The platform's parts plus the bulk kind table: everything a process hands its services. */
@@ -100,6 +104,9 @@ export async function createRuntime(
     await embedded?.stop();
     throw err;
   }
+  // BullMQ would keep a failed start of the queue on a Cluster caught mid ready check (clusterReady).
+  if (!(await clusterReady(redis, CLUSTER_READY_WAIT_MS)))
+    log.warn({ waited_ms: CLUSTER_READY_WAIT_MS }, 'the Redis Cluster is not ready yet; starting anyway');
   const queues = createQueues(redis, config.QUEUE_PREFIX!, log);
   // The auth throttle reads Redis on every authenticated request, through MULTIs; on the producer's
   // connection, where BullMQ defines its Lua scripts, ioredis copies every script onto each MULTI

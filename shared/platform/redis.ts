@@ -117,6 +117,34 @@ export function producerConnection(target: string | RedisTarget, log: Logger, la
   return r;
 }
 
+/**
+ * Resolves true once a Redis Cluster connection is ready, false after `timeoutMs` (a cluster that
+ * is away at start: the process still starts, as it does with one Redis away); true at once for
+ * one Redis, whose `ready` BullMQ waits for itself.
+ *
+ * Why: BullMQ takes a Cluster's `connect` status as ready and sends its first command (INFO) then;
+ * on a connection without an offline queue that command fails ("Cluster isn't ready"), and BullMQ
+ * keeps that failed start for the life of the queue: every later call on it fails the same way.
+ * A Cluster is `connect` while its ready check runs, so a queue must not be built on it before.
+ */
+export async function clusterReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (!(client instanceof Cluster)) return true;
+  if (client.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const onEnd = () => done(false);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+  });
+}
+
 /** On a cluster every master must be noeviction: the first master saying otherwise is reported. */
 export async function evictionPolicy(redis: RedisClient): Promise<string | undefined> {
   const servers: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];

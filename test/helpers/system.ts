@@ -51,8 +51,31 @@ export interface SystemOptions {
  */
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
   const testDb = await createTestDb();
-  await opts.beforeStart?.(testDb.db);
-  const smtp = await startSmtp();
+  // A start that fails half way (a runtime or worker that cannot start) removes what it made: the
+  // suite's after() sees no system to stop, and its database would outlive the run.
+  let smtp: Awaited<ReturnType<typeof startSmtp>> | undefined;
+  let sys: TestSystem | undefined;
+  try {
+    await opts.beforeStart?.(testDb.db);
+    smtp = await startSmtp();
+    sys = await startedSystem(opts, testDb, smtp);
+    if (opts.worker !== false) await sys.startWorker();
+    return sys;
+  } catch (err) {
+    if (sys) await sys.stop().catch(() => undefined);
+    else {
+      await smtp?.close().catch(() => undefined);
+      await testDb.drop().catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+async function startedSystem(
+  opts: SystemOptions,
+  testDb: Awaited<ReturnType<typeof createTestDb>>,
+  smtp: Awaited<ReturnType<typeof startSmtp>>,
+): Promise<TestSystem> {
   const prefix = `{dptest-${process.pid}-${++prefixCounter}}`;
   const config = loadConfig(
     {},
@@ -113,7 +136,6 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       await testDb.drop();
     },
   };
-  if (opts.worker !== false) await sys.startWorker();
   return sys;
 }
 

@@ -118,6 +118,11 @@ describe('npm start / npm run demo in a terminal', function () {
       } finally {
         await other.close();
         await testDb.drop();
+        // The process records its deployment in Redis before it finds the port taken.
+        const redis = new Redis(REDIS_URL);
+        const found = await redis.keys(`{dpport-${process.pid}}*`);
+        if (found.length) await redis.del(...found);
+        redis.disconnect();
       }
     });
   });

@@ -4,8 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
-import { REDIS_URL } from '../helpers/system';
+import { deletePrefixKeys } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 import { freePort } from '../../shared/platform/ports';
 
@@ -88,10 +87,7 @@ describe('npm start as root, in a 0700 folder, with no postgres OS user', functi
       }
     }
     if (queuePrefix) {
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${queuePrefix}*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
+      await deletePrefixKeys(queuePrefix);
     }
     if (top) fs.rmSync(top, { recursive: true, force: true });
   });

@@ -5,10 +5,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { ROOT } from '../helpers/cli-run';
 import { createTestDb, type TestDb } from '../helpers/db';
-import { REDIS_URL } from '../helpers/system';
+import { deletePrefixKeys, REDIS_URL } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 import { freePort } from '../../shared/platform/ports';
 
@@ -119,10 +118,7 @@ describe('npm start / npm run demo in a terminal', function () {
         await other.close();
         await testDb.drop();
         // The process records its deployment in Redis before it finds the port taken.
-        const redis = new Redis(REDIS_URL);
-        const found = await redis.keys(`{dpport-${process.pid}}*`);
-        if (found.length) await redis.del(...found);
-        redis.disconnect();
+        await deletePrefixKeys(`{dpport-${process.pid}}`);
       }
     });
   });
@@ -162,10 +158,7 @@ describe('npm start / npm run demo in a terminal', function () {
         await demo.exited;
       }
       await testDb?.drop();
-      const redis = new Redis(REDIS_URL);
-      const found = await redis.keys(`${prefix}*`);
-      if (found.length) await redis.del(...found);
-      redis.disconnect();
+      await deletePrefixKeys(prefix);
       fs.rmSync(dir, { recursive: true, force: true });
     });
 

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import type request from 'supertest';
 import { closeApp, createApp } from '../../api/app';
 import { loadConfig, type Config } from '../../shared/platform/config';
 import type { Db } from '../../shared/platform/db';
 import type { RegistryGateway } from '../../shared/catalog/registry';
 import type { Logger } from '../../shared/platform/logger';
+import type { RedisClient } from '../../shared/platform/redis';
 import type { KindTable } from '../../shared/bulk/kind';
 import { createRuntime, type Runtime } from '../../app/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
@@ -130,7 +132,7 @@ async function startedSystem(
         server.close(r);
         server.closeAllConnections();
       });
-      await deleteKeys(rt, rt.deps.config.QUEUE_PREFIX!);
+      await deletePrefixKeys(rt.deps.config.QUEUE_PREFIX!, rt.workerRedis());
       await rt.close();
       await smtp.close();
       await testDb.drop();
@@ -139,13 +141,20 @@ async function startedSystem(
   return sys;
 }
 
-/** Removes only this system's keys; tests never flush what they did not create. */
-async function deleteKeys(rt: Runtime, prefix: string) {
-  const redis = rt.workerRedis();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+/**
+ * Removes only the keys under `prefix` (a system's, or a spawned process's); tests never flush what
+ * they did not create. Without a client it opens one on REDIS_URL for the call.
+ */
+export async function deletePrefixKeys(prefix: string, client?: RedisClient): Promise<void> {
+  const redis = client ?? new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    if (!client) redis.disconnect();
+  }
 }

@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { createApp } from '../../api/app';
 import { checkedRequest, serveChecked } from '../helpers/conformance';
 import { loadConfig, type Config } from '../../shared/platform/config';
@@ -13,7 +12,7 @@ import { createRuntime, type Runtime } from '../../app/runtime';
 import { startWorker, type WorkerRuntime } from '../../worker/runtime';
 import { allItems, authorize, importDomains, makeReseller, names, submit, waitForJob } from '../helpers/fixtures';
 import { startSmtp, type SmtpPeer } from '../helpers/smtp';
-import { OPERATOR_KEY, REDIS_URL, type TestSystem } from '../helpers/system';
+import { deletePrefixKeys, OPERATOR_KEY, REDIS_URL, type TestSystem } from '../helpers/system';
 import { waitUntil } from '../helpers/wait';
 
 /**
@@ -78,12 +77,9 @@ describe('@embedded embedded database path (DATABASE_URL unset)', function () {
   });
 
   after(async () => {
-    const prefix = rt.deps.config.QUEUE_PREFIX;
+    const prefix = rt.deps.config.QUEUE_PREFIX!;
     await shutdown();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await deletePrefixKeys(prefix);
     await smtp?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
